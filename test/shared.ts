@@ -3,6 +3,7 @@
 import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import path from 'node:path';
+import assert from 'node:assert/strict';
 
 export const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 export const sharedDir = process.env.BERT_LAB_SHARED ?? path.resolve(repoRoot, '../shared');
@@ -15,3 +16,14 @@ if (!haveShared && process.env.CI) {
 /** Options for node:test that skip a test when ../shared is absent outside CI. */
 export const needsShared = haveShared ? {} : { skip: `../shared not found at ${sharedDir}` };
 export const shared = (...p: string[]): string => path.join(sharedDir, ...p);
+
+/** Asserts |a - b| <= atol + rtol*|b| elementwise, reporting the worst element. */
+export function assertClose(actual: ArrayLike<number>, expected: ArrayLike<number>, what: string, atol = 1e-4, rtol = 0): void {
+  assert.equal(actual.length, expected.length, `${what}: length ${actual.length} != ${expected.length}`);
+  let worst = 0, at = -1;
+  for (let i = 0; i < expected.length; i++) {
+    const excess = Math.abs(actual[i] - expected[i]) - (atol + rtol * Math.abs(expected[i]));
+    if (excess > worst || Number.isNaN(actual[i])) { worst = excess; at = i; }
+  }
+  assert.ok(at < 0, `${what}: element ${at} is ${actual[at]}, expected ${expected[at]}`);
+}

@@ -1,0 +1,183 @@
+// The fine-tuning loop: the lab's recipe (AdamW, linear schedule, clipping, best epoch kept) as
+// plain functions over a model and encoded arrays.
+import * as tf from '@tensorflow/tfjs';
+import type { BertForSequenceClassification, BertInputs } from './bert.js';
+import { AdamW, clipGradNorm, linearSchedule } from './optim.js';
+import { batches } from './data.js';
+
+/** Encoded examples with integer labels (all rows padded to one length). */
+export interface LabelledBatchData {
+  inputIds: number[][];
+  attentionMask: number[][];
+  tokenTypeIds: number[][];
+  labels: number[];
+}
+
+export interface TrainConfig {
+  epochs: number;
+  lr: number;
+  eps: number;
+  weightDecay: number;
+  batchSize: number;
+  clip: number;
+  warmupSteps: number;
+  seed: number;
+}
+
+/** The lab's defaults. */
+export const LAB_TRAIN_CONFIG: TrainConfig = { epochs: 4, lr: 2e-5, eps: 1e-8, weightDecay: 0, batchSize: 32, clip: 1.0, warmupSteps: 0, seed: 42 };
+
+export interface EpochStats {
+  epoch: number;
+  trainLoss: number;
+  valLoss: number;
+  valAccuracy: number;
+  trainSeconds: number;
+  valSeconds: number;
+}
+
+export interface StepInfo { epoch: number; epochs: number; step: number; steps: number; loss: number; lr: number; gradNorm: number; elapsed: number }
+
+export interface TrainHooks {
+  /** Lines like the lab prints them. */
+  log?: (line: string) => void;
+  /** After every optimizer step. */
+  onStep?: (info: StepInfo) => void;
+  /** After each epoch whose validation accuracy beats every earlier epoch; save the model here. */
+  onBest?: (stats: EpochStats) => Promise<void> | void;
+  onEpoch?: (stats: EpochStats) => Promise<void> | void;
+}
+
+/** hh:mm:ss, as the lab's format_time prints elapsed seconds. */
+export function formatTime(seconds: number): string {
+  const s = Math.round(seconds);
+  return `${Math.floor(s / 3600)}:${String(Math.floor((s % 3600) / 60)).padStart(2, '0')}:${String(s % 60).padStart(2, '0')}`;
+}
+
+/** The rows `idx` of `data` as int32 tensors. */
+export function batchTensors(data: Omit<LabelledBatchData, 'labels'>, idx: number[]): BertInputs {
+  const pick = (m: number[][]) => tf.tensor2d(idx.map((i) => m[i]), [idx.length, m[idx[0]].length], 'int32');
+  return { inputIds: pick(data.inputIds), attentionMask: pick(data.attentionMask), tokenTypeIds: pick(data.tokenTypeIds) };
+}
+
+/**
+ * One optimizer step on one batch: forward, backward, clip, AdamW. Every tensor it makes is
+ * disposed, so tf.memory().numTensors is the same before and after.
+ */
+export function trainStep(model: BertForSequenceClassification, opt: AdamW, data: LabelledBatchData, idx: number[], clip: number, dropout = true): { loss: number; gradNorm: number } {
+  const inputs = batchTensors(data, idx);
+  const labels = tf.tensor1d(idx.map((i) => data.labels[i]), 'int32');
+  const vars = model.trainableVariables();
+  const { value, grads } = tf.variableGrads(() => model.loss(inputs, labels, dropout), vars);
+  const named = new Map<string, tf.Tensor>();
+  for (const [name, v] of model.p.vars) named.set(name, grads[v.name]);
+  const clipped = clip > 0 ? clipGradNorm(named, clip) : { norm: NaN, grads: named };
+  opt.apply(model.p.vars, clipped.grads);
+  const loss = value.dataSync()[0];
+  tf.dispose([value, ...clipped.grads.values(), inputs.inputIds, inputs.attentionMask!, inputs.tokenTypeIds!, labels]);
+  return { loss, gradNorm: clipped.norm };
+}
+
+export interface Evaluation { loss: number; accuracy: number; predictions: number[]; probabilities: number[][] }
+
+/** Mean loss and exact accuracy over `data`, in sequential batches with dropout off. */
+export function evaluate(model: BertForSequenceClassification, data: LabelledBatchData, batchSize: number): Evaluation {
+  const { probabilities, lossSum } = run(model, data, batchSize, data.labels);
+  const predictions = probabilities.map(argmax);
+  const correct = predictions.reduce((n, p, i) => n + (p === data.labels[i] ? 1 : 0), 0);
+  return { loss: lossSum / data.labels.length, accuracy: correct / data.labels.length, predictions, probabilities };
+}
+
+/** Class probabilities and predicted ids for unlabelled data. */
+export function predict(model: BertForSequenceClassification, data: Omit<LabelledBatchData, 'labels'>, batchSize: number): { predictions: number[]; probabilities: number[][] } {
+  const { probabilities } = run(model, data, batchSize);
+  return { predictions: probabilities.map(argmax), probabilities };
+}
+
+function run(model: BertForSequenceClassification, data: Omit<LabelledBatchData, 'labels'>, batchSize: number, labels?: number[]) {
+  const probabilities: number[][] = [];
+  let lossSum = 0;
+  for (const idx of batches(data.inputIds.length, batchSize, { shuffle: false })) {
+    tf.tidy(() => {
+      const logits = model.forward(batchTensors(data, idx)).logits;
+      const probs = tf.softmax(logits).arraySync() as number[][];
+      probabilities.push(...probs);
+      if (labels) {
+        // Sum of per-example losses, so the mean is exact over uneven batches.
+        const y = tf.oneHot(tf.tensor1d(idx.map((i) => labels[i]), 'int32'), logits.shape[1]);
+        lossSum += tf.neg(tf.sum(tf.mul(tf.logSoftmax(logits), y))).dataSync()[0];
+      }
+    });
+  }
+  return { probabilities, lossSum };
+}
+
+function argmax(xs: number[]): number {
+  let best = 0;
+  for (let i = 1; i < xs.length; i++) if (xs[i] > xs[best]) best = i;
+  return best;
+}
+
+/**
+ * Fine-tunes `model` on `train`, validating on `val` after each epoch; prints the lab's lines.
+ * The best epoch by validation accuracy (across all epochs) is handed to `hooks.onBest`.
+ */
+export async function fineTune(model: BertForSequenceClassification, train: LabelledBatchData, val: LabelledBatchData, cfg: TrainConfig, hooks: TrainHooks = {}): Promise<EpochStats[]> {
+  const log = hooks.log ?? ((s: string) => console.log(s));
+  const stepsPerEpoch = Math.ceil(train.labels.length / cfg.batchSize);
+  const totalSteps = stepsPerEpoch * cfg.epochs;
+  const opt = new AdamW({ lr: cfg.lr, eps: cfg.eps, weightDecay: cfg.weightDecay });
+  model.seedDropout(cfg.seed);
+  const stats: EpochStats[] = [];
+  let best = -Infinity;
+  const t0 = performance.now();
+  try {
+    for (let epoch = 1; epoch <= cfg.epochs; epoch++) {
+      log('');
+      log(`======== Epoch ${epoch} / ${cfg.epochs} ========`);
+      log('Training...');
+      const tStart = performance.now();
+      let lossSum = 0;
+      const order = batches(train.labels.length, cfg.batchSize, { shuffle: true, seed: cfg.seed, epoch });
+      for (const [i, idx] of order.entries()) {
+        opt.lr = cfg.lr * linearSchedule(opt.step, cfg.warmupSteps, totalSteps);
+        const lr = opt.lr;
+        const { loss, gradNorm } = trainStep(model, opt, train, idx, cfg.clip);
+        if (!Number.isFinite(loss)) throw new Error(`training diverged: loss is ${loss} at epoch ${epoch}, step ${i + 1} (lower --lr?)`);
+        lossSum += loss;
+        hooks.onStep?.({ epoch, epochs: cfg.epochs, step: i + 1, steps: order.length, loss, lr, gradNorm, elapsed: (performance.now() - t0) / 1000 });
+        if ((i + 1) % 40 === 0 && i + 1 < order.length) {
+          log(`  Batch ${String(i + 1).padStart(5)}  of  ${String(order.length).padStart(5)}.    Elapsed: ${formatTime((performance.now() - tStart) / 1000)}.`);
+        }
+        // Yield so a notebook or terminal can repaint progress between steps.
+        await new Promise((r) => setImmediate(r));
+      }
+      const trainSeconds = (performance.now() - tStart) / 1000;
+      const trainLoss = lossSum / order.length;
+      log('');
+      log(`  Average training loss: ${trainLoss.toFixed(2)}`);
+      log(`  Training epoch took: ${formatTime(trainSeconds)}`);
+      log('');
+      log('Running Validation...');
+      const vStart = performance.now();
+      const ev = evaluate(model, val, cfg.batchSize);
+      const valSeconds = (performance.now() - vStart) / 1000;
+      log(`  Accuracy: ${ev.accuracy.toFixed(2)}`);
+      log(`  Validation Loss: ${ev.loss.toFixed(2)}`);
+      log(`  Validation took: ${formatTime(valSeconds)}`);
+      const s: EpochStats = { epoch, trainLoss, valLoss: ev.loss, valAccuracy: ev.accuracy, trainSeconds, valSeconds };
+      stats.push(s);
+      await hooks.onEpoch?.(s);
+      if (ev.accuracy > best) {
+        best = ev.accuracy;
+        await hooks.onBest?.(s);
+      }
+    }
+  } finally {
+    opt.dispose();
+  }
+  log('');
+  log('Training complete!');
+  log(`Total training took ${formatTime((performance.now() - t0) / 1000)} (h:mm:ss)`);
+  return stats;
+}

@@ -1,0 +1,102 @@
+// The fine-tuning step against PyTorch's 3-step AdamW trajectory, and the loop's guarantees.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
+import * as tf from '@tensorflow/tfjs';
+import { initBackend } from '../src/backend.js';
+import { BertForSequenceClassification, toInputs } from '../src/bert.js';
+import { AdamW, linearSchedule, clipGradNorm } from '../src/optim.js';
+import { trainStep, fineTune, evaluate, LAB_TRAIN_CONFIG, formatTime, type LabelledBatchData } from '../src/train.js';
+import { assertClose, needsShared, shared } from './shared.js';
+
+interface Trajectory { steps: { step: number; loss: number; grad_norm_before_clip: number; lr: number }[]; final_logits: { values: number[] } }
+const fixture = () => JSON.parse(readFileSync(shared('fixtures/parity/expected.json'), 'utf8')) as {
+  inputs: { input_ids: number[][]; attention_mask: number[][]; token_type_ids: number[][]; labels: number[] }; finetune_trajectory: Trajectory };
+const quiet = { log: () => {} };
+
+test('3 AdamW steps reproduce the PyTorch trajectory (loss, grad norm, lr, final logits)', needsShared, async () => {
+  await initBackend();
+  const f = fixture();
+  const model = await BertForSequenceClassification.fromPretrained(shared('fixtures/parity/tiny-bert-cls'), quiet);
+  const data: LabelledBatchData = { inputIds: f.inputs.input_ids, attentionMask: f.inputs.attention_mask, tokenTypeIds: f.inputs.token_type_ids, labels: f.inputs.labels };
+  const opt = new AdamW({ lr: 1e-2, betas: [0.9, 0.999], eps: 1e-8, weightDecay: 0.01 });
+  const before = tf.memory().numTensors;
+  for (const expected of f.finetune_trajectory.steps) {
+    opt.lr = 1e-2 * linearSchedule(opt.step, 0, 3);
+    assertClose([opt.lr], [expected.lr], `lr at step ${expected.step}`, 1e-9);
+    const { loss, gradNorm } = trainStep(model, opt, data, [0, 1, 2], 1.0, false);
+    assertClose([loss], [expected.loss], `loss at step ${expected.step}`);
+    assertClose([gradNorm], [expected.grad_norm_before_clip], `grad norm at step ${expected.step}`, 1e-4, 1e-5);
+  }
+  // Optimizer moments were created on the first step; afterwards nothing may leak.
+  const afterFirst = tf.memory().numTensors;
+  trainStep(model, opt, data, [0, 1, 2], 1.0, false);
+  assert.equal(tf.memory().numTensors, afterFirst, 'a training step leaks no tensors');
+  assert.ok(afterFirst > before);
+  model.dispose();
+  const fresh = await BertForSequenceClassification.fromPretrained(shared('fixtures/parity/tiny-bert-cls'), quiet);
+  const opt2 = new AdamW({ lr: 1e-2, weightDecay: 0.01 });
+  for (let s = 0; s < 3; s++) { opt2.lr = 1e-2 * linearSchedule(opt2.step, 0, 3); trainStep(fresh, opt2, data, [0, 1, 2], 1.0, false); }
+  tf.tidy(() => {
+    const logits = fresh.forward(toInputs({ inputIds: data.inputIds, attentionMask: data.attentionMask, tokenTypeIds: data.tokenTypeIds }, fresh.config)).logits;
+    assertClose(logits.dataSync(), f.finetune_trajectory.final_logits.values, 'logits after 3 steps');
+  });
+  fresh.dispose(); opt.dispose(); opt2.dispose();
+});
+
+test('linear schedule with warmup matches get_linear_schedule_with_warmup', () => {
+  assert.deepEqual([0, 1, 2, 3, 4, 5, 10].map((s) => linearSchedule(s, 2, 10)), [0, 0.5, 1, 7 / 8, 6 / 8, 5 / 8, 0]);
+  assert.equal(linearSchedule(12, 2, 10), 0);
+});
+
+test('clipping leaves small gradients alone and scales large ones to the max norm', async () => {
+  await initBackend();
+  const small = new Map([['a', tf.tensor1d([0.3, 0.4])]]);
+  const r1 = clipGradNorm(small, 1.0);
+  assertClose([r1.norm], [0.5], 'norm', 1e-6);
+  assert.equal(r1.grads.get('a'), small.get('a'));
+  const big = new Map([['a', tf.tensor1d([3, 4])], ['b', tf.tensor1d([12])]]);
+  const r2 = clipGradNorm(big, 1.0);
+  assertClose([r2.norm], [13], 'norm', 1e-5);
+  assertClose([...r2.grads.get('a')!.dataSync(), ...r2.grads.get('b')!.dataSync()], [3 / 13, 4 / 13, 12 / 13], 'clipped', 1e-6);
+  tf.dispose([...r1.grads.values(), ...r2.grads.values()]);
+});
+
+test('fine-tuning with one seed gives the same losses twice; the best epoch is kept across epochs', needsShared, async () => {
+  await initBackend();
+  const f = fixture();
+  // 24 examples built from the fixture's 3 rows, labels by row, so the model can learn them.
+  const rows = Array.from({ length: 24 }, (_, i) => i % 3);
+  const data: LabelledBatchData = {
+    inputIds: rows.map((r) => f.inputs.input_ids[r]), attentionMask: rows.map((r) => f.inputs.attention_mask[r]),
+    tokenTypeIds: rows.map((r) => f.inputs.token_type_ids[r]), labels: rows.map((r) => f.inputs.labels[r]),
+  };
+  const runOnce = async () => {
+    const model = await BertForSequenceClassification.fromPretrained(shared('fixtures/parity/tiny-bert-cls'), quiet);
+    const losses: number[] = [];
+    const best: number[] = [];
+    const lines: string[] = [];
+    const stats = await fineTune(model, data, data, { ...LAB_TRAIN_CONFIG, epochs: 3, batchSize: 8, lr: 1e-3 },
+      { log: (l) => lines.push(l), onStep: (s) => losses.push(s.loss), onBest: (s) => { best.push(s.epoch); } });
+    const acc = evaluate(model, data, 5).accuracy;
+    model.dispose();
+    return { losses, best, stats, lines, acc };
+  };
+  const a = await runOnce();
+  const b = await runOnce();
+  assert.equal(a.losses.length, 9);
+  assert.deepEqual(a.losses, b.losses, 'same seed, same backend: same losses');
+  assert.ok(a.lines.includes('======== Epoch 1 / 3 ========'));
+  assert.ok(a.lines.some((l) => /^ {2}Average training loss: \d\.\d\d$/.test(l)));
+  assert.ok(a.lines.some((l) => /^ {2}Accuracy: \d\.\d\d$/.test(l)));
+  // onBest fires only on strict improvements across epochs.
+  const accs = a.stats.map((s) => s.valAccuracy);
+  const expectedBest = accs.flatMap((x, i) => (accs.slice(0, i).every((y) => x > y) ? [i + 1] : []));
+  assert.deepEqual(a.best, expectedBest);
+  assert.ok(a.acc >= 2 / 3, `the model learns the 3 rows (accuracy ${a.acc})`);
+});
+
+test('formatTime prints h:mm:ss like the lab', () => {
+  assert.equal(formatTime(47.4), '0:00:47');
+  assert.equal(formatTime(3725), '1:02:05');
+});

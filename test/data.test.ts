@@ -1,0 +1,156 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { mkdtempSync, writeFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import * as dfd from 'danfojs';
+import { readCsv, parseCsv, labelledFromFrame, unlabelledFromFrame, splitIndices, batches, sortLabelNames } from '../src/data.js';
+import { rng, shuffle, randInt, normal, mixSeed } from '../src/random.js';
+import { needsShared, shared } from './shared.js';
+
+const dir = mkdtempSync(path.join(tmpdir(), 'bert-lab-data-'));
+process.on('exit', () => rmSync(dir, { recursive: true, force: true }));
+function csv(name: string, content: string): string {
+  const f = path.join(dir, name);
+  writeFileSync(f, content, 'utf8');
+  return f;
+}
+
+test('readCsv: quotes, "" escapes, line breaks in quotes, BOM, emoji, CRLF, blank cells', async () => {
+  const f = csv('tricky.csv', '\uFEFFid,keyword,text,target\r\n1,,"Fire, ""big"" one\nsecond line 🔥",1\r\n\r\n2,flood,plain text,0\r\n3,,"",1\n');
+  const df = await readCsv(f);
+  assert.deepEqual(df.shape, [3, 4]);
+  assert.deepEqual(df.columns, ['id', 'keyword', 'text', 'target']);
+  assert.deepEqual(df.dtypes, ['int32', 'string', 'string', 'int32']);
+  assert.deepEqual(df.column('text').values, ['Fire, "big" one\nsecond line 🔥', 'plain text', '']);
+  assert.deepEqual(df.column('keyword').values, ['', 'flood', '']);
+  assert.deepEqual(df.column('id').values, [1, 2, 3]);
+});
+
+test('readCsv: numeric columns with blanks become float32 with NaN', async () => {
+  const df = await readCsv(csv('num.csv', 'a,b\n1,0.5\n,2\n'));
+  assert.deepEqual(df.dtypes, ['float32', 'float32']);
+  assert.ok(Number.isNaN((df.column('a').values as number[])[1]));
+});
+
+test('parseCsv reports the line a record starts on', () => {
+  const recs = parseCsv('h1,h2\n"a\nb",c\nd,e\n');
+  assert.deepEqual(recs.map((r) => r.line), [1, 2, 4]);
+  assert.deepEqual(recs[1]!.fields, ['a\nb', 'c']);
+  assert.deepEqual(parseCsv('x\n\n\n').length, 1);
+  assert.deepEqual(parseCsv('a,"b"\r"c",d').map((r) => r.fields), [['a', 'b'], ['c', 'd']]);
+});
+
+test('readCsv: clear errors', async () => {
+  await assert.rejects(readCsv(path.join(dir, 'nope.csv')), /nope\.csv: file not found/);
+  await assert.rejects(readCsv(csv('empty.csv', '\uFEFF \n')), /empty\.csv: file is empty/);
+  await assert.rejects(readCsv(csv('open.csv', 'a,b\n1,"never closed\n')), /open\.csv: line 2: quoted field is never closed/);
+  await assert.rejects(readCsv(csv('count.csv', 'a,b\n1,2\n"x\ny",2,3\n')), /count\.csv: line 3 \(data row 2\): expected 2 fields \(a,b\), found 3/);
+  await assert.rejects(readCsv(csv('dup.csv', 'a,a\n1,2\n')), /column name "a" appears twice/);
+  await assert.rejects(readCsv(csv('nohead.csv', ',\n1,2\n')), /header row has no column names/);
+  await assert.rejects(readCsv(csv('junk.csv', 'a,b\n"x"y,2\n')), /junk\.csv: line 2: unexpected character "y" after a closing quote/);
+  const headerOnly = await readCsv(csv('head.csv', 'a,b\n'));
+  assert.deepEqual(headerOnly.shape, [0, 2]);
+});
+
+test('labelledFromFrame: numeric and string labels, sorted names, ids, pairs', () => {
+  const df = new dfd.DataFrame([[7, 'x', 'p', 1], [8, 'y', 'q', 0], [9, 'z', 'r', 1]], { columns: ['id', 'text', 'ctx', 'target'] });
+  const d = labelledFromFrame(df, { text: 'text', label: 'target', id: 'id', pair: 'ctx' }, 'mem.csv');
+  assert.deepEqual(d, { texts: ['x', 'y', 'z'], pairs: ['p', 'q', 'r'], labels: [1, 0, 1], labelNames: ['0', '1'], ids: ['7', '8', '9'] });
+  const s = new dfd.DataFrame({ text: ['a', 'b', 'c', 'd'], label: ['pos', 'neg', 'neutral', 'neg'] });
+  const ds = labelledFromFrame(s, { text: 'text', label: 'label' }, 'mem.csv');
+  assert.deepEqual(ds.labelNames, ['neg', 'neutral', 'pos']);
+  assert.deepEqual(ds.labels, [2, 0, 1, 0]);
+  assert.deepEqual(ds.ids, ['0', '1', '2', '3']);
+  assert.equal(ds.pairs, undefined);
+  assert.deepEqual(sortLabelNames(['10', '2', '1']), ['1', '2', '10']);
+});
+
+test('labelledFromFrame: given labelNames map by name or by integer id', () => {
+  const df = new dfd.DataFrame({ text: ['a', 'b', 'c'], target: [1, 0, 1] });
+  const d = labelledFromFrame(df, { text: 'text', label: 'target' }, 'f.csv', ['not disaster', 'disaster']);
+  assert.deepEqual(d.labels, [1, 0, 1]);
+  assert.deepEqual(d.labelNames, ['not disaster', 'disaster']);
+  const byName = new dfd.DataFrame({ text: ['a', 'b'], target: ['disaster', 'disaster'] });
+  assert.deepEqual(labelledFromFrame(byName, { text: 'text', label: 'target' }, 'f.csv', ['not disaster', 'disaster']).labels, [1, 1]);
+  assert.throws(() => labelledFromFrame(new dfd.DataFrame({ text: ['a'], target: [5] }), { text: 'text', label: 'target' }, 'f.csv', ['a', 'b']),
+    /f\.csv: label "5" in column "target" at data row 1 is not one of the classes: a, b/);
+});
+
+test('labelledFromFrame: clear errors', () => {
+  const df = new dfd.DataFrame([[1, 'a', '1'], [2, 'b', ''], [3, 'c', '0']], { columns: ['id', 'text', 'target'] });
+  assert.throws(() => labelledFromFrame(df, { text: 'tweet', label: 'target' }, 'f.csv'), /f\.csv: no column "tweet"; available columns: id, text, target/);
+  assert.throws(() => labelledFromFrame(df, { text: 'text', label: 'target', id: 'id' }, 'f.csv'),
+    /f\.csv: blank label in column "target" at data row 2 \(id 2\) \(1-based, header excluded\)/);
+  const one = new dfd.DataFrame({ text: ['a', 'b'], target: [1, 1] });
+  assert.throws(() => labelledFromFrame(one, { text: 'text', label: 'target' }, 'f.csv'), /single class \("1"\)/);
+});
+
+test('unlabelledFromFrame', () => {
+  const df = new dfd.DataFrame({ id: [3, 4], text: ['a', ''] });
+  assert.deepEqual(unlabelledFromFrame(df, { text: 'text', id: 'id' }, 'f.csv'), { texts: ['a', ''], ids: ['3', '4'] });
+  assert.throws(() => unlabelledFromFrame(df, { text: 'body' }, 'f.csv'), /no column "body"/);
+});
+
+test('splitIndices: sklearn sizes, disjoint, reproducible', () => {
+  const s = splitIndices(7613, 0.2, 42);
+  assert.equal(s.train.length, 6090);
+  assert.equal(s.val.length, 1523);
+  assert.deepEqual([...s.train, ...s.val].sort((a, b) => a - b), Array.from({ length: 7613 }, (_, i) => i));
+  assert.deepEqual(splitIndices(7613, 0.2, 42), s);
+  assert.notDeepEqual(splitIndices(7613, 0.2, 43).val, s.val);
+  assert.equal(splitIndices(10, 0.3, 0).val.length, 3);
+  assert.throws(() => splitIndices(10, 1, 0), /between 0 and 1/);
+  assert.throws(() => splitIndices(1, 0.5, 0), /at least 2 rows/);
+});
+
+test('batches: sequential, per-epoch shuffles, partial last batch', () => {
+  assert.deepEqual(batches(5, 2, { shuffle: false }), [[0, 1], [2, 3], [4]]);
+  assert.deepEqual(batches(3, 10, { shuffle: false }), [[0, 1, 2]]);
+  assert.deepEqual(batches(0, 4, { shuffle: false }), []);
+  const e0 = batches(100, 32, { shuffle: true, seed: 1, epoch: 0 });
+  const e1 = batches(100, 32, { shuffle: true, seed: 1, epoch: 1 });
+  assert.deepEqual(e0.map((b) => b.length), [32, 32, 32, 4]);
+  assert.deepEqual(e0.flat().sort((a, b) => a - b), Array.from({ length: 100 }, (_, i) => i));
+  assert.notDeepEqual(e0, e1);
+  assert.deepEqual(batches(100, 32, { shuffle: true, seed: 1, epoch: 1 }), e1);
+  assert.throws(() => batches(10, 0, { shuffle: false }), /batchSize must be a positive integer/);
+});
+
+test('random: seeded, uniform-looking, Box–Muller normal', () => {
+  const a = rng(7);
+  const b = rng(7);
+  const xs = Array.from({ length: 10000 }, () => a());
+  assert.deepEqual(Array.from({ length: 10000 }, () => b()), xs);
+  assert.ok(xs.every((x) => x >= 0 && x < 1));
+  const mean = xs.reduce((s, x) => s + x, 0) / xs.length;
+  assert.ok(Math.abs(mean - 0.5) < 0.02, `mean ${mean}`);
+  const r = rng(3);
+  const ints = Array.from({ length: 1000 }, () => randInt(r, 2, 5));
+  assert.deepEqual([...new Set(ints)].sort(), [2, 3, 4]);
+  const input = [1, 2, 3, 4, 5];
+  const sh = shuffle(input, rng(1));
+  assert.deepEqual(input, [1, 2, 3, 4, 5]);
+  assert.deepEqual([...sh].sort(), input);
+  const n = rng(11);
+  const zs = Array.from({ length: 20000 }, () => normal(n, 1, 2));
+  const m = zs.reduce((s, z) => s + z, 0) / zs.length;
+  const sd = Math.sqrt(zs.reduce((s, z) => s + (z - m) ** 2, 0) / zs.length);
+  assert.ok(Math.abs(m - 1) < 0.05 && Math.abs(sd - 2) < 0.05, `mean ${m} sd ${sd}`);
+  assert.notEqual(mixSeed(1, 0), mixSeed(0, 1));
+  assert.throws(() => rng(NaN), /not a finite number/);
+});
+
+test('disaster tweets: 7,613 training rows (3,271 positive), 3,263 test rows', needsShared, async () => {
+  const trainFile = shared('data/disaster-tweets/train.csv');
+  const train = labelledFromFrame(await readCsv(trainFile), { text: 'text', label: 'target', id: 'id' }, trainFile);
+  assert.equal(train.texts.length, 7613);
+  assert.equal(train.labels.filter((y) => y === 1).length, 3271);
+  assert.deepEqual(train.labelNames, ['0', '1']);
+  assert.equal(train.ids[0], '1');
+  assert.ok(train.texts.some((t) => t.includes('\n')), 'line breaks inside quoted tweets survive');
+  const testFile = shared('data/disaster-tweets/test.csv');
+  const te = unlabelledFromFrame(await readCsv(testFile), { text: 'text', id: 'id' }, testFile);
+  assert.equal(te.texts.length, 3263);
+  assert.equal(te.texts[0], 'Just happened a terrible car crash');
+});

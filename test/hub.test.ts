@@ -224,6 +224,14 @@ test('downloads through @huggingface/hub into the shared cache layout, then reso
     ['config.json', await load(shared('models/bert-base-uncased/config.json'))],
     ['pytorch_model.bin', { body: Buffer.from('PK fake torch zip'), lfs: true }],
   ]));
+  const shard = (n: number): FakeFile => ({ body: Buffer.from(`shard ${n}`), lfs: true });
+  hub.repos.set('org/sharded', new Map([
+    ['config.json', await load(shared('models/bert-base-uncased/config.json'))],
+    ['model.safetensors.index.json', { body: Buffer.from(JSON.stringify({ metadata: {}, weight_map: { a: 'model-00001-of-00002.safetensors', b: 'model-00002-of-00002.safetensors', c: 'model-00001-of-00002.safetensors' } })), lfs: false }],
+    ['model-00001-of-00002.safetensors', shard(1)],
+    ['model-00002-of-00002.safetensors', shard(2)],
+    ['vocab.txt', { body: Buffer.from('[PAD]\n'), lfs: false }],
+  ]));
   await hub.start();
   try {
     const cacheDir = await tempDir('cache-d');
@@ -272,6 +280,15 @@ test('downloads through @huggingface/hub into the shared cache layout, then reso
     try {
       const old = await resolveModel('old-bert', { cacheDir, log: quiet });
       assert.deepEqual((await readdir(old)).sort(), ['config.json', 'pytorch_model.bin']);
+      // Sharded safetensors are followed through their index.
+      const sharded = await resolveModel('org/sharded', { cacheDir, log: quiet });
+      assert.deepEqual((await readdir(sharded)).sort(), [
+        'config.json', 'model-00001-of-00002.safetensors', 'model-00002-of-00002.safetensors', 'model.safetensors.index.json', 'vocab.txt',
+      ]);
+      // An explicit file list replaces the defaults (config.json always comes along).
+      const cacheE = await tempDir('cache-e');
+      const few = await resolveModel('test-org/tiny-bert', { cacheDir: cacheE, files: ['vocab.txt', 'no-such-file.txt'], log: quiet });
+      assert.deepEqual((await readdir(few)).sort(), ['config.json', 'vocab.txt']);
       await assert.rejects(resolveModel('nobody/missing', { cacheDir, log: quiet }), (e: unknown) => {
         assert.ok(e instanceof HubError);
         assert.match(e.message, /^nobody\/missing \(revision "main"\) was not found on http:\/\/127\.0\.0\.1:\d+: check the name/);

@@ -1,0 +1,73 @@
+// Shared notebook helpers for scripts/strip-notebooks.ts, run-notebooks.ts and browser-check.ts.
+import { existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+export const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
+export const notebooksDir = path.join(root, 'notebooks');
+export const artifactsDir = path.join(root, 'artifacts');
+
+export interface Output {
+  output_type: 'stream' | 'display_data' | 'execute_result' | 'error' | 'update_display_data';
+  name?: string;
+  text?: string | string[];
+  data?: Record<string, string | string[]>;
+  ename?: string;
+  evalue?: string;
+  traceback?: string[];
+  [k: string]: unknown;
+}
+export interface Cell {
+  cell_type: 'code' | 'markdown' | 'raw';
+  source: string | string[];
+  metadata: Record<string, unknown>;
+  outputs?: Output[];
+  execution_count?: number | null;
+  [k: string]: unknown;
+}
+/** What a notebook declares for CI under metadata.bert_lab. */
+export interface NotebookChecks {
+  /** Strings that must each appear in some output (stream text, text/plain or text/html). */
+  expect?: string[];
+  /** Minimum number of rendered plotly charts in the HTML export (default 1). */
+  plots?: number;
+  /** Minimum number of HTML tables in the HTML export (default 1). */
+  tables?: number;
+  /** Seconds allowed per cell in quick mode (default 1200). */
+  cell_timeout?: number;
+}
+export interface Notebook {
+  cells: Cell[];
+  metadata: Record<string, unknown> & { bert_lab?: NotebookChecks };
+  nbformat: number;
+  nbformat_minor: number;
+}
+
+/** Notebooks under notebooks/ (names starting with "_" are scratch files and skipped). */
+export function listNotebooks(): string[] {
+  if (!existsSync(notebooksDir)) return [];
+  return readdirSync(notebooksDir).filter((f) => f.endsWith('.ipynb') && !f.startsWith('_')).sort().map((f) => path.join(notebooksDir, f));
+}
+
+export function readNotebook(file: string): Notebook {
+  return JSON.parse(readFileSync(file, 'utf8')) as Notebook;
+}
+
+/** Jupyter's own layout: one-space indent, non-ASCII kept, trailing newline. */
+export function serialize(nb: Notebook): string {
+  return JSON.stringify(nb, null, 1) + '\n';
+}
+
+export function writeNotebook(file: string, nb: Notebook): void {
+  writeFileSync(file, serialize(nb));
+}
+
+export const joinText = (t: string | string[] | undefined): string => (Array.isArray(t) ? t.join('') : t ?? '');
+
+/** All text an output shows (stream text, text/plain, text/html, error name/value). */
+export function outputText(o: Output): string {
+  if (o.output_type === 'stream') return joinText(o.text);
+  if (o.output_type === 'error') return `${o.ename}: ${o.evalue}\n${(o.traceback ?? []).join('\n')}`;
+  const d = o.data ?? {};
+  return [d['text/plain'], d['text/html'], d['text/markdown']].map((x) => joinText(x)).join('\n');
+}

@@ -1,0 +1,113 @@
+// Executes notebooks headless with the tslab kernel (jupyter nbconvert --execute), checks their
+// outputs and exports them to HTML for scripts/browser-check.ts.
+//
+//   node --import tsx scripts/run-notebooks.ts [--full] [--no-build] [notebooks/01-....ipynb ...]
+//
+// Quick mode (BERT_LAB_QUICK=1) is the default here: the notebooks' config cell shrinks the run.
+// --full runs them as written. Executed copies and HTML go to artifacts/notebooks/; the sources
+// under notebooks/ are not modified. A notebook fails when: nbconvert fails (a cell errored or
+// timed out), an output is an error, a stream shows a stack trace / TypeScript diagnostic, or a
+// marker listed in metadata.bert_lab.expect appears in no output.
+import { spawnSync } from 'node:child_process';
+import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
+import { artifactsDir, listNotebooks, outputText, readNotebook, root, type Notebook } from './nb.js';
+import { build } from './build-notebook-lib.js';
+
+const outDir = path.join(artifactsDir, 'notebooks');
+const jupyter = process.env.JUPYTER ?? 'jupyter';
+
+/** Problems found in an executed notebook's outputs. */
+export function checkOutputs(nb: Notebook): string[] {
+  const problems: string[] = [];
+  const texts: string[] = [];
+  nb.cells.forEach((cell, i) => {
+    for (const o of cell.outputs ?? []) {
+      const text = outputText(o);
+      texts.push(text);
+      const where = `cell ${i + 1}`;
+      if (o.output_type === 'error') problems.push(`${where}: error output ${o.ename}: ${o.evalue}`);
+      if (o.output_type === 'stream' && o.name === 'stderr') {
+        const bad = [
+          /^\s+at .+(:\d+:\d+\)?|\(native\)|\(<anonymous>\))$/m, // JS stack frame
+          /^(\S+ )?\d+:\d+ - /m, // tslab's TypeScript diagnostic "3:14 - Cannot find name ..."
+          /UncaughtException|UnhandledPromiseRejection/,
+          /^\w*Error( \[\w+\])?: /m,
+        ].find((re) => re.test(text));
+        if (bad) problems.push(`${where}: stderr looks like an error:\n${indent(text.slice(0, 1500))}`);
+      }
+    }
+  });
+  const all = texts.join('\n');
+  for (const marker of nb.metadata.bert_lab?.expect ?? []) {
+    if (!all.includes(marker)) problems.push(`expected output "${marker}" not found`);
+  }
+  return problems;
+}
+
+const indent = (s: string) => s.split('\n').map((l) => '    ' + l).join('\n');
+
+/** A kernelspec for this checkout's tslab, found first through JUPYTER_PATH. */
+function privateKernelPath(): string {
+  const dir = path.join(root, '.cache', 'jupyter');
+  const spec = path.join(dir, 'kernels', 'tslab');
+  mkdirSync(spec, { recursive: true });
+  const bin = path.join(root, 'node_modules', '.bin', process.platform === 'win32' ? 'tslab.cmd' : 'tslab');
+  if (!existsSync(bin)) throw new Error(`${bin} not found: run npm install first`);
+  writeFileSync(path.join(spec, 'kernel.json'), JSON.stringify({
+    argv: [bin, 'kernel', '--config-path', '{connection_file}'], display_name: 'TypeScript', language: 'typescript',
+  }, null, 1));
+  return dir;
+}
+
+export interface RunResult { name: string; ok: boolean; seconds: number; problems: string[]; html?: string }
+
+export function runNotebook(file: string, env: NodeJS.ProcessEnv): RunResult {
+  const name = path.basename(file, '.ipynb');
+  const t0 = performance.now();
+  const src = readNotebook(file);
+  const timeout = src.metadata.bert_lab?.cell_timeout ?? 1200;
+  const executed = path.join(outDir, `${name}.ipynb`);
+  const problems: string[] = [];
+  const r = spawnSync(jupyter, ['nbconvert', '--to', 'notebook', '--execute',
+    `--ExecutePreprocessor.timeout=${timeout}`, '--ExecutePreprocessor.kernel_name=tslab',
+    '--output-dir', outDir, '--output', `${name}.ipynb`, file], { cwd: root, env, encoding: 'utf8', maxBuffer: 256 << 20 });
+  if (r.error) throw new Error(`cannot run ${jupyter}: ${r.error.message} (install jupyter-nbconvert)`);
+  const log = (r.stderr ?? '').split('\n').filter((l) => !/Debugger warning|frozen modules|Xfrozen_modules|PYDEVD_DISABLE|Debugging will proceed|MissingIDFieldWarning|validate\(nb\)/.test(l)).join('\n');
+  if (r.status !== 0) problems.push(`nbconvert --execute failed (exit ${r.status}):\n${indent(log.trim().split('\n').slice(-40).join('\n'))}`);
+  if (/UnhandledPromiseRejection|UncaughtException/.test(log)) problems.push(`kernel reported an unhandled error:\n${indent(log.slice(-2000))}`);
+  let html: string | undefined;
+  if (existsSync(executed) && r.status === 0) {
+    problems.push(...checkOutputs(readNotebook(executed)));
+    const h = spawnSync(jupyter, ['nbconvert', '--to', 'html', '--output-dir', outDir, executed], { cwd: root, env, encoding: 'utf8' });
+    if (h.status !== 0) problems.push(`nbconvert --to html failed:\n${indent((h.stderr ?? '').slice(-2000))}`);
+    else html = path.join(outDir, `${name}.html`);
+  }
+  return { name, ok: problems.length === 0, seconds: (performance.now() - t0) / 1000, problems, html };
+}
+
+async function main(): Promise<void> {
+  const args = process.argv.slice(2);
+  const full = args.includes('--full');
+  const picked = args.filter((a) => !a.startsWith('--')).map((f) => path.resolve(f));
+  const files = picked.length ? picked : listNotebooks();
+  if (!files.length) { console.log('[notebooks] no notebooks under notebooks/ yet: nothing to run'); return; }
+  mkdirSync(outDir, { recursive: true });
+  if (!args.includes('--no-build')) await build();
+  const env: NodeJS.ProcessEnv = { ...process.env, JUPYTER_PATH: [privateKernelPath(), process.env.JUPYTER_PATH].filter(Boolean).join(path.delimiter), PYDEVD_DISABLE_FILE_VALIDATION: '1' };
+  if (full) delete env.BERT_LAB_QUICK; else env.BERT_LAB_QUICK = env.BERT_LAB_QUICK ?? '1';
+  const results: RunResult[] = [];
+  for (const file of files) {
+    console.log(`[notebooks] running ${path.relative(root, file)} (${full ? 'full' : 'quick'} mode) ...`);
+    const res = runNotebook(file, env);
+    results.push(res);
+    console.log(`[notebooks] ${res.ok ? 'OK  ' : 'FAIL'} ${res.name} in ${res.seconds.toFixed(1)} s${res.html ? ` -> ${path.relative(root, res.html)}` : ''}`);
+    for (const p of res.problems) console.log(indent(p));
+  }
+  writeFileSync(path.join(outDir, 'results.json'), JSON.stringify(results, null, 1));
+  const failed = results.filter((r) => !r.ok);
+  console.log(`[notebooks] ${results.length - failed.length}/${results.length} notebook(s) passed`);
+  if (failed.length) process.exit(1);
+}
+
+main().catch((e: Error) => { console.error(e.stack ?? e.message); process.exit(1); });

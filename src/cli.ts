@@ -1,0 +1,247 @@
+// `bert-lab`: the library's steps as commands. Each command prints JSON (machine-readable) or the
+// lab's lines (human-readable), and exits non-zero with one clear message on bad input.
+import { parseArgs, type ParseArgsConfig } from 'node:util';
+import { existsSync } from 'node:fs';
+import { readFile } from 'node:fs/promises';
+import path from 'node:path';
+import * as tf from '@tensorflow/tfjs';
+import { initBackend } from './backend.js';
+import { BertForSequenceClassification, loadAuto, toInputs, type BertArrays } from './bert.js';
+import { BertTokenizer } from './tokenizer.js';
+import { resolveModel } from './hub.js';
+import { presetHubId } from './presets.js';
+import { CLEAN_MODES, type CleanMode } from './clean.js';
+import { evaluate, LAB_TRAIN_CONFIG, type TrainConfig } from './train.js';
+import { cleanAll, loadClassifier, predictCsv, prepareData, trainAndSave, type Columns } from './lab.js';
+import { labelledFromFrame, readCsv } from './data.js';
+import { classificationReport, confusionMatrix, formatClassificationReport } from './metrics.js';
+import { progressHooks } from './progress.js';
+
+const COMMON = {
+  backend: { type: 'string' },
+  help: { type: 'boolean', short: 'h' },
+} as const;
+
+const DATA_OPTS = {
+  data: { type: 'string' },
+  'text-col': { type: 'string', default: 'text' },
+  'label-col': { type: 'string', default: 'target' },
+  'pair-col': { type: 'string' },
+  'id-col': { type: 'string', default: 'id' },
+  clean: { type: 'string', default: 'lab' },
+  'batch-size': { type: 'string', default: String(LAB_TRAIN_CONFIG.batchSize) },
+} as const;
+
+const TRAIN_OPTS = {
+  ...DATA_OPTS,
+  model: { type: 'string' },
+  out: { type: 'string' },
+  epochs: { type: 'string', default: String(LAB_TRAIN_CONFIG.epochs) },
+  lr: { type: 'string', default: String(LAB_TRAIN_CONFIG.lr) },
+  eps: { type: 'string', default: String(LAB_TRAIN_CONFIG.eps) },
+  'weight-decay': { type: 'string', default: '0' },
+  warmup: { type: 'string', default: '0' },
+  clip: { type: 'string', default: '1' },
+  'max-len': { type: 'string' },
+  'val-split': { type: 'string', default: '0.2' },
+  seed: { type: 'string', default: '42' },
+  limit: { type: 'string' },
+  'random-init': { type: 'string' },
+  'dry-run': { type: 'boolean', default: false },
+  test: { type: 'string' },
+  submission: { type: 'string' },
+} as const;
+
+const USAGE = `bert-lab: fine-tune BERT for text classification
+
+Commands:
+  encode    --model DIR|ID --text TEXT [--pair TEXT] [--max-len N]
+  forward   --model DIR|ID --inputs FILE.json
+  train     --data CSV --model DIR|ID --out DIR [--text-col text --label-col target --pair-col COL
+            --epochs 4 --lr 2e-5 --batch-size 32 --max-len N --val-split 0.2 --seed 42 --limit N
+            --clean lab|improved|none --random-init tiny|mini|small|medium|base --dry-run]
+  eval      --model DIR --data CSV [--text-col --label-col --pair-col --clean --batch-size]
+  predict   --model DIR --data CSV --out FILE [--id-col id --text-col text --clean lab]
+  lab       the main job: train, evaluate and predict with the lab's defaults (options as train,
+            plus --test CSV --submission FILE)
+  download  ID   (into the Hugging Face cache, for offline use later)
+
+Every command takes --backend gpu|node|wasm|cpu (default: the fastest that loads).`;
+
+class UsageError extends Error {}
+
+function num(v: string | undefined, name: string, { int = false, min = -Infinity } = {}): number {
+  const x = Number(v);
+  if (v === undefined || v === '' || !Number.isFinite(x) || (int && !Number.isInteger(x)) || x < min) {
+    throw new UsageError(`--${name} must be ${int ? 'an integer' : 'a number'}${min > -Infinity ? ` >= ${min}` : ''}, got "${v}"`);
+  }
+  return x;
+}
+
+function need(v: string | undefined, name: string): string {
+  if (!v) throw new UsageError(`--${name} is required`);
+  return v;
+}
+
+function cleanMode(v: string): CleanMode {
+  if (!(CLEAN_MODES as readonly string[]).includes(v)) throw new UsageError(`--clean must be one of ${CLEAN_MODES.join(', ')}, got "${v}"`);
+  return v as CleanMode;
+}
+
+function parse<T extends NonNullable<ParseArgsConfig['options']>>(args: string[], options: T) {
+  return parseArgs({ args, options: { ...COMMON, ...options }, allowPositionals: true, strict: true });
+}
+
+const json = (x: unknown) => console.log(JSON.stringify(x));
+
+async function cmdEncode(args: string[]) {
+  const { values } = parse(args, { model: { type: 'string' }, text: { type: 'string' }, pair: { type: 'string' }, 'max-len': { type: 'string' } });
+  const dir = await resolveModel(presetHubId(need(values.model, 'model')));
+  const tok = await BertTokenizer.fromDir(dir);
+  const text = need(values.text, 'text');
+  const maxLength = values['max-len'] ? num(values['max-len'], 'max-len', { int: true, min: 2 }) : undefined;
+  const enc = tok.encodeBatch([text], { pairs: values.pair !== undefined ? [values.pair] : undefined, maxLength, padding: maxLength ? 'max_length' : 'longest', truncation: maxLength !== undefined });
+  json({ tokens: tok.convertIdsToTokens(enc.inputIds[0]), input_ids: enc.inputIds[0], attention_mask: enc.attentionMask[0], token_type_ids: enc.tokenTypeIds[0] });
+}
+
+function nested(t: tf.Tensor): unknown { return t.arraySync(); }
+
+async function cmdForward(args: string[]) {
+  const { values } = parse(args, { model: { type: 'string' }, inputs: { type: 'string' } });
+  await initBackend(values.backend);
+  const file = need(values.inputs, 'inputs');
+  if (!existsSync(file)) throw new UsageError(`${file}: file not found`);
+  let raw: unknown;
+  try { raw = JSON.parse(await readFile(file, 'utf8')); } catch (e) { throw new Error(`${file}: not valid JSON (${(e as Error).message})`); }
+  const obj = (raw && typeof raw === 'object' && 'inputs' in raw ? (raw as { inputs: unknown }).inputs : raw) as Record<string, unknown>;
+  if (!obj || typeof obj !== 'object' || !Array.isArray(obj.input_ids)) throw new Error(`${file}: expected an object with input_ids (and optionally attention_mask, token_type_ids)`);
+  const arrays: BertArrays = { inputIds: obj.input_ids as number[][], attentionMask: obj.attention_mask as number[][] | undefined, tokenTypeIds: obj.token_type_ids as number[][] | undefined };
+  const model = await loadAuto(need(values.model, 'model'));
+  const out: Record<string, unknown> = {};
+  tf.tidy(() => {
+    const inputs = toInputs(arrays, model.config, file);
+    const r: { lastHiddenState: tf.Tensor; poolerOutput: tf.Tensor; logits?: tf.Tensor; mlmLogits?: tf.Tensor; nspLogits?: tf.Tensor } = model.forward(inputs);
+    out.last_hidden_state = nested(r.lastHiddenState);
+    out.pooler_output = nested(r.poolerOutput);
+    if (r.logits) out.logits = nested(r.logits);
+    if (r.mlmLogits && r.nspLogits) { out.mlm_logits = nested(r.mlmLogits); out.nsp_logits = nested(r.nspLogits); }
+  });
+  json(out);
+  model.dispose();
+}
+
+function trainConfig(v: Record<string, string | boolean | undefined>): TrainConfig {
+  return {
+    epochs: num(v.epochs as string, 'epochs', { int: true, min: 1 }),
+    lr: num(v.lr as string, 'lr', { min: 0 }),
+    eps: num(v.eps as string, 'eps', { min: 0 }),
+    weightDecay: num(v['weight-decay'] as string, 'weight-decay', { min: 0 }),
+    batchSize: num(v['batch-size'] as string, 'batch-size', { int: true, min: 1 }),
+    clip: num(v.clip as string, 'clip', { min: 0 }),
+    warmupSteps: num(v.warmup as string, 'warmup', { int: true, min: 0 }),
+    seed: num(v.seed as string, 'seed', { int: true }),
+  };
+}
+
+function columns(v: Record<string, string | boolean | undefined>): Columns {
+  return { text: v['text-col'] as string, label: v['label-col'] as string, pair: v['pair-col'] as string | undefined, id: v['id-col'] as string };
+}
+
+/** The lab's data when the user gave none: Kaggle's file placed at data/train.csv. */
+function defaultData(v: string | undefined): string {
+  if (v) return v;
+  if (existsSync('data/train.csv')) return 'data/train.csv';
+  throw new UsageError('--data CSV is required (or place Kaggle\'s disaster-tweets train.csv at data/train.csv)');
+}
+
+async function cmdTrain(args: string[], main = false) {
+  const { values: v } = parse(args, TRAIN_OPTS);
+  const cfg = trainConfig(v);
+  const data = defaultData(v.data);
+  const modelName = main ? (v.model ?? 'bert-base-uncased') : need(v.model, 'model');
+  const out = main ? (v.out ?? 'runs/lab') : need(v.out, 'out');
+  const log = (s: string) => console.log(s);
+  // The tokenizer decides the encoding, so it is loaded before the data.
+  const modelDir = await resolveModel(presetHubId(modelName), { log: (s) => console.error(s) });
+  const tok = await BertTokenizer.fromDir(modelDir);
+  const prep = await prepareData(data, tok, {
+    columns: columns(v), clean: cleanMode(v.clean as string), seed: cfg.seed,
+    maxLen: v['max-len'] ? num(v['max-len'], 'max-len', { int: true, min: 2 }) : undefined,
+    valSplit: num(v['val-split'], 'val-split', { min: 0.0001 }),
+    limit: v.limit ? num(v.limit, 'limit', { int: true, min: 2 }) : undefined, log,
+  });
+  if (v['dry-run']) return;
+  if (cfg.batchSize > prep.train.labels.length) log(`Note: --batch-size ${cfg.batchSize} is larger than the ${prep.train.labels.length} training samples: each epoch is one batch of all of them.`);
+  await initBackend(v.backend);
+  const choice = await loadClassifier(modelDir, prep.data.labelNames, { randomInit: v['random-init'], seed: cfg.seed, log: (s) => console.error(s) });
+  log(`Model: ${choice.source} (${choice.why}); ${choice.model.numParameters().toLocaleString('en-US')} parameters`);
+  const result = await trainAndSave(choice, prep, out, cfg, progressHooks(log));
+  choice.model.dispose();
+  console.log('');
+  console.log(formatClassificationReport(result.report));
+  console.log(`Best epoch ${result.best?.epoch} (validation accuracy ${result.best?.valAccuracy.toFixed(4)}) saved in ${path.join(out, 'best')}`);
+  if (main) {
+    const test = v.test ?? (existsSync(path.join(path.dirname(data), 'test.csv')) ? path.join(path.dirname(data), 'test.csv') : undefined);
+    if (test) {
+      const sub = v.submission ?? path.join(out, 'submission.csv');
+      const p = await predictCsv(path.join(out, 'best'), test, sub, { columns: { text: v['text-col'] as string, id: v['id-col'] as string, pair: v['pair-col'] as string | undefined }, clean: cleanMode(v.clean as string), batchSize: cfg.batchSize, targetCol: v['label-col'] as string, log: () => {} });
+      console.log(`Predicted ${p.ids.length.toLocaleString('en-US')} rows of ${test} into ${sub}`);
+    }
+  }
+}
+
+async function cmdEval(args: string[]) {
+  const { values: v } = parse(args, { ...DATA_OPTS, model: { type: 'string' } });
+  await initBackend(v.backend);
+  const dir = await resolveModel(need(v.model, 'model'));
+  const model = await BertForSequenceClassification.fromPretrained(dir, { log: (s) => console.error(s) });
+  const tok = await BertTokenizer.fromDir(dir);
+  const file = need(v.data, 'data');
+  const d = labelledFromFrame(await readCsv(file), columns(v), file, model.labels);
+  const mode = cleanMode(v.clean as string);
+  const enc = tok.encodeBatch(cleanAll(d.texts, mode).cleaned, { pairs: d.pairs && cleanAll(d.pairs, mode).cleaned, padding: 'longest', truncation: true, maxLength: model.config.max_position_embeddings });
+  const ev = evaluate(model, { ...enc, labels: d.labels }, num(v['batch-size'], 'batch-size', { int: true, min: 1 }));
+  json({ loss: ev.loss, ...classificationReport(d.labels, ev.predictions, model.labels), confusion_matrix: confusionMatrix(d.labels, ev.predictions, model.numLabels), labels: model.labels });
+  model.dispose();
+}
+
+async function cmdPredict(args: string[]) {
+  const { values: v } = parse(args, { ...DATA_OPTS, model: { type: 'string' }, out: { type: 'string' }, 'target-col': { type: 'string', default: 'target' } });
+  await initBackend(v.backend);
+  const dir = await resolveModel(need(v.model, 'model'));
+  const out = need(v.out, 'out');
+  const r = await predictCsv(dir, need(v.data, 'data'), out, { columns: { text: v['text-col'] as string, pair: v['pair-col'] as string | undefined, id: v['id-col'] as string }, clean: cleanMode(v.clean as string), batchSize: num(v['batch-size'], 'batch-size', { int: true, min: 1 }), targetCol: v['target-col'] as string, log: (s) => console.error(s) });
+  console.log(`Wrote ${r.ids.length.toLocaleString('en-US')} predictions to ${out}`);
+}
+
+async function cmdDownload(args: string[]) {
+  const { positionals } = parse(args, {});
+  const id = positionals[0];
+  if (!id) throw new UsageError('usage: bert-lab download ID');
+  const dir = await resolveModel(presetHubId(id), { log: (s) => console.error(s) });
+  console.log(dir);
+}
+
+export async function main(argv: string[]): Promise<number> {
+  const [cmd, ...rest] = argv;
+  const commands: Record<string, (a: string[]) => Promise<void>> = {
+    encode: cmdEncode, forward: cmdForward, train: (a) => cmdTrain(a), lab: (a) => cmdTrain(a, true),
+    eval: cmdEval, predict: cmdPredict, download: cmdDownload,
+  };
+  if (!cmd || cmd === '--help' || cmd === '-h' || cmd === 'help') { console.log(USAGE); return cmd ? 0 : 2; }
+  const run = commands[cmd];
+  if (!run) { console.error(`bert-lab: unknown command "${cmd}"\n\n${USAGE}`); return 2; }
+  if (rest.includes('--help') || rest.includes('-h')) { console.log(USAGE); return 0; }
+  try {
+    await run(rest);
+    return 0;
+  } catch (e) {
+    const err = e as Error & { code?: string };
+    const usage = e instanceof UsageError || err.code?.startsWith('ERR_PARSE_ARGS');
+    console.error(`bert-lab ${cmd}: ${err.message}`);
+    if (process.env.BERT_LAB_DEBUG) console.error(err.stack);
+    return usage ? 2 : 1;
+  }
+}
+
+process.exitCode = await main(process.argv.slice(2));

@@ -1,0 +1,197 @@
+// The lab's pipeline as steps a notebook calls one by one and the CLI calls in a row:
+// read the CSV, clean, tokenize, measure the longest, encode, split, fine-tune, evaluate, predict.
+import { existsSync } from 'node:fs';
+import path from 'node:path';
+import { BertForSequenceClassification, type LoadOptions } from './bert.js';
+import { cleanText, type CleanMode } from './clean.js';
+import { labelledFromFrame, readCsv, splitIndices, unlabelledFromFrame, type LabelledData } from './data.js';
+import { BertTokenizer, type Encoded } from './tokenizer.js';
+import { resolveModel } from './hub.js';
+import { readConfig } from './config.js';
+import { presetConfig, presetHubId } from './presets.js';
+import { classificationReport, confusionMatrix, type ClassificationReport } from './metrics.js';
+import { evaluate, fineTune, predict, LAB_TRAIN_CONFIG, type EpochStats, type LabelledBatchData, type TrainConfig, type TrainHooks } from './train.js';
+import { writeFileAtomic } from './atomic.js';
+
+export interface Columns { text: string; label: string; pair?: string; id?: string }
+export const LAB_COLUMNS: Columns = { text: 'text', label: 'target', id: 'id' };
+
+/** Cleans every text (and pair) with `mode`; counts the texts that end up empty. */
+export function cleanAll(texts: string[], mode: CleanMode): { cleaned: string[]; empty: number[] } {
+  const cleaned = texts.map((t) => cleanText(t, mode));
+  const empty = cleaned.flatMap((t, i) => (t.trim() === '' ? [i] : []));
+  return { cleaned, empty };
+}
+
+/** The longest tokenized length with [CLS]/[SEP] (and the pair's [SEP]), as the lab measures it. */
+export function maxTokenLength(tok: BertTokenizer, texts: string[], pairs?: string[]): number {
+  let max = 0;
+  texts.forEach((t, i) => { max = Math.max(max, tok.encode(t, pairs?.[i]).ids.length); });
+  return max;
+}
+
+/** Rows `idx` of encoded data with their labels, for the training loop. */
+export function subset(enc: Encoded, labels: number[], idx: number[]): LabelledBatchData {
+  return {
+    inputIds: idx.map((i) => enc.inputIds[i]), attentionMask: idx.map((i) => enc.attentionMask[i]),
+    tokenTypeIds: idx.map((i) => enc.tokenTypeIds[i]), labels: idx.map((i) => labels[i]),
+  };
+}
+
+export interface PreparedData {
+  file: string;
+  data: LabelledData;
+  cleaned: string[];
+  cleanedPairs?: string[];
+  maxLen: number;
+  encoded: Encoded;
+  train: LabelledBatchData;
+  val: LabelledBatchData;
+  trainIdx: number[];
+  valIdx: number[];
+}
+
+export interface PrepareOptions {
+  columns?: Columns;
+  clean?: CleanMode;
+  maxLen?: number;
+  valSplit?: number;
+  seed?: number;
+  limit?: number;
+  labelNames?: string[];
+  log?: (line: string) => void;
+}
+
+/** Everything before training: the lab's data-preparation cells in one call. */
+export async function prepareData(file: string, tok: BertTokenizer, opts: PrepareOptions = {}): Promise<PreparedData> {
+  const log = opts.log ?? ((s: string) => console.log(s));
+  const cols = opts.columns ?? LAB_COLUMNS;
+  const df = await readCsv(file);
+  let data = labelledFromFrame(df, cols, file, opts.labelNames);
+  if (opts.limit !== undefined) data = limitRows(data, opts.limit, file);
+  log(`Loaded ${data.texts.length.toLocaleString('en-US')} rows from ${file}; labels: ${data.labelNames.join(', ')}`);
+  const mode = opts.clean ?? 'lab';
+  const { cleaned, empty } = cleanAll(data.texts, mode);
+  const cleanedPairs = data.pairs && cleanAll(data.pairs, mode).cleaned;
+  if (empty.length) log(`Note: ${empty.length} text(s) are empty after cleaning (rows ${empty.slice(0, 5).map((i) => i + 1).join(', ')}${empty.length > 5 ? ', ...' : ''}); they are kept as [CLS] [SEP].`);
+  log(`Cleaned (${mode}) first text: ${cleaned[0]}`);
+  const longest = maxTokenLength(tok, cleaned, cleanedPairs);
+  log(`Max sentence length: ${longest}`);
+  const maxLen = opts.maxLen ?? Math.min(longest, tok.modelMaxLength);
+  if (maxLen > tok.modelMaxLength) throw new Error(`--max-len ${maxLen} is longer than the model's maximum ${tok.modelMaxLength}`);
+  const encoded = tok.encodeBatch(cleaned, { pairs: cleanedPairs, maxLength: maxLen, padding: 'max_length', truncation: true });
+  const { train: trainIdx, val: valIdx } = splitIndices(data.texts.length, opts.valSplit ?? 0.2, opts.seed ?? 42);
+  log(`${trainIdx.length.toLocaleString('en-US')} training samples`);
+  log(`${valIdx.length.toLocaleString('en-US')} validation samples`);
+  return {
+    file, data, cleaned, cleanedPairs, maxLen, encoded, trainIdx, valIdx,
+    train: subset(encoded, data.labels, trainIdx), val: subset(encoded, data.labels, valIdx),
+  };
+}
+
+function limitRows(d: LabelledData, n: number, file: string): LabelledData {
+  if (!Number.isInteger(n) || n < 2) throw new Error(`--limit must be an integer of at least 2, got ${n}`);
+  const pick = <T>(xs: T[]) => xs.slice(0, n);
+  const out = { ...d, texts: pick(d.texts), labels: pick(d.labels), ids: pick(d.ids), pairs: d.pairs && pick(d.pairs) };
+  if (new Set(out.labels).size < 2) throw new Error(`${file}: the first ${n} rows hold a single class; raise --limit`);
+  return out;
+}
+
+export interface ModelChoice { model: BertForSequenceClassification; tokenizer: BertTokenizer; source: string; why: string }
+
+/**
+ * The classifier to fine-tune: a checkpoint (directory or Hub id) with a new head for `labels`, or,
+ * with `randomInit`, a preset shape initialised at random that uses the checkpoint's tokenizer.
+ */
+export async function loadClassifier(nameOrDir: string, labels: string[], opts: { randomInit?: string; seed?: number; log?: (s: string) => void } = {}): Promise<ModelChoice> {
+  const id = presetHubId(nameOrDir);
+  const dir = await resolveModel(id, { log: opts.log });
+  const tokenizer = await BertTokenizer.fromDir(dir);
+  if (opts.randomInit) {
+    const base = existsSync(path.join(dir, 'config.json')) ? await readConfig(dir) : undefined;
+    const cfg = presetConfig(opts.randomInit, { vocab_size: tokenizer.vocabSize, max_position_embeddings: base?.max_position_embeddings ?? 512, pad_token_id: tokenizer.padId });
+    const model = new BertForSequenceClassification(cfg, labels);
+    model.initWeights(opts.seed ?? 42);
+    return { model, tokenizer, source: `${opts.randomInit} preset, random init`, why: `--random-init ${opts.randomInit} with the tokenizer of ${nameOrDir}` };
+  }
+  const load: LoadOptions = { labels, seed: opts.seed, log: opts.log };
+  const model = await BertForSequenceClassification.fromPretrained(dir, load);
+  return { model, tokenizer, source: dir, why: `checkpoint ${nameOrDir}` };
+}
+
+export interface RunReport {
+  labels: string[];
+  best: EpochStats | undefined;
+  stats: EpochStats[];
+  report: ClassificationReport;
+  confusion: number[][];
+}
+
+/** Writes the per-epoch table as JSON and CSV. */
+export async function writeStats(outDir: string, stats: EpochStats[]): Promise<void> {
+  await writeFileAtomic(path.join(outDir, 'stats.json'), JSON.stringify(stats, null, 2) + '\n');
+  const header = 'epoch,train_loss,val_loss,val_accuracy,train_seconds,val_seconds';
+  const rows = stats.map((s) => [s.epoch, s.trainLoss, s.valLoss, s.valAccuracy, s.trainSeconds.toFixed(1), s.valSeconds.toFixed(1)].join(','));
+  await writeFileAtomic(path.join(outDir, 'stats.csv'), [header, ...rows].join('\n') + '\n');
+}
+
+/**
+ * Fine-tunes, keeping the best epoch in OUT/best (model, config with labels, tokenizer), then
+ * evaluates that best model on the validation split into OUT/report.json.
+ */
+export async function trainAndSave(choice: ModelChoice, prep: PreparedData, outDir: string, cfg: TrainConfig = LAB_TRAIN_CONFIG, hooks: TrainHooks = {}): Promise<RunReport> {
+  const { model, tokenizer } = choice;
+  const bestDir = path.join(outDir, 'best');
+  let best: EpochStats | undefined;
+  const stats = await fineTune(model, prep.train, prep.val, cfg, {
+    ...hooks,
+    onEpoch: async (s) => { await hooks.onEpoch?.(s); },
+    onBest: async (s) => {
+      best = s;
+      await model.save(bestDir, { extra: (tmp) => tokenizer.save(tmp) });
+      (hooks.log ?? console.log)(`  Saved the best model so far (epoch ${s.epoch}, accuracy ${s.valAccuracy.toFixed(4)}) to ${bestDir}`);
+      await hooks.onBest?.(s);
+    },
+  });
+  await writeStats(outDir, stats);
+  const reloaded = await BertForSequenceClassification.fromPretrained(bestDir, { log: () => {} });
+  try {
+    const ev = evaluate(reloaded, prep.val, cfg.batchSize);
+    const labels = reloaded.labels;
+    const report = classificationReport(prep.val.labels, ev.predictions, labels);
+    const confusion = confusionMatrix(prep.val.labels, ev.predictions, labels.length);
+    await writeFileAtomic(path.join(outDir, 'report.json'), JSON.stringify({ best, report, confusion_matrix: confusion, labels }, null, 2) + '\n');
+    return { labels, best, stats, report, confusion };
+  } finally {
+    reloaded.dispose();
+  }
+}
+
+export interface PredictOptions { columns?: { text: string; pair?: string; id?: string }; clean?: CleanMode; batchSize?: number; targetCol?: string; log?: (s: string) => void }
+
+/** Predicts a CSV and writes `id,target` (label names from the model), atomically. */
+export async function predictCsv(modelDir: string, file: string, outFile: string, opts: PredictOptions = {}): Promise<{ ids: string[]; labels: string[]; texts: string[] }> {
+  const cols = opts.columns ?? { text: 'text', id: 'id' };
+  const df = await readCsv(file);
+  const rows = unlabelledFromFrame(df, cols, file);
+  const model = await BertForSequenceClassification.fromPretrained(modelDir, { log: opts.log });
+  try {
+    const tok = await BertTokenizer.fromDir(modelDir);
+    const mode = opts.clean ?? 'lab';
+    const texts = cleanAll(rows.texts, mode).cleaned;
+    const pairs = rows.pairs && cleanAll(rows.pairs, mode).cleaned;
+    const enc = tok.encodeBatch(texts, { pairs, padding: 'longest', truncation: true, maxLength: model.config.max_position_embeddings });
+    const { predictions } = predict(model, enc, opts.batchSize ?? 32);
+    const labels = predictions.map((p) => model.labels[p]);
+    const target = opts.targetCol ?? 'target';
+    const csvCell = (s: string) => (/[",\n]/.test(s) ? `"${s.replace(/"/g, '""')}"` : s);
+    const lines = [`${cols.id ?? 'id'},${target}`, ...rows.ids.map((id, i) => `${csvCell(id)},${csvCell(labels[i])}`)];
+    await writeFileAtomic(outFile, lines.join('\n') + '\n');
+    return { ids: rows.ids, labels, texts: rows.texts };
+  } finally {
+    model.dispose();
+  }
+}
+
+export { LAB_TRAIN_CONFIG };
+export type { TrainConfig, EpochStats };

@@ -1,0 +1,121 @@
+// The `bert-lab` commands end to end, on the lab's real data and the parity checkpoints.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import { existsSync, readFileSync } from 'node:fs';
+import { mkdtemp, rm, writeFile, readFile } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import { assertClose, needsShared, repoRoot, shared } from './shared.js';
+
+function cli(...args: string[]): { code: number | null; stdout: string; stderr: string } {
+  const r = spawnSync(process.execPath, ['--import', 'tsx', path.join(repoRoot, 'src/cli.ts'), ...args], {
+    cwd: repoRoot, encoding: 'utf8', env: { ...process.env, HF_HUB_OFFLINE: '1' }, maxBuffer: 64 << 20,
+  });
+  return { code: r.status, stdout: r.stdout, stderr: r.stderr };
+}
+
+const bertBase = shared('models/bert-base-uncased');
+const tweets = shared('data/disaster-tweets/train.csv');
+
+test('encode prints the lab tweet\'s ids; --pair adds a second segment', needsShared, () => {
+  const r = cli('encode', '--model', bertBase, '--text', 'deeds reason earthquake may allah forgive us');
+  assert.equal(r.code, 0, r.stderr);
+  const out = JSON.parse(r.stdout);
+  assert.deepEqual(out.input_ids, [101, 15616, 3114, 8372, 2089, 16455, 9641, 2149, 102]);
+  assert.deepEqual(out.tokens, ['[CLS]', 'deeds', 'reason', 'earthquake', 'may', 'allah', 'forgive', 'us', '[SEP]']);
+  assert.deepEqual(out.attention_mask, new Array(9).fill(1));
+  const p = JSON.parse(cli('encode', '--model', bertBase, '--text', 'a fire', '--pair', 'in the forest').stdout);
+  assert.deepEqual(p.token_type_ids, [0, 0, 0, 0, 1, 1, 1, 1]);
+  assert.deepEqual(p.tokens, ['[CLS]', 'a', 'fire', '[SEP]', 'in', 'the', 'forest', '[SEP]']);
+});
+
+test('forward prints the PyTorch outputs for both parity checkpoints', needsShared, () => {
+  const expected = JSON.parse(readFileSync(shared('fixtures/parity/expected.json'), 'utf8'));
+  const cls = cli('forward', '--model', shared('fixtures/parity/tiny-bert-cls'), '--inputs', shared('fixtures/parity/expected.json'));
+  assert.equal(cls.code, 0, cls.stderr);
+  const a = JSON.parse(cls.stdout);
+  assertClose(a.last_hidden_state.flat(2), expected.last_hidden_state.values, 'last_hidden_state');
+  assertClose(a.pooler_output.flat(), expected.pooler_output.values, 'pooler_output');
+  assertClose(a.logits.flat(), expected.logits.values, 'logits');
+  const pt = cli('forward', '--model', shared('fixtures/parity/tiny-bert-pretraining'), '--inputs', shared('fixtures/parity/expected.json'));
+  assert.equal(pt.code, 0, pt.stderr);
+  const b = JSON.parse(pt.stdout);
+  assertClose(b.nsp_logits.flat(), expected.nsp_logits.values, 'nsp_logits');
+  assertClose(b.mlm_logits.flatMap((row: number[][]) => row.map((v) => v.slice(0, 8))).flat(), expected.mlm_logits_first_8_vocab.values, 'mlm_logits');
+  assert.equal(b.logits, undefined);
+});
+
+test('train --dry-run prints the lab\'s data-preparation facts', needsShared, () => {
+  const r = cli('train', '--data', tweets, '--model', bertBase, '--out', path.join(os.tmpdir(), 'unused'), '--dry-run');
+  assert.equal(r.code, 0, r.stderr);
+  for (const line of ['Max sentence length: 45', '6,090 training samples', '1,523 validation samples', 'deeds reason earthquake may allah forgive us']) {
+    assert.ok(r.stdout.includes(line), `missing "${line}" in:\n${r.stdout}`);
+  }
+  assert.ok(!existsSync(path.join(os.tmpdir(), 'unused')), 'a dry run writes nothing');
+});
+
+test('bad input gives one clear error naming the file or column', needsShared, async () => {
+  const dir = await mkdtemp(path.join(os.tmpdir(), 'bert-cli-bad-'));
+  try {
+    const write = async (name: string, text: string) => { const f = path.join(dir, name); await writeFile(f, text); return f; };
+    const run = (data: string, ...extra: string[]) => cli('train', '--data', data, '--model', bertBase, '--out', path.join(dir, 'out'), '--dry-run', ...extra);
+    const cases: [string, ReturnType<typeof cli>, RegExp][] = [
+      ['missing file', run(path.join(dir, 'nope.csv')), /nope\.csv: file not found/],
+      ['missing column', run(await write('cols.csv', 'id,tweet,target\n1,hello,0\n2,bye,1\n')), /cols\.csv: no column "text"; available columns: id, tweet, target/],
+      ['empty CSV', run(await write('empty.csv', '')), /empty\.csv: file is empty/],
+      ['blank label', run(await write('blank.csv', 'id,text,target\n1,hello,0\n2,bye,\n3,yo,1\n')), /blank\.csv.*row.*2|blank\.csv.*line 3/i],
+      ['single class', run(await write('one.csv', 'id,text,target\n1,hello,0\n2,bye,0\n')), /one\.csv.*single class|one\.csv.*only one/i],
+      ['bad option', run(tweets, '--epochs', 'two'), /--epochs must be an integer/],
+      ['bad clean', run(tweets, '--clean', 'harsh'), /--clean must be one of lab, improved, none/],
+    ];
+    for (const [what, r, re] of cases) {
+      assert.notEqual(r.code, 0, `${what}: should fail`);
+      assert.match(r.stderr, re, `${what}: ${r.stderr}`);
+      assert.ok(!/\n\s+at /.test(r.stderr), `${what}: no stack trace`);
+    }
+    // A text that is empty after cleaning is kept (as [CLS] [SEP]) and reported.
+    const r = run(await write('emptytext.csv', 'id,text,target\n1,the and of,0\n2,fire in the forest,1\n3,calm day,0\n'));
+    assert.equal(r.code, 0, r.stderr);
+    assert.match(r.stdout, /1 text\(s\) are empty after cleaning \(rows 1\)/);
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
+});
+
+test('a real run on the lab\'s data: loss falls, beats the majority class, best/ reloads and predicts the test set', needsShared, async () => {
+  const out = await mkdtemp(path.join(os.tmpdir(), 'bert-cli-run-'));
+  try {
+    // A small random-init BERT (no pretrained weights exist offline) on 1,200 tweets, 2 epochs.
+    const r = cli('train', '--data', tweets, '--model', bertBase, '--random-init', 'tiny', '--limit', '1200', '--epochs', '2',
+      '--lr', '2e-4', '--out', out, '--backend', 'wasm');
+    assert.equal(r.code, 0, r.stderr);
+    assert.match(r.stdout, /======== Epoch 2 \/ 2 ========/);
+    const stats = JSON.parse(await readFile(path.join(out, 'stats.json'), 'utf8')) as { trainLoss: number; valAccuracy: number }[];
+    assert.equal(stats.length, 2);
+    assert.ok(stats[1].trainLoss < stats[0].trainLoss, `training loss falls: ${stats.map((s) => s.trainLoss)}`);
+    assert.ok(readFileSync(path.join(out, 'stats.csv'), 'utf8').startsWith('epoch,train_loss,val_loss,val_accuracy'));
+    const report = JSON.parse(await readFile(path.join(out, 'report.json'), 'utf8'));
+    const val = report.report;
+    const majority = Math.max(val['0'].support, val['1'].support) / (val['0'].support + val['1'].support);
+    assert.ok(val.accuracy > majority, `validation accuracy ${val.accuracy} beats the majority class rate ${majority}`);
+    assert.equal(report.best.valAccuracy, Math.max(...stats.map((s) => s.valAccuracy)));
+    for (const f of ['config.json', 'model.safetensors', 'tokenizer.json', 'vocab.txt']) assert.ok(existsSync(path.join(out, 'best', f)), f);
+    // Reloaded best/ gives the same labels as the report's evaluation.
+    const ev = cli('eval', '--model', path.join(out, 'best'), '--data', tweets);
+    assert.equal(ev.code, 0, ev.stderr);
+    assert.ok(JSON.parse(ev.stdout).accuracy > 0.5);
+    const sub = path.join(out, 'submission.csv');
+    const p = cli('predict', '--model', path.join(out, 'best'), '--data', shared('data/disaster-tweets/test.csv'), '--out', sub);
+    assert.equal(p.code, 0, p.stderr);
+    const lines = readFileSync(sub, 'utf8').trim().split('\n');
+    assert.equal(lines[0], 'id,target');
+    assert.equal(lines.length - 1, 3263);
+    assert.ok(lines.slice(1).every((l) => /^\d+,[01]$/.test(l)));
+    const again = path.join(out, 'again.csv');
+    cli('predict', '--model', path.join(out, 'best'), '--data', shared('data/disaster-tweets/test.csv'), '--out', again);
+    assert.equal(readFileSync(again, 'utf8'), readFileSync(sub, 'utf8'), 'the reloaded model predicts the same labels');
+  } finally {
+    await rm(out, { recursive: true, force: true });
+  }
+});

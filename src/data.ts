@@ -10,7 +10,7 @@ import { mixSeed, rng, shuffle } from './random.js';
 export type { DataFrame };
 
 /** One parsed CSV record with the 1-based line its first field starts on. */
-interface CsvRecord { fields: string[]; line: number }
+export interface CsvRecord { fields: string[]; line: number }
 
 /**
  * RFC 4180 parser: quoted fields, "" escapes, CR/LF/CRLF line ends, line breaks inside quotes.
@@ -86,9 +86,10 @@ const NUMBER_RE = /^[+-]?(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?$/;
 const INT_RE = /^[+-]?\d+$/;
 
 /**
- * Reads a CSV file into a danfojs DataFrame. Column types: a column whose non-blank cells are all
- * integers is 'int32' (blank -> NaN, then 'float32'), all numbers -> 'float32', anything else ->
- * 'string' with blank cells kept as ''. Errors name the file and line.
+ * Reads a CSV file into a danfojs DataFrame. Column types: a column whose cells are all int32
+ * integers is 'int32'; all numbers (or integers with blanks, which become NaN) -> 'float32';
+ * anything else, and integers too large for a double, -> 'string' with blank cells kept as ''.
+ * Errors name the file and line.
  */
 export async function readCsv(file: string): Promise<DataFrame> {
   if (!existsSync(file)) throw new Error(`${file}: file not found`);
@@ -118,11 +119,13 @@ export async function readCsv(file: string): Promise<DataFrame> {
     const raw = rows.map((r) => r.fields[j]!);
     const filled = raw.filter((v) => v.trim() !== '');
     const numeric = filled.length > 0 && filled.every((v) => NUMBER_RE.test(v.trim()));
-    if (!numeric) {
+    // Integers past 2^53 (e.g. tweet ids) would lose digits as numbers, so they stay strings.
+    const unsafe = numeric && filled.some((v) => INT_RE.test(v.trim()) && !Number.isSafeInteger(Number(v)));
+    if (!numeric || unsafe) {
       dtypes.push('string');
       return raw;
     }
-    const ints = filled.every((v) => INT_RE.test(v.trim())) && filled.length === raw.length;
+    const ints = filled.length === raw.length && filled.every((v) => INT_RE.test(v.trim()) && Math.abs(Number(v)) < 2 ** 31);
     dtypes.push(ints ? 'int32' : 'float32');
     return raw.map((v) => (v.trim() === '' ? NaN : Number(v)));
   });
@@ -175,9 +178,9 @@ export function labelledFromFrame(df: DataFrame, cols: { text: string; label: st
   const texts = textValues(df, cols.text, file);
   const pairs = cols.pair !== undefined ? textValues(df, cols.pair, file) : undefined;
   const ids = idValues(df, cols.id, file);
-  const rowName = (i: number): string => `data row ${i + 1}${cols.id !== undefined ? ` (${cols.id} ${ids[i]})` : ''}`;
+  const rowName = (i: number): string => `data row ${i + 1} (1-based, header excluded${cols.id !== undefined ? `; ${cols.id} ${ids[i]}` : ''})`;
   const raw = columnValues(df, cols.label, file).map((v, i) => {
-    if (isBlank(v)) throw new Error(`${file}: blank label in column "${cols.label}" at ${rowName(i)} (1-based, header excluded)`);
+    if (isBlank(v)) throw new Error(`${file}: blank label in column "${cols.label}" at ${rowName(i)}`);
     return String(v).trim();
   });
 

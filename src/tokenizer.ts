@@ -37,7 +37,7 @@ export interface TokenizerConfig {
   [key: string]: unknown;
 }
 
-type JsonObject = Record<string, unknown>;
+export type JsonObject = Record<string, unknown>;
 
 const SPECIAL_KEYS = ['pad_token', 'unk_token', 'cls_token', 'sep_token', 'mask_token'] as const;
 type SpecialKey = (typeof SPECIAL_KEYS)[number];
@@ -183,20 +183,23 @@ export class BertTokenizer {
     if (!isObject(model) || !isObject(model.vocab)) throw new Error(`${source}: no model.vocab object`);
     const type = model.type ?? (typeof model.continuing_subword_prefix === 'string' && !('merges' in model) ? 'WordPiece' : undefined);
     if (type !== 'WordPiece') throw new Error(`${source}: model type is ${String(model.type ?? 'unknown')}, a BERT tokenizer needs WordPiece`);
-    const json = structuredClone(tokenizerJson);
+    // Shallow copies: only the normalizer and the added-token list may be changed here, and the
+    // 30k-entry vocabulary is not worth cloning.
+    const json: JsonObject = { ...tokenizerJson };
+    json.added_tokens = Array.isArray(json.added_tokens) ? [...(json.added_tokens as unknown[])] : [];
     const cfg: TokenizerConfig = { ...tokenizerConfig };
     // As BertTokenizerFast does: tokenizer_config's casing options override the saved normalizer.
-    const norm = json.normalizer;
+    const norm = isObject(json.normalizer) ? { ...json.normalizer } : json.normalizer;
+    json.normalizer = norm;
     if (isObject(norm) && norm.type === 'BertNormalizer') {
       if (typeof cfg.do_lower_case === 'boolean') norm.lowercase = cfg.do_lower_case;
       if (cfg.strip_accents !== undefined) norm.strip_accents = cfg.strip_accents;
       if (typeof cfg.tokenize_chinese_chars === 'boolean') norm.handle_chinese_chars = cfg.tokenize_chinese_chars;
     }
-    if (!Array.isArray(json.added_tokens)) json.added_tokens = [];
     this.json = json;
     this.config = cfg;
     try {
-      this.tok = new Tokenizer(structuredClone(json), cfg);
+      this.tok = new Tokenizer(json, cfg);
     } catch (e) {
       throw new Error(`${source}: cannot build the tokenizer: ${(e as Error).message}`);
     }

@@ -31,6 +31,9 @@ test('readCsv: numeric columns with blanks become float32 with NaN', async () =>
   const df = await readCsv(csv('num.csv', 'a,b\n1,0.5\n,2\n'));
   assert.deepEqual(df.dtypes, ['float32', 'float32']);
   assert.ok(Number.isNaN((df.column('a').values as number[])[1]));
+  const big = await readCsv(csv('big.csv', 'id,n\n1234567890123456789,3000000000\n2,1\n'));
+  assert.deepEqual(big.dtypes, ['string', 'float32']);
+  assert.deepEqual(big.column('id').values, ['1234567890123456789', '2']);
 });
 
 test('parseCsv reports the line a record starts on', () => {
@@ -74,14 +77,14 @@ test('labelledFromFrame: given labelNames map by name or by integer id', () => {
   const byName = new dfd.DataFrame({ text: ['a', 'b'], target: ['disaster', 'disaster'] });
   assert.deepEqual(labelledFromFrame(byName, { text: 'text', label: 'target' }, 'f.csv', ['not disaster', 'disaster']).labels, [1, 1]);
   assert.throws(() => labelledFromFrame(new dfd.DataFrame({ text: ['a'], target: [5] }), { text: 'text', label: 'target' }, 'f.csv', ['a', 'b']),
-    /f\.csv: label "5" in column "target" at data row 1 is not one of the classes: a, b/);
+    /f\.csv: label "5" in column "target" at data row 1 \(1-based, header excluded\) is not one of the classes: a, b/);
 });
 
 test('labelledFromFrame: clear errors', () => {
   const df = new dfd.DataFrame([[1, 'a', '1'], [2, 'b', ''], [3, 'c', '0']], { columns: ['id', 'text', 'target'] });
   assert.throws(() => labelledFromFrame(df, { text: 'tweet', label: 'target' }, 'f.csv'), /f\.csv: no column "tweet"; available columns: id, text, target/);
   assert.throws(() => labelledFromFrame(df, { text: 'text', label: 'target', id: 'id' }, 'f.csv'),
-    /f\.csv: blank label in column "target" at data row 2 \(id 2\) \(1-based, header excluded\)/);
+    /f\.csv: blank label in column "target" at data row 2 \(1-based, header excluded; id 2\)/);
   const one = new dfd.DataFrame({ text: ['a', 'b'], target: [1, 1] });
   assert.throws(() => labelledFromFrame(one, { text: 'text', label: 'target' }, 'f.csv'), /single class \("1"\)/);
 });

@@ -35,7 +35,8 @@ export interface WriteOptions {
   metadata?: Record<string, string>;
 }
 
-const DTYPE_SIZE: Record<SafetensorsReadDtype, number> = {
+/** Bytes per element of each readable dtype. */
+export const DTYPE_SIZE: Readonly<Record<SafetensorsReadDtype, number>> = {
   F32: 4, F16: 2, BF16: 2, F64: 8, I64: 8, I32: 4, I16: 2, I8: 1, U64: 8, U32: 4, U16: 2, U8: 1, BOOL: 1,
 };
 
@@ -172,8 +173,8 @@ function halfTable(): Float32Array {
   return t;
 }
 
-/** Decodes raw little-endian bytes of one tensor to float32. `bytes` may be unaligned. */
-function decode(bytes: Uint8Array, dtype: SafetensorsReadDtype, count: number): Float32Array {
+/** Decodes `count` raw little-endian values of `dtype` to float32. `bytes` may be unaligned. */
+export function decodeToFloat32(bytes: Uint8Array, dtype: SafetensorsReadDtype, count: number): Float32Array {
   const out = new Float32Array(count);
   if (dtype === 'F32' && LITTLE_ENDIAN) {
     new Uint8Array(out.buffer).set(bytes);
@@ -226,7 +227,7 @@ export function parseSafetensors(
   for (const e of header.entries) {
     if (opts.filter && !opts.filter(e.name, e.dtype, e.shape)) continue;
     const bytes = buf.subarray(dataStart + e.begin, dataStart + e.end);
-    tensors.set(e.name, { shape: e.shape, data: decode(bytes, e.dtype, elementCount(e.shape)) });
+    tensors.set(e.name, { shape: e.shape, data: decodeToFloat32(bytes, e.dtype, elementCount(e.shape)) });
   }
   return { tensors, metadata: header.metadata };
 }
@@ -271,7 +272,7 @@ export async function readSafetensorsWithMetadata(
     for (const e of header.entries) {
       if (opts.filter && !opts.filter(e.name, e.dtype, e.shape)) continue;
       const bytes = await readExactly(fh, e.end - e.begin, dataStart + e.begin, file, `tensor "${e.name}"`);
-      tensors.set(e.name, { shape: e.shape, data: decode(bytes, e.dtype, elementCount(e.shape)) });
+      tensors.set(e.name, { shape: e.shape, data: decodeToFloat32(bytes, e.dtype, elementCount(e.shape)) });
     }
     return { tensors, metadata: header.metadata };
   } finally {

@@ -1,0 +1,191 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { deflateRawSync } from 'node:zlib';
+import { readTorchBin } from '../src/torchbin.js';
+import { readSafetensors, WeightsError } from '../src/safetensors.js';
+import { haveShared, shared } from './shared.js';
+
+// --- A minimal pickle and zip writer, so the reader is tested without Python too. ---
+const enc = new TextEncoder();
+const cat = (...parts: (Uint8Array | number[] | string)[]): Uint8Array => {
+  const bufs = parts.map((p) => (typeof p === 'string' ? enc.encode(p) : p instanceof Uint8Array ? p : new Uint8Array(p)));
+  const out = new Uint8Array(bufs.reduce((a, b) => a + b.length, 0));
+  let o = 0;
+  for (const b of bufs) {
+    out.set(b, o);
+    o += b.length;
+  }
+  return out;
+};
+const u16 = (n: number): number[] => [n & 0xff, (n >> 8) & 0xff];
+const u32 = (n: number): number[] => [n & 0xff, (n >> 8) & 0xff, (n >> 16) & 0xff, (n >>> 24) & 0xff];
+const str = (s: string): Uint8Array => cat('X', u32(enc.encode(s).length), s);
+const int = (n: number): number[] => [0x4b, n];
+const glob = (m: string, n: string): string => `c${m}\n${n}\n`;
+
+/** Pickle of `OrderedDict(name -> tensor)` as torch.save writes it (protocol 2). */
+function stateDictPickle(tensors: { name: string; storage: string; key: string; numel: number; offset: number; size: number[]; stride: number[] }[]): Uint8Array {
+  const tuple = (xs: number[]): Uint8Array => cat('(', ...xs.map(int), 't');
+  const parts: Uint8Array[] = [cat([0x80, 2], glob('collections', 'OrderedDict'), [0x71, 0], ')R(')];
+  for (const t of tensors) {
+    parts.push(cat(
+      str(t.name), glob('torch._utils', '_rebuild_tensor_v2'), '((', str('storage'), glob('torch', t.storage), str(t.key), str('cpu'), int(t.numel), 'tQ',
+      int(t.offset), tuple(t.size), tuple(t.stride), [0x89], [0x68, 0], ')R', 'tR',
+    ));
+  }
+  parts.push(cat('u.'));
+  return cat(...parts);
+}
+
+/** A zip of stored (or deflated) entries, enough for the reader (CRCs are not checked). */
+function zip(entries: [string, Uint8Array, boolean?][]): Uint8Array {
+  const locals: Uint8Array[] = [];
+  const central: Uint8Array[] = [];
+  let offset = 0;
+  for (const [name, data, deflate] of entries) {
+    const body = deflate ? new Uint8Array(deflateRawSync(data)) : data;
+    const method = deflate ? 8 : 0;
+    const common = cat(u16(20), u16(0), u16(method), u16(0), u16(0), u32(0), u32(body.length), u32(data.length), u16(enc.encode(name).length), u16(0));
+    const local = cat(u32(0x04034b50), common, name, body);
+    central.push(cat(u32(0x02014b50), u16(20), common, u16(0), u16(0), u16(0), u32(0), u32(offset), name));
+    locals.push(local);
+    offset += local.length;
+  }
+  const dir = cat(...central);
+  return cat(...locals, dir, u32(0x06054b50), u16(0), u16(0), u16(entries.length), u16(entries.length), u32(dir.length), u32(offset), u16(0));
+}
+
+const f32 = (xs: number[]): Uint8Array => new Uint8Array(new Float32Array(xs).buffer);
+
+async function withTemp(fn: (dir: string) => Promise<void>): Promise<void> {
+  const dir = await mkdtemp(path.join(tmpdir(), 'bert-lab-torch-'));
+  try {
+    await fn(dir);
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
+}
+
+test('reads a hand-made torch zip: contiguous, strided, shared and deflated storages', async () => {
+  await withTemp(async (dir) => {
+    const file = path.join(dir, 'pytorch_model.bin');
+    const pkl = stateDictPickle([
+      { name: 'w', storage: 'FloatStorage', key: '0', numel: 6, offset: 0, size: [2, 3], stride: [3, 1] },
+      { name: 'w.T', storage: 'FloatStorage', key: '0', numel: 6, offset: 0, size: [3, 2], stride: [1, 3] },
+      { name: 'row1', storage: 'FloatStorage', key: '0', numel: 6, offset: 3, size: [3], stride: [1] },
+      { name: 'ids', storage: 'LongStorage', key: '1', numel: 3, offset: 0, size: [1, 3], stride: [3, 1] },
+    ]);
+    const ids = new Uint8Array(new BigInt64Array([0n, 1n, 2n]).buffer);
+    await writeFile(file, zip([['archive/data.pkl', pkl], ['archive/data/0', f32([0, 1, 2, 3, 4, 5])], ['archive/data/1', ids, true], ['archive/version', enc.encode('3\n')]]));
+    const t = await readTorchBin(file);
+    assert.deepEqual([...t.keys()], ['w', 'w.T', 'row1', 'ids']);
+    assert.deepEqual(t.get('w'), { shape: [2, 3], data: new Float32Array([0, 1, 2, 3, 4, 5]) });
+    assert.deepEqual(t.get('w.T'), { shape: [3, 2], data: new Float32Array([0, 3, 1, 4, 2, 5]) });
+    assert.deepEqual(t.get('row1'), { shape: [3], data: new Float32Array([3, 4, 5]) });
+    assert.deepEqual(t.get('ids'), { shape: [1, 3], data: new Float32Array([0, 1, 2]) });
+    assert.deepEqual([...(await readTorchBin(file, { filter: (n) => n === 'ids' })).keys()], ['ids']);
+  });
+});
+
+test('refuses code, and names the file and tensor when something is wrong', async () => {
+  await withTemp(async (dir) => {
+    const file = path.join(dir, 'pytorch_model.bin');
+    const check = async (bytes: Uint8Array, pattern: RegExp): Promise<void> => {
+      await writeFile(file, bytes);
+      await assert.rejects(readTorchBin(file), (e: unknown) => {
+        assert.ok(e instanceof WeightsError, String(e));
+        assert.match(e.message, /^pytorch_model\.bin \(.*pytorch_model\.bin\): /);
+        assert.match(e.message, pattern);
+        return true;
+      });
+    };
+    const evil = cat([0x80, 2], glob('os', 'system'), str('touch pwned'), [0x85], 'R.');
+    await check(evil, /pickle: refusing global os\.system: only a plain state dict of tensors is read \(never code\)/);
+    await check(zip([['archive/data.pkl', evil]]), /refusing global os\.system/);
+    const evil4 = cat([0x80, 4], [0x8c, 8], 'builtins', [0x8c, 4], 'eval', [0x93], '.');
+    await check(zip([['a/data.pkl', evil4]]), /refusing global builtins\.eval/);
+    const tensor = { name: 'w', storage: 'FloatStorage', key: '0', numel: 4, offset: 0, size: [2, 2], stride: [2, 1] };
+    await check(zip([['a/data.pkl', stateDictPickle([tensor])]]), /tensor "w": storage a\/data\/0 is missing from the zip/);
+    await check(zip([['a/data.pkl', stateDictPickle([{ ...tensor, size: [3, 2] }])], ['a/data/0', f32([1, 2, 3, 4])]]), /tensor "w": size \[3,2\], stride \[2,1\] and offset 0 reach element 5 of a 4-element storage/);
+    await check(zip([['a/data.pkl', stateDictPickle([{ ...tensor, storage: 'ComplexFloatStorage' }])]]), /refusing global torch\.ComplexFloatStorage/);
+    await check(zip([['a/data.pkl', cat([0x80, 2], '}', str('step'), int(3), 's.')]]), /tensor "step": value is number, expected a tensor/);
+    await check(zip([['a/data.pkl', stateDictPickle([tensor]).subarray(0, 60)]]), /pickle: .*\(truncated file\?\)/);
+    await check(zip([['a/other.txt', enc.encode('x')]]), /no data\.pkl in the zip: not a torch\.save file/);
+    await check(zip([['a/data.pkl', evil]]).subarray(0, 40), /zip end-of-directory record not found/);
+    await check(enc.encode('hello world'), /not a PyTorch checkpoint/);
+  });
+});
+
+const SCRIPT = String.raw`
+import json, struct, sys, collections
+import numpy as np, torch
+out, st = sys.argv[1], sys.argv[2]
+torch.manual_seed(0)
+sd = collections.OrderedDict()
+lin = torch.nn.Linear(5, 3)
+for k, v in lin.state_dict().items(): sd['lin.' + k] = v
+big = torch.randn(4, 6)
+sd['t'] = big.t()
+sd['narrow'] = big[1:3, 2:5]
+sd['half'] = torch.randn(7).half()
+sd['bf16'] = torch.randn(7).bfloat16()
+sd['f64'] = torch.randn(3).double()
+sd['position_ids'] = torch.arange(8).expand((1, -1))
+sd['mask'] = torch.tensor([True, False, True])
+sd['scalar'] = torch.tensor(2.5)
+torch.save(sd, out + '/zip.bin')
+torch.save(sd, out + '/legacy.bin', _use_new_zipfile_serialization=False)
+json.dump({k: {'shape': list(v.shape), 'data': v.float().flatten().tolist()} for k, v in sd.items()}, open(out + '/expected.json', 'w'))
+# The parity fixture as PyTorch weights, read with numpy (no safetensors module needed).
+if st:
+    b = open(st, 'rb').read(); n = struct.unpack('<Q', b[:8])[0]; h = json.loads(b[8:8 + n])
+    sd2 = collections.OrderedDict()
+    for k, v in h.items():
+        if k == '__metadata__': continue
+        s, e = v['data_offsets']
+        sd2[k] = torch.from_numpy(np.frombuffer(b[8 + n + s:8 + n + e], dtype='<f4').copy()).reshape(v['shape'])
+    torch.save(sd2, out + '/parity.bin')
+`;
+
+test('reads what torch.save writes, zip and legacy formats, exactly', { timeout: 120_000 }, async (t) => {
+  await withTemp(async (dir) => {
+    const st = haveShared ? shared('fixtures/parity/tiny-bert-cls/model.safetensors') : '';
+    // Debian's python3-torch lives in /usr/bin/python3; a python3 earlier on PATH may lack it.
+    let ran = false;
+    for (const py of ['python3', '/usr/bin/python3']) {
+      try {
+        execFileSync(py, ['-c', SCRIPT, dir, st], { stdio: ['ignore', 'ignore', 'pipe'], timeout: 120_000 });
+        ran = true;
+        break;
+      } catch (e) {
+        const stderr = String((e as { stderr?: unknown }).stderr ?? '');
+        if (!/No module named '(torch|numpy)'|ENOENT/.test(stderr + String(e))) throw e;
+      }
+    }
+    if (!ran) {
+      t.skip('python3 with torch not found (apt-get install -y python3-torch)');
+      return;
+    }
+    const expected = JSON.parse(await readFile(path.join(dir, 'expected.json'), 'utf8')) as Record<string, { shape: number[]; data: number[] }>;
+    for (const name of ['zip.bin', 'legacy.bin']) {
+      const got = await readTorchBin(path.join(dir, name));
+      assert.deepEqual([...got.keys()], Object.keys(expected), name);
+      for (const [k, e] of Object.entries(expected)) {
+        const t = got.get(k);
+        assert.ok(t);
+        assert.deepEqual(t.shape, e.shape, `${name} ${k} shape`);
+        assert.deepEqual(t.data, new Float32Array(e.data), `${name} ${k} values`);
+      }
+    }
+    if (haveShared) {
+      const fromBin = await readTorchBin(path.join(dir, 'parity.bin'));
+      const fromSt = await readSafetensors(st);
+      assert.equal(fromBin.size, fromSt.size);
+      for (const [k, v] of fromSt) assert.deepEqual(fromBin.get(k), v, k);
+    }
+  });
+});

@@ -69,12 +69,22 @@ export function runNotebook(file: string, env: NodeJS.ProcessEnv): RunResult {
   const timeout = src.metadata.bert_lab?.cell_timeout ?? 1200;
   const executed = path.join(outDir, `${name}.ipynb`);
   const problems: string[] = [];
-  const r = spawnSync(jupyter, ['nbconvert', '--to', 'notebook', '--execute',
+  const r = spawnSync(jupyter, ['nbconvert', '--config', path.join(root, 'scripts', 'nbconvert_config.py'), '--to', 'notebook', '--execute',
     `--ExecutePreprocessor.timeout=${timeout}`, '--ExecutePreprocessor.kernel_name=tslab',
     '--output-dir', outDir, '--output', `${name}.ipynb`, file], { cwd: root, env, encoding: 'utf8', maxBuffer: 256 << 20 });
   if (r.error) throw new Error(`cannot run ${jupyter}: ${r.error.message} (install jupyter-nbconvert)`);
   const log = (r.stderr ?? '').split('\n').filter((l) => !/Debugger warning|frozen modules|Xfrozen_modules|PYDEVD_DISABLE|Debugging will proceed|MissingIDFieldWarning|validate\(nb\)/.test(l)).join('\n');
-  if (r.status !== 0) problems.push(`nbconvert --execute failed (exit ${r.status}):\n${indent(log.trim().split('\n').slice(-40).join('\n'))}`);
+  if (r.status !== 0) {
+    const cellErr = /\[bert-lab-cell-error (\d+)\]\n([\s\S]*?)\n\[\/bert-lab-cell-error\]/.exec(log);
+    const source = /An error occurred while executing the following cell:\n-+\n([\s\S]*?)\n-+\n/.exec(log);
+    if (cellErr) {
+      problems.push(`cell ${cellErr[1]} failed:\n${indent((source?.[1] ?? '').split('\n').slice(0, 8).join('\n'))}\n  its output:\n${indent(cellErr[2])}`);
+    } else if (/Timeout|timed out/i.test(log)) {
+      problems.push(`a cell timed out (limit ${timeout} s per cell; metadata.bert_lab.cell_timeout):\n${indent(log.trim().split('\n').slice(-15).join('\n'))}`);
+    } else {
+      problems.push(`nbconvert --execute failed (exit ${r.status}):\n${indent(log.trim().split('\n').slice(-40).join('\n'))}`);
+    }
+  }
   if (/UnhandledPromiseRejection|UncaughtException/.test(log)) problems.push(`kernel reported an unhandled error:\n${indent(log.slice(-2000))}`);
   let html: string | undefined;
   if (existsSync(executed) && r.status === 0) {

@@ -35,7 +35,7 @@ export const DEFAULT_FILES: readonly string[] = [
   'config.json', 'tokenizer.json', 'tokenizer_config.json', 'vocab.txt', 'special_tokens_map.json',
 ];
 /** Weight files in order of preference; sharded safetensors are followed through their index. */
-export const WEIGHT_FILES: readonly string[] = ['model.safetensors', 'model.safetensors.index.json', 'pytorch_model.bin'];
+export const WEIGHT_FILES: readonly string[] = ['model.safetensors', 'model.safetensors.index.json', 'pytorch_model.bin', 'pytorch_model.bin.index.json'];
 
 export const DEFAULT_HUB_URL = 'https://huggingface.co';
 
@@ -104,6 +104,14 @@ async function readToken(opts: ResolveOptions): Promise<string | undefined> {
   }
 }
 
+/** Revisions become paths under refs/, so they must stay inside it. */
+function checkRevision(revision: string): void {
+  const parts = revision.split('/');
+  if (revision === '' || path.isAbsolute(revision) || revision.includes('\\') || parts.some((p) => p === '' || p === '.' || p === '..')) {
+    throw new HubError(`revision ${JSON.stringify(revision)} is not a valid branch, tag or commit`);
+  }
+}
+
 /**
  * The snapshot directory of a cached repo at `revision`, or undefined when the revision has not
  * been downloaded. Needs no network.
@@ -112,11 +120,13 @@ export async function findCachedSnapshot(repoId: string, revision = 'main', cach
   const folder = repoCacheFolder(repoId, cacheDir);
   let commit = revision;
   if (!COMMIT_HASH.test(revision)) {
+    checkRevision(revision);
     try {
       commit = (await readFile(path.join(folder, 'refs', revision), 'utf8')).trim();
     } catch {
       return undefined;
     }
+    if (!COMMIT_HASH.test(commit)) return undefined;
   }
   const snapshot = path.join(folder, 'snapshots', commit);
   return (await isDir(snapshot)) ? snapshot : undefined;
@@ -203,17 +213,24 @@ function watchProgress(blobsDir: string, name: string, total: number, log: (s: s
   return () => clearInterval(timer);
 }
 
+let quietDepth = 0;
+let originalDebug: typeof console.debug = console.debug;
+
 /** Runs `fn` with the library's per-file `console.debug("Downloading …")` line muted: we print our own progress. */
 async function quietLibrary<T>(fn: () => Promise<T>): Promise<T> {
-  const original = console.debug;
-  console.debug = (...args: unknown[]): void => {
-    if (typeof args[0] === 'string' && args[0].startsWith('Downloading ')) return;
-    original(...args);
-  };
+  // Counted, so overlapping downloads restore the real console.debug only when the last one ends.
+  if (quietDepth++ === 0) {
+    originalDebug = console.debug;
+    const real = originalDebug;
+    console.debug = (...args: unknown[]): void => {
+      if (typeof args[0] === 'string' && args[0].startsWith('Downloading ')) return;
+      real(...args);
+    };
+  }
   try {
     return await fn();
   } finally {
-    console.debug = original;
+    if (--quietDepth === 0) console.debug = originalDebug;
   }
 }
 
@@ -315,6 +332,7 @@ export async function resolveModel(nameOrPath: string, opts: ResolveOptions = {}
 
   const repoId = nameOrPath;
   const revision = opts.revision ?? 'main';
+  checkRevision(revision);
   const cacheDir = path.resolve(expandHome(opts.cacheDir ?? hubCacheDir()));
   const offline = opts.offline ?? isOfflineFromEnv();
   if (offline) {

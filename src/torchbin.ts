@@ -5,11 +5,11 @@
 //     the state dict, then the storage keys, then each storage as an int64 element count and raw bytes.
 // The pickle is read by a small interpreter that knows only the opcodes and the handful of globals
 // torch uses for a state dict; any other global is refused, so a malicious file cannot execute code.
-import { open } from 'node:fs/promises';
+import { access, open, readFile } from 'node:fs/promises';
 import type { FileHandle } from 'node:fs/promises';
 import path from 'node:path';
 import { inflateRawSync } from 'node:zlib';
-import { DTYPE_SIZE, WeightsError, decodeToFloat32, type SafetensorsReadDtype, type TensorData } from './safetensors.js';
+import { DTYPE_SIZE, WeightsError, decodeToFloat32, readSafetensors, type SafetensorsReadDtype, type TensorData } from './safetensors.js';
 
 /** torch storage classes and the dtype of their elements. */
 const STORAGE_DTYPES: Readonly<Record<string, SafetensorsReadDtype>> = {
@@ -24,6 +24,9 @@ const ALLOWED_GLOBALS = new Set([
   'torch._utils._rebuild_parameter',
   ...Object.keys(STORAGE_DTYPES).map((s) => `torch.${s}`),
 ]);
+
+/** Largest tensor materialized (a Float32Array limit), so a crafted size fails cleanly. */
+const MAX_ELEMENTS = 2 ** 31 - 1;
 
 class PyGlobal {
   constructor(readonly name: string) {}
@@ -407,14 +410,22 @@ async function zipEntries(fh: FileHandle, size: number, file: string): Promise<M
   return entries;
 }
 
-async function zipRead(fh: FileHandle, entry: ZipEntry, file: string): Promise<Uint8Array> {
+async function zipRead(fh: FileHandle, entry: ZipEntry, fileSize: number, file: string): Promise<Uint8Array> {
   const local = new DataView((await readAt(fh, 30, entry.localOffset, file, `zip entry ${entry.name}`)).buffer);
   if (local.getUint32(0, true) !== 0x04034b50) fail(file, `zip entry ${entry.name}: local header is corrupt`);
   const start = entry.localOffset + 30 + local.getUint16(26, true) + local.getUint16(28, true);
+  if (start + entry.compressedSize > fileSize) fail(file, `zip entry ${entry.name} runs past the end of the file (truncated?)`);
   const raw = await readAt(fh, entry.compressedSize, start, file, `zip entry ${entry.name}`);
   if (entry.method === 0) return raw;
   if (entry.method === 8) {
-    const out = inflateRawSync(raw);
+    let out: Buffer;
+    try {
+      // Bounded by the declared size, so a crafted entry cannot inflate without limit.
+      out = inflateRawSync(raw, { maxOutputLength: Math.max(1, entry.size) });
+    } catch (e) {
+      fail(file, `zip entry ${entry.name}: cannot inflate: ${(e as Error).message}`);
+    }
+    if (out.byteLength !== entry.size) fail(file, `zip entry ${entry.name}: inflates to ${out.byteLength} bytes, the directory says ${entry.size}`);
     return new Uint8Array(out.buffer, out.byteOffset, out.byteLength);
   }
   fail(file, `zip entry ${entry.name}: compression method ${entry.method} is not supported`);
@@ -423,6 +434,7 @@ async function zipRead(fh: FileHandle, entry: ZipEntry, file: string): Promise<U
 /** Gathers a (possibly strided, offset) tensor out of its storage into a contiguous float32 array. */
 function gather(name: string, t: TensorRef, storage: Float32Array, file: string): TensorData {
   const count = t.size.reduce((a, b) => a * b, 1);
+  if (count > MAX_ELEMENTS) fail(file, `tensor "${name}": size ${JSON.stringify(t.size)} has more elements than one array can hold`);
   if (t.size.some((d) => d < 0) || t.stride.some((s) => s < 0) || t.offset < 0) {
     fail(file, `tensor "${name}": negative size, stride or offset`);
   }
@@ -485,7 +497,7 @@ async function readZipFormat(fh: FileHandle, size: number, file: string, opts: T
   const pkl = [...entries.keys()].find((n) => /^[^/]+\/data\.pkl$/.test(n) || n === 'data.pkl');
   if (!pkl) fail(file, 'no data.pkl in the zip: not a torch.save file');
   const prefix = pkl.slice(0, -'data.pkl'.length);
-  const pickle = await zipRead(fh, entries.get(pkl) as ZipEntry, file);
+  const pickle = await zipRead(fh, entries.get(pkl) as ZipEntry, size, file);
   const { value } = unpickle(pickle, 0, file, (pid) => storageFromPid(pid, file));
   const storages = new Map<string, Float32Array>();
   const tensors = new Map<string, TensorData>();
@@ -495,7 +507,7 @@ async function readZipFormat(fh: FileHandle, size: number, file: string, opts: T
     if (!data) {
       const entry = entries.get(`${prefix}data/${t.storage.key}`);
       if (!entry) fail(file, `tensor "${name}": storage ${prefix}data/${t.storage.key} is missing from the zip`);
-      data = decodeStorage(await zipRead(fh, entry, file), t.storage.dtype, t.storage.key, file);
+      data = decodeStorage(await zipRead(fh, entry, size, file), t.storage.dtype, t.storage.key, file);
       storages.set(t.storage.key, data);
     }
     tensors.set(name, gather(name, t, data, file));
@@ -572,4 +584,63 @@ export async function readTorchBin(file: string, opts: TorchReadOptions = {}): P
   } finally {
     await fh.close();
   }
+}
+
+/** Weight files a model directory may hold, in the order transformers prefers them. */
+export const WEIGHT_FILE_ORDER: readonly string[] = [
+  'model.safetensors', 'model.safetensors.index.json', 'pytorch_model.bin', 'pytorch_model.bin.index.json',
+];
+
+async function readIndex(file: string): Promise<Map<string, string>> {
+  let json: unknown;
+  try {
+    json = JSON.parse(await readFile(file, 'utf8'));
+  } catch (e) {
+    fail(file, `cannot read the shard index: ${(e as Error).message}`);
+  }
+  const map = json !== null && typeof json === 'object' ? (json as { weight_map?: unknown }).weight_map : undefined;
+  if (map === null || typeof map !== 'object' || Array.isArray(map)) fail(file, 'field "weight_map" is missing or not an object');
+  const out = new Map<string, string>();
+  for (const [tensor, shard] of Object.entries(map as Record<string, unknown>)) {
+    if (typeof shard !== 'string' || shard.includes('/') || shard.includes('\\') || shard === '..') {
+      fail(file, `tensor "${tensor}": shard ${JSON.stringify(shard)} is not a file name in this directory`);
+    }
+    out.set(tensor, shard);
+  }
+  return out;
+}
+
+/**
+ * Reads a model directory's weights, whichever form they take: model.safetensors, sharded
+ * safetensors (model.safetensors.index.json), pytorch_model.bin or sharded .bin files.
+ * Returns the tensors (float32) and the file that was chosen.
+ */
+export async function readModelWeights(dir: string, opts: { filter?: (name: string) => boolean } = {}): Promise<{ tensors: Map<string, TensorData>; file: string }> {
+  let chosen: string | undefined;
+  for (const name of WEIGHT_FILE_ORDER) {
+    try {
+      await access(path.join(dir, name));
+      chosen = path.join(dir, name);
+      break;
+    } catch {
+      // not this one
+    }
+  }
+  if (!chosen) throw new WeightsError(`${dir}: no weights found (looked for ${WEIGHT_FILE_ORDER.join(', ')})`);
+  const filter = opts.filter;
+  const readOne = (f: string): Promise<Map<string, TensorData>> =>
+    f.endsWith('.safetensors')
+      ? readSafetensors(f, filter ? { filter: (n) => filter(n) } : {})
+      : readTorchBin(f, filter ? { filter: (n) => filter(n) } : {});
+  if (!chosen.endsWith('.index.json')) return { tensors: await readOne(chosen), file: chosen };
+
+  const index = await readIndex(chosen);
+  const tensors = new Map<string, TensorData>();
+  for (const shard of new Set(index.values())) {
+    for (const [k, v] of await readOne(path.join(dir, shard))) tensors.set(k, v);
+  }
+  for (const [tensor, shard] of index) {
+    if (!tensors.has(tensor) && (!filter || filter(tensor))) fail(chosen, `tensor "${tensor}": listed in shard ${shard} but not found there`);
+  }
+  return { tensors, file: chosen };
 }

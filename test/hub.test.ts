@@ -63,6 +63,7 @@ test('a local directory is used as is, and bad paths give clear errors', needsSh
   await assert.rejects(resolveModel(path.join(dir, 'config.json'), { log: quiet }), /config\.json is a file: pass the directory/);
   await assert.rejects(resolveModel('./no/such/model', { log: quiet }), /model directory .*no\/such\/model does not exist, and "\.\/no\/such\/model" is not a Hugging Face Hub id/);
   await assert.rejects(resolveModel('not a repo!', { log: quiet, offline: true }), /is not a Hugging Face Hub id/);
+  await assert.rejects(resolveModel('bert-base-uncased', { log: quiet, offline: true, revision: '../../x' }), /revision "\.\.\/\.\.\/x" is not a valid branch, tag or commit/);
 });
 
 test('a cache laid out like huggingface_hub resolves offline, through options or environment', needsShared, async () => {

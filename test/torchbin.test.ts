@@ -1,12 +1,12 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
-import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { copyFile, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { deflateRawSync } from 'node:zlib';
-import { readTorchBin } from '../src/torchbin.js';
-import { readSafetensors, WeightsError } from '../src/safetensors.js';
+import { readModelWeights, readTorchBin } from '../src/torchbin.js';
+import { readSafetensors, writeSafetensors, WeightsError, type TensorData } from '../src/safetensors.js';
 import { haveShared, shared } from './shared.js';
 
 // --- A minimal pickle and zip writer, so the reader is tested without Python too. ---
@@ -117,6 +117,14 @@ test('refuses code, and names the file and tensor when something is wrong', asyn
     await check(zip([['a/other.txt', enc.encode('x')]]), /no data\.pkl in the zip: not a torch\.save file/);
     await check(zip([['a/data.pkl', evil]]).subarray(0, 40), /zip end-of-directory record not found/);
     await check(enc.encode('hello world'), /not a PyTorch checkpoint/);
+    await check(zip([['a/data.pkl', stateDictPickle([{ ...tensor, size: [255, 255, 255, 255], stride: [0, 0, 0, 0] }])], ['a/data/0', f32([1, 2, 3, 4])]]), /tensor "w": size \[255,255,255,255\] has more elements than one array can hold/);
+    // A deflated entry that claims fewer bytes than it inflates to is refused, not inflated without bound.
+    const bomb = zip([['a/data.pkl', stateDictPickle([tensor])], ['a/data/0', new Uint8Array(1 << 20), true]]);
+    const dv = new DataView(bomb.buffer);
+    const cd = dv.getUint32(bomb.length - 6, true);
+    const second = cd + 46 + 'a/data.pkl'.length;
+    dv.setUint32(second + 24, 16, true);
+    await check(bomb, /zip entry a\/data\/0: cannot inflate/);
   });
 });
 
@@ -186,6 +194,39 @@ test('reads what torch.save writes, zip and legacy formats, exactly', { timeout:
       const fromSt = await readSafetensors(st);
       assert.equal(fromBin.size, fromSt.size);
       for (const [k, v] of fromSt) assert.deepEqual(fromBin.get(k), v, k);
+    }
+  });
+});
+
+test('readModelWeights picks safetensors, sharded safetensors or pytorch_model.bin', async () => {
+  await withTemp(async (dir) => {
+    await assert.rejects(readModelWeights(dir), /no weights found \(looked for model\.safetensors, model\.safetensors\.index\.json, pytorch_model\.bin/);
+    const pkl = stateDictPickle([{ name: 'w', storage: 'FloatStorage', key: '0', numel: 2, offset: 0, size: [2], stride: [1] }]);
+    await writeFile(path.join(dir, 'pytorch_model.bin'), zip([['m/data.pkl', pkl], ['m/data/0', f32([1, 2])]]));
+    let r = await readModelWeights(dir);
+    assert.equal(path.basename(r.file), 'pytorch_model.bin');
+    assert.deepEqual(r.tensors.get('w'), { shape: [2], data: new Float32Array([1, 2]) });
+
+    const t = (xs: number[]): TensorData => ({ shape: [xs.length], data: new Float32Array(xs) });
+    await writeSafetensors(path.join(dir, 'model-00001-of-00002.safetensors'), new Map([['a', t([1])], ['b', t([2, 3])]]));
+    await writeSafetensors(path.join(dir, 'model-00002-of-00002.safetensors'), new Map([['c', t([4])]]));
+    const index = { metadata: { total_size: 16 }, weight_map: { a: 'model-00001-of-00002.safetensors', b: 'model-00001-of-00002.safetensors', c: 'model-00002-of-00002.safetensors' } };
+    await writeFile(path.join(dir, 'model.safetensors.index.json'), JSON.stringify(index));
+    r = await readModelWeights(dir);
+    assert.equal(path.basename(r.file), 'model.safetensors.index.json');
+    assert.deepEqual([...r.tensors.keys()].sort(), ['a', 'b', 'c']);
+    assert.deepEqual(r.tensors.get('c'), t([4]));
+    assert.deepEqual([...(await readModelWeights(dir, { filter: (n) => n !== 'b' })).tensors.keys()].sort(), ['a', 'c']);
+    await writeFile(path.join(dir, 'model.safetensors.index.json'), JSON.stringify({ weight_map: { ...index.weight_map, d: 'model-00002-of-00002.safetensors' } }));
+    await assert.rejects(readModelWeights(dir), /model\.safetensors\.index\.json \(.*\): tensor "d": listed in shard model-00002-of-00002\.safetensors but not found there/);
+    await writeFile(path.join(dir, 'model.safetensors.index.json'), JSON.stringify({ weight_map: { a: '../x.safetensors' } }));
+    await assert.rejects(readModelWeights(dir), /tensor "a": shard "\.\.\/x\.safetensors" is not a file name in this directory/);
+
+    if (haveShared) {
+      await copyFile(shared('fixtures/parity/tiny-bert-cls/model.safetensors'), path.join(dir, 'model.safetensors'));
+      r = await readModelWeights(dir);
+      assert.equal(path.basename(r.file), 'model.safetensors');
+      assert.equal(r.tensors.size, 41);
     }
   });
 });

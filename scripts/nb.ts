@@ -71,3 +71,47 @@ export function outputText(o: Output): string {
   const d = o.data ?? {};
   return [d['text/plain'], d['text/html'], d['text/markdown']].map((x) => joinText(x)).join('\n');
 }
+
+/** Returns a stripped copy of the notebook. */
+export function strip(nb: Notebook): Notebook {
+  const out: Notebook = structuredClone(nb);
+  for (const cell of out.cells) {
+    if (cell.cell_type === 'code') {
+      cell.outputs = [];
+      cell.execution_count = null;
+    }
+    delete cell.metadata.execution;
+    delete cell.metadata.ExecuteTime;
+  }
+  return out;
+}
+
+/** Problems found in an executed notebook's outputs. */
+export function checkOutputs(nb: Notebook): string[] {
+  const problems: string[] = [];
+  const texts: string[] = [];
+  nb.cells.forEach((cell, i) => {
+    for (const o of cell.outputs ?? []) {
+      const text = outputText(o);
+      texts.push(text);
+      const where = `cell ${i + 1}`;
+      if (o.output_type === 'error') problems.push(`${where}: error output ${o.ename}: ${o.evalue}`);
+      if (o.output_type === 'stream' && o.name === 'stderr') {
+        const bad = [
+          /^\s+at .+(:\d+:\d+\)?|\(native\)|\(<anonymous>\))$/m, // JS stack frame
+          /^(\S+ )?\d+:\d+ - /m, // tslab's TypeScript diagnostic "3:14 - Cannot find name ..."
+          /UncaughtException|UnhandledPromiseRejection/,
+          /^\w*Error( \[\w+\])?: /m,
+        ].find((re) => re.test(text));
+        if (bad) problems.push(`${where}: stderr looks like an error:\n${indent(text.slice(0, 1500))}`);
+      }
+    }
+  });
+  const all = texts.join('\n');
+  for (const marker of nb.metadata.bert_lab?.expect ?? []) {
+    if (!all.includes(marker)) problems.push(`expected output "${marker}" not found`);
+  }
+  return problems;
+}
+
+const indent = (s: string) => s.split('\n').map((l) => '    ' + l).join('\n');

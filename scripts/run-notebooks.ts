@@ -11,39 +11,11 @@
 import { spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
-import { artifactsDir, listNotebooks, outputText, readNotebook, root, type Notebook } from './nb.js';
+import { artifactsDir, checkOutputs, listNotebooks, readNotebook, root } from './nb.js';
 import { build } from './build-notebook-lib.js';
 
 const outDir = path.join(artifactsDir, 'notebooks');
 const jupyter = process.env.JUPYTER ?? 'jupyter';
-
-/** Problems found in an executed notebook's outputs. */
-export function checkOutputs(nb: Notebook): string[] {
-  const problems: string[] = [];
-  const texts: string[] = [];
-  nb.cells.forEach((cell, i) => {
-    for (const o of cell.outputs ?? []) {
-      const text = outputText(o);
-      texts.push(text);
-      const where = `cell ${i + 1}`;
-      if (o.output_type === 'error') problems.push(`${where}: error output ${o.ename}: ${o.evalue}`);
-      if (o.output_type === 'stream' && o.name === 'stderr') {
-        const bad = [
-          /^\s+at .+(:\d+:\d+\)?|\(native\)|\(<anonymous>\))$/m, // JS stack frame
-          /^(\S+ )?\d+:\d+ - /m, // tslab's TypeScript diagnostic "3:14 - Cannot find name ..."
-          /UncaughtException|UnhandledPromiseRejection/,
-          /^\w*Error( \[\w+\])?: /m,
-        ].find((re) => re.test(text));
-        if (bad) problems.push(`${where}: stderr looks like an error:\n${indent(text.slice(0, 1500))}`);
-      }
-    }
-  });
-  const all = texts.join('\n');
-  for (const marker of nb.metadata.bert_lab?.expect ?? []) {
-    if (!all.includes(marker)) problems.push(`expected output "${marker}" not found`);
-  }
-  return problems;
-}
 
 const indent = (s: string) => s.split('\n').map((l) => '    ' + l).join('\n');
 

@@ -5,21 +5,7 @@
 // --check: change nothing, exit 1 when any notebook has outputs (used by CI).
 import path from 'node:path';
 import { readFileSync } from 'node:fs';
-import { listNotebooks, readNotebook, root, serialize, writeNotebook, type Notebook } from './nb.js';
-
-/** Returns a stripped copy of the notebook. */
-export function strip(nb: Notebook): Notebook {
-  const out: Notebook = structuredClone(nb);
-  for (const cell of out.cells) {
-    if (cell.cell_type === 'code') {
-      cell.outputs = [];
-      cell.execution_count = null;
-    }
-    delete cell.metadata.execution;
-    delete cell.metadata.ExecuteTime;
-  }
-  return out;
-}
+import { listNotebooks, readNotebook, root, serialize, strip, writeNotebook } from './nb.js';
 
 function main(): void {
   const args = process.argv.slice(2);

@@ -187,13 +187,23 @@ export function decodeToFloat32(bytes: Uint8Array, dtype: SafetensorsReadDtype, 
       break;
     case 'F16': {
       const t = halfTable();
-      for (let i = 0; i < count; i++) out[i] = t[view.getUint16(i * 2, true)];
+      if (LITTLE_ENDIAN) {
+        const h = new Uint16Array(bytes.slice().buffer, 0, count);
+        for (let i = 0; i < count; i++) out[i] = t[h[i]];
+      } else {
+        for (let i = 0; i < count; i++) out[i] = t[view.getUint16(i * 2, true)];
+      }
       break;
     }
     case 'BF16': {
       // bfloat16 is the top half of a float32, so widening is exact.
       const u = new Uint32Array(out.buffer);
-      for (let i = 0; i < count; i++) u[i] = view.getUint16(i * 2, true) << 16;
+      if (LITTLE_ENDIAN) {
+        const h = new Uint16Array(bytes.slice().buffer, 0, count);
+        for (let i = 0; i < count; i++) u[i] = h[i] << 16;
+      } else {
+        for (let i = 0; i < count; i++) u[i] = view.getUint16(i * 2, true) << 16;
+      }
       break;
     }
     case 'F64': for (let i = 0; i < count; i++) out[i] = view.getFloat64(i * 8, true); break;
@@ -325,8 +335,13 @@ function encodeTensor(t: TensorData, dtype: 'F32' | 'F16'): Uint8Array {
     return out;
   }
   const out = new Uint8Array(t.data.length * 2);
-  const v = new DataView(out.buffer);
-  for (let i = 0; i < t.data.length; i++) v.setUint16(i * 2, float32ToFloat16Bits(t.data[i]), true);
+  if (LITTLE_ENDIAN) {
+    const h = new Uint16Array(out.buffer);
+    for (let i = 0; i < t.data.length; i++) h[i] = float32ToFloat16Bits(t.data[i]);
+  } else {
+    const v = new DataView(out.buffer);
+    for (let i = 0; i < t.data.length; i++) v.setUint16(i * 2, float32ToFloat16Bits(t.data[i]), true);
+  }
   return out;
 }
 

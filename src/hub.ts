@@ -3,7 +3,7 @@
 // (`models--org--name/{blobs,snapshots/<commit>,refs/<revision>}`), which Python's huggingface_hub
 // shares: a model downloaded by either is found by the other.
 import { downloadFileToCacheDir, getHFHubCachePath, HubApiError, modelInfo, pathsInfo } from '@huggingface/hub';
-import { mkdir, readdir, readFile, rename, stat, unlink, writeFile } from 'node:fs/promises';
+import { mkdir, readdir, readFile, realpath, rename, stat, unlink, writeFile } from 'node:fs/promises';
 import { homedir } from 'node:os';
 import path from 'node:path';
 import { randomBytes } from 'node:crypto';
@@ -251,7 +251,12 @@ function hubParams(ctx: HubContext): { hubUrl: string; fetch: typeof fetch; acce
 
 async function downloadFiles(ctx: HubContext, wanted: string[]): Promise<void> {
   const snapshot = path.join(repoCacheFolder(ctx.repoId, ctx.cacheDir), 'snapshots', ctx.commit);
-  const infos = await pathsInfo({ repo: { type: 'model', name: ctx.repoId }, paths: wanted, revision: ctx.commit, ...hubParams(ctx) });
+  let infos: { path: string; type: string; size: number; lfs?: { size: number } }[];
+  try {
+    infos = await pathsInfo({ repo: { type: 'model', name: ctx.repoId }, paths: wanted, revision: ctx.commit, ...hubParams(ctx) });
+  } catch (e) {
+    throw new HubError(`listing files of ${ctx.repoId}@${ctx.commit} on ${ctx.hubUrl} failed: ${describe(e)}`, { cause: e });
+  }
   const sizes = new Map(infos.filter((i) => i.type === 'file').map((i) => [i.path, i.lfs?.size ?? i.size]));
   for (const file of wanted) {
     const size = sizes.get(file);
@@ -275,6 +280,10 @@ async function downloadFiles(ctx: HubContext, wanted: string[]): Promise<void> {
     }
     const got = (await stat(path.join(snapshot, file))).size;
     if (got !== size) {
+      // Drop the bad copy, or the next run would take it for a finished download.
+      const pointer = path.join(snapshot, file);
+      await unlink(await realpath(pointer)).catch(() => undefined);
+      await unlink(pointer).catch(() => undefined);
       throw new HubError(`downloading ${file} of ${ctx.repoId}: got ${got} bytes, the Hub lists ${size}; run again to retry`);
     }
     ctx.log(`  ${file}: ${formatBytes(got)} in ${((Date.now() - started) / 1000).toFixed(1)} s`);
@@ -377,10 +386,15 @@ export async function resolveModel(nameOrPath: string, opts: ResolveOptions = {}
     await downloadFiles(ctx, [...new Set(['config.json', ...opts.files])]);
   } else {
     const candidates = [...DEFAULT_FILES, ...WEIGHT_FILES];
-    const present = new Set(
-      (await pathsInfo({ repo: { type: 'model', name: repoId }, paths: candidates, revision: commit, ...hubParams(ctx) }))
-        .filter((i) => i.type === 'file').map((i) => i.path),
-    );
+    let present: Set<string>;
+    try {
+      present = new Set(
+        (await pathsInfo({ repo: { type: 'model', name: repoId }, paths: candidates, revision: commit, ...hubParams(ctx) }))
+          .filter((i) => i.type === 'file').map((i) => i.path),
+      );
+    } catch (e) {
+      throw new HubError(`listing files of ${repoId}@${commit} on ${hubUrl} failed: ${describe(e)}`, { cause: e });
+    }
     const weights = WEIGHT_FILES.find((w) => present.has(w));
     if (!weights) {
       throw new HubError(`${repoId}@${revision} on ${hubUrl} has none of ${WEIGHT_FILES.join(', ')}: bert-lab cannot load its weights`);

@@ -129,7 +129,7 @@ test('offline or unreachable and not cached: an error that says what to do', asy
   );
 });
 
-interface FakeFile { body: Buffer; lfs: boolean }
+interface FakeFile { body: Buffer; lfs: boolean; listedSize?: number }
 
 /** A stand-in for the Hub's endpoints that @huggingface/hub's download path uses. */
 class FakeHub {
@@ -184,7 +184,7 @@ class FakeHub {
         const f = files.get(p) as FakeFile;
         const oid = createHash('sha1').update(`blob ${f.body.length}\0`).update(f.body).digest('hex');
         return {
-          type: 'file', path: p, oid, size: f.body.length,
+          type: 'file', path: p, oid, size: f.listedSize ?? f.body.length,
           ...(f.lfs ? { lfs: { oid: this.oid(f), size: f.body.length, pointerSize: 134 } } : {}),
           lastCommit: { id: COMMIT, title: 'init', date: '2024-01-01T00:00:00.000Z' },
         };
@@ -232,6 +232,10 @@ test('downloads through @huggingface/hub into the shared cache layout, then reso
     ['model-00001-of-00002.safetensors', shard(1)],
     ['model-00002-of-00002.safetensors', shard(2)],
     ['vocab.txt', { body: Buffer.from('[PAD]\n'), lfs: false }],
+  ]));
+  hub.repos.set('org/broken', new Map([
+    ['config.json', { body: Buffer.from('{"model_type":"bert"}'), lfs: false, listedSize: 30 }],
+    ['model.safetensors', { body: Buffer.from('x'), lfs: true }],
   ]));
   await hub.start();
   try {
@@ -299,6 +303,11 @@ test('downloads through @huggingface/hub into the shared cache layout, then reso
       delete process.env.HF_ENDPOINT;
     }
     await assert.rejects(resolveModel('old-bert', { cacheDir, hubUrl: hub.url, token: 'abc', log: quiet }), /token .* must start with "hf_"/);
+    // A short download is reported and not left in the cache to be taken for a complete one.
+    await assert.rejects(resolveModel('org/broken', { cacheDir, hubUrl: hub.url, log: quiet }), /downloading config\.json of org\/broken: got 21 bytes, the Hub lists 30; run again to retry/);
+    const brokenSnapshot = path.join(cacheDir, 'models--org--broken', 'snapshots', COMMIT);
+    assert.deepEqual(await readdir(brokenSnapshot), []);
+    assert.deepEqual(await readdir(path.join(cacheDir, 'models--org--broken', 'blobs')), []);
   } finally {
     await hub.stop().catch(() => undefined);
   }

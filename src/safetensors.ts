@@ -175,6 +175,7 @@ function halfTable(): Float32Array {
 
 /** Decodes `count` raw little-endian values of `dtype` to float32. `bytes` may be unaligned. */
 export function decodeToFloat32(bytes: Uint8Array, dtype: SafetensorsReadDtype, count: number): Float32Array {
+  if (bytes.byteLength < count * DTYPE_SIZE[dtype]) throw new RangeError(`${count} ${dtype} values need ${count * DTYPE_SIZE[dtype]} bytes, got ${bytes.byteLength}`);
   const out = new Float32Array(count);
   if (dtype === 'F32' && LITTLE_ENDIAN) {
     new Uint8Array(out.buffer).set(bytes);

@@ -50,7 +50,8 @@ export function displayHtml(html: string): boolean {
 export type Row = Record<string, unknown>;
 /** Structural view of a danfojs DataFrame / Series (no import of danfojs needed). */
 export interface FrameLike { columns?: string[]; index: (string | number)[]; values: unknown[] | unknown[][]; name?: string }
-export type TableInput = FrameLike | Row[];
+/** A danfojs DataFrame/Series, or records (objects with the same keys; interfaces welcome). */
+export type TableInput = FrameLike | readonly object[];
 
 export interface TableOptions {
   /** Rows shown (head); the rest are summarised in a footer. Default 20. */
@@ -90,10 +91,11 @@ export function toTableData(data: TableInput, opts: TableOptions = {}): TableDat
     }
     index = [...data.index];
   } else {
+    const records = data as readonly Row[];
     const seen = new Set<string>();
-    for (const r of data) for (const k of Object.keys(r)) seen.add(k);
+    for (const r of records) for (const k of Object.keys(r)) seen.add(k);
     columns = [...seen];
-    rows = data.map((r) => columns.map((c) => r[c]));
+    rows = records.map((r) => columns.map((c) => r[c]));
     index = data.map((_, i) => i);
   }
   if (opts.columns) {

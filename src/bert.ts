@@ -7,9 +7,10 @@ import { mkdir, rename, rm } from 'node:fs/promises';
 import path from 'node:path';
 import type { BertConfig } from './config.js';
 import { readConfig, writeConfig } from './config.js';
-import { readSafetensors, writeSafetensors, type TensorData } from './safetensors.js';
+import { writeSafetensors, type TensorData } from './safetensors.js';
+import { readModelWeights } from './torchbin.js';
 import { resolveModel } from './hub.js';
-import { bmm, crossEntropy, dropout, embedding, gelu, layerNorm, linear, matmul2d } from './ops.js';
+import { bmm, crossEntropy, dropout, embedding, gatherRows, gelu, layerNorm, linear, matmul2d } from './ops.js';
 
 export type { BertConfig } from './config.js';
 
@@ -76,9 +77,9 @@ function activation(name: string): (x: tf.Tensor) => tf.Tensor {
     case 'relu': return tf.relu;
     case 'tanh': return tf.tanh;
     case 'silu': case 'swish': return (x) => tf.mul(x, tf.sigmoid(x));
-    case 'gelu_new': case 'gelu_pytorch_tanh': return (x) =>
+    case 'gelu_new': case 'gelu_pytorch_tanh': case 'gelu_fast': return (x) =>
       tf.mul(tf.mul(0.5, x), tf.add(1, tf.tanh(tf.mul(Math.sqrt(2 / Math.PI), tf.add(x, tf.mul(0.044715, tf.pow(x, 3)))))));
-    default: throw new Error(`config.json: hidden_act "${name}" is not supported (use gelu, gelu_new, relu, silu or tanh)`);
+    default: throw new Error(`config.json: hidden_act "${name}" is not supported (use gelu, gelu_new, gelu_pytorch_tanh, gelu_fast, relu, silu or tanh)`);
   }
 }
 
@@ -286,18 +287,6 @@ function normaliseNames(weights: Map<string, TensorData>, prefix: string): Map<s
 
 const shapeStr = (s: number[]) => `[${s.join(', ')}]`;
 
-/** Reads the weights of a model directory: model.safetensors, else pytorch_model.bin. */
-export async function readWeights(dir: string): Promise<{ file: string; weights: Map<string, TensorData> }> {
-  const st = path.join(dir, 'model.safetensors');
-  if (existsSync(st)) return { file: st, weights: await readSafetensors(st) };
-  const bin = path.join(dir, 'pytorch_model.bin');
-  if (existsSync(bin)) {
-    const { readTorchBin } = await import('./torchbin.js');
-    return { file: bin, weights: await readTorchBin(bin) };
-  }
-  throw new Error(`${dir}: no weights found (expected model.safetensors or pytorch_model.bin)`);
-}
-
 let initCounter = 0;
 
 abstract class BertTask {
@@ -411,7 +400,7 @@ async function loadInto<T extends BertTask>(model: T, dir: string, file: string,
 async function openCheckpoint(nameOrDir: string, opts: LoadOptions) {
   const dir = await resolveModel(nameOrDir, { log: opts.log });
   const config = await readConfig(dir);
-  const { file, weights } = await readWeights(dir);
+  const { file, tensors: weights } = await readModelWeights(dir);
   return { dir, config, file, weights };
 }
 
@@ -510,7 +499,7 @@ export class BertForPreTraining extends BertTask {
       idx.forEach((v, i) => { if (v) keep.push(i); });
       return tf.tensor1d(keep.length ? keep : [0], 'int32');
     });
-    const hidden = tf.gather(tf.reshape(out.lastHiddenState, [b * t, h]), labelled) as tf.Tensor2D;
+    const hidden = gatherRows(tf.reshape(out.lastHiddenState, [b * t, h]) as tf.Tensor2D, labelled);
     const targets = tf.gather(flatLabels, labelled) as tf.Tensor1D;
     const mlmLogits = this.mlmHead(hidden);
     const mlmLoss = crossEntropy(mlmLogits, targets);

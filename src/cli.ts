@@ -16,6 +16,8 @@ import { cleanAll, loadClassifier, predictCsv, prepareData, trainAndSave, type C
 import { labelledFromFrame, readCsv } from './data.js';
 import { classificationReport, confusionMatrix, formatClassificationReport } from './metrics.js';
 import { progressHooks } from './progress.js';
+import { pretrain, PRETRAIN_DEFAULTS, type PretrainConfig } from './pretrain.js';
+import { ProgressBar } from './display.js';
 
 const COMMON = {
   backend: { type: 'string' },
@@ -65,6 +67,10 @@ Commands:
   lab       the main job: train, evaluate and predict with the lab's defaults (options as train,
             plus --test CSV --submission FILE)
   download  ID   (into the Hugging Face cache, for offline use later)
+  pretrain  --out DIR [--corpus sotu,brown,moby-dick|FILE.txt|FILE.csv:COL --vocab-size 8192 --layers 2
+            --hidden 128 --heads 2 --steps 2000 --batch-size 32 --max-len 64 --lr 1e-3 --warmup 100
+            --checkpoint-every 100 --seed 42]   (resumes from DIR/checkpoint)
+  fill-mask --model DIR|ID --text "a [MASK] broke out in the forest" [--top-k 5] [--json]
 
 Every command takes --backend gpu|node|wasm|cpu (default: the fastest that loads).`;
 
@@ -222,11 +228,71 @@ async function cmdDownload(args: string[]) {
   console.log(dir);
 }
 
+async function cmdPretrain(args: string[]) {
+  const d = PRETRAIN_DEFAULTS;
+  const { values: v } = parse(args, {
+    out: { type: 'string' }, corpus: { type: 'string', default: d.corpus.join(',') },
+    'vocab-size': { type: 'string', default: String(d.vocabSize) }, layers: { type: 'string', default: String(d.layers) },
+    hidden: { type: 'string', default: String(d.hidden) }, heads: { type: 'string', default: String(d.heads) },
+    steps: { type: 'string', default: String(d.steps) }, 'batch-size': { type: 'string', default: String(d.batchSize) },
+    'max-len': { type: 'string', default: String(d.maxLen) }, lr: { type: 'string', default: String(d.lr) },
+    warmup: { type: 'string', default: String(d.warmup) }, 'weight-decay': { type: 'string', default: String(d.weightDecay) },
+    seed: { type: 'string', default: String(d.seed) }, 'checkpoint-every': { type: 'string', default: String(d.checkpointEvery) },
+    'eval-fraction': { type: 'string', default: String(d.evalFraction) },
+  });
+  const int = (k: string, min = 1) => num(v[k as keyof typeof v] as string, k, { int: true, min });
+  const cfg: PretrainConfig = {
+    corpus: (v.corpus as string).split(',').map((s) => s.trim()).filter(Boolean),
+    vocabSize: int('vocab-size', 64), layers: int('layers'), hidden: int('hidden'), heads: int('heads'), steps: int('steps'),
+    batchSize: int('batch-size'), maxLen: int('max-len', 8), lr: num(v.lr, 'lr', { min: 0 }), warmup: int('warmup', 0),
+    weightDecay: num(v['weight-decay'], 'weight-decay', { min: 0 }), seed: num(v.seed, 'seed', { int: true }),
+    checkpointEvery: int('checkpoint-every'), evalFraction: num(v['eval-fraction'], 'eval-fraction', { min: 0 }),
+  };
+  if (cfg.hidden % cfg.heads !== 0) throw new UsageError(`--hidden ${cfg.hidden} must be a multiple of --heads ${cfg.heads}`);
+  await initBackend(v.backend);
+  let bar: ProgressBar | undefined;
+  const r = await pretrain(need(v.out, 'out'), cfg, (s) => console.log(s), (p, total) => {
+    bar ??= new ProgressBar(total, { label: 'pre-training', unit: 'step' });
+    bar.update(p.step, { loss: p.loss, mlm: p.mlmLoss, nsp: p.nspLoss });
+  });
+  bar?.done();
+  console.log(`Model written to ${r.modelDir}`);
+}
+
+async function cmdFillMask(args: string[]) {
+  const { values: v } = parse(args, { model: { type: 'string' }, text: { type: 'string' }, 'top-k': { type: 'string', default: '5' }, json: { type: 'boolean', default: false } });
+  await initBackend(v.backend);
+  const dir = await resolveModel(presetHubId(need(v.model, 'model')));
+  const model = await loadAuto(dir, { log: () => {} });
+  if (!('mlmHead' in model)) throw new Error(`${dir}: ${model.architecture} has no masked-language-model head (cls.predictions); fill-mask needs a pre-training or MLM checkpoint`);
+  const tok = await BertTokenizer.fromDir(dir);
+  const enc = tok.encode(need(v.text, 'text'));
+  const positions = enc.ids.flatMap((id, i) => (id === tok.maskId ? [i] : []));
+  if (!positions.length) throw new UsageError(`--text has no [MASK] token: ${JSON.stringify(v.text)}`);
+  const k = num(v['top-k'], 'top-k', { int: true, min: 1 });
+  const results = tf.tidy(() => {
+    const out = model.forward(toInputs({ inputIds: [enc.ids] }, model.config));
+    return positions.map((pos) => {
+      const probs = tf.softmax(tf.reshape(tf.slice(out.mlmLogits, [0, pos, 0], [1, 1, model.config.vocab_size]), [-1]));
+      const top = tf.topk(probs, k);
+      const ids = Array.from(top.indices.dataSync());
+      const ps = Array.from(top.values.dataSync());
+      return { position: pos, predictions: ids.map((id, j) => ({ token: tok.convertIdsToTokens([id])[0], id, probability: ps[j] })) };
+    });
+  });
+  model.dispose();
+  if (v.json) { json(results); return; }
+  for (const r of results) {
+    console.log(`[MASK] at position ${r.position}:`);
+    for (const p of r.predictions) console.log(`  ${p.token.padEnd(16)} ${p.probability.toFixed(4)}`);
+  }
+}
+
 export async function main(argv: string[]): Promise<number> {
   const [cmd, ...rest] = argv;
   const commands: Record<string, (a: string[]) => Promise<void>> = {
     encode: cmdEncode, forward: cmdForward, train: (a) => cmdTrain(a), lab: (a) => cmdTrain(a, true),
-    eval: cmdEval, predict: cmdPredict, download: cmdDownload,
+    eval: cmdEval, predict: cmdPredict, download: cmdDownload, pretrain: cmdPretrain, 'fill-mask': cmdFillMask,
   };
   if (!cmd || cmd === '--help' || cmd === '-h' || cmd === 'help') { console.log(USAGE); return cmd ? 0 : 2; }
   const run = commands[cmd];

@@ -69,26 +69,31 @@ export function layerNorm(x: tf.Tensor, gamma: tf.Tensor1D, beta: tf.Tensor1D, e
 }
 
 /**
- * Embedding lookup whose gradient skips `paddingIdx`, as nn.Embedding(padding_idx=...) does:
- * the padding row never changes through the loss.
+ * Rows `ids` of `table`, whose gradient skips `paddingIdx` as nn.Embedding(padding_idx=...) does
+ * (the padding row never changes through the loss). The gradient sums rows with ScatterNd:
+ * UnsortedSegmentSum, which tf.gather's own gradient uses, has no wasm kernel.
  */
-export function embedding(table: tf.Tensor2D, ids: tf.Tensor, paddingIdx?: number): tf.Tensor {
+export function gatherRows(table: tf.Tensor2D, ids: tf.Tensor, paddingIdx?: number): tf.Tensor2D {
   const flat = tf.reshape(ids, [-1]) as tf.Tensor1D;
   const lookup = custom(([t], save) => {
     save([flat]); // closures over tensors do not survive the tape's tidy; saved ones do
     return {
       value: tf.gather(t as tf.Tensor2D, flat),
-      gradFunc: (dy, [flat]) => {
+      gradFunc: (dy, [idx]) => {
         let g = dy as tf.Tensor2D;
         if (paddingIdx !== undefined && paddingIdx >= 0) {
-          g = tf.mul(g, tf.expandDims(tf.cast(tf.notEqual(flat, paddingIdx), 'float32'), 1));
+          g = tf.mul(g, tf.expandDims(tf.cast(tf.notEqual(idx, paddingIdx), 'float32'), 1));
         }
-        // ScatterNd sums duplicate rows; UnsortedSegmentSum has no wasm kernel.
-        return [tf.scatterND(tf.expandDims(flat, 1), g, t.shape)];
+        return [tf.scatterND(tf.expandDims(idx, 1), g, t.shape)];
       },
     };
   }) as (t: tf.Tensor2D) => tf.Tensor2D;
-  return tf.reshape(lookup(table), [...ids.shape, table.shape[1]]);
+  return lookup(table);
+}
+
+/** Embedding lookup: ids [...] -> [..., dim]. */
+export function embedding(table: tf.Tensor2D, ids: tf.Tensor, paddingIdx?: number): tf.Tensor {
+  return tf.reshape(gatherRows(table, ids, paddingIdx), [...ids.shape, table.shape[1]]);
 }
 
 /** Dropout that is the identity outside training; `seed` makes masks reproducible. */

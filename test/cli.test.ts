@@ -86,9 +86,9 @@ test('bad input gives one clear error naming the file or column', needsShared, a
 test('a real run on the lab\'s data: loss falls, beats the majority class, best/ reloads and predicts the test set', needsShared, async () => {
   const out = await mkdtemp(path.join(os.tmpdir(), 'bert-cli-run-'));
   try {
-    // A small random-init BERT (no pretrained weights exist offline) on 1,200 tweets, 2 epochs.
-    const r = cli('train', '--data', tweets, '--model', bertBase, '--random-init', 'tiny', '--limit', '1200', '--epochs', '2',
-      '--lr', '2e-4', '--out', out, '--backend', 'wasm');
+    // A small random-init BERT (no pretrained weights exist offline) on 2,000 tweets, 2 epochs.
+    const r = cli('train', '--data', tweets, '--model', bertBase, '--random-init', 'tiny', '--limit', '2000', '--epochs', '2',
+      '--lr', '5e-4', '--batch-size', '16', '--out', out, '--backend', 'wasm');
     assert.equal(r.code, 0, r.stderr);
     assert.match(r.stdout, /======== Epoch 2 \/ 2 ========/);
     const stats = JSON.parse(await readFile(path.join(out, 'stats.json'), 'utf8')) as { trainLoss: number; valAccuracy: number }[];

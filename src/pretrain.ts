@@ -1,0 +1,259 @@
+// Pre-training a BERT from scratch: a WordPiece vocabulary trained on the corpus, MLM + NSP
+// examples, AdamW with warmup, periodic checkpoints that a later run resumes from, a loss curve.
+import * as tf from '@tensorflow/tfjs';
+import { existsSync } from 'node:fs';
+import { readFile } from 'node:fs/promises';
+import path from 'node:path';
+import { BertForPreTraining } from './bert.js';
+import { BERT_DEFAULTS, type BertConfig } from './config.js';
+import { loadCorpus, type Document } from './corpus.js';
+import { buildExamples, makeNspPairs, specialIdsFor, tokenizeDocuments, type PretrainExample, type SpecialIds } from './pretrain-data.js';
+import { mixSeed, rng, shuffle } from './random.js';
+import { saveVocab, trainWordPiece } from './wordpiece.js';
+import { BertTokenizer } from './tokenizer.js';
+import { AdamW, clipGradNorm, linearSchedule } from './optim.js';
+import { readSafetensors, writeSafetensors, type TensorData } from './safetensors.js';
+import { writeFileAtomic } from './atomic.js';
+import { plotHtml } from './display.js';
+import { formatTime } from './train.js';
+
+export interface PretrainConfig {
+  corpus: string[];
+  vocabSize: number;
+  layers: number;
+  hidden: number;
+  heads: number;
+  maxLen: number;
+  steps: number;
+  batchSize: number;
+  lr: number;
+  warmup: number;
+  weightDecay: number;
+  seed: number;
+  checkpointEvery: number;
+  /** Share of documents held out to measure MLM/NSP accuracy. */
+  evalFraction: number;
+}
+
+export const PRETRAIN_DEFAULTS: PretrainConfig = {
+  corpus: ['sotu', 'brown', 'moby-dick'], vocabSize: 8192, layers: 2, hidden: 128, heads: 2, maxLen: 64,
+  steps: 2000, batchSize: 32, lr: 1e-3, warmup: 100, weightDecay: 0.01, seed: 42, checkpointEvery: 100, evalFraction: 0.05,
+};
+
+export interface PretrainPoint { step: number; loss: number; mlmLoss: number; nspLoss: number; lr: number; seconds: number }
+export interface PretrainEval { mlmAccuracy: number; nspAccuracy: number; mlmLoss: number; nspLoss: number; examples: number }
+
+interface State { step: number; points: PretrainPoint[]; config: PretrainConfig; vocabSeconds: number; tokensSeen: number }
+
+/** Accuracy of the MLM head on masked positions and of the NSP head, over `examples`. */
+export function evaluatePretraining(model: BertForPreTraining, examples: PretrainExample[], batchSize = 32): PretrainEval {
+  let mlmHit = 0, mlmN = 0, nspHit = 0, mlmLoss = 0, nspLoss = 0, batchesN = 0;
+  for (let i = 0; i < examples.length; i += batchSize) {
+    const b = examples.slice(i, i + batchSize);
+    tf.tidy(() => {
+      const t = tensors(b);
+      const r = model.loss(t.inputs, t.mlmLabels, t.nspLabels, false);
+      const pred = tf.argMax(r.mlmLogits, -1).dataSync();
+      const tgt = r.mlmTargets.dataSync();
+      tgt.forEach((y, k) => { if (y !== -100) { mlmN++; if (pred[k] === y) mlmHit++; } });
+      const nsp = tf.argMax(r.nspLogits, -1).dataSync();
+      b.forEach((e, k) => { if (nsp[k] === e.nspLabel) nspHit++; });
+      mlmLoss += r.mlmLoss.dataSync()[0]; nspLoss += r.nspLoss.dataSync()[0]; batchesN++;
+    });
+  }
+  return { mlmAccuracy: mlmN ? mlmHit / mlmN : NaN, nspAccuracy: nspHit / examples.length, mlmLoss: mlmLoss / batchesN, nspLoss: nspLoss / batchesN, examples: examples.length };
+}
+
+function tensors(b: PretrainExample[]) {
+  const t = b[0].inputIds.length;
+  return {
+    inputs: {
+      inputIds: tf.tensor2d(b.map((e) => e.inputIds), [b.length, t], 'int32'),
+      attentionMask: tf.tensor2d(b.map((e) => e.attentionMask), [b.length, t], 'int32'),
+      tokenTypeIds: tf.tensor2d(b.map((e) => e.tokenTypeIds), [b.length, t], 'int32'),
+    },
+    mlmLabels: tf.tensor2d(b.map((e) => e.mlmLabels), [b.length, t], 'int32'),
+    nspLabels: tf.tensor1d(b.map((e) => e.nspLabel), 'int32'),
+  };
+}
+
+/** Documents split into training and held-out sets, the same for a given seed. */
+function splitDocs(docs: Document[], fraction: number, seed: number): { train: Document[]; held: Document[] } {
+  const order = shuffle(docs.map((_, i) => i), rng(mixSeed(seed, 7)));
+  const nHeld = Math.max(2, Math.round(docs.length * fraction));
+  if (docs.length < nHeld + 2) throw new Error(`the corpus has ${docs.length} documents; pre-training needs at least ${nHeld + 2} (NSP draws random segments from other documents)`);
+  return { held: order.slice(0, nHeld).map((i) => docs[i]), train: order.slice(nHeld).map((i) => docs[i]) };
+}
+
+/** Examples for one pass over the documents; re-drawn (pairs and masks) each epoch from the seed. */
+function epochExamples(docs: number[][][], special: SpecialIds, maxLen: number, seed: number, epoch: number): PretrainExample[] {
+  const rand = rng(mixSeed(seed, epoch, 11));
+  const pairs = makeNspPairs(docs, maxLen, rand);
+  return shuffle(buildExamples(pairs, special, maxLen, rand), rand);
+}
+
+function modelConfig(c: PretrainConfig, vocabSize: number): BertConfig {
+  return {
+    ...BERT_DEFAULTS, model_type: 'bert', architectures: ['BertForPreTraining'],
+    vocab_size: vocabSize, hidden_size: c.hidden, num_hidden_layers: c.layers, num_attention_heads: c.heads,
+    intermediate_size: 4 * c.hidden, max_position_embeddings: Math.max(512, c.maxLen),
+  } as BertConfig;
+}
+
+async function saveCheckpoint(dir: string, model: BertForPreTraining, tok: BertTokenizer, opt: AdamW, state: State): Promise<void> {
+  await model.save(dir, {
+    extra: async (tmp) => {
+      await tok.save(tmp);
+      const s = opt.state();
+      const moments = new Map<string, TensorData>();
+      for (const [k, m] of s.m) {
+        const shape = model.p.get(k).shape;
+        moments.set(`m.${k}`, { shape, data: m });
+        moments.set(`v.${k}`, { shape, data: s.v.get(k)! });
+      }
+      await writeSafetensors(path.join(tmp, 'optimizer.safetensors'), moments, { metadata: { step: String(s.step) } });
+      await writeFileAtomic(path.join(tmp, 'state.json'), JSON.stringify(state) + '\n');
+    },
+  });
+}
+
+async function writeCurve(outDir: string, points: PretrainPoint[]): Promise<void> {
+  const csv = ['step,loss,mlm_loss,nsp_loss,lr,seconds', ...points.map((p) => [p.step, p.loss, p.mlmLoss, p.nspLoss, p.lr, p.seconds.toFixed(1)].join(','))];
+  await writeFileAtomic(path.join(outDir, 'loss.csv'), csv.join('\n') + '\n');
+  const x = points.map((p) => p.step);
+  const fig = {
+    data: [
+      { x, y: points.map((p) => p.loss), name: 'total', type: 'scatter', mode: 'lines' },
+      { x, y: points.map((p) => p.mlmLoss), name: 'MLM', type: 'scatter', mode: 'lines' },
+      { x, y: points.map((p) => p.nspLoss), name: 'NSP', type: 'scatter', mode: 'lines' },
+    ],
+    layout: { title: { text: 'Pre-training loss' }, xaxis: { title: { text: 'step' } }, yaxis: { title: { text: 'loss' } } },
+  };
+  await writeFileAtomic(path.join(outDir, 'loss.html'), `<!doctype html><html><head><meta charset="utf-8"><title>Pre-training loss</title></head><body>\n${plotHtml(fig, true, 'loss')}\n</body></html>\n`);
+}
+
+export interface PretrainResult { modelDir: string; eval: PretrainEval; points: PretrainPoint[]; seconds: number; tokensPerSecond: number; config: PretrainConfig; corpusDocs: number }
+
+/**
+ * Pre-trains into `outDir`: OUT/checkpoint (resumable), OUT/loss.csv + loss.html, and at the end
+ * OUT/model (F16 weights, tokenizer, model card). A run finding OUT/checkpoint continues from it.
+ */
+export async function pretrain(outDir: string, cfg: PretrainConfig, log: (s: string) => void = (s) => console.log(s), onStep?: (p: PretrainPoint, total: number) => void): Promise<PretrainResult> {
+  const ckpt = path.join(outDir, 'checkpoint');
+  const resume = existsSync(path.join(ckpt, 'state.json'));
+  let state: State;
+  let tok: BertTokenizer;
+  let model: BertForPreTraining;
+  const opt = new AdamW({ lr: cfg.lr, weightDecay: cfg.weightDecay, noDecay: (n) => /(bias|LayerNorm\.weight)$/.test(n) });
+
+  const docsRaw = (await Promise.all(cfg.corpus.map((c) => loadCorpus(c)))).flat();
+  const { train: trainDocs, held } = splitDocs(docsRaw, cfg.evalFraction, cfg.seed);
+  if (resume) {
+    state = JSON.parse(await readFile(path.join(ckpt, 'state.json'), 'utf8')) as State;
+    const diff = (Object.keys(cfg) as (keyof PretrainConfig)[]).filter((k) => k !== 'steps' && k !== 'checkpointEvery' && JSON.stringify(cfg[k]) !== JSON.stringify(state.config[k]));
+    if (diff.length) throw new Error(`${ckpt} was made with different settings (${diff.map((k) => `${k}: ${JSON.stringify(state.config[k])} there, ${JSON.stringify(cfg[k])} now`).join('; ')}); use those settings or another --out`);
+    state.config = cfg;
+    tok = await BertTokenizer.fromDir(ckpt);
+    model = await BertForPreTraining.fromPretrained(ckpt, { log });
+    const moments = await readSafetensors(path.join(ckpt, 'optimizer.safetensors'));
+    const m = new Map<string, Float32Array>(), v = new Map<string, Float32Array>();
+    for (const [k, t] of moments) (k.startsWith('m.') ? m : v).set(k.slice(2), t.data);
+    opt.loadState({ step: state.step, m, v }, model.p.vars);
+    log(`Resuming from ${ckpt} at step ${state.step} of ${cfg.steps}`);
+  } else {
+    log(`Corpus: ${cfg.corpus.join(' + ')}: ${docsRaw.length.toLocaleString('en-US')} documents (${held.length} held out)`);
+    const t0 = performance.now();
+    const vocab = trainWordPiece(trainDocs.map((d) => d.text), { vocabSize: cfg.vocabSize });
+    const vocabSeconds = (performance.now() - t0) / 1000;
+    log(`WordPiece vocabulary: ${vocab.length.toLocaleString('en-US')} tokens in ${vocabSeconds.toFixed(1)} s`);
+    const vocabDir = path.join(outDir, 'vocab');
+    await saveVocab(vocabDir, vocab, { modelMaxLength: Math.max(512, cfg.maxLen) });
+    tok = await BertTokenizer.fromDir(vocabDir);
+    model = new BertForPreTraining(modelConfig(cfg, vocab.length));
+    model.initWeights(cfg.seed);
+    state = { step: 0, points: [], config: cfg, vocabSeconds, tokensSeen: 0 };
+  }
+  log(`Model: ${cfg.layers} layers, hidden ${cfg.hidden}, ${cfg.heads} heads, vocabulary ${tok.vocabSize}: ${model.numParameters().toLocaleString('en-US')} parameters`);
+
+  const special = specialIdsFor(tok.convertIdsToTokens(Array.from({ length: tok.vocabSize }, (_, i) => i)));
+  const encode = (s: string) => tok.convertTokensToIds(tok.tokenize(s));
+  const trainIds = tokenizeDocuments(trainDocs, encode);
+  const heldIds = tokenizeDocuments(held, encode);
+  const heldExamples = epochExamples(heldIds, special, cfg.maxLen, cfg.seed, 999_999).slice(0, 512);
+  let epoch = 0;
+  let examples = epochExamples(trainIds, special, cfg.maxLen, cfg.seed, epoch);
+  const perEpoch = Math.floor(examples.length / cfg.batchSize);
+  if (perEpoch < 1) throw new Error(`the corpus gives ${examples.length} examples, fewer than one batch of ${cfg.batchSize}`);
+  log(`${examples.length.toLocaleString('en-US')} training examples of ${cfg.maxLen} tokens per pass; ${heldExamples.length} held-out examples`);
+
+  const t0 = performance.now();
+  const startStep = state.step;
+  const runStart = state.points.at(-1)?.seconds ?? 0;
+  try {
+    while (state.step < cfg.steps) {
+      const e = Math.floor(state.step / perEpoch);
+      if (e !== epoch) { epoch = e; examples = epochExamples(trainIds, special, cfg.maxLen, cfg.seed, epoch); }
+      const k = state.step % perEpoch;
+      const batch = examples.slice(k * cfg.batchSize, (k + 1) * cfg.batchSize);
+      opt.lr = cfg.lr * linearSchedule(opt.step, cfg.warmup, cfg.steps);
+      const lr = opt.lr;
+      const t = tensors(batch);
+      let parts: number[] = [];
+      const { value, grads } = tf.variableGrads(() => {
+        const r = model.loss(t.inputs, t.mlmLabels, t.nspLabels, true);
+        parts = [r.mlmLoss, r.nspLoss].map((x) => x.dataSync()[0]);
+        return r.loss;
+      }, model.trainableVariables());
+      const named = new Map<string, tf.Tensor>();
+      for (const [name, v] of model.p.vars) named.set(name, grads[v.name]);
+      const clipped = clipGradNorm(named, 1.0);
+      opt.apply(model.p.vars, clipped.grads);
+      const loss = value.dataSync()[0];
+      tf.dispose([value, ...clipped.grads.values(), t.inputs.inputIds, t.inputs.attentionMask, t.inputs.tokenTypeIds, t.mlmLabels, t.nspLabels]);
+      if (!Number.isFinite(loss)) throw new Error(`pre-training diverged at step ${state.step + 1}: loss ${loss} (lower --lr)`);
+      state.step++;
+      state.tokensSeen += batch.reduce((n, ex) => n + ex.attentionMask.reduce((a, b) => a + b, 0), 0);
+      const point = { step: state.step, loss, mlmLoss: parts[0], nspLoss: parts[1], lr, seconds: runStart + (performance.now() - t0) / 1000 };
+      state.points.push(point);
+      onStep?.(point, cfg.steps);
+      if (state.step % cfg.checkpointEvery === 0 || state.step === cfg.steps) {
+        await saveCheckpoint(ckpt, model, tok, opt, state);
+        await writeCurve(outDir, state.points);
+      }
+      await new Promise((r) => setImmediate(r));
+    }
+    const seconds = state.points.at(-1)?.seconds ?? 0;
+    const ev = evaluatePretraining(model, heldExamples, cfg.batchSize);
+    const tps = state.tokensSeen / Math.max(seconds, 1e-9);
+    log(`Held-out: MLM accuracy ${ev.mlmAccuracy.toFixed(4)}, NSP accuracy ${ev.nspAccuracy.toFixed(4)} (${ev.examples} examples); ${Math.round(tps)} tokens/s; ${formatTime(seconds)} in all (${state.step - startStep} steps this run)`);
+    const modelDir = path.join(outDir, 'model');
+    const card = modelCard(cfg, model, tok.vocabSize, docsRaw.length, ev, seconds, tps, state.vocabSeconds);
+    await model.save(modelDir, { dtype: 'F16', extra: async (tmp) => { await tok.save(tmp); await writeFileAtomic(path.join(tmp, 'README.md'), card); } });
+    await writeFileAtomic(path.join(outDir, 'eval.json'), JSON.stringify({ ...ev, seconds, tokensPerSecond: tps, steps: state.step }, null, 2) + '\n');
+    return { modelDir, eval: ev, points: state.points, seconds, tokensPerSecond: tps, config: cfg, corpusDocs: docsRaw.length };
+  } finally {
+    opt.dispose();
+    model.dispose();
+  }
+}
+
+function modelCard(c: PretrainConfig, model: BertForPreTraining, vocab: number, docs: number, ev: PretrainEval, seconds: number, tps: number, vocabSeconds: number): string {
+  return `# bert-lab pre-trained BERT (${c.layers} layers, hidden ${c.hidden})
+
+A small BERT pre-trained from scratch with masked-language modelling and next-sentence prediction,
+so that the lab runs with no download. It is far smaller and less trained than bert-base-uncased.
+
+| | |
+|---|---|
+| corpus | ${c.corpus.join(' + ')} (${docs} documents, ${Math.round(c.evalFraction * 100)}% held out) |
+| vocabulary | WordPiece, uncased, ${vocab} tokens, trained on the corpus (${vocabSeconds.toFixed(0)} s) |
+| shape | ${c.layers} layers, hidden ${c.hidden}, ${c.heads} heads, intermediate ${4 * c.hidden}; ${model.numParameters().toLocaleString('en-US')} parameters |
+| training | ${c.steps} steps of ${c.batchSize} sequences of ${c.maxLen} tokens; AdamW lr ${c.lr}, warmup ${c.warmup}, weight decay ${c.weightDecay}; seed ${c.seed} |
+| time | ${formatTime(seconds)} (${Math.round(tps)} tokens/s) |
+| held-out MLM accuracy | ${ev.mlmAccuracy.toFixed(4)} (loss ${ev.mlmLoss.toFixed(3)}) |
+| held-out NSP accuracy | ${ev.nspAccuracy.toFixed(4)} (loss ${ev.nspLoss.toFixed(3)}) |
+
+Weights: \`model.safetensors\` (F16), architecture BertForPreTraining; load it as a classifier and the
+MLM/NSP heads are reported unused and a classification head is initialised, as in transformers.
+`;
+}

@@ -12,7 +12,7 @@ import { resolveModel } from './hub.js';
 import { presetHubId } from './presets.js';
 import { CLEAN_MODES, type CleanMode } from './clean.js';
 import { evaluate, LAB_TRAIN_CONFIG, type TrainConfig } from './train.js';
-import { cleanAll, loadClassifier, predictCsv, prepareData, trainAndSave, type Columns } from './lab.js';
+import { cleanAll, defaultData, defaultModel, loadClassifier, predictCsv, prepareData, trainAndSave, type Columns } from './lab.js';
 import { labelledFromFrame, readCsv } from './data.js';
 import { classificationReport, confusionMatrix, formatClassificationReport } from './metrics.js';
 import { progressHooks } from './progress.js';
@@ -153,46 +153,40 @@ function columns(v: Record<string, string | boolean | undefined>): Columns {
   return { text: v['text-col'] as string, label: v['label-col'] as string, pair: v['pair-col'] as string | undefined, id: v['id-col'] as string };
 }
 
-/** The lab's data when the user gave none: Kaggle's file placed at data/train.csv. */
-function defaultData(v: string | undefined): string {
-  if (v) return v;
-  if (existsSync('data/train.csv')) return 'data/train.csv';
-  throw new UsageError('--data CSV is required (or place Kaggle\'s disaster-tweets train.csv at data/train.csv)');
-}
-
 async function cmdTrain(args: string[], main = false) {
   const { values: v } = parse(args, TRAIN_OPTS);
   const cfg = trainConfig(v);
-  const data = defaultData(v.data);
-  const modelName = main ? (v.model ?? 'bert-base-uncased') : need(v.model, 'model');
-  const out = main ? (v.out ?? 'runs/lab') : need(v.out, 'out');
   const log = (s: string) => console.log(s);
+  const out = main ? (v.out ?? 'runs/lab') : need(v.out, 'out');
+  const data = main ? await defaultData(v.data) : { source: need(v.data, 'data'), test: undefined, why: '' };
+  if (main) log(`Data: ${data.why}`);
   // The tokenizer decides the encoding, so it is loaded before the data.
-  const modelDir = await resolveModel(presetHubId(modelName), { log: (s) => console.error(s) });
-  const tok = await BertTokenizer.fromDir(modelDir);
-  const prep = await prepareData(data, tok, {
+  const model = main ? await defaultModel(v.model, (s) => console.error(s)) : { dir: await resolveModel(presetHubId(need(v.model, 'model')), { log: (s) => console.error(s) }), why: '' };
+  if (main) log(`Model: ${model.dir} (${model.why})`);
+  const tok = await BertTokenizer.fromDir(model.dir);
+  const longTexts = typeof data.source !== 'string';
+  const prep = await prepareData(data.source, tok, {
     columns: columns(v), clean: cleanMode(v.clean as string), seed: cfg.seed,
-    maxLen: v['max-len'] ? num(v['max-len'], 'max-len', { int: true, min: 2 }) : undefined,
+    // E-mails run to thousands of tokens; the corpus fallback keeps the lab's speed with 128.
+    maxLen: v['max-len'] ? num(v['max-len'], 'max-len', { int: true, min: 2 }) : longTexts ? 128 : undefined,
     valSplit: num(v['val-split'], 'val-split', { min: 0.0001 }),
     limit: v.limit ? num(v.limit, 'limit', { int: true, min: 2 }) : undefined, log,
   });
   if (v['dry-run']) return;
   if (cfg.batchSize > prep.train.labels.length) log(`Note: --batch-size ${cfg.batchSize} is larger than the ${prep.train.labels.length} training samples: each epoch is one batch of all of them.`);
   await initBackend(v.backend);
-  const choice = await loadClassifier(modelDir, prep.data.labelNames, { randomInit: v['random-init'], seed: cfg.seed, log: (s) => console.error(s) });
+  const choice = await loadClassifier(model.dir, prep.data.labelNames, { randomInit: v['random-init'], seed: cfg.seed, log: (s) => console.error(s) });
   log(`Model: ${choice.source} (${choice.why}); ${choice.model.numParameters().toLocaleString('en-US')} parameters`);
   const result = await trainAndSave(choice, prep, out, cfg, progressHooks(log));
   choice.model.dispose();
   console.log('');
   console.log(formatClassificationReport(result.report));
   console.log(`Best epoch ${result.best?.epoch} (validation accuracy ${result.best?.valAccuracy.toFixed(4)}) saved in ${path.join(out, 'best')}`);
-  if (main) {
-    const test = v.test ?? (existsSync(path.join(path.dirname(data), 'test.csv')) ? path.join(path.dirname(data), 'test.csv') : undefined);
-    if (test) {
-      const sub = v.submission ?? path.join(out, 'submission.csv');
-      const p = await predictCsv(path.join(out, 'best'), test, sub, { columns: { text: v['text-col'] as string, id: v['id-col'] as string, pair: v['pair-col'] as string | undefined }, clean: cleanMode(v.clean as string), batchSize: cfg.batchSize, targetCol: v['label-col'] as string, log: () => {} });
-      console.log(`Predicted ${p.ids.length.toLocaleString('en-US')} rows of ${test} into ${sub}`);
-    }
+  const test = v.test ?? data.test;
+  if (main && test) {
+    const sub = v.submission ?? path.join(out, 'submission.csv');
+    const p = await predictCsv(path.join(out, 'best'), test, sub, { columns: { text: v['text-col'] as string, id: v['id-col'] as string, pair: v['pair-col'] as string | undefined }, clean: cleanMode(v.clean as string), batchSize: cfg.batchSize, targetCol: v['label-col'] as string, log: () => {} });
+    console.log(`Predicted ${p.ids.length.toLocaleString('en-US')} rows of ${test} into ${sub}`);
   }
 }
 

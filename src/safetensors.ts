@@ -61,7 +61,8 @@ interface Header {
   metadata: Record<string, string>;
 }
 
-function where(file: string): string {
+/** How errors name a weights file: its name, then its path. */
+export function where(file: string): string {
   return `${path.basename(file)} (${file})`;
 }
 
@@ -243,7 +244,8 @@ export function parseSafetensors(
   return { tensors, metadata: header.metadata };
 }
 
-async function readExactly(fh: FileHandle, length: number, position: number, file: string, what: string): Promise<Uint8Array> {
+/** Reads exactly `length` bytes at `position`, failing with the file name at an early end. */
+export async function readExactly(fh: FileHandle, length: number, position: number, file: string, what: string): Promise<Uint8Array> {
   const out = new Uint8Array(length);
   let done = 0;
   while (done < length) {

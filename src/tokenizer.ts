@@ -3,7 +3,8 @@
 // the batch API of HF's tokenizer __call__: padding, truncation, attention masks, token type ids.
 import { Tokenizer } from '@huggingface/tokenizers';
 import { existsSync, statSync } from 'node:fs';
-import { mkdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
+import { mkdir, readFile } from 'node:fs/promises';
+import { writeFileAtomic } from './atomic.js';
 import path from 'node:path';
 
 export interface Encoded { inputIds: number[][]; attentionMask: number[][]; tokenTypeIds: number[][] }
@@ -71,18 +72,6 @@ async function readJson(file: string): Promise<JsonObject> {
   }
   if (!isObject(parsed)) throw new Error(`${file} must contain a JSON object`);
   return parsed;
-}
-
-/** Writes through a temporary file and a rename, so a crash never leaves a half-written file. */
-async function writeAtomic(file: string, content: string): Promise<void> {
-  const tmp = `${file}.tmp-${process.pid}-${Date.now()}`;
-  try {
-    await writeFile(tmp, content, 'utf8');
-    await rename(tmp, file);
-  } catch (e) {
-    await rm(tmp, { force: true });
-    throw new Error(`cannot write ${file}: ${(e as Error).message}`);
-  }
 }
 
 /** Parses vocab.txt like transformers' load_vocab: one token per line, id = line number. */
@@ -400,10 +389,10 @@ export class BertTokenizer {
       clean_up_tokenization_spaces: this.config.clean_up_tokenization_spaces ?? true,
       ...names,
     };
-    await writeAtomic(path.join(dir, 'tokenizer.json'), JSON.stringify(this.json, null, 2) + '\n');
-    await writeAtomic(path.join(dir, 'tokenizer_config.json'), JSON.stringify(cfg, null, 2) + '\n');
-    await writeAtomic(path.join(dir, 'special_tokens_map.json'), JSON.stringify(names, null, 2) + '\n');
-    await writeAtomic(path.join(dir, 'vocab.txt'), this.idToToken.join('\n') + '\n');
+    await writeFileAtomic(path.join(dir, 'tokenizer.json'), JSON.stringify(this.json, null, 2) + '\n');
+    await writeFileAtomic(path.join(dir, 'tokenizer_config.json'), JSON.stringify(cfg, null, 2) + '\n');
+    await writeFileAtomic(path.join(dir, 'special_tokens_map.json'), JSON.stringify(names, null, 2) + '\n');
+    await writeFileAtomic(path.join(dir, 'vocab.txt'), this.idToToken.join('\n') + '\n');
   }
 }
 

@@ -9,7 +9,7 @@ import { access, open, readFile } from 'node:fs/promises';
 import type { FileHandle } from 'node:fs/promises';
 import path from 'node:path';
 import { inflateRawSync } from 'node:zlib';
-import { DTYPE_SIZE, WeightsError, decodeToFloat32, readSafetensors, type SafetensorsReadDtype, type TensorData } from './safetensors.js';
+import { DTYPE_SIZE, WeightsError, decodeToFloat32, readExactly, readSafetensors, where, type SafetensorsReadDtype, type TensorData } from './safetensors.js';
 
 /** torch storage classes and the dtype of their elements. */
 const STORAGE_DTYPES: Readonly<Record<string, SafetensorsReadDtype>> = {
@@ -45,10 +45,6 @@ const MARK = new Mark();
 
 type PyValue = null | boolean | number | bigint | string | Uint8Array | PyValue[] | Map<PyValue, PyValue> | PyGlobal | StorageRef | TensorRef;
 type StackItem = PyValue | Mark;
-
-function where(file: string): string {
-  return `${path.basename(file)} (${file})`;
-}
 
 function fail(file: string, what: string): never {
   throw new WeightsError(`${where(file)}: ${what}`);
@@ -340,21 +336,10 @@ function storageFromPid(pid: PyValue, file: string): StorageRef {
 
 interface ZipEntry { name: string; method: number; compressedSize: number; size: number; localOffset: number }
 
-async function readAt(fh: FileHandle, length: number, position: number, file: string, what: string): Promise<Uint8Array> {
-  const out = new Uint8Array(length);
-  let done = 0;
-  while (done < length) {
-    const { bytesRead } = await fh.read(out, done, length - done, position + done);
-    if (bytesRead === 0) fail(file, `unexpected end of file while reading ${what}`);
-    done += bytesRead;
-  }
-  return out;
-}
-
 /** Reads the zip central directory (with zip64 records, which torch writes for large files). */
 async function zipEntries(fh: FileHandle, size: number, file: string): Promise<Map<string, ZipEntry>> {
   const tailLen = Math.min(size, 22 + 65535 + 20);
-  const tail = await readAt(fh, tailLen, size - tailLen, file, 'the zip directory');
+  const tail = await readExactly(fh, tailLen, size - tailLen, file, 'the zip directory');
   const tv = new DataView(tail.buffer);
   let eocd = -1;
   for (let i = tailLen - 22; i >= 0; i--) {
@@ -369,14 +354,14 @@ async function zipEntries(fh: FileHandle, size: number, file: string): Promise<M
   let dirOffset = tv.getUint32(eocd + 16, true);
   if (eocd >= 20 && tv.getUint32(eocd - 20, true) === 0x07064b50) {
     const z64At = Number(tv.getBigUint64(eocd - 20 + 8, true));
-    const z64 = new DataView((await readAt(fh, 56, z64At, file, 'the zip64 directory')).buffer);
+    const z64 = new DataView((await readExactly(fh, 56, z64At, file, 'the zip64 directory')).buffer);
     if (z64.getUint32(0, true) !== 0x06064b50) fail(file, 'zip64 end-of-directory record is corrupt');
     count = Number(z64.getBigUint64(32, true));
     dirSize = Number(z64.getBigUint64(40, true));
     dirOffset = Number(z64.getBigUint64(48, true));
   }
   if (dirOffset + dirSize > size) fail(file, 'zip directory runs past the end of the file (truncated?)');
-  const dir = await readAt(fh, dirSize, dirOffset, file, 'the zip directory');
+  const dir = await readExactly(fh, dirSize, dirOffset, file, 'the zip directory');
   const dv = new DataView(dir.buffer);
   const entries = new Map<string, ZipEntry>();
   let p = 0;
@@ -411,11 +396,11 @@ async function zipEntries(fh: FileHandle, size: number, file: string): Promise<M
 }
 
 async function zipRead(fh: FileHandle, entry: ZipEntry, fileSize: number, file: string): Promise<Uint8Array> {
-  const local = new DataView((await readAt(fh, 30, entry.localOffset, file, `zip entry ${entry.name}`)).buffer);
+  const local = new DataView((await readExactly(fh, 30, entry.localOffset, file, `zip entry ${entry.name}`)).buffer);
   if (local.getUint32(0, true) !== 0x04034b50) fail(file, `zip entry ${entry.name}: local header is corrupt`);
   const start = entry.localOffset + 30 + local.getUint16(26, true) + local.getUint16(28, true);
   if (start + entry.compressedSize > fileSize) fail(file, `zip entry ${entry.name} runs past the end of the file (truncated?)`);
-  const raw = await readAt(fh, entry.compressedSize, start, file, `zip entry ${entry.name}`);
+  const raw = await readExactly(fh, entry.compressedSize, start, file, `zip entry ${entry.name}`);
   if (entry.method === 0) return raw;
   if (entry.method === 8) {
     let out: Buffer;
@@ -517,7 +502,7 @@ async function readZipFormat(fh: FileHandle, size: number, file: string, opts: T
 
 async function readLegacyFormat(fh: FileHandle, size: number, file: string, opts: TorchReadOptions): Promise<Map<string, TensorData>> {
   // The legacy stream has no index, so it is read whole; such checkpoints predate very large models.
-  const buf = await readAt(fh, size, 0, file, 'the file');
+  const buf = await readExactly(fh, size, 0, file, 'the file');
   const refuse = (): never => fail(file, 'pickle: unexpected persistent id in the legacy header');
   const magic = unpickle(buf, 0, file, refuse);
   if (magic.value !== 0x1950a86a20f9469cfc6cn) fail(file, 'not a PyTorch file: neither a zip archive nor a legacy torch.save stream');
@@ -576,7 +561,7 @@ export async function readTorchBin(file: string, opts: TorchReadOptions = {}): P
   try {
     const size = (await fh.stat()).size;
     if (size < 4) fail(file, `file is ${size} bytes: not a PyTorch checkpoint`);
-    const head = await readAt(fh, 4, 0, file, 'the file signature');
+    const head = await readExactly(fh, 4, 0, file, 'the file signature');
     if (head[0] === 0x50 && head[1] === 0x4b && head[2] === 0x03 && head[3] === 0x04) return await readZipFormat(fh, size, file, opts);
     if (head[0] === 0x80) return await readLegacyFormat(fh, size, file, opts);
     if (head[0] === 0x1f && head[1] === 0x8b) fail(file, 'gzip/tar torch checkpoints (torch < 0.4) are not supported');

@@ -383,7 +383,10 @@ export class ProgressBar {
     if (!force && t - this.lastDraw < this.interval) return;
     this.lastDraw = t;
     this.drawnAt = this.current;
-    if (this.display) { this.display.html(this.html()); return; }
+    if (this.display) {
+      try { this.display.html(this.html()); } catch { /* tslab refuses output between cells */ }
+      return;
+    }
     const line = `${this.bar()} ${this.format()}`;
     if (this.stream.isTTY) this.stream.write(`\r${line}\x1b[K`);
     else this.stream.write(line + '\n');

@@ -118,6 +118,31 @@ function argmax(xs: number[]): number {
   return best;
 }
 
+/** The wasm backend's heap is capped at 4 GB; training beyond it would abort mid-run. */
+export const WASM_HEAP_BYTES = 4 * 2 ** 30;
+
+/**
+ * Bytes a training step needs, roughly: weights, gradients and AdamW's two moments (4 floats per
+ * parameter), plus the activations kept for the backward pass (about 12 hidden-size vectors, 3
+ * intermediate-size vectors and 3 attention rows per token and layer).
+ */
+export function estimateTrainingBytes(model: BertForSequenceClassification, batchSize: number, seqLen: number): number {
+  const c = model.config;
+  const perTokenLayer = 12 * c.hidden_size + 3 * c.intermediate_size + 3 * c.num_attention_heads * seqLen;
+  return 4 * (4 * model.numParameters() + batchSize * seqLen * c.num_hidden_layers * perTokenLayer);
+}
+
+/** Stops at once, with what to change, when a run cannot fit the wasm heap. */
+export function checkMemory(model: BertForSequenceClassification, batchSize: number, seqLen: number, backend = tf.getBackend()): void {
+  if (backend !== 'wasm') return;
+  const need = estimateTrainingBytes(model, batchSize, seqLen);
+  if (need > 0.9 * WASM_HEAP_BYTES) {
+    const gb = (b: number) => (b / 2 ** 30).toFixed(1);
+    throw new Error(`training this model (${model.numParameters().toLocaleString('en-US')} parameters) with batch ${batchSize} x ${seqLen} tokens needs about ${gb(need)} GB, ` +
+      `more than the wasm backend's ${gb(WASM_HEAP_BYTES)} GB heap: lower --batch-size or --max-len, use a smaller model, or install @tensorflow/tfjs-node`);
+  }
+}
+
 /**
  * Fine-tunes `model` on `train`, validating on `val` after each epoch; prints the lab's lines.
  * The best epoch by validation accuracy (across all epochs) is handed to `hooks.onBest`.
@@ -126,6 +151,7 @@ export async function fineTune(model: BertForSequenceClassification, train: Labe
   const log = hooks.log ?? ((s: string) => console.log(s));
   const stepsPerEpoch = Math.ceil(train.labels.length / cfg.batchSize);
   const totalSteps = stepsPerEpoch * cfg.epochs;
+  checkMemory(model, Math.min(cfg.batchSize, train.labels.length), train.inputIds[0]?.length ?? 0);
   const opt = new AdamW({ lr: cfg.lr, eps: cfg.eps, weightDecay: cfg.weightDecay });
   model.seedDropout(cfg.seed);
   const stats: EpochStats[] = [];

@@ -125,3 +125,15 @@ test('a save that fails part-way leaves the previous best/ intact and loadable',
     await rm(dir, { recursive: true, force: true });
   }
 });
+
+test('a run that cannot fit the wasm heap stops at once with what to change', async () => {
+  await initBackend();
+  const { presetConfig } = await import('../src/presets.js');
+  const { checkMemory, estimateTrainingBytes } = await import('../src/train.js');
+  const base = new BertForSequenceClassification(presetConfig('base', { vocab_size: 30522 }), ['0', '1']);
+  // bert-base: 4 floats per parameter alone are 1.6 GB; at 512 tokens the activations add far more.
+  assert.ok(estimateTrainingBytes(base, 32, 64) > 1.6e9);
+  assert.throws(() => checkMemory(base, 32, 512, 'wasm'), /needs about \d+\.\d GB, more than the wasm backend's 4\.0 GB heap: lower --batch-size or --max-len/);
+  assert.doesNotThrow(() => checkMemory(base, 32, 512, 'tensorflow'));
+  assert.doesNotThrow(() => checkMemory(base, 8, 64, 'wasm'));
+});

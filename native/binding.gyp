@@ -1,0 +1,13 @@
+{
+  "targets": [
+    {
+      "target_name": "blas",
+      "sources": ["blas.cc"],
+      "cflags_cc": ["-O2", "-fopenmp", "-std=c++17"],
+      "cflags_cc!": ["-fno-exceptions"],
+      "ldflags": ["-fopenmp"],
+      "libraries": ["-lopenblas"],
+      "defines": ["NAPI_VERSION=8"]
+    }
+  ]
+}

@@ -1,0 +1,218 @@
+// Single-precision GEMM over memory owned by JavaScript (typically the tfjs wasm heap), backed by
+// OpenBLAS. No data is copied: operands are addressed as byte offsets into one typed array.
+#include <node_api.h>
+#include <cblas.h>
+#include <omp.h>
+
+#include <cstdint>
+#include <cstdio>
+#include <vector>
+
+extern "C" {
+// OpenBLAS extensions (declared in its cblas.h, repeated here for other cblas.h providers).
+void openblas_set_num_threads(int);
+int openblas_get_num_threads(void);
+int openblas_get_parallel(void);
+char* openblas_get_config(void);
+}
+
+namespace {
+
+int g_threads = 1;
+
+#define CHECK(call)                                                     \
+  do {                                                                  \
+    if ((call) != napi_ok) {                                            \
+      napi_throw_error(env, nullptr, "blas addon: N-API call failed: " #call); \
+      return nullptr;                                                   \
+    }                                                                   \
+  } while (0)
+
+bool GetNumber(napi_env env, napi_value v, double* out) {
+  return napi_get_value_double(env, v, out) == napi_ok;
+}
+
+napi_value Throw(napi_env env, const char* msg) {
+  napi_throw_error(env, nullptr, msg);
+  return nullptr;
+}
+
+// Returns the data pointer and byte length of a TypedArray (offset already applied) or ArrayBuffer.
+bool GetBytes(napi_env env, napi_value v, uint8_t** data, size_t* bytes) {
+  bool is_ta = false;
+  if (napi_is_typedarray(env, v, &is_ta) == napi_ok && is_ta) {
+    napi_typedarray_type type;
+    size_t length = 0, offset = 0;
+    napi_value ab;
+    void* p = nullptr;
+    if (napi_get_typedarray_info(env, v, &type, &length, &p, &ab, &offset) != napi_ok) return false;
+    size_t elem = 1;
+    switch (type) {
+      case napi_int16_array: case napi_uint16_array: elem = 2; break;
+      case napi_int32_array: case napi_uint32_array: case napi_float32_array: elem = 4; break;
+      case napi_float64_array: case napi_bigint64_array: case napi_biguint64_array: elem = 8; break;
+      default: elem = 1;
+    }
+    *data = static_cast<uint8_t*>(p);
+    *bytes = length * elem;
+    return true;
+  }
+  bool is_ab = false;
+  if (napi_is_arraybuffer(env, v, &is_ab) == napi_ok && is_ab) {
+    void* p = nullptr;
+    if (napi_get_arraybuffer_info(env, v, &p, bytes) != napi_ok) return false;
+    *data = static_cast<uint8_t*>(p);
+    return true;
+  }
+  return false;
+}
+
+// gemm(heap, aByteOff, bByteOff, cByteOff, batch, m, n, k, transA, transB,
+//      aBatchStride, bBatchStride[, aIndex: Int32Array, bIndex: Int32Array])
+// For each i < batch: C_i[m,n] = op(A_i) @ op(B_i), row-major, where A_i starts at element
+// (aIndex ? aIndex[i] : i) * aBatchStride of A (stride 0 broadcasts one matrix), likewise B.
+// op(A) is A[m,k], or A[k,m] transposed when transA; op(B) is B[k,n], or B[n,k] when transB.
+napi_value Gemm(napi_env env, napi_callback_info info) {
+  size_t argc = 14;
+  napi_value argv[14];
+  CHECK(napi_get_cb_info(env, info, &argc, argv, nullptr, nullptr));
+  if (argc < 12) return Throw(env, "gemm: expected at least 12 arguments");
+  uint8_t* heap = nullptr;
+  size_t heap_bytes = 0;
+  if (!GetBytes(env, argv[0], &heap, &heap_bytes)) return Throw(env, "gemm: heap must be a TypedArray or ArrayBuffer");
+  double d[11];
+  for (int i = 0; i < 11; i++) {
+    if (i == 7 || i == 8) {  // transA, transB: booleans (or numbers)
+      bool bv = false;
+      if (napi_get_value_bool(env, argv[1 + i], &bv) == napi_ok) { d[i] = bv ? 1 : 0; continue; }
+    }
+    if (!GetNumber(env, argv[1 + i], &d[i])) return Throw(env, "gemm: numeric argument expected");
+  }
+  for (int i = 0; i < 11; i++) {
+    if (d[i] < 0 || d[i] != static_cast<double>(static_cast<int64_t>(d[i]))) return Throw(env, "gemm: arguments must be non-negative integers");
+  }
+  const size_t a_off = static_cast<size_t>(d[0]), b_off = static_cast<size_t>(d[1]), c_off = static_cast<size_t>(d[2]);
+  const int64_t batch = static_cast<int64_t>(d[3]);
+  const int64_t m = static_cast<int64_t>(d[4]), n = static_cast<int64_t>(d[5]), k = static_cast<int64_t>(d[6]);
+  const bool ta = d[7] != 0, tb = d[8] != 0;
+  const int64_t a_stride = static_cast<int64_t>(d[9]), b_stride = static_cast<int64_t>(d[10]);
+  if (m > INT32_MAX || n > INT32_MAX || k > INT32_MAX) return Throw(env, "gemm: dimension too large");
+  if ((a_off | b_off | c_off) & 3) return Throw(env, "gemm: offsets must be 4-byte aligned");
+
+  const int32_t* a_idx = nullptr;
+  const int32_t* b_idx = nullptr;
+  for (int j = 0; j < 2; j++) {
+    if (argc <= static_cast<size_t>(12 + j)) break;
+    napi_valuetype t;
+    CHECK(napi_typeof(env, argv[12 + j], &t));
+    if (t == napi_undefined || t == napi_null) continue;
+    bool is_ta = false;
+    CHECK(napi_is_typedarray(env, argv[12 + j], &is_ta));
+    if (!is_ta) return Throw(env, "gemm: index must be an Int32Array");
+    napi_typedarray_type type;
+    size_t length = 0, offset = 0;
+    napi_value ab;
+    void* p = nullptr;
+    CHECK(napi_get_typedarray_info(env, argv[12 + j], &type, &length, &p, &ab, &offset));
+    if (type != napi_int32_array || static_cast<int64_t>(length) < batch) return Throw(env, "gemm: index must be an Int32Array of length >= batch");
+    (j == 0 ? a_idx : b_idx) = static_cast<const int32_t*>(p);
+  }
+
+  // Bounds: every matrix touched must lie inside the heap.
+  const int64_t a_size = m * k, b_size = k * n, c_size = m * n;
+  int64_t a_max = 0, b_max = 0;
+  for (int64_t i = 0; i < batch; i++) {
+    const int64_t ai = a_idx ? a_idx[i] : i, bi = b_idx ? b_idx[i] : i;
+    if (ai < 0 || bi < 0) return Throw(env, "gemm: negative batch index");
+    if (ai > a_max) a_max = ai;
+    if (bi > b_max) b_max = bi;
+    if (!a_idx && !b_idx) { a_max = batch - 1; b_max = batch - 1; break; }
+  }
+  auto fits = [&](size_t off, int64_t last_elem) {
+    return static_cast<uint64_t>(off) + static_cast<uint64_t>(last_elem) * 4 <= heap_bytes;
+  };
+  if (batch > 0 && m > 0 && n > 0) {
+    if (!fits(c_off, batch * c_size)) return Throw(env, "gemm: output out of bounds");
+    if (k > 0) {
+      if (!fits(a_off, a_max * a_stride + a_size)) return Throw(env, "gemm: a out of bounds");
+      if (!fits(b_off, b_max * b_stride + b_size)) return Throw(env, "gemm: b out of bounds");
+    }
+  }
+  if (batch == 0 || m == 0 || n == 0) return nullptr;
+
+  const float* A = reinterpret_cast<const float*>(heap + a_off);
+  const float* B = reinterpret_cast<const float*>(heap + b_off);
+  float* C = reinterpret_cast<float*>(heap + c_off);
+  const CBLAS_TRANSPOSE TA = ta ? CblasTrans : CblasNoTrans;
+  const CBLAS_TRANSPOSE TB = tb ? CblasTrans : CblasNoTrans;
+  const int lda = static_cast<int>(ta ? m : k), ldb = static_cast<int>(tb ? k : n), ldc = static_cast<int>(n);
+
+  if (k == 0) {
+    for (int64_t i = 0; i < batch * c_size; i++) C[i] = 0.f;
+    return nullptr;
+  }
+  auto one = [&](int64_t i) {
+    const int64_t ai = a_idx ? a_idx[i] : i, bi = b_idx ? b_idx[i] : i;
+    cblas_sgemm(CblasRowMajor, TA, TB, static_cast<int>(m), static_cast<int>(n), static_cast<int>(k), 1.f,
+                A + ai * a_stride, lda, B + bi * b_stride, ldb, 0.f, C + i * c_size, ldc);
+  };
+  // OpenBLAS runs GEMMs below ~262144 multiply-adds on one thread; spread such batches over
+  // OpenMP threads instead (inside a parallel region the OpenMP build of OpenBLAS stays serial).
+  const double mnk = static_cast<double>(m) * n * k;
+  const bool split = g_threads > 1 && batch > 1 && mnk <= 262144.0 * 4 && openblas_get_parallel() != 1;
+  if (split) {
+#pragma omp parallel for num_threads(g_threads) schedule(static)
+    for (int64_t i = 0; i < batch; i++) one(i);
+  } else {
+    for (int64_t i = 0; i < batch; i++) one(i);
+  }
+  return nullptr;
+}
+
+// setThreads(n): threads for OpenBLAS and for splitting batches. Returns the value in effect.
+napi_value SetThreads(napi_env env, napi_callback_info info) {
+  size_t argc = 1;
+  napi_value argv[1];
+  CHECK(napi_get_cb_info(env, info, &argc, argv, nullptr, nullptr));
+  int32_t n = 1;
+  if (argc < 1 || napi_get_value_int32(env, argv[0], &n) != napi_ok || n < 1) return Throw(env, "setThreads: positive integer expected");
+  g_threads = n;
+  openblas_set_num_threads(n);
+  napi_value out;
+  CHECK(napi_create_int32(env, g_threads, &out));
+  return out;
+}
+
+// info(): { config, parallel: 'sequential' | 'pthreads' | 'openmp', threads }
+napi_value Info(napi_env env, napi_callback_info info) {
+  napi_value obj, v;
+  CHECK(napi_create_object(env, &obj));
+  const char* cfg = openblas_get_config();
+  CHECK(napi_create_string_utf8(env, cfg ? cfg : "", NAPI_AUTO_LENGTH, &v));
+  CHECK(napi_set_named_property(env, obj, "config", v));
+  const int par = openblas_get_parallel();
+  const char* pname = par == 0 ? "sequential" : par == 1 ? "pthreads" : par == 2 ? "openmp" : "unknown";
+  CHECK(napi_create_string_utf8(env, pname, NAPI_AUTO_LENGTH, &v));
+  CHECK(napi_set_named_property(env, obj, "parallel", v));
+  CHECK(napi_create_int32(env, g_threads, &v));
+  CHECK(napi_set_named_property(env, obj, "threads", v));
+  CHECK(napi_create_int32(env, openblas_get_num_threads(), &v));
+  CHECK(napi_set_named_property(env, obj, "blasThreads", v));
+  return obj;
+}
+
+napi_value Init(napi_env env, napi_value exports) {
+  g_threads = openblas_get_num_threads();
+  if (g_threads < 1) g_threads = 1;
+  napi_property_descriptor props[] = {
+      {"gemm", nullptr, Gemm, nullptr, nullptr, nullptr, napi_default, nullptr},
+      {"setThreads", nullptr, SetThreads, nullptr, nullptr, nullptr, napi_default, nullptr},
+      {"info", nullptr, Info, nullptr, nullptr, nullptr, napi_default, nullptr},
+  };
+  if (napi_define_properties(env, exports, sizeof(props) / sizeof(props[0]), props) != napi_ok) return nullptr;
+  return exports;
+}
+
+}  // namespace
+
+NAPI_MODULE(NODE_GYP_MODULE_NAME, Init)

@@ -1,0 +1,232 @@
+// Optional native accelerator for the tfjs wasm backend: replaces the wasm BatchMatMul and
+// _FusedMatMul kernels with OpenBLAS sgemm run by a Node addon (native/, built by
+// scripts/build-native.sh). The addon reads and writes the wasm heap in place: operands are
+// passed as byte offsets into the heap, so nothing is copied. Missing addon = plain wasm.
+import * as tf from '@tensorflow/tfjs';
+import { createRequire } from 'node:module';
+import { existsSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+interface Addon {
+  gemm(heap: Uint8Array, aOff: number, bOff: number, cOff: number, batch: number, m: number, n: number, k: number,
+    transA: boolean, transB: boolean, aStride: number, bStride: number, aIndex?: Int32Array | null, bIndex?: Int32Array | null): void;
+  setThreads(n: number): number;
+  info(): { config: string; parallel: string; threads: number; blasThreads: number };
+}
+
+// The parts of the wasm backend the kernels use (see tfjs-backend-wasm/dist/backend_wasm.d.ts).
+interface WasmBackend {
+  wasm: { HEAPU8: Uint8Array };
+  dataIdMap: { get(dataId: object): { memoryOffset: number } };
+  makeOutput(shape: number[], dtype: tf.DataType): tf.TensorInfo;
+}
+
+export interface NativeBlasStatus { enabled: boolean; reason: string }
+export interface NativeBlasStats { batchMatMul: number; fusedMatMul: number; fallbacks: number }
+
+const KERNELS = ['BatchMatMul', '_FusedMatMul'] as const;
+const here = path.dirname(fileURLToPath(import.meta.url));
+const root = path.basename(path.dirname(here)) === 'dist' ? path.resolve(here, '../..') : path.resolve(here, '..');
+/** Where scripts/build-native.sh leaves the addon (BERT_LAB_NATIVE_ADDON overrides). */
+export const addonCandidates = [process.env.BERT_LAB_NATIVE_ADDON, path.join(root, 'native/build/Release/blas.node')]
+  .filter((p): p is string => !!p);
+
+let addon: Addon | undefined;
+let addonPath = '';
+let active: NativeBlasStatus | undefined;
+const originals = new Map<string, tf.KernelConfig>();
+const stats: NativeBlasStats = { batchMatMul: 0, fusedMatMul: 0, fallbacks: 0 };
+
+function loadAddon(): string | undefined {
+  if (addon) return undefined;
+  const found = addonCandidates.find((p) => existsSync(p));
+  if (!found) return `native addon not built (run scripts/build-native.sh; looked for ${addonCandidates.join(', ')})`;
+  try {
+    // OpenMP builds of OpenBLAS: idle worker threads must sleep, not spin, or they steal the
+    // core that the (single-threaded) wasm kernels run on between two matmuls. Read by libgomp
+    // when it is loaded, i.e. with the addon.
+    // Restored afterwards so that child processes (PyTorch, notebooks) keep their defaults.
+    const saved = process.env.OMP_WAIT_POLICY;
+    process.env.OMP_WAIT_POLICY ??= 'PASSIVE';
+    try {
+      addon = createRequire(import.meta.url)(found) as Addon;
+    } finally {
+      if (saved === undefined) delete process.env.OMP_WAIT_POLICY;
+    }
+    addonPath = found;
+    return undefined;
+  } catch (e) {
+    return `native addon at ${found} failed to load (${(e as Error).message.split('\n')[0]})`;
+  }
+}
+
+/** Batch-dimension broadcasting (numpy rules); returns per-output-matrix indices when needed. */
+function batchPlan(aOuter: number[], bOuter: number[]): { outer: number[]; batch: number; aStride1: boolean; bStride1: boolean; aIndex?: Int32Array; bIndex?: Int32Array } {
+  const outer = tf.backend_util.assertAndGetBroadcastShape(aOuter, bOuter);
+  const size = (s: number[]) => s.reduce((x, y) => x * y, 1);
+  const batch = size(outer), aN = size(aOuter), bN = size(bOuter);
+  // Common cases: same batch, or one side a single matrix (stride 0). Anything else: index lists.
+  if (aN === batch && bN === batch) return { outer, batch, aStride1: true, bStride1: true };
+  if (aN === batch && bN === 1) return { outer, batch, aStride1: true, bStride1: false };
+  if (aN === 1 && bN === batch) return { outer, batch, aStride1: false, bStride1: true };
+  const index = (src: number[]) => {
+    const idx = new Int32Array(batch);
+    const r = outer.length, pad = r - src.length;
+    const coord = new Array<number>(r).fill(0);
+    for (let i = 0; i < batch; i++) {
+      let flat = 0;
+      for (let d = 0; d < src.length; d++) flat = flat * src[d] + (src[d] === 1 ? 0 : coord[d + pad]);
+      idx[i] = flat;
+      for (let d = r - 1; d >= 0; d--) { if (++coord[d] < outer[d]) break; coord[d] = 0; }
+    }
+    return idx;
+  };
+  return { outer, batch, aStride1: true, bStride1: true, aIndex: index(aOuter), bIndex: index(bOuter) };
+}
+
+/** Runs op(a) @ op(b) into a new output. Returns undefined when the case is not handled here. */
+function gemmOutput(backend: WasmBackend, a: tf.TensorInfo, b: tf.TensorInfo, transA: boolean, transB: boolean): tf.TensorInfo | undefined {
+  if (!addon || a.dtype !== 'float32' || b.dtype !== 'float32' || a.shape.length < 2 || b.shape.length < 2) return undefined;
+  const ar = a.shape.length, br = b.shape.length;
+  const m = transA ? a.shape[ar - 1] : a.shape[ar - 2];
+  const ka = transA ? a.shape[ar - 2] : a.shape[ar - 1];
+  const kb = transB ? b.shape[br - 1] : b.shape[br - 2];
+  const n = transB ? b.shape[br - 2] : b.shape[br - 1];
+  if (ka !== kb) {
+    throw new Error(`Error in matMul: inner shapes (${ka}) and (${kb}) of Tensors with shapes ${a.shape} and ` +
+      `${b.shape} and transposeA=${transA} and transposeB=${transB} must match.`);
+  }
+  const plan = batchPlan(a.shape.slice(0, -2), b.shape.slice(0, -2));
+  const out = backend.makeOutput([...plan.outer, m, n], 'float32');
+  // Offsets are read after makeOutput: allocation may grow the heap (new buffer, old views detached).
+  const heap = backend.wasm.HEAPU8;
+  const off = (t: tf.TensorInfo) => backend.dataIdMap.get(t.dataId).memoryOffset >>> 0;
+  addon.gemm(heap, off(a), off(b), off(out), plan.batch, m, n, ka, transA, transB,
+    plan.aStride1 ? m * ka : 0, plan.bStride1 ? ka * n : 0, plan.aIndex ?? null, plan.bIndex ?? null);
+  return out;
+}
+
+type KernelArgs = { inputs: tf.NamedTensorInfoMap; backend: unknown; attrs?: tf.NamedAttrMap };
+
+function fallback(name: string, args: KernelArgs): tf.TensorInfo | tf.TensorInfo[] {
+  stats.fallbacks++;
+  return originals.get(name)!.kernelFunc(args as Parameters<tf.KernelFunc>[0]) as tf.TensorInfo | tf.TensorInfo[];
+}
+
+function batchMatMul(args: KernelArgs): tf.TensorInfo | tf.TensorInfo[] {
+  const { a, b } = args.inputs as { a: tf.TensorInfo; b: tf.TensorInfo };
+  const { transposeA, transposeB } = (args.attrs ?? {}) as { transposeA?: boolean; transposeB?: boolean };
+  const out = gemmOutput(args.backend as WasmBackend, a, b, !!transposeA, !!transposeB);
+  if (!out) return fallback('BatchMatMul', args);
+  stats.batchMatMul++;
+  return out;
+}
+
+// _FusedMatMul = matmul + optional bias + activation. The matmul runs natively; bias and the
+// activation reuse the backend's own kernels, so their semantics stay exactly those of tfjs.
+function fusedMatMul(args: KernelArgs): tf.TensorInfo | tf.TensorInfo[] {
+  const { a, b, bias, preluActivationWeights } = args.inputs as { a: tf.TensorInfo; b: tf.TensorInfo; bias?: tf.TensorInfo; preluActivationWeights?: tf.TensorInfo };
+  const attrs = (args.attrs ?? {}) as { transposeA?: boolean; transposeB?: boolean; activation?: string; leakyreluAlpha?: number };
+  const activation = attrs.activation ?? 'linear';
+  const backend = args.backend as WasmBackend & tf.KernelBackend;
+  const simple = ['linear', 'relu', 'relu6', 'elu', 'sigmoid', 'leakyrelu', 'prelu'];
+  if (!simple.includes(activation) || (activation === 'prelu' && !preluActivationWeights)) return fallback('_FusedMatMul', args);
+  const mm = gemmOutput(backend, a, b, !!attrs.transposeA, !!attrs.transposeB);
+  if (!mm) return fallback('_FusedMatMul', args);
+  stats.fusedMatMul++;
+  const run = (kernel: string, inputs: tf.NamedTensorInfoMap, kattrs: tf.NamedAttrMap = {}) => {
+    const cfg = tf.getKernel(kernel, 'wasm');
+    if (!cfg) throw new Error(`wasm kernel ${kernel} missing`);
+    return cfg.kernelFunc({ inputs, backend, attrs: kattrs }) as tf.TensorInfo;
+  };
+  const dispose = (t: tf.TensorInfo) => backend.disposeData(t.dataId);
+  let y = mm;
+  if (bias) { const t = run('Add', { a: y, b: bias }); dispose(y); y = t; }
+  let z: tf.TensorInfo;
+  switch (activation) {
+    case 'linear': return y;
+    case 'relu': z = run('Relu', { x: y }); break;
+    case 'relu6': z = run('Relu6', { x: y }); break;
+    case 'elu': z = run('Elu', { x: y }); break;
+    case 'sigmoid': z = run('Sigmoid', { x: y }); break;
+    case 'leakyrelu': z = run('LeakyRelu', { x: y }, { alpha: attrs.leakyreluAlpha ?? 0.2 }); break;
+    default: z = run('Prelu', { x: y, alpha: preluActivationWeights! });
+  }
+  dispose(y);
+  return z;
+}
+
+/**
+ * BLAS threads: BERT_LAB_NATIVE_THREADS, else the cores not already busy (core count minus the
+ * 1-minute load average, at least 1). A thread that has to share its core with another process
+ * stalls every parallel GEMM, which measured 1.5-2x slower than one thread on 2 loaded cores.
+ */
+function threadCount(): { n: number; why: string } {
+  const env = Number(process.env.BERT_LAB_NATIVE_THREADS);
+  if (Number.isInteger(env) && env > 0) return { n: env, why: 'BERT_LAB_NATIVE_THREADS' };
+  const cores = Math.max(1, typeof os.availableParallelism === 'function' ? os.availableParallelism() : os.cpus().length);
+  const load = os.loadavg()[0];
+  const n = Math.max(1, Math.min(cores, cores - Math.round(load)));
+  return { n, why: `${cores} cores, load ${load.toFixed(1)}` };
+}
+
+/**
+ * Replaces the wasm BatchMatMul and _FusedMatMul kernels with OpenBLAS ones when the addon is
+ * built. Never throws: returns whether it is on and why. BERT_LAB_NATIVE=0 turns it off;
+ * BERT_LAB_NATIVE_THREADS sets the BLAS threads (default: the core count). The wasm backend
+ * must be registered (imported) first; it need not be initialised yet.
+ */
+export function enableNativeBlas(): NativeBlasStatus {
+  try {
+    if (active?.enabled) return active;
+    const flag = (process.env.BERT_LAB_NATIVE ?? '').toLowerCase();
+    if (['0', 'false', 'off', 'no'].includes(flag)) return (active = { enabled: false, reason: `disabled by BERT_LAB_NATIVE=${process.env.BERT_LAB_NATIVE}` });
+    const err = loadAddon();
+    if (err) return (active = { enabled: false, reason: err });
+    for (const name of KERNELS) {
+      if (!tf.getKernel(name, 'wasm')) {
+        return (active = { enabled: false, reason: `wasm kernel ${name} is not registered (import @tensorflow/tfjs-backend-wasm first)` });
+      }
+    }
+    const want = threadCount();
+    const threads = addon!.setThreads(want.n);
+    for (const name of KERNELS) {
+      const orig = tf.getKernel(name, 'wasm')!;
+      originals.set(name, orig);
+      tf.unregisterKernel(name, 'wasm');
+      // setupFunc is kept: if the backend is initialised later, the original's setup still runs
+      // (the fallback path needs it).
+      tf.registerKernel({
+        kernelName: name, backendName: 'wasm', setupFunc: orig.setupFunc, disposeFunc: orig.disposeFunc,
+        kernelFunc: (name === 'BatchMatMul' ? batchMatMul : fusedMatMul) as unknown as tf.KernelFunc,
+      });
+    }
+    const info = addon!.info();
+    return (active = { enabled: true, reason: `OpenBLAS sgemm for BatchMatMul/_FusedMatMul (${info.config.split(' ').slice(0, 2).join(' ')}, ${info.parallel}, ${threads} thread${threads > 1 ? 's' : ''} (${want.why}); ${addonPath})` });
+  } catch (e) {
+    return (active = { enabled: false, reason: `native BLAS setup failed (${(e as Error).message.split('\n')[0]})` });
+  }
+}
+
+/** Puts the original wasm kernels back. */
+export function disableNativeBlas(): void {
+  for (const [name, orig] of originals) {
+    tf.unregisterKernel(name, 'wasm');
+    tf.registerKernel(orig);
+  }
+  originals.clear();
+  active = undefined;
+}
+
+/** Whether the native kernels are registered (matmuls with transposed operands are then free). */
+export function nativeBlasEnabled(): boolean { return !!active?.enabled; }
+
+/** Kernel calls served natively and fallbacks to wasm, since the process started. */
+export function nativeBlasStats(): NativeBlasStats { return { ...stats }; }
+
+/** Sets the BLAS threads at run time (after enableNativeBlas); returns the value in effect. */
+export function setNativeBlasThreads(n: number): number | undefined {
+  return addon?.setThreads(n);
+}

@@ -1,0 +1,278 @@
+// The optional OpenBLAS kernels (src/accel.ts, native/) against the original wasm kernels and
+// float64 JS math, then the PyTorch parity tests re-run with the native kernels in place.
+// Skipped with the reason when the addon is not built; under CI (or BERT_LAB_NATIVE_REQUIRE=1)
+// a missing addon is a failure unless BERT_LAB_NATIVE=0 turns the accelerator off on purpose.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { pathToFileURL } from 'node:url';
+import * as tf from '@tensorflow/tfjs';
+import { initBackend } from '../src/backend.js';
+import { addonCandidates, disableNativeBlas, enableNativeBlas, nativeBlasStats } from '../src/accel.js';
+import { haveShared, repoRoot, sharedDir } from './shared.js';
+
+const off = ['0', 'false', 'off', 'no'].includes((process.env.BERT_LAB_NATIVE ?? '').toLowerCase());
+const built = addonCandidates.some((p) => existsSync(p));
+const required = !off && (!!process.env.CI || process.env.BERT_LAB_NATIVE_REQUIRE === '1');
+const skipReason = off ? 'BERT_LAB_NATIVE=0' : built ? undefined : 'native addon not built (scripts/build-native.sh)';
+const opts: { skip?: string } = skipReason && !required ? { skip: skipReason } : {};
+const log = (s: string) => console.log(`# [accel] ${s}`);
+
+if (skipReason) log(`skipping: ${skipReason}`);
+
+/** Deterministic values in [-1, 1). */
+function values(n: number, seed: number): Float32Array {
+  const out = new Float32Array(n);
+  let s = seed >>> 0 || 1;
+  for (let i = 0; i < n; i++) { s = (Math.imul(s, 1664525) + 1013904223) >>> 0; out[i] = s / 2 ** 31 - 1; }
+  return out;
+}
+
+/**
+ * float64 reference for matMul with numpy broadcasting of batch dims. Returns the result and,
+ * per element, sum_k |a||b|: the scale the rounding error of a float32 dot product grows with.
+ */
+function reference(a: tf.Tensor, b: tf.Tensor, ta: boolean, tb: boolean): { shape: number[]; y: Float64Array; scale: Float64Array } {
+  const A = a.dataSync(), B = b.dataSync();
+  const ar = a.rank, br = b.rank;
+  const m = ta ? a.shape[ar - 1] : a.shape[ar - 2], k = ta ? a.shape[ar - 2] : a.shape[ar - 1];
+  const n = tb ? b.shape[br - 2] : b.shape[br - 1];
+  const ao = a.shape.slice(0, -2), bo = b.shape.slice(0, -2);
+  const r = Math.max(ao.length, bo.length);
+  const pa = [...Array(r - ao.length).fill(1), ...ao], pb = [...Array(r - bo.length).fill(1), ...bo];
+  const outer = pa.map((x, i) => Math.max(x, pb[i]));
+  const batch = outer.reduce((x, y) => x * y, 1);
+  const y = new Float64Array(batch * m * n), scale = new Float64Array(batch * m * n);
+  for (let bi = 0; bi < batch; bi++) {
+    let rem = bi, ia = 0, ib = 0, sa = 1, sb = 1;
+    for (let d = r - 1; d >= 0; d--) {
+      const c = rem % outer[d]; rem = Math.floor(rem / outer[d]);
+      ia += (pa[d] === 1 ? 0 : c) * sa; sa *= pa[d];
+      ib += (pb[d] === 1 ? 0 : c) * sb; sb *= pb[d];
+    }
+    const aBase = ia * m * k, bBase = ib * k * n;
+    for (let i = 0; i < m; i++) {
+      for (let j = 0; j < n; j++) {
+        let s = 0, t = 0;
+        for (let p = 0; p < k; p++) {
+          const x = A[aBase + (ta ? p * m + i : i * k + p)], w = B[bBase + (tb ? j * k + p : p * n + j)];
+          s += x * w; t += Math.abs(x * w);
+        }
+        y[(bi * m + i) * n + j] = s; scale[(bi * m + i) * n + j] = t;
+      }
+    }
+  }
+  return { shape: [...outer, m, n], y, scale };
+}
+
+/** |got - want| <= rel * (sum_k |a||b| + tiny): a relative bound that survives cancellation. */
+function assertRel(got: ArrayLike<number>, want: ArrayLike<number>, scale: ArrayLike<number>, what: string, rel = 1e-4) {
+  assert.equal(got.length, want.length, `${what}: length`);
+  let worst = -Infinity, at = -1;
+  for (let i = 0; i < want.length; i++) {
+    const excess = Math.abs(got[i] - want[i]) - rel * (scale[i] + 1e-6);
+    if (excess > worst || Number.isNaN(got[i])) { worst = excess; at = i; }
+    if (Number.isNaN(got[i])) break;
+  }
+  assert.ok(!(worst > 0) && !Number.isNaN(got[at]), `${what}: element ${at} is ${got[at]}, expected ${want[at]} (scale ${scale[at]})`);
+}
+
+/** Runs f with the original wasm kernels, then with the native ones; returns both results. */
+function both(f: () => tf.Tensor): { wasm: tf.Tensor; native: tf.Tensor } {
+  disableNativeBlas();
+  const wasm = f();
+  const st = enableNativeBlas();
+  assert.ok(st.enabled, st.reason);
+  const before = nativeBlasStats();
+  const native = f();
+  const after = nativeBlasStats();
+  assert.ok(after.batchMatMul + after.fusedMatMul > before.batchMatMul + before.fusedMatMul, 'the native kernel did not run');
+  return { wasm, native };
+}
+
+test('native BLAS: enableNativeBlas loads the addon and replaces the wasm kernels', opts, async () => {
+  await initBackend('wasm', () => {});
+  const st = enableNativeBlas();
+  log(`enableNativeBlas(): ${JSON.stringify(st)}`);
+  assert.ok(st.enabled, `native BLAS not enabled: ${st.reason}`);
+  assert.equal(tf.getBackend(), 'wasm');
+  // Idempotent, and reversible.
+  assert.ok(enableNativeBlas().enabled);
+  disableNativeBlas();
+  assert.ok(enableNativeBlas().enabled);
+});
+
+test('native BLAS: BatchMatMul matches the wasm kernel and float64 math (2-D, 3-D, 4-D, transposes, odd sizes)', opts, async () => {
+  await initBackend('wasm', () => {});
+  // [aShape, bShape] before transposition: a is [..., m, k] and b [..., k, n].
+  const cases: [number[], number[]][] = [
+    [[1, 1], [1, 1]], [[3, 5], [5, 7]], [[17, 33], [33, 9]], [[64, 128], [128, 96]], [[127, 65], [65, 129]],
+    [[300, 257], [257, 31]], [[1, 300], [300, 1]],
+    [[4, 64, 64], [4, 64, 64]], [[7, 13, 5], [7, 5, 11]], [[2, 1, 19], [2, 19, 3]], [[5, 33, 17], [1, 17, 8]],
+    [[1, 9, 4], [6, 4, 10]], [[2, 3, 5, 7], [2, 3, 7, 4]], [[12, 64, 16], [12, 16, 64]],
+  ];
+  let seed = 1, n = 0;
+  for (const [as, bs] of cases) {
+    for (const ta of [false, true]) {
+      for (const tb of [false, true]) {
+        const sw = (s: number[], t: boolean) => (t ? [...s.slice(0, -2), s[s.length - 1], s[s.length - 2]] : s);
+        const a = tf.tensor(values(as.reduce((x, y) => x * y, 1), seed++), sw(as, ta));
+        const b = tf.tensor(values(bs.reduce((x, y) => x * y, 1), seed++), sw(bs, tb));
+        const what = `${JSON.stringify(a.shape)}${ta ? 'ᵀ' : ''} x ${JSON.stringify(b.shape)}${tb ? 'ᵀ' : ''}`;
+        const ref = reference(a, b, ta, tb);
+        const { wasm, native } = both(() => tf.matMul(a, b, ta, tb));
+        assert.deepEqual(native.shape, ref.shape, `${what}: shape`);
+        assert.deepEqual(native.shape, wasm.shape, `${what}: shape vs wasm`);
+        assertRel(native.dataSync(), ref.y, ref.scale, `${what} vs float64`);
+        assertRel(native.dataSync(), wasm.dataSync(), ref.scale, `${what} vs wasm`);
+        tf.dispose([a, b, wasm, native]);
+        n++;
+      }
+    }
+  }
+  log(`BatchMatMul: ${n} shape/transpose combinations agree with the wasm kernel and float64 to 1e-4 relative`);
+});
+
+test('native BLAS: batch dims broadcast like numpy (where the wasm kernel cannot)', opts, async () => {
+  await initBackend('wasm', () => {});
+  enableNativeBlas();
+  const cases: [number[], number[], boolean, boolean][] = [
+    [[2, 1, 5, 3], [1, 3, 3, 4], false, false], [[3, 1, 4, 6], [5, 6, 2], false, false],
+    [[8, 6], [2, 3, 6, 5], false, false], [[2, 1, 3, 5], [4, 2, 3], true, true],
+  ];
+  let seed = 100;
+  for (const [as, bs, ta, tb] of cases) {
+    const a = tf.tensor(values(as.reduce((x, y) => x * y, 1), seed++), as);
+    const b = tf.tensor(values(bs.reduce((x, y) => x * y, 1), seed++), bs);
+    const ref = reference(a, b, ta, tb);
+    const y = tf.matMul(a, b, ta, tb);
+    assert.deepEqual(y.shape, ref.shape);
+    assertRel(y.dataSync(), ref.y, ref.scale, `${JSON.stringify(as)} x ${JSON.stringify(bs)} (tA=${ta}, tB=${tb})`);
+    tf.dispose([a, b, y]);
+  }
+});
+
+test('native BLAS: _FusedMatMul (bias + activation) matches unfused wasm math; gradients through matMul match wasm', opts, async () => {
+  await initBackend('wasm', () => {});
+  const acts = { linear: (t: tf.Tensor) => t, relu: tf.relu, sigmoid: tf.sigmoid, elu: tf.elu } as const;
+  for (const batch of [1, 5]) {
+    const a = tf.tensor(values(batch * 17 * 9, 7), [batch, 17, 9]), b = tf.tensor(values(batch * 9 * 6, 8), [batch, 9, 6]);
+    const bias = tf.tensor1d(values(6, 9));
+    const scale = new Float64Array(batch * 17 * 6).fill(10); // |a|, |b|, |bias| <= 1 and k = 9
+    for (const activation of Object.keys(acts) as (keyof typeof acts)[]) {
+      for (const [ta, tb] of [[false, false], [true, true]] as const) {
+        const x = ta ? tf.transpose(a, [0, 2, 1]) : a, w = tb ? tf.transpose(b, [0, 2, 1]) : b;
+        const fused = () => tf.fused.matMul({ a: x, b: w, transposeA: ta, transposeB: tb, bias, activation });
+        const { wasm, native } = both(fused);
+        disableNativeBlas();
+        const unfused = acts[activation](tf.add(tf.matMul(x, w, ta, tb), bias));
+        enableNativeBlas();
+        const what = `fused ${activation} batch ${batch} tA=${ta} tB=${tb}`;
+        assertRel(native.dataSync(), unfused.dataSync(), scale, `${what} vs unfused`);
+        // tfjs-backend-wasm 4.22's own _FusedMatMul adds the bias wrongly when batch > 1 or an
+        // operand is transposed, so it is a reference only for the plain case.
+        if (batch === 1 && !ta && !tb) assertRel(native.dataSync(), wasm.dataSync(), scale, `${what} vs wasm`);
+        tf.dispose([wasm, native, unfused]);
+      }
+    }
+  }
+  const loss = (x: tf.Tensor, w: tf.Tensor) => tf.sum(tf.square(tf.matMul(tf.matMul(x, w, false, true), w)));
+  const g = tf.grads(loss);
+  const x2 = tf.tensor(values(4 * 33 * 16, 3), [4, 33, 16]), w2 = tf.tensor(values(4 * 16 * 16, 4), [4, 16, 16]);
+  disableNativeBlas();
+  const gw = g([x2, w2]).map((t) => t.dataSync());
+  enableNativeBlas();
+  const gn = g([x2, w2]).map((t) => t.dataSync());
+  for (let i = 0; i < 2; i++) {
+    let mx = 0;
+    for (const v of gw[i]) mx = Math.max(mx, Math.abs(v));
+    assertRel(gn[i], gw[i], new Float64Array(gw[i].length).fill(mx), `gradient ${i}`);
+  }
+});
+
+test('native BLAS: correct when the output allocation grows the wasm heap', opts, async () => {
+  await initBackend('wasm', () => {});
+  enableNativeBlas();
+  const backend = tf.engine().findBackend('wasm') as unknown as { wasm: { HEAPU8: Uint8Array } };
+  const before = backend.wasm.HEAPU8.buffer.byteLength;
+  // A 2-D output bigger than any heap seen so far in this process forces memory.grow inside
+  // makeOutput, after the inputs were placed: offsets and the heap view must be taken afterwards.
+  const m = 4096, n = Math.max(4096, Math.ceil((before * 1.5) / 4 / m)), k = 5;
+  const a = tf.tensor(values(m * k, 11), [m, k]), b = tf.tensor(values(k * n, 12), [k, n]);
+  const A = a.dataSync(), B = b.dataSync();
+  const y = tf.matMul(a, b);
+  const after = backend.wasm.HEAPU8.buffer.byteLength;
+  log(`heap ${(before / 2 ** 20).toFixed(0)} MB -> ${(after / 2 ** 20).toFixed(0)} MB for a ${m}x${n} output`);
+  assert.ok(after > before, 'the heap did not grow; the test did not exercise growth');
+  const Y = y.dataSync();
+  for (const [i, j] of [[0, 0], [m - 1, n - 1], [1234, 4321 % n], [m >> 1, n >> 1], [m - 1, 0], [0, n - 1]]) {
+    let s = 0;
+    for (let p = 0; p < k; p++) s += A[i * k + p] * B[p * n + j];
+    assert.ok(Math.abs(Y[i * n + j] - s) <= 1e-5, `y[${i},${j}] = ${Y[i * n + j]}, expected ${s}`);
+  }
+  tf.dispose([a, b, y]);
+});
+
+test('native BLAS: matmul speed vs the wasm kernel (logged, not asserted)', opts, async () => {
+  await initBackend('wasm', () => {});
+  const cases: [number[], number[]][] = [[[2048, 256], [256, 1024]], [[64, 64, 64], [64, 64, 64]], [[128, 64, 64], [128, 64, 64]]];
+  const time = (f: () => tf.Tensor, reps: number) => {
+    { const y = f(); y.dataSync(); y.dispose(); }
+    const t0 = performance.now();
+    for (let i = 0; i < reps; i++) { const y = f(); y.dataSync(); y.dispose(); }
+    return (performance.now() - t0) / reps;
+  };
+  for (const [as, bs] of cases) {
+    const a = tf.randomNormal(as), b = tf.randomNormal(bs);
+    const f = () => tf.matMul(a, b);
+    const flop = 2 * (as.length === 3 ? as[0] : 1) * as[as.length - 2] * as[as.length - 1] * bs[bs.length - 1];
+    disableNativeBlas();
+    const tw = time(f, 2);
+    enableNativeBlas();
+    const tn = time(f, 5);
+    log(`${JSON.stringify(as)} x ${JSON.stringify(bs)}: wasm ${tw.toFixed(1)} ms (${(flop / tw / 1e6).toFixed(1)} GFLOP/s), ` +
+      `native ${tn.toFixed(1)} ms (${(flop / tn / 1e6).toFixed(1)} GFLOP/s), ${(tw / tn).toFixed(1)}x`);
+    tf.dispose([a, b]);
+  }
+});
+
+test('native BLAS: the PyTorch parity tests (test/bert.test.ts, test/train.test.ts) pass with the native kernels', {
+  ...opts, ...(haveShared || opts.skip ? {} : { skip: `../shared not found at ${sharedDir}` }), timeout: 600_000,
+}, () => {
+  const dir = mkdtempSync(path.join(os.tmpdir(), 'bert-lab-accel-'));
+  try {
+    // Preloaded before the tests: registers the wasm kernels, swaps in the native ones, and
+    // reports at exit how many matmuls they served.
+    const preload = path.join(dir, 'preload.mjs');
+    const wasmUrl = import.meta.resolve('@tensorflow/tfjs-backend-wasm');
+    const accelUrl = pathToFileURL(path.join(repoRoot, 'src/accel.ts')).href;
+    writeFileSync(preload, [
+      `await import(${JSON.stringify(wasmUrl)});`,
+      `const { enableNativeBlas, nativeBlasStats } = await import(${JSON.stringify(accelUrl)});`,
+      `const st = enableNativeBlas();`,
+      `if (!st.enabled) { console.error('[accel-preload] not enabled: ' + st.reason); process.exit(3); }`,
+      `process.on('exit', () => console.error('[accel-preload] stats ' + JSON.stringify(nativeBlasStats())));`,
+    ].join('\n'));
+    const files = ['test/bert.test.ts', 'test/train.test.ts'];
+    // Without NODE_TEST_CONTEXT the child prints TAP rather than node:test's internal protocol.
+    const childEnv: NodeJS.ProcessEnv = { ...process.env, BERT_LAB_BACKEND: 'wasm' };
+    delete childEnv.NODE_TEST_CONTEXT;
+    const r = spawnSync(process.execPath, ['--import', 'tsx', '--import', pathToFileURL(preload).href, '--test', '--test-concurrency=1', ...files], {
+      cwd: repoRoot, encoding: 'utf8', env: childEnv, maxBuffer: 64 << 20,
+    });
+    const out = `${r.stdout}\n${r.stderr}`;
+    const stats = /\[accel-preload\] stats (\{.*\})/.exec(out);
+    const summary = ['pass', 'fail', 'skipped'].map((k) => `${k} ${new RegExp(`^# ${k} (\\d+)$`, 'm').exec(out)?.[1] ?? '?'}`).join(', ');
+    log(`parity tests with native kernels (${files.join(', ')}): exit ${r.status}, ${summary}, native calls ${stats?.[1] ?? 'none'}`);
+    assert.equal(r.status, 0, `parity tests failed with the native kernels:\n${out.split('\n').filter((l) => /not ok|Error|expected|accel-preload/.test(l)).slice(0, 30).join('\n')}`);
+    assert.ok(stats, 'the preload did not report');
+    const s = JSON.parse(stats[1]) as { batchMatMul: number; fallbacks: number };
+    assert.ok(s.batchMatMul > 0, 'no matmul went through the native kernel');
+    assert.match(out, /^# fail 0$/m);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});

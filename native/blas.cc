@@ -156,10 +156,11 @@ napi_value Gemm(napi_env env, napi_callback_info info) {
     cblas_sgemm(CblasRowMajor, TA, TB, static_cast<int>(m), static_cast<int>(n), static_cast<int>(k), 1.f,
                 A + ai * a_stride, lda, B + bi * b_stride, ldb, 0.f, C + i * c_size, ldc);
   };
-  // OpenBLAS runs GEMMs below ~262144 multiply-adds on one thread; spread such batches over
-  // OpenMP threads instead (inside a parallel region the OpenMP build of OpenBLAS stays serial).
+  // OpenBLAS runs small GEMMs on one thread; spread such batches over OpenMP threads instead.
+  // Only with the OpenMP build of OpenBLAS: inside a parallel region it stays serial, and it is
+  // safe to call concurrently (the pthreads and serial builds are left to their own threading).
   const double mnk = static_cast<double>(m) * n * k;
-  const bool split = g_threads > 1 && batch > 1 && mnk <= 262144.0 * 4 && openblas_get_parallel() != 1;
+  const bool split = g_threads > 1 && batch > 1 && mnk <= 262144.0 * 4 && openblas_get_parallel() == 2;
   if (split) {
 #pragma omp parallel for num_threads(g_threads) schedule(static)
     for (int64_t i = 0; i < batch; i++) one(i);

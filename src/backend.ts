@@ -6,6 +6,7 @@ export type BackendName = 'tensorflow-gpu' | 'tensorflow' | 'wasm' | 'cpu';
 export interface BackendChoice { name: string; reason: string }
 
 let chosen: BackendChoice | undefined;
+let nativeNote: { enabled: boolean; reason: string } | undefined;
 
 async function tryNode(pkg: string): Promise<string | undefined> {
   try {
@@ -26,6 +27,9 @@ async function useWasm(): Promise<string | undefined> {
     // Threads need SharedArrayBuffer workers, which tfjs cannot start in Node; SIMD is used when present.
     if (!(await tf.setBackend('wasm'))) return 'setBackend("wasm") returned false';
     await tf.ready();
+    // The optional OpenBLAS addon takes over the wasm matmul kernels where it is built.
+    const { enableNativeBlas } = await import('./accel.js');
+    nativeNote = enableNativeBlas();
     return undefined;
   } catch (e) {
     return (e as Error).message.split('\n')[0];
@@ -68,7 +72,8 @@ export async function initBackend(preferred?: string, log: (s: string) => void =
         ? (notes.length ? `fastest that loads; ${notes.join('; ')}` : 'fastest available')
         : `requested by ${preferred ? '--backend' : 'BERT_LAB_BACKEND'}`;
       chosen = { name: tf.getBackend(), reason };
-      log(`[bert-lab] backend: ${chosen.name} (${reason})`);
+      const matmul = chosen.name === 'wasm' && nativeNote ? `; matmul: ${nativeNote.enabled ? nativeNote.reason : `plain wasm (${nativeNote.reason})`}` : '';
+      log(`[bert-lab] backend: ${chosen.name} (${reason})${matmul}`);
       return chosen;
     }
   }

@@ -2,6 +2,7 @@
 // matmul ~20x faster than one with a transposed operand, so every gradient here is arranged to
 // use only plain matmuls (operands are transposed explicitly, which is a cheap copy).
 import * as tf from '@tensorflow/tfjs';
+import { nativeBlasEnabled } from './accel.js';
 
 type GradFunc = (dy: tf.Tensor, saved: tf.Tensor[]) => tf.Tensor[];
 /** tf.customGrad with typed inputs: `f` gets the inputs and the save function. */
@@ -17,6 +18,8 @@ export const matmul2d = custom(([a, b], save) => {
     value: tf.matMul(a as tf.Tensor2D, b as tf.Tensor2D),
     gradFunc: (dy, saved) => {
       const [sa, sb] = saved as tf.Tensor2D[];
+      // With the native kernels a transposed operand costs nothing; skip the copies.
+      if (nativeBlasEnabled()) return [tf.matMul(dy as tf.Tensor2D, sb, false, true), tf.matMul(sa, dy as tf.Tensor2D, true, false)];
       return [tf.matMul(dy as tf.Tensor2D, tf.transpose(sb)), tf.matMul(tf.transpose(sa), dy as tf.Tensor2D)];
     },
   };
@@ -29,6 +32,7 @@ export const bmm = custom(([a, b], save) => {
     value: tf.matMul(a as tf.Tensor3D, b as tf.Tensor3D),
     gradFunc: (dy, saved) => {
       const [sa, sb] = saved as tf.Tensor3D[];
+      if (nativeBlasEnabled()) return [tf.matMul(dy as tf.Tensor3D, sb, false, true), tf.matMul(sa, dy as tf.Tensor3D, true, false)];
       const t = (x: tf.Tensor3D) => tf.transpose(x, [0, 2, 1]);
       return [tf.matMul(dy as tf.Tensor3D, t(sb)), tf.matMul(t(sa), dy as tf.Tensor3D)];
     },

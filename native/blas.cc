@@ -6,7 +6,10 @@
 
 #include <cstdint>
 #include <cstdio>
+#include <cstdlib>
 #include <vector>
+
+#include "vmath.h"
 
 extern "C" {
 // OpenBLAS extensions (declared in its cblas.h, repeated here for other cblas.h providers).
@@ -170,6 +173,49 @@ napi_value Gemm(napi_env env, napi_callback_info info) {
   return nullptr;
 }
 
+// unary(op, heap, xByteOff, yByteOff, n[, threads]): y[i] = f(x[i]) for i < n, float32, where
+// op 0 = exp, 1 = erf (vmath.cc). threads (default 1) > 1 splits large arrays over OpenMP.
+napi_value Unary(napi_env env, napi_callback_info info) {
+  size_t argc = 6;
+  napi_value argv[6];
+  CHECK(napi_get_cb_info(env, info, &argc, argv, nullptr, nullptr));
+  if (argc < 5) return Throw(env, "unary: expected at least 5 arguments");
+  uint8_t* heap = nullptr;
+  size_t heap_bytes = 0;
+  if (!GetBytes(env, argv[1], &heap, &heap_bytes)) return Throw(env, "unary: heap must be a TypedArray or ArrayBuffer");
+  double d[5] = {0, 0, 0, 0, 1};
+  const int idx[5] = {0, 2, 3, 4, 5};
+  for (int i = 0; i < 5; i++) {
+    if (idx[i] >= static_cast<int>(argc)) break;
+    if (!GetNumber(env, argv[idx[i]], &d[i])) return Throw(env, "unary: numeric argument expected");
+    if (d[i] < 0 || d[i] != static_cast<double>(static_cast<int64_t>(d[i]))) return Throw(env, "unary: arguments must be non-negative integers");
+  }
+  if (d[0] > 1) return Throw(env, "unary: op must be 0 (exp) or 1 (erf)");
+  const size_t x_off = static_cast<size_t>(d[1]), y_off = static_cast<size_t>(d[2]);
+  const int64_t n = static_cast<int64_t>(d[3]);
+  const int threads = d[4] < 1 ? 1 : d[4] > 256 ? 256 : static_cast<int>(d[4]);
+  if ((x_off | y_off) & 3) return Throw(env, "unary: offsets must be 4-byte aligned");
+  if (n == 0) return nullptr;
+  const uint64_t bytes = static_cast<uint64_t>(n) * 4;
+  if (x_off + bytes > heap_bytes || y_off + bytes > heap_bytes) return Throw(env, "unary: out of bounds");
+  vmath::Run(d[0] == 0 ? vmath::Op::kExp : vmath::Op::kErf, reinterpret_cast<const float*>(heap + x_off),
+             reinterpret_cast<float*>(heap + y_off), n, threads);
+  return nullptr;
+}
+
+// setMathVariant(name): 'avx512' | 'avx2' | 'sse' | 'scalar' | '' (best); returns the one in effect.
+napi_value SetMathVariant(napi_env env, napi_callback_info info) {
+  size_t argc = 1;
+  napi_value argv[1];
+  CHECK(napi_get_cb_info(env, info, &argc, argv, nullptr, nullptr));
+  char buf[32] = {0};
+  size_t len = 0;
+  if (argc >= 1) napi_get_value_string_utf8(env, argv[0], buf, sizeof(buf), &len);
+  napi_value out;
+  CHECK(napi_create_string_utf8(env, vmath::VariantName(vmath::Select(buf)), NAPI_AUTO_LENGTH, &out));
+  return out;
+}
+
 // setThreads(n): threads for OpenBLAS and for splitting batches. Returns the value in effect.
 napi_value SetThreads(napi_env env, napi_callback_info info) {
   size_t argc = 1;
@@ -199,15 +245,21 @@ napi_value Info(napi_env env, napi_callback_info info) {
   CHECK(napi_set_named_property(env, obj, "threads", v));
   CHECK(napi_create_int32(env, openblas_get_num_threads(), &v));
   CHECK(napi_set_named_property(env, obj, "blasThreads", v));
+  CHECK(napi_create_string_utf8(env, vmath::VariantName(vmath::Current()), NAPI_AUTO_LENGTH, &v));
+  CHECK(napi_set_named_property(env, obj, "vmath", v));
   return obj;
 }
 
 napi_value Init(napi_env env, napi_value exports) {
   g_threads = openblas_get_num_threads();
   if (g_threads < 1) g_threads = 1;
+  // BERT_LAB_NATIVE_VMATH=avx512|avx2|sse|scalar forces an exp/erf implementation (default: best).
+  vmath::Select(std::getenv("BERT_LAB_NATIVE_VMATH"));
   napi_property_descriptor props[] = {
       {"gemm", nullptr, Gemm, nullptr, nullptr, nullptr, napi_default, nullptr},
       {"setThreads", nullptr, SetThreads, nullptr, nullptr, nullptr, napi_default, nullptr},
+      {"unary", nullptr, Unary, nullptr, nullptr, nullptr, napi_default, nullptr},
+      {"setMathVariant", nullptr, SetMathVariant, nullptr, nullptr, nullptr, napi_default, nullptr},
       {"info", nullptr, Info, nullptr, nullptr, nullptr, napi_default, nullptr},
   };
   if (napi_define_properties(env, exports, sizeof(props) / sizeof(props[0]), props) != napi_ok) return nullptr;

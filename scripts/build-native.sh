@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Builds the optional OpenBLAS addon (native/ -> native/build/Release/blas.node) used by
-# src/accel.ts to speed up matmuls on the tfjs wasm backend. Builds only when a C++ compiler,
+# src/accel.ts to speed up matmuls (OpenBLAS) and exp/erf (glibc's libmvec, looked up at run
+# time; scalar libm without it) on the tfjs wasm backend. Builds only when a C++ compiler,
 # make, Node's headers and OpenBLAS (cblas.h + libopenblas) are all present; otherwise says what
 # is missing and exits 0, and bert-lab runs on plain wasm. Debian: apt-get install libopenblas-dev
 # (or libopenblas-openmp-dev / libopenblas-pthread-dev). BERT_LAB_NATIVE_REQUIRE=1 turns a skip
@@ -61,7 +62,7 @@ if ! $GYP rebuild --nodedir="$NODEDIR" >"$PROBE_DIR/gyp.log" 2>&1; then
   if [ "${BERT_LAB_NATIVE_REQUIRE:-0}" = "1" ]; then exit 1; fi
   exit 0
 fi
-if ! node -e "const b = require('./build/Release/blas.node'); const i = b.info(); console.error('[build-native] ok: ' + i.config.split(' ').slice(0, 2).join(' ') + ', ' + i.parallel)"; then
+if ! node -e "const b = require('./build/Release/blas.node'); const i = b.info(); console.error('[build-native] ok: ' + i.config.split(' ').slice(0, 2).join(' ') + ', ' + i.parallel + ', exp/erf ' + i.vmath)"; then
   echo "[build-native] built, but the addon does not load" >&2
   if [ "${BERT_LAB_NATIVE_REQUIRE:-0}" = "1" ]; then exit 1; fi
 fi

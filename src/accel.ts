@@ -1,6 +1,7 @@
 // Optional native accelerator for the tfjs wasm backend: replaces the wasm BatchMatMul and
-// _FusedMatMul kernels with OpenBLAS sgemm run by a Node addon (native/, built by
-// scripts/build-native.sh). The addon reads and writes the wasm heap in place: operands are
+// _FusedMatMul kernels with OpenBLAS sgemm, and the float32 Exp and Erf kernels with glibc's
+// vectorised libmvec expf/erff (the wasm ones are scalar libm), run by a Node addon (native/,
+// built by scripts/build-native.sh). The addon reads and writes the wasm heap in place: operands are
 // passed as byte offsets into the heap, so nothing is copied. Missing addon = plain wasm.
 import * as tf from '@tensorflow/tfjs';
 import { createRequire } from 'node:module';
@@ -12,8 +13,12 @@ import { fileURLToPath } from 'node:url';
 interface Addon {
   gemm(heap: Uint8Array, aOff: number, bOff: number, cOff: number, batch: number, m: number, n: number, k: number,
     transA: boolean, transB: boolean, aStride: number, bStride: number, aIndex?: Int32Array | null, bIndex?: Int32Array | null): void;
+  /** y = exp (op 0) or erf (op 1) of x, n float32 values; threads > 1 splits large arrays. */
+  unary(op: 0 | 1, heap: Uint8Array, xOff: number, yOff: number, n: number, threads?: number): void;
   setThreads(n: number): number;
-  info(): { config: string; parallel: string; threads: number; blasThreads: number };
+  /** 'avx512' | 'avx2' | 'sse' | 'scalar' | '' (best); returns the implementation in effect. */
+  setMathVariant(name: string): string;
+  info(): { config: string; parallel: string; threads: number; blasThreads: number; vmath: string };
 }
 
 // The parts of the wasm backend the kernels use (see tfjs-backend-wasm/dist/backend_wasm.d.ts).
@@ -24,9 +29,9 @@ interface WasmBackend {
 }
 
 export interface NativeBlasStatus { enabled: boolean; reason: string }
-export interface NativeBlasStats { batchMatMul: number; fusedMatMul: number; fallbacks: number }
+export interface NativeBlasStats { batchMatMul: number; fusedMatMul: number; exp: number; erf: number; fallbacks: number }
 
-const KERNELS = ['BatchMatMul', '_FusedMatMul'] as const;
+const KERNELS = ['BatchMatMul', '_FusedMatMul', 'Exp', 'Erf'] as const;
 const here = path.dirname(fileURLToPath(import.meta.url));
 const root = path.basename(path.dirname(here)) === 'dist' ? path.resolve(here, '../..') : path.resolve(here, '..');
 /** Where scripts/build-native.sh leaves the addon (BERT_LAB_NATIVE_ADDON overrides). */
@@ -37,7 +42,7 @@ let addon: Addon | undefined;
 let addonPath = '';
 let active: NativeBlasStatus | undefined;
 const originals = new Map<string, tf.KernelConfig>();
-const stats: NativeBlasStats = { batchMatMul: 0, fusedMatMul: 0, fallbacks: 0 };
+const stats: NativeBlasStats = { batchMatMul: 0, fusedMatMul: 0, exp: 0, erf: 0, fallbacks: 0 };
 
 function loadAddon(): string | undefined {
   if (addon) return undefined;
@@ -158,6 +163,30 @@ function fusedMatMul(args: KernelArgs): tf.TensorInfo | tf.TensorInfo[] {
   return z;
 }
 
+// Exp and Erf: float32 only (anything else goes to the wasm kernel). One thread: the loop is
+// memory-bound (about 1 ms for 2M floats with AVX2), and a second thread measured no faster on
+// this 2-core machine while it competes with other work.
+function unaryKernel(name: 'Exp' | 'Erf', op: 0 | 1, key: 'exp' | 'erf') {
+  return (args: KernelArgs): tf.TensorInfo | tf.TensorInfo[] => {
+    const { x } = args.inputs as { x: tf.TensorInfo };
+    if (!addon || x.dtype !== 'float32') return fallback(name, args);
+    const backend = args.backend as WasmBackend;
+    const out = backend.makeOutput(x.shape, 'float32');
+    stats[key]++;
+    const n = tf.util.sizeFromShape(x.shape);
+    if (n === 0) return out;
+    // As for gemm: heap view and offsets only after makeOutput (which may grow the heap).
+    const heap = backend.wasm.HEAPU8;
+    const off = (t: tf.TensorInfo) => backend.dataIdMap.get(t.dataId).memoryOffset >>> 0;
+    addon.unary(op, heap, off(x), off(out), n, 1);
+    return out;
+  };
+}
+
+const kernelFuncs: Record<(typeof KERNELS)[number], (args: KernelArgs) => tf.TensorInfo | tf.TensorInfo[]> = {
+  BatchMatMul: batchMatMul, _FusedMatMul: fusedMatMul, Exp: unaryKernel('Exp', 0, 'exp'), Erf: unaryKernel('Erf', 1, 'erf'),
+};
+
 /**
  * BLAS threads: BERT_LAB_NATIVE_THREADS, else the cores not already busy (core count minus the
  * 1-minute load average, at least 1). A thread that has to share its core with another process
@@ -173,8 +202,9 @@ function threadCount(): { n: number; why: string } {
 }
 
 /**
- * Replaces the wasm BatchMatMul and _FusedMatMul kernels with OpenBLAS ones when the addon is
- * built. Never throws: returns whether it is on and why. BERT_LAB_NATIVE=0 turns it off;
+ * Replaces the wasm BatchMatMul and _FusedMatMul kernels with OpenBLAS ones, and Exp and Erf
+ * with vectorised libmvec ones (float32; BERT_LAB_NATIVE_VMATH=avx512|avx2|sse|scalar picks the
+ * variant), when the addon is built. Never throws: returns whether it is on and why. BERT_LAB_NATIVE=0 turns it off;
  * BERT_LAB_NATIVE_THREADS sets the BLAS threads (default: the core count). The wasm backend
  * must be registered (imported) first; it need not be initialised yet.
  */
@@ -192,7 +222,9 @@ export function enableNativeBlas(): NativeBlasStatus {
     }
     const want = threadCount();
     const threads = addon!.setThreads(want.n);
-    for (const name of KERNELS) {
+    // An addon built before Exp/Erf existed has no unary(): it still serves the matmuls.
+    const names = KERNELS.filter((k) => (k !== 'Exp' && k !== 'Erf') || typeof addon!.unary === 'function');
+    for (const name of names) {
       const orig = tf.getKernel(name, 'wasm')!;
       originals.set(name, orig);
       tf.unregisterKernel(name, 'wasm');
@@ -200,11 +232,12 @@ export function enableNativeBlas(): NativeBlasStatus {
       // (the fallback path needs it).
       tf.registerKernel({
         kernelName: name, backendName: 'wasm', setupFunc: orig.setupFunc, disposeFunc: orig.disposeFunc,
-        kernelFunc: (name === 'BatchMatMul' ? batchMatMul : fusedMatMul) as unknown as tf.KernelFunc,
+        kernelFunc: kernelFuncs[name] as unknown as tf.KernelFunc,
       });
     }
     const info = addon!.info();
-    return (active = { enabled: true, reason: `OpenBLAS sgemm for BatchMatMul/_FusedMatMul (${info.config.split(' ').slice(0, 2).join(' ')}, ${info.parallel}, ${threads} thread${threads > 1 ? 's' : ''} (${want.why}); ${addonPath})` });
+    const unary = names.includes('Exp') ? `, ${info.vmath ?? 'libm'} for Exp/Erf` : '';
+    return (active = { enabled: true, reason: `native kernels ${names.join(', ')}: OpenBLAS sgemm for BatchMatMul/_FusedMatMul (${info.config.split(' ').slice(0, 2).join(' ')}, ${info.parallel}, ${threads} thread${threads > 1 ? 's' : ''} (${want.why}))${unary}; ${addonPath}` });
   } catch (e) {
     return (active = { enabled: false, reason: `native BLAS setup failed (${(e as Error).message.split('\n')[0]})` });
   }

@@ -239,6 +239,144 @@ test('native BLAS: matmul speed vs the wasm kernel (logged, not asserted)', opts
   }
 });
 
+/** float64 erf: Maclaurin series below 3 (|error| ~1e-13 after cancellation), continued fraction for erfc above. */
+function erf64(x: number): number {
+  if (Number.isNaN(x)) return NaN;
+  if (x === 0) return x; // keeps -0
+  const a = Math.abs(x), sign = x < 0 ? -1 : 1;
+  if (a < 3) {
+    let term = a, sum = a;
+    for (let n = 1; n < 200; n++) {
+      term *= (-a * a) / n;
+      const t = term / (2 * n + 1);
+      sum += t;
+      if (Math.abs(t) < 1e-17 * Math.abs(sum)) break;
+    }
+    return (sign * 2 * sum) / Math.sqrt(Math.PI);
+  }
+  if (a > 10) return sign; // erfc(10) ~ 2e-45
+  // erfc(a) = exp(-a^2)/sqrt(pi) / (a + (1/2)/(a + 1/(a + (3/2)/(a + 2/(a + ...))))), evaluated bottom-up.
+  let f = a;
+  for (let k = 80; k >= 1; k--) f = a + k / 2 / f;
+  return sign * (1 - Math.exp(-a * a) / Math.sqrt(Math.PI) / f);
+}
+
+/** Inputs for Exp/Erf: special values, the overflow/underflow/denormal boundaries, then random ones over [-lim, lim]. */
+function unaryInputs(n: number, seed: number, lim: number): Float32Array {
+  const edge = [0, -0, Infinity, -Infinity, NaN, 1, -1, 1e-7, -1e-7, 1e-30, -1e-30, 1e-45, -1e-45, 1.17549435e-38,
+    88.72283, 88.72284, 88.7, 89, 100, 1e30, 3.4028235e38, -3.4028235e38, -87.3, -87.4, -100, -103.9, -103.98, -104, -150, -1e30,
+    0.5, -0.5, 2, -2, 3, -3, 3.9, -3.9, 4, -4, 5, 9.2, -9.2, 10, -10, 0.84375, 1.25, 2.857, 6, -6];
+  const out = new Float32Array(n);
+  const r = values(n, seed);
+  for (let i = 0; i < n; i++) out[i] = i < edge.length ? edge[i] : r[i] * lim * Math.abs(r[(i * 7919) % n]);
+  return out;
+}
+
+/** Same NaNs and infinities as the reference; finite values within rel * |want| (+ a few denormal steps). Returns the worst error in float32 ulps. */
+function assertUnary(got: ArrayLike<number>, want: ArrayLike<number>, xs: ArrayLike<number>, what: string, rel = 1e-6): number {
+  assert.equal(got.length, want.length, `${what}: length`);
+  let ulps = 0;
+  const tiny = 2 ** -149;
+  for (let i = 0; i < want.length; i++) {
+    const g = got[i], w = want[i], x = xs[i];
+    if (Number.isNaN(w) || !Number.isFinite(w)) { assert.ok(Object.is(g, w), `${what}: f(${x}) = ${g}, expected ${w}`); continue; }
+    const err = Math.abs(g - w);
+    assert.ok(err <= rel * Math.abs(w) + 4 * tiny, `${what}: f(${x}) = ${g}, expected ${w} (relative error ${(err / Math.abs(w)).toExponential(2)})`);
+    const ulp = Math.max(tiny, 2 ** (Math.floor(Math.log2(Math.max(Math.abs(w), 2 ** -126))) - 23));
+    ulps = Math.max(ulps, err / ulp);
+  }
+  return ulps;
+}
+
+test('native Exp/Erf: match the wasm kernels and float64 math (edge values, 0/1-element and odd sizes, large tensors)', opts, async () => {
+  await initBackend('wasm', () => {});
+  const fns = [
+    { name: 'Exp', key: 'exp', op: (t: tf.Tensor) => tf.exp(t), ref: Math.exp, lim: 100 },
+    { name: 'Erf', key: 'erf', op: (t: tf.Tensor) => tf.erf(t), ref: erf64, lim: 6 },
+  ] as const;
+  const shapes = [[0], [2, 0, 3], [1], [7], [15], [17], [33], [3, 5, 7], [51], [64], [1001], [37, 129], [2 * 1024 * 1024 + 13]];
+  let seed = 500;
+  for (const f of fns) {
+    let worstRef = 0, worstWasm = 0;
+    for (const shape of shapes) {
+      const size = shape.reduce((x, y) => x * y, 1);
+      const xs = unaryInputs(size, seed++, f.lim);
+      const x = tf.tensor(xs, shape);
+      disableNativeBlas();
+      const wasm = f.op(x);
+      assert.ok(enableNativeBlas().enabled);
+      const before = nativeBlasStats()[f.key];
+      const native = f.op(x);
+      assert.equal(nativeBlasStats()[f.key], before + 1, `${f.name} ${JSON.stringify(shape)}: the native kernel did not run`);
+      assert.deepEqual(native.shape, shape);
+      assert.equal(native.dtype, 'float32');
+      const got = native.dataSync(), w = wasm.dataSync();
+      // float64 reference rounded to float32: the best a float32 kernel can return.
+      const want = Float32Array.from(xs, (v) => f.ref(v));
+      const what = `${f.name} ${JSON.stringify(shape)}`;
+      worstRef = Math.max(worstRef, assertUnary(got, want, xs, `${what} vs float64`));
+      worstWasm = Math.max(worstWasm, assertUnary(got, w, xs, `${what} vs wasm`));
+      tf.dispose([x, wasm, native]);
+    }
+    log(`${f.name}: ${shapes.length} shapes agree with float64 (max ${worstRef.toFixed(2)} ulp) and the wasm kernel (max ${worstWasm.toFixed(2)} ulp) within 1e-6 relative`);
+  }
+  // Signs of zero and the exact special values, as Math.exp / C erf.
+  const special = tf.tensor1d([0, -0, Infinity, -Infinity, NaN, 1000, -1000]);
+  const e = tf.exp(special).dataSync(), r = tf.erf(special).dataSync();
+  assert.deepEqual(Array.from(e), [1, 1, Infinity, 0, NaN, Infinity, 0]);
+  assert.deepEqual(Array.from(r), [0, -0, 1, -1, NaN, 1, -1]);
+  assert.ok(Object.is(r[1], -0), 'erf(-0) is -0');
+  special.dispose();
+});
+
+test('native Exp/Erf: non-float32 inputs and gradients go through the wasm kernels unchanged', opts, async () => {
+  await initBackend('wasm', () => {});
+  enableNativeBlas();
+  const xi = tf.tensor1d([0, 1, 2, -3], 'int32');
+  disableNativeBlas();
+  const wasm = [tf.exp(xi), tf.erf(xi)].map((t) => ({ dtype: t.dtype, v: Array.from(t.dataSync()) }));
+  enableNativeBlas();
+  const before = nativeBlasStats();
+  const native = [tf.exp(xi), tf.erf(xi)].map((t) => ({ dtype: t.dtype, v: Array.from(t.dataSync()) }));
+  const after = nativeBlasStats();
+  assert.deepEqual(native, wasm);
+  // tf.erf casts int32 to float32 before the kernel; tf.exp hands int32 to it.
+  assert.equal(after.exp, before.exp, 'int32 input served natively');
+  assert.ok(after.fallbacks >= before.fallbacks + 1, 'int32 input did not fall back');
+  // GELU (erf form) and softmax gradients, native vs wasm.
+  const x = tf.tensor(unaryInputs(3 * 257, 77, 5).map((v) => (Number.isFinite(v) ? Math.max(-8, Math.min(8, v)) : 0)), [3, 257]);
+  const loss = (t: tf.Tensor) => tf.sum(tf.mul(tf.mul(t, tf.add(1, tf.erf(tf.div(t, Math.SQRT2)))), tf.softmax(t)));
+  const g = tf.grad(loss);
+  disableNativeBlas();
+  const gw = g(x).dataSync();
+  enableNativeBlas();
+  const gn = g(x).dataSync();
+  let mx = 0;
+  for (const v of gw) mx = Math.max(mx, Math.abs(v));
+  assertRel(gn, gw, new Float64Array(gw.length).fill(mx), 'GELU/softmax gradient', 1e-5);
+  tf.dispose([xi, x]);
+});
+
+test('native Exp/Erf: speed vs the wasm kernels on [32, 64, 1024] (logged, not asserted)', opts, async () => {
+  await initBackend('wasm', () => {});
+  const x = tf.randomNormal([32, 64, 1024]);
+  // wasm kernels run synchronously: the call alone is the kernel time (no readback copy).
+  const time = (f: () => tf.Tensor, reps: number) => {
+    f().dispose();
+    const ts: number[] = [];
+    for (let i = 0; i < reps; i++) { const t0 = performance.now(); const y = f(); ts.push(performance.now() - t0); y.dispose(); }
+    return ts.sort((a, b) => a - b)[Math.floor(reps / 2)];
+  };
+  for (const [name, f] of [['exp', () => tf.exp(x)], ['erf', () => tf.erf(x)]] as const) {
+    disableNativeBlas();
+    const tw = time(f, 5);
+    enableNativeBlas();
+    const tn = time(f, 9);
+    log(`${name} [32,64,1024]: wasm ${tw.toFixed(1)} ms, native ${tn.toFixed(2)} ms (median), ${(tw / tn).toFixed(0)}x`);
+  }
+  x.dispose();
+});
+
 test('native BLAS: the PyTorch parity tests (test/bert.test.ts, test/train.test.ts) pass with the native kernels', {
   ...opts, ...(haveShared || opts.skip ? {} : { skip: `../shared not found at ${sharedDir}` }), timeout: 600_000,
 }, () => {
@@ -269,8 +407,9 @@ test('native BLAS: the PyTorch parity tests (test/bert.test.ts, test/train.test.
     log(`parity tests with native kernels (${files.join(', ')}): exit ${r.status}, ${summary}, native calls ${stats?.[1] ?? 'none'}`);
     assert.equal(r.status, 0, `parity tests failed with the native kernels:\n${out.split('\n').filter((l) => /not ok|Error|expected|accel-preload/.test(l)).slice(0, 30).join('\n')}`);
     assert.ok(stats, 'the preload did not report');
-    const s = JSON.parse(stats[1]) as { batchMatMul: number; fallbacks: number };
+    const s = JSON.parse(stats[1]) as { batchMatMul: number; exp: number; erf: number; fallbacks: number };
     assert.ok(s.batchMatMul > 0, 'no matmul went through the native kernel');
+    assert.ok(s.exp > 0 && s.erf > 0, 'no exp/erf went through the native kernels');
     assert.match(out, /^# fail 0$/m);
   } finally {
     rmSync(dir, { recursive: true, force: true });

@@ -39,12 +39,35 @@ export const bmm = custom(([a, b], save) => {
   };
 }) as (a: tf.Tensor3D, b: tf.Tensor3D) => tf.Tensor3D;
 
+/**
+ * Sum over rows of dy[n, out] as ones[1, n] @ dy: a plain matmul, where the reduction kernel
+ * along axis 0 is several times slower on wasm.
+ */
+function sumRows(dy: tf.Tensor2D): tf.Tensor1D {
+  return tf.reshape(tf.matMul(tf.ones([1, dy.shape[0]]), dy), [dy.shape[1]]) as tf.Tensor1D;
+}
+
+/** x[n, in] @ kernel[in, out] + bias[out], with the bias gradient as a matmul too. */
+const affine2d = custom(([x, k, b], save) => {
+  save([x, k]);
+  return {
+    value: tf.add(tf.matMul(x as tf.Tensor2D, k as tf.Tensor2D), b),
+    gradFunc: (dy, [sx, sk]) => {
+      const g = dy as tf.Tensor2D;
+      const [dx, dk] = nativeBlasEnabled()
+        ? [tf.matMul(g, sk as tf.Tensor2D, false, true), tf.matMul(sx as tf.Tensor2D, g, true, false)]
+        : [tf.matMul(g, tf.transpose(sk as tf.Tensor2D)), tf.matMul(tf.transpose(sx as tf.Tensor2D), g)];
+      return [dx, dk, sumRows(g)];
+    },
+  };
+}) as (x: tf.Tensor2D, k: tf.Tensor2D, b: tf.Tensor1D) => tf.Tensor2D;
+
 /** x[..., in] @ kernel[in, out] + bias: a PyTorch Linear whose weight is held as its transpose. */
 export function linear(x: tf.Tensor, kernel: tf.Tensor2D, bias?: tf.Tensor1D): tf.Tensor {
   const inDim = x.shape[x.shape.length - 1];
   const lead = x.shape.slice(0, -1);
-  let y: tf.Tensor = matmul2d(tf.reshape(x, [-1, inDim]) as tf.Tensor2D, kernel);
-  if (bias) y = tf.add(y, bias);
+  const x2d = tf.reshape(x, [-1, inDim]) as tf.Tensor2D;
+  const y: tf.Tensor = bias ? affine2d(x2d, kernel, bias) : matmul2d(x2d, kernel);
   return tf.reshape(y, [...lead, kernel.shape[1]]);
 }
 
@@ -66,10 +89,35 @@ export const gelu = custom(([x], save) => {
   };
 }) as (x: tf.Tensor) => tf.Tensor;
 
-/** LayerNorm over the last axis with biased variance, as torch.nn.LayerNorm. */
+/**
+ * LayerNorm over the last axis with biased variance, as torch.nn.LayerNorm, with its gradient
+ * written out: fewer kernels than autodiff, and the gamma/beta reductions as matmuls.
+ */
 export function layerNorm(x: tf.Tensor, gamma: tf.Tensor1D, beta: tf.Tensor1D, eps: number): tf.Tensor {
-  const { mean, variance } = tf.moments(x, -1, true);
-  return tf.add(tf.mul(tf.mul(tf.sub(x, mean), tf.rsqrt(tf.add(variance, eps))), gamma), beta);
+  const d = x.shape[x.shape.length - 1];
+  const f = custom(([xi, g, b], save) => {
+    const [xhat, rstd] = tf.tidy(() => {
+      const { mean, variance } = tf.moments(xi, -1, true);
+      const r = tf.rsqrt(tf.add(variance, eps));
+      return [tf.mul(tf.sub(xi, mean), r), r];
+    });
+    save([xhat, rstd, g]);
+    return {
+      value: tf.add(tf.mul(xhat, g), b),
+      gradFunc: (dy, [xh, r, gs]) => {
+        const dy2 = tf.reshape(dy, [-1, d]) as tf.Tensor2D;
+        const dbeta = sumRows(dy2);
+        const dgamma = sumRows(tf.reshape(tf.mul(dy, xh), [-1, d]) as tf.Tensor2D);
+        // dx = rstd * (dxhat - mean(dxhat) - xhat * mean(dxhat * xhat)), dxhat = dy * gamma
+        const dxhat = tf.mul(dy, gs);
+        const m1 = tf.mean(dxhat, -1, true);
+        const m2 = tf.mean(tf.mul(dxhat, xh), -1, true);
+        const dx = tf.mul(r, tf.sub(tf.sub(dxhat, m1), tf.mul(xh, m2)));
+        return [dx, dgamma, dbeta];
+      },
+    };
+  }) as (x: tf.Tensor, g: tf.Tensor1D, b: tf.Tensor1D) => tf.Tensor;
+  return f(x, gamma, beta);
 }
 
 /**

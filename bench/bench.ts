@@ -69,7 +69,10 @@ async function child(backend: string, size: string, o: { batch: number; seq: num
 }
 
 function runChild(backend: string, size: string, argv: string[]): Result {
-  const r = spawnSync(process.execPath, ['--import', 'tsx', fileURLToPath(import.meta.url), '--child', backend, '--sizes', size, ...argv], { encoding: 'utf8', maxBuffer: 64 << 20 });
+  // The library picks BLAS threads from the load average, which still counts the previous child
+  // here; a benchmark uses every core, as PyTorch's side does.
+  const env = { ...process.env, BERT_LAB_NATIVE_THREADS: process.env.BERT_LAB_NATIVE_THREADS ?? String(os.availableParallelism()) };
+  const r = spawnSync(process.execPath, ['--import', 'tsx', fileURLToPath(import.meta.url), '--child', backend, '--sizes', size, ...argv], { encoding: 'utf8', maxBuffer: 64 << 20, env });
   const line = r.stdout.trim().split('\n').filter((l) => l.startsWith('{')).at(-1);
   if (r.status === 0 && line) return JSON.parse(line) as Result;
   if (/Cannot find package|could not be loaded/.test(r.stderr)) {

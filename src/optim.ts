@@ -37,10 +37,12 @@ export class AdamW {
     const bc1 = 1 - b1 ** this.step;
     const bc2Sqrt = Math.sqrt(1 - b2 ** this.step);
     const stepSize = this.lr / bc1;
-    tf.tidy(() => {
-      for (const [name, p] of params) {
-        const g = grads.get(name);
-        if (!g) continue;
+    for (const [name, p] of params) {
+      const g = grads.get(name);
+      if (!g) continue;
+      // One tidy per parameter: temporaries are freed before the next one (the word embeddings'
+      // alone are tens of MB each).
+      tf.tidy(() => {
         let m = this.m.get(name), v = this.v.get(name);
         if (!m || !v) {
           m = tf.variable(tf.zerosLike(p), false); v = tf.variable(tf.zerosLike(p), false);
@@ -53,8 +55,8 @@ export class AdamW {
         let pNew = decay ? tf.mul(p, 1 - this.lr * decay) : p;
         pNew = tf.sub(pNew, tf.mul(tf.div(mNew, denom), stepSize));
         m.assign(mNew); v.assign(vNew); p.assign(pNew);
-      }
-    });
+      });
+    }
   }
 
   /** Moments as plain arrays, for checkpoints that can resume training. */

@@ -11,33 +11,24 @@ function custom<T extends tf.Tensor>(f: (xs: tf.Tensor[], save: tf.GradSaveFunc)
     f(args.slice(0, -1) as tf.Tensor[], args[args.length - 1] as tf.GradSaveFunc)) as Parameters<typeof tf.customGrad<T>>[0]);
 }
 
-/** Plain 2-D matmul a[m,k] @ b[k,n] whose gradient never uses a transposed-operand matmul. */
-export const matmul2d = custom(([a, b], save) => {
-  save([a, b]);
-  return {
-    value: tf.matMul(a as tf.Tensor2D, b as tf.Tensor2D),
-    gradFunc: (dy, saved) => {
-      const [sa, sb] = saved as tf.Tensor2D[];
-      // With the native kernels a transposed operand costs nothing; skip the copies.
-      if (nativeBlasEnabled()) return [tf.matMul(dy as tf.Tensor2D, sb, false, true), tf.matMul(sa, dy as tf.Tensor2D, true, false)];
-      return [tf.matMul(dy as tf.Tensor2D, tf.transpose(sb)), tf.matMul(tf.transpose(sa), dy as tf.Tensor2D)];
-    },
-  };
-}) as (a: tf.Tensor2D, b: tf.Tensor2D) => tf.Tensor2D;
+/**
+ * Gradients of a @ b (rank 2 or 3): [dy @ bᵀ, aᵀ @ dy]. Operands are transposed explicitly, a
+ * cheap copy, unless the native kernels make a transposed operand free.
+ */
+function matmulGrads(dy: tf.Tensor, a: tf.Tensor, b: tf.Tensor): tf.Tensor[] {
+  const mm = (x: tf.Tensor, y: tf.Tensor, tx = false, ty = false) => tf.matMul(x as tf.Tensor3D, y as tf.Tensor3D, tx, ty);
+  if (nativeBlasEnabled()) return [mm(dy, b, false, true), mm(a, dy, true, false)];
+  const t = (x: tf.Tensor) => tf.transpose(x, x.rank === 3 ? [0, 2, 1] : [1, 0]);
+  return [mm(dy, t(b)), mm(t(a), dy)];
+}
 
-/** Batched matmul a[n,m,k] @ b[n,k,p] with the same rule for its gradient. */
-export const bmm = custom(([a, b], save) => {
+/** a @ b (2-D, or batched 3-D) whose gradient never uses a transposed-operand wasm matmul. */
+const matmul = custom(([a, b], save) => {
   save([a, b]);
-  return {
-    value: tf.matMul(a as tf.Tensor3D, b as tf.Tensor3D),
-    gradFunc: (dy, saved) => {
-      const [sa, sb] = saved as tf.Tensor3D[];
-      if (nativeBlasEnabled()) return [tf.matMul(dy as tf.Tensor3D, sb, false, true), tf.matMul(sa, dy as tf.Tensor3D, true, false)];
-      const t = (x: tf.Tensor3D) => tf.transpose(x, [0, 2, 1]);
-      return [tf.matMul(dy as tf.Tensor3D, t(sb)), tf.matMul(t(sa), dy as tf.Tensor3D)];
-    },
-  };
-}) as (a: tf.Tensor3D, b: tf.Tensor3D) => tf.Tensor3D;
+  return { value: tf.matMul(a as tf.Tensor3D, b as tf.Tensor3D), gradFunc: (dy, [sa, sb]) => matmulGrads(dy, sa, sb) };
+});
+export const matmul2d = matmul as (a: tf.Tensor2D, b: tf.Tensor2D) => tf.Tensor2D;
+export const bmm = matmul as (a: tf.Tensor3D, b: tf.Tensor3D) => tf.Tensor3D;
 
 /**
  * Sum over rows of dy[n, out] as ones[1, n] @ dy: a plain matmul, where the reduction kernel
@@ -52,13 +43,7 @@ const affine2d = custom(([x, k, b], save) => {
   save([x, k]);
   return {
     value: tf.add(tf.matMul(x as tf.Tensor2D, k as tf.Tensor2D), b),
-    gradFunc: (dy, [sx, sk]) => {
-      const g = dy as tf.Tensor2D;
-      const [dx, dk] = nativeBlasEnabled()
-        ? [tf.matMul(g, sk as tf.Tensor2D, false, true), tf.matMul(sx as tf.Tensor2D, g, true, false)]
-        : [tf.matMul(g, tf.transpose(sk as tf.Tensor2D)), tf.matMul(tf.transpose(sx as tf.Tensor2D), g)];
-      return [dx, dk, sumRows(g)];
-    },
+    gradFunc: (dy, [sx, sk]) => [...matmulGrads(dy, sx, sk), sumRows(dy as tf.Tensor2D)],
   };
 }) as (x: tf.Tensor2D, k: tf.Tensor2D, b: tf.Tensor1D) => tf.Tensor2D;
 

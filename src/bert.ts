@@ -382,7 +382,7 @@ function initTensor(spec: ParamSpec, cfg: BertConfig, seed: number): tf.Tensor {
   }
 }
 
-async function loadInto<T extends BertTask>(model: T, dir: string, file: string, weights: Map<string, TensorData>, opts: LoadOptions, source: string): Promise<T> {
+async function loadInto<T extends BertTask>(model: T, file: string, weights: Map<string, TensorData>, opts: LoadOptions, source: string): Promise<T> {
   const log = opts.log ?? ((s: string) => console.error(s));
   const { missing, unexpected } = model.loadWeights(weights, file, opts.seed);
   const name = model.architecture;
@@ -393,7 +393,6 @@ async function loadInto<T extends BertTask>(model: T, dir: string, file: string,
     log(`Some weights of ${name} were not initialized from the model checkpoint at ${source} and are newly initialized: ${missing.join(', ')}\n` +
       'You should probably TRAIN this model on a down-stream task to be able to use it for predictions and inference.');
   }
-  void dir;
   return model;
 }
 
@@ -409,7 +408,7 @@ export class BertModel extends BertTask {
   constructor(config: BertConfig) { super(config, ''); }
   static async fromPretrained(nameOrDir: string, opts: LoadOptions = {}): Promise<BertModel> {
     const c = await openCheckpoint(nameOrDir, opts);
-    return loadInto(new BertModel(c.config), c.dir, c.file, c.weights, opts, nameOrDir);
+    return loadInto(new BertModel(c.config), c.file, c.weights, opts, nameOrDir);
   }
   forward(inputs: BertInputs, training = false): BertOutput { return this.bert.forward(inputs, this.context(training)); }
 }
@@ -439,7 +438,7 @@ export class BertForSequenceClassification extends BertTask {
   get numLabels(): number { return this.labels.length; }
   static async fromPretrained(nameOrDir: string, opts: LoadOptions = {}): Promise<BertForSequenceClassification> {
     const c = await openCheckpoint(nameOrDir, opts);
-    return loadInto(new BertForSequenceClassification(c.config, opts.labels), c.dir, c.file, c.weights, opts, nameOrDir);
+    return loadInto(new BertForSequenceClassification(c.config, opts.labels), c.file, c.weights, opts, nameOrDir);
   }
   forward(inputs: BertInputs, training = false): BertOutput & { logits: tf.Tensor2D } {
     const ctx = this.context(training);
@@ -470,7 +469,7 @@ export class BertForPreTraining extends BertTask {
   }
   static async fromPretrained(nameOrDir: string, opts: LoadOptions = {}): Promise<BertForPreTraining> {
     const c = await openCheckpoint(nameOrDir, opts);
-    return loadInto(new BertForPreTraining(c.config), c.dir, c.file, c.weights, opts, nameOrDir);
+    return loadInto(new BertForPreTraining(c.config), c.file, c.weights, opts, nameOrDir);
   }
   /** MLM logits for hidden states [n, h]: decoder tied to the word embeddings. */
   mlmHead(hidden2d: tf.Tensor2D): tf.Tensor2D {
@@ -518,5 +517,5 @@ export async function loadAuto(nameOrDir: string, opts: LoadOptions = {}): Promi
   const model = arch === 'BertForSequenceClassification' ? new BertForSequenceClassification(c.config, opts.labels)
     : /PreTraining|MaskedLM/.test(arch) ? new BertForPreTraining(c.config)
     : new BertModel(c.config);
-  return loadInto(model, c.dir, c.file, c.weights, opts, nameOrDir);
+  return loadInto(model, c.file, c.weights, opts, nameOrDir);
 }

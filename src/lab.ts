@@ -27,6 +27,14 @@ export function cleanAll(texts: string[], mode: CleanMode): { cleaned: string[];
   return { cleaned, empty };
 }
 
+/**
+ * Cleans texts (and pairs) and encodes them for a model, padded to the batch's longest and
+ * truncated at the model's position limit: how evaluation and prediction see new data.
+ */
+export function encodeForModel(tok: BertTokenizer, texts: string[], pairs: string[] | undefined, mode: CleanMode, maxPositions: number): Encoded {
+  return tok.encodeBatch(cleanAll(texts, mode).cleaned, { pairs: pairs && cleanAll(pairs, mode).cleaned, padding: 'longest', truncation: true, maxLength: maxPositions });
+}
+
 /** The longest tokenized length with [CLS]/[SEP] (and the pair's [SEP]), as the lab measures it. */
 export function maxTokenLength(tok: BertTokenizer, texts: string[], pairs?: string[]): number {
   let max = 0;
@@ -224,10 +232,7 @@ export async function predictCsv(modelDir: string, file: string, outFile: string
   const model = await BertForSequenceClassification.fromPretrained(modelDir, { log: opts.log });
   try {
     const tok = await BertTokenizer.fromDir(modelDir);
-    const mode = opts.clean ?? 'lab';
-    const texts = cleanAll(rows.texts, mode).cleaned;
-    const pairs = rows.pairs && cleanAll(rows.pairs, mode).cleaned;
-    const enc = tok.encodeBatch(texts, { pairs, padding: 'longest', truncation: true, maxLength: model.config.max_position_embeddings });
+    const enc = encodeForModel(tok, rows.texts, rows.pairs, opts.clean ?? 'lab', model.config.max_position_embeddings);
     const { predictions } = predict(model, enc, opts.batchSize ?? 32);
     const labels = predictions.map((p) => model.labels[p]);
     const target = opts.targetCol ?? 'target';

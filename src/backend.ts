@@ -27,6 +27,7 @@ async function useWasm(): Promise<string | undefined> {
     // Threads need SharedArrayBuffer workers, which tfjs cannot start in Node; SIMD is used when present.
     if (!(await tf.setBackend('wasm'))) return 'setBackend("wasm") returned false';
     await tf.ready();
+    shareIdentity();
     // The optional OpenBLAS addon takes over the wasm matmul kernels where it is built.
     const { enableNativeBlas } = await import('./accel.js');
     nativeNote = enableNativeBlas();
@@ -34,6 +35,27 @@ async function useWasm(): Promise<string | undefined> {
   } catch (e) {
     return (e as Error).message.split('\n')[0];
   }
+}
+
+/**
+ * The wasm Identity kernel copies its input. tfjs clones every tensor a gradient needs through
+ * Identity, so a training step held a second copy of most activations (a third of the peak heap).
+ * Sharing the buffer by reference count, as the cpu and webgl backends do, is safe: no tfjs kernel
+ * writes into its inputs, and a variable's assign swaps buffers instead of overwriting one.
+ */
+function shareIdentity(): void {
+  const orig = tf.getKernel('Identity', 'wasm');
+  if (!orig) return;
+  tf.unregisterKernel('Identity', 'wasm');
+  tf.registerKernel({
+    ...orig,
+    kernelFunc: ({ inputs, backend }) => {
+      const x = inputs.x as tf.TensorInfo;
+      if (x.dtype === 'string') return orig.kernelFunc({ inputs, backend, attrs: {} });
+      (backend as unknown as { incRef(id: unknown): void }).incRef(x.dataId);
+      return { dataId: x.dataId, shape: x.shape, dtype: x.dtype };
+    },
+  });
 }
 
 /**

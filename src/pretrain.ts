@@ -5,13 +5,14 @@ import { existsSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { BertForPreTraining } from './bert.js';
+import { variableGrads } from './tape.js';
 import { BERT_DEFAULTS, type BertConfig } from './config.js';
 import { loadCorpus, type Document } from './corpus.js';
 import { buildExamples, makeNspPairs, specialIdsFor, tokenizeDocuments, type PretrainExample, type SpecialIds } from './pretrain-data.js';
 import { mixSeed, rng, shuffle } from './random.js';
 import { saveVocab, trainWordPiece } from './wordpiece.js';
 import { BertTokenizer } from './tokenizer.js';
-import { AdamW, clipGradNorm, linearSchedule } from './optim.js';
+import { AdamW, clipCoef, gradNorm, linearSchedule } from './optim.js';
 import { readSafetensors, writeSafetensors, type TensorData } from './safetensors.js';
 import { writeFileAtomic } from './atomic.js';
 import { plotHtml } from './display.js';
@@ -199,17 +200,16 @@ export async function pretrain(outDir: string, cfg: PretrainConfig, log: (s: str
       const lr = opt.lr;
       const t = tensors(batch);
       let parts: number[] = [];
-      const { value, grads } = tf.variableGrads(() => {
+      const { value, grads } = variableGrads(() => {
         const r = model.loss(t.inputs, t.mlmLabels, t.nspLabels, true);
         parts = [r.mlmLoss, r.nspLoss].map((x) => x.dataSync()[0]);
         return r.loss;
       }, model.trainableVariables());
       const named = new Map<string, tf.Tensor>();
       for (const [name, v] of model.p.vars) named.set(name, grads[v.name]);
-      const clipped = clipGradNorm(named, 1.0);
-      opt.apply(model.p.vars, clipped.grads);
+      opt.apply(model.p.vars, named, clipCoef(gradNorm(named), 1.0));
       const loss = value.dataSync()[0];
-      tf.dispose([value, ...clipped.grads.values(), t.inputs.inputIds, t.inputs.attentionMask, t.inputs.tokenTypeIds, t.mlmLabels, t.nspLabels]);
+      tf.dispose([value, ...named.values(), t.inputs.inputIds, t.inputs.attentionMask, t.inputs.tokenTypeIds, t.mlmLabels, t.nspLabels]);
       if (!Number.isFinite(loss)) throw new Error(`pre-training diverged at step ${state.step + 1}: loss ${loss} (lower --lr)`);
       state.step++;
       state.tokensSeen += batch.reduce((n, ex) => n + ex.attentionMask.reduce((a, b) => a + b, 0), 0);

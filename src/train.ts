@@ -2,7 +2,8 @@
 // plain functions over a model and encoded arrays.
 import * as tf from '@tensorflow/tfjs';
 import type { BertForSequenceClassification, BertInputs } from './bert.js';
-import { AdamW, clipGradNorm, linearSchedule } from './optim.js';
+import { variableGrads } from './tape.js';
+import { AdamW, clipCoef, gradNorm, linearSchedule } from './optim.js';
 import { batches } from './data.js';
 
 /** Encoded examples with integer labels (all rows padded to one length). */
@@ -68,14 +69,14 @@ export function trainStep(model: BertForSequenceClassification, opt: AdamW, data
   const inputs = batchTensors(data, idx);
   const labels = tf.tensor1d(idx.map((i) => data.labels[i]), 'int32');
   const vars = model.trainableVariables();
-  const { value, grads } = tf.variableGrads(() => model.loss(inputs, labels, dropout), vars);
+  const { value, grads } = variableGrads(() => model.loss(inputs, labels, dropout), vars);
   const named = new Map<string, tf.Tensor>();
   for (const [name, v] of model.p.vars) named.set(name, grads[v.name]);
-  const clipped = clip > 0 ? clipGradNorm(named, clip) : { norm: NaN, grads: named };
-  opt.apply(model.p.vars, clipped.grads);
+  const norm = clip > 0 ? gradNorm(named) : NaN;
+  opt.apply(model.p.vars, named, clip > 0 ? clipCoef(norm, clip) : 1);
   const loss = value.dataSync()[0];
-  tf.dispose([value, ...clipped.grads.values(), inputs.inputIds, inputs.attentionMask!, inputs.tokenTypeIds!, labels]);
-  return { loss, gradNorm: clipped.norm };
+  tf.dispose([value, ...named.values(), inputs.inputIds, inputs.attentionMask!, inputs.tokenTypeIds!, labels]);
+  return { loss, gradNorm: norm };
 }
 
 export interface Evaluation { loss: number; accuracy: number; predictions: number[]; probabilities: number[][] }

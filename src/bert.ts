@@ -10,7 +10,7 @@ import { readConfig, writeConfig } from './config.js';
 import { writeSafetensors, type TensorData } from './safetensors.js';
 import { readModelWeights } from './torchbin.js';
 import { resolveModel } from './hub.js';
-import { bmm, crossEntropy, dropout, embedding, gatherRows, gelu, layerNorm, linear, matmul2d } from './ops.js';
+import { attentionProbs, bmm, crossEntropy, dropout, embedding, gatherRows, gelu, layerNorm, linear, matmul2d, view } from './ops.js';
 
 export type { BertConfig } from './config.js';
 
@@ -100,8 +100,8 @@ class LayerNorm {
     this.w = p.declare(`${prefix}.weight`, [dim], 'ones', 'hidden_size');
     this.b = p.declare(`${prefix}.bias`, [dim], 'zeros', 'hidden_size');
   }
-  forward(x: tf.Tensor): tf.Tensor {
-    return layerNorm(x, this.p.get(this.w) as tf.Tensor1D, this.p.get(this.b) as tf.Tensor1D, this.eps);
+  forward(x: tf.Tensor, residual?: tf.Tensor): tf.Tensor {
+    return layerNorm(x, this.p.get(this.w) as tf.Tensor1D, this.p.get(this.b) as tf.Tensor1D, this.eps, residual);
   }
 }
 
@@ -142,16 +142,14 @@ export class BertSelfAttention {
     const nh = this.heads, dh = this.headDim;
     // [b, t, h] -> [b*nh, t, dh] (or [b*nh, dh, t] for keys, so scores need no transposed matmul)
     const split = (y: tf.Tensor, perm: number[], shape: [number, number, number]) =>
-      tf.reshape(tf.transpose(tf.reshape(y, [b, t, nh, dh]), perm), shape) as tf.Tensor3D;
+      view(tf.transpose(view(y, [b, t, nh, dh]), perm), shape) as tf.Tensor3D;
     const q = split(this.query.forward(x), [0, 2, 1, 3], [b * nh, t, dh]);
     const kT = split(this.key.forward(x), [0, 2, 3, 1], [b * nh, dh, t]);
     const v = split(this.value.forward(x), [0, 2, 1, 3], [b * nh, t, dh]);
-    let scores = tf.div(tf.reshape(bmm(q, kT), [b, nh, t, t]), Math.sqrt(dh));
-    scores = tf.add(scores, additiveMask);
-    let probs = tf.softmax(scores);
+    let probs = attentionProbs(view(bmm(q, kT), [b, nh, t, t]), additiveMask, Math.sqrt(dh));
     probs = dropout(probs, this.cfg.attention_probs_dropout_prob, ctx.training, ctx.seed());
-    const context = bmm(tf.reshape(probs, [b * nh, t, t]) as tf.Tensor3D, v);
-    return tf.reshape(tf.transpose(tf.reshape(context, [b, nh, t, dh]), [0, 2, 1, 3]), [b, t, h]);
+    const context = bmm(view(probs, [b * nh, t, t]) as tf.Tensor3D, v);
+    return view(tf.transpose(view(context, [b, nh, t, dh]), [0, 2, 1, 3]), [b, t, h]);
   }
 }
 
@@ -164,7 +162,7 @@ class ResidualOutput {
   }
   forward(x: tf.Tensor, residual: tf.Tensor, ctx: Ctx): tf.Tensor {
     const y = dropout(this.dense.forward(x), this.cfg.hidden_dropout_prob, ctx.training, ctx.seed());
-    return this.norm.forward(tf.add(y, residual));
+    return this.norm.forward(y, residual);
   }
 }
 
@@ -217,7 +215,8 @@ export class Bert {
     const [b, t] = inputIds.shape;
     const additive = tf.reshape(tf.mul(tf.sub(1, tf.cast(mask, 'float32')), -3.4028234663852886e38), [b, 1, 1, t]);
     let x = this.embeddings.forward(inputIds, types, ctx);
-    for (const layer of this.layers) x = layer.forward(x, additive, ctx);
+    // One scope per layer: what a layer makes and the backward pass does not keep is freed at once.
+    for (const layer of this.layers) { const input = x; x = tf.tidy(() => layer.forward(input, additive, ctx)); }
     return { lastHiddenState: x as tf.Tensor3D, poolerOutput: this.pooler.forward(x) };
   }
 }

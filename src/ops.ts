@@ -47,13 +47,22 @@ const affine2d = custom(([x, k, b], save) => {
   };
 }) as (x: tf.Tensor2D, k: tf.Tensor2D, b: tf.Tensor1D) => tf.Tensor2D;
 
+/**
+ * tf.reshape whose backward pass keeps nothing: tf.reshape's gradient keeps its input alive (for
+ * its shape), which held an extra copy of every attention projection until the backward pass.
+ */
+export function view(x: tf.Tensor, shape: number[]): tf.Tensor {
+  const from = x.shape;
+  return custom(([xi]) => ({ value: tf.reshape(xi, shape), gradFunc: (dy) => [tf.reshape(dy, from)] }))(x);
+}
+
 /** x[..., in] @ kernel[in, out] + bias: a PyTorch Linear whose weight is held as its transpose. */
 export function linear(x: tf.Tensor, kernel: tf.Tensor2D, bias?: tf.Tensor1D): tf.Tensor {
   const inDim = x.shape[x.shape.length - 1];
   const lead = x.shape.slice(0, -1);
-  const x2d = tf.reshape(x, [-1, inDim]) as tf.Tensor2D;
+  const x2d = view(x, [-1, inDim]) as tf.Tensor2D;
   const y: tf.Tensor = bias ? affine2d(x2d, kernel, bias) : matmul2d(x2d, kernel);
-  return tf.reshape(y, [...lead, kernel.shape[1]]);
+  return view(y, [...lead, kernel.shape[1]]);
 }
 
 const SQRT1_2 = Math.SQRT1_2;
@@ -61,34 +70,41 @@ const INV_SQRT_2PI = 1 / Math.sqrt(2 * Math.PI);
 
 /** Exact GELU, x * Φ(x) with Φ from erf, as torch.nn.functional.gelu (approximate='none'). */
 export const gelu = custom(([x], save) => {
-  const cdf = tf.tidy(() => tf.mul(0.5, tf.add(1, tf.erf(tf.mul(x, SQRT1_2)))));
-  save([x, cdf]);
+  // Only x is kept for the backward pass, Φ is recomputed there: the intermediate activations are
+  // the largest a layer has.
+  save([x]);
+  const cdf = (v: tf.Tensor) => tf.mul(0.5, tf.add(1, tf.erf(tf.mul(v, SQRT1_2))));
   return {
-    value: tf.mul(x, cdf),
+    value: tf.tidy(() => tf.mul(x, cdf(x))),
     // d/dx x·Φ(x) = Φ(x) + x·φ(x)
-    gradFunc: (dy, saved) => {
-      const [sx, scdf] = saved;
-      const pdf = tf.mul(INV_SQRT_2PI, tf.exp(tf.mul(-0.5, tf.square(sx))));
-      return [tf.mul(dy, tf.add(scdf, tf.mul(sx, pdf)))];
+    // (step by step, so no more than three intermediate-sized temporaries are alive at once)
+    gradFunc: (dy, [sx]) => {
+      const xpdf = tf.tidy(() => tf.mul(sx, tf.mul(INV_SQRT_2PI, tf.exp(tf.mul(-0.5, tf.square(sx))))));
+      const slope = tf.tidy(() => tf.add(cdf(sx), xpdf));
+      xpdf.dispose();
+      return [tf.mul(dy, slope)];
     },
   };
 }) as (x: tf.Tensor) => tf.Tensor;
 
 /**
- * LayerNorm over the last axis with biased variance, as torch.nn.LayerNorm, with its gradient
- * written out: fewer kernels than autodiff, and the gamma/beta reductions as matmuls.
+ * LayerNorm over the last axis with biased variance, as torch.nn.LayerNorm, of `x` (+ `residual`,
+ * same shape), with its gradient written out: fewer kernels than autodiff, the gamma/beta
+ * reductions as matmuls, and only the normalised input kept for the backward pass.
  */
-export function layerNorm(x: tf.Tensor, gamma: tf.Tensor1D, beta: tf.Tensor1D, eps: number): tf.Tensor {
+export function layerNorm(x: tf.Tensor, gamma: tf.Tensor1D, beta: tf.Tensor1D, eps: number, residual?: tf.Tensor): tf.Tensor {
   const d = x.shape[x.shape.length - 1];
-  const f = custom(([xi, g, b], save) => {
+  const f = custom((inputs, save) => {
+    const [g, b] = inputs.slice(-2);
     const [xhat, rstd] = tf.tidy(() => {
+      const xi = inputs.length === 4 ? tf.add(inputs[0], inputs[1]) : inputs[0];
       const { mean, variance } = tf.moments(xi, -1, true);
       const r = tf.rsqrt(tf.add(variance, eps));
       return [tf.mul(tf.sub(xi, mean), r), r];
     });
     save([xhat, rstd, g]);
     return {
-      value: tf.add(tf.mul(xhat, g), b),
+      value: tf.tidy(() => tf.add(tf.mul(xhat, g), b)),
       gradFunc: (dy, [xh, r, gs]) => {
         const dy2 = tf.reshape(dy, [-1, d]) as tf.Tensor2D;
         const dbeta = sumRows(dy2);
@@ -98,11 +114,28 @@ export function layerNorm(x: tf.Tensor, gamma: tf.Tensor1D, beta: tf.Tensor1D, e
         const m1 = tf.mean(dxhat, -1, true);
         const m2 = tf.mean(tf.mul(dxhat, xh), -1, true);
         const dx = tf.mul(r, tf.sub(tf.sub(dxhat, m1), tf.mul(xh, m2)));
-        return [dx, dgamma, dbeta];
+        return inputs.length === 4 ? [dx, tf.clone(dx), dgamma, dbeta] : [dx, dgamma, dbeta];
       },
     };
-  }) as (x: tf.Tensor, g: tf.Tensor1D, b: tf.Tensor1D) => tf.Tensor;
-  return f(x, gamma, beta);
+  }) as (...xs: tf.Tensor[]) => tf.Tensor;
+  if (residual && !tf.util.arraysEqual(residual.shape, x.shape)) throw new Error(`layerNorm: residual [${residual.shape}] and input [${x.shape}] differ in shape`);
+  return residual ? f(x, residual, gamma, beta) : f(x, gamma, beta);
+}
+
+/**
+ * softmax(scores / divisor + additiveMask) over the last axis (BERT's attention probabilities). The
+ * backward pass needs only the probabilities: dscores = p * (dy - sum(dy * p)) / divisor.
+ */
+export function attentionProbs(scores: tf.Tensor, additiveMask: tf.Tensor, divisor: number): tf.Tensor {
+  const f = custom(([s], save) => {
+    const probs = tf.tidy(() => tf.softmax(tf.add(tf.div(s, divisor), additiveMask)));
+    save([probs]);
+    return {
+      value: probs,
+      gradFunc: (dy, [p]) => [tf.div(tf.mul(p, tf.sub(dy, tf.sum(tf.mul(dy, p), -1, true))), divisor)],
+    };
+  });
+  return f(scores);
 }
 
 /**
@@ -130,12 +163,23 @@ export function gatherRows(table: tf.Tensor2D, ids: tf.Tensor, paddingIdx?: numb
 
 /** Embedding lookup: ids [...] -> [..., dim]. */
 export function embedding(table: tf.Tensor2D, ids: tf.Tensor, paddingIdx?: number): tf.Tensor {
-  return tf.reshape(gatherRows(table, ids, paddingIdx), [...ids.shape, table.shape[1]]);
+  return view(gatherRows(table, ids, paddingIdx), [...ids.shape, table.shape[1]]);
 }
 
-/** Dropout that is the identity outside training; `seed` makes masks reproducible. */
+/**
+ * Dropout that is the identity outside training; `seed` makes masks reproducible. Same mask and
+ * scaling as tf.dropout, but the backward pass keeps only the mask, as booleans (a byte each).
+ */
 export function dropout(x: tf.Tensor, rate: number, training: boolean, seed?: number): tf.Tensor {
-  return training && rate > 0 ? tf.dropout(x, rate, undefined, seed) : x;
+  if (!training || !(rate > 0)) return x;
+  const keep = 1 - rate;
+  const f = custom(([xi], save) => {
+    const mask = tf.tidy(() => tf.greaterEqual(tf.randomUniform(xi.shape, 0, 1, 'float32', seed), rate));
+    save([mask]);
+    const scaled = (t: tf.Tensor, m: tf.Tensor) => tf.tidy(() => tf.mul(t, tf.div(tf.cast(m, 'float32'), keep)));
+    return { value: scaled(xi, mask), gradFunc: (dy, [m]) => [scaled(dy, m)] };
+  });
+  return f(x);
 }
 
 /**

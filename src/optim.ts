@@ -60,11 +60,8 @@ export class AdamW {
     for (const [name, p] of params) {
       const g = grads.get(name);
       if (!g) continue;
-      let m = this.m.get(name), v = this.v.get(name);
-      if (!m || !v) {
-        m = tf.zerosLike(p); v = tf.zerosLike(p);
-        this.m.set(name, m); this.v.set(name, v);
-      }
+      this.init(new Map([[name, p]]));
+      const m = this.m.get(name)!, v = this.v.get(name)!;
       const decay = this.opts.noDecay?.(name) ? 0 : this.weightDecay;
       if (wasm && p.dtype === 'float32') {
         // In place on the wasm heap, one pass: no temporaries (tensor ops made about fifteen, each
@@ -93,6 +90,17 @@ export class AdamW {
       });
       m.dispose(); v.dispose();
       this.m.set(name, mNew); this.v.set(name, vNew);
+    }
+  }
+
+  /**
+   * Allocates the moments of `params` that have none yet. Called before the first forward pass, the
+   * long-lived buffers sit together at the start of the heap instead of between freed activations.
+   */
+  init(params: Map<string, tf.Variable>): void {
+    for (const [name, p] of params) {
+      if (this.m.has(name)) continue;
+      this.m.set(name, tf.zerosLike(p)); this.v.set(name, tf.zerosLike(p));
     }
   }
 

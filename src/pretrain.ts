@@ -198,6 +198,7 @@ export async function pretrain(outDir: string, cfg: PretrainConfig, log: (s: str
       const batch = examples.slice(k * cfg.batchSize, (k + 1) * cfg.batchSize);
       opt.lr = cfg.lr * linearSchedule(opt.step, cfg.warmup, cfg.steps);
       const lr = opt.lr;
+      opt.init(model.p.vars);
       const t = tensors(batch);
       let parts: number[] = [];
       const { value, grads } = variableGrads(() => {

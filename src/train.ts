@@ -66,6 +66,7 @@ export function batchTensors(data: Omit<LabelledBatchData, 'labels'>, idx: numbe
  * disposed, so tf.memory().numTensors is the same before and after.
  */
 export function trainStep(model: BertForSequenceClassification, opt: AdamW, data: LabelledBatchData, idx: number[], clip: number, dropout = true): { loss: number; gradNorm: number } {
+  opt.init(model.p.vars);
   const inputs = batchTensors(data, idx);
   const labels = tf.tensor1d(idx.map((i) => data.labels[i]), 'int32');
   const vars = model.trainableVariables();

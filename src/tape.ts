@@ -52,12 +52,14 @@ function pathNodes(tape: TapeNode[], xs: tf.Tensor[], y: tf.Tensor): TapeNode[] 
 export function variableGrads(f: () => tf.Scalar, vars: tf.Variable[]): { value: tf.Scalar; grads: Record<string, tf.Tensor> } {
   const engine = tf.engine() as unknown as EngineTape;
   if (engine.state.gradientDepth > 0) return tf.variableGrads(f, vars) as { value: tf.Scalar; grads: Record<string, tf.Tensor> };
+  let y: tf.Tensor | undefined;
   try {
-    const y = engine.scopedRun(() => engine.startTape(), () => engine.endTape(), () => engine.tidy('forward', f));
-    if (!(y instanceof tf.Tensor) || y.rank !== 0) throw new Error(`variableGrads: the loss must be a scalar, got shape [${(y as tf.Tensor)?.shape}]`);
-    const nodes = pathNodes(engine.state.activeTape ?? [], vars, y);
+    y = engine.scopedRun(() => engine.startTape(), () => engine.endTape(), () => engine.tidy('forward', f));
+    if (!(y instanceof tf.Tensor) || y.rank !== 0) throw new Error(`variableGrads: the loss must be a scalar tensor, got ${y instanceof tf.Tensor ? `shape [${y.shape}]` : typeof y}`);
+    const loss = y as tf.Scalar;
+    const nodes = pathNodes(engine.state.activeTape ?? [], vars, loss);
     return engine.tidy('backward', () => {
-      const grad = new Map<number, tf.Tensor>([[y.id, tf.onesLike(y)]]);
+      const grad = new Map<number, tf.Tensor>([[loss.id, tf.onesLike(loss)]]);
       const held = (t: tf.Tensor) => { for (const g of grad.values()) if (g === t) return true; return false; };
       for (let i = nodes.length - 1; i >= 0; i--) {
         const node = nodes[i];
@@ -91,8 +93,11 @@ export function variableGrads(f: () => tf.Scalar, vars: tf.Variable[]): { value:
       const grads: Record<string, tf.Tensor> = {};
       for (const v of vars) { const g = grad.get(v.id); if (g) grads[v.name] = g; }
       if (!Object.keys(grads).length) throw new Error('variableGrads: no variable is connected to the loss');
-      return { value: y, grads };
+      return { value: loss, grads };
     });
+  } catch (e) {
+    y?.dispose();
+    throw e;
   } finally {
     for (const node of engine.state.activeTape ?? []) for (const t of node.saved ?? []) t.dispose();
     engine.state.activeTape = null;

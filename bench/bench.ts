@@ -53,7 +53,9 @@ async function child(backend: string, size: string, o: { batch: number; seq: num
     const by = new Map<string, { ms: number; calls: number }>();
     for (const k of p.kernels) {
       const ms = typeof k.kernelTimeMs === 'number' ? k.kernelTimeMs : 0;
-      if (k.name === 'forward') continue; // a custom-gradient wrapper: its kernels are listed themselves
+      // Custom-gradient ops appear under their scope's name ('forward', 'unnamed scope'); their
+      // kernels are listed themselves.
+      if (k.name === 'forward' || k.name === 'unnamed scope' || k.name === 'backward') continue;
       const e = by.get(k.name) ?? { ms: 0, calls: 0 };
       e.ms += ms; e.calls++; by.set(k.name, e);
     }

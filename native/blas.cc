@@ -9,6 +9,7 @@
 #include <cstdlib>
 #include <vector>
 
+#include "optim.h"
 #include "vmath.h"
 
 extern "C" {
@@ -203,6 +204,57 @@ napi_value Unary(napi_env env, napi_callback_info info) {
   return nullptr;
 }
 
+// Reads `count` non-negative integer byte offsets/lengths from argv[first...] into out.
+bool GetOffsets(napi_env env, napi_value* argv, int first, int count, double* out) {
+  for (int i = 0; i < count; i++) {
+    if (!GetNumber(env, argv[first + i], &out[i]) || out[i] < 0 || out[i] != static_cast<double>(static_cast<int64_t>(out[i]))) return false;
+  }
+  return true;
+}
+
+// adamw(heap, pOff, mOff, vOff, gOff, n, gradScale, b1, b2, keep, stepSize, bc2Sqrt, eps): in place.
+napi_value AdamWStep(napi_env env, napi_callback_info info) {
+  size_t argc = 13;
+  napi_value argv[13];
+  CHECK(napi_get_cb_info(env, info, &argc, argv, nullptr, nullptr));
+  if (argc < 13) return Throw(env, "adamw: expected 13 arguments");
+  uint8_t* heap = nullptr;
+  size_t heap_bytes = 0;
+  if (!GetBytes(env, argv[0], &heap, &heap_bytes)) return Throw(env, "adamw: heap must be a TypedArray or ArrayBuffer");
+  double o[5];
+  if (!GetOffsets(env, argv, 1, 5, o)) return Throw(env, "adamw: offsets and length must be non-negative integers");
+  double s[7];
+  for (int i = 0; i < 7; i++) if (!GetNumber(env, argv[6 + i], &s[i])) return Throw(env, "adamw: numeric hyperparameter expected");
+  const int64_t n = static_cast<int64_t>(o[4]);
+  const uint64_t bytes = static_cast<uint64_t>(n) * 4;
+  for (int i = 0; i < 4; i++) {
+    if (static_cast<uint64_t>(o[i]) & 3) return Throw(env, "adamw: offsets must be 4-byte aligned");
+    if (static_cast<uint64_t>(o[i]) + bytes > heap_bytes) return Throw(env, "adamw: out of bounds");
+  }
+  const optim::AdamWArgs a{s[0], s[1], s[2], s[3], s[4], s[5], s[6]};
+  auto f = [&](int i) { return reinterpret_cast<float*>(heap + static_cast<size_t>(o[i])); };
+  optim::AdamW(f(0), f(1), f(2), f(3), n, a, g_threads);
+  return nullptr;
+}
+
+// sumSquares(heap, off, n): sum of squares of n float32 values, as a double.
+napi_value SumSquaresFn(napi_env env, napi_callback_info info) {
+  size_t argc = 3;
+  napi_value argv[3];
+  CHECK(napi_get_cb_info(env, info, &argc, argv, nullptr, nullptr));
+  if (argc < 3) return Throw(env, "sumSquares: expected 3 arguments");
+  uint8_t* heap = nullptr;
+  size_t heap_bytes = 0;
+  if (!GetBytes(env, argv[0], &heap, &heap_bytes)) return Throw(env, "sumSquares: heap must be a TypedArray or ArrayBuffer");
+  double o[2];
+  if (!GetOffsets(env, argv, 1, 2, o)) return Throw(env, "sumSquares: offset and length must be non-negative integers");
+  if (static_cast<uint64_t>(o[0]) & 3) return Throw(env, "sumSquares: offset must be 4-byte aligned");
+  if (static_cast<uint64_t>(o[0]) + static_cast<uint64_t>(o[1]) * 4 > heap_bytes) return Throw(env, "sumSquares: out of bounds");
+  napi_value out;
+  CHECK(napi_create_double(env, optim::SumSquares(reinterpret_cast<const float*>(heap + static_cast<size_t>(o[0])), static_cast<int64_t>(o[1]), g_threads), &out));
+  return out;
+}
+
 // setMathVariant(name): 'avx512' | 'avx2' | 'sse' | 'scalar' | '' (best); returns the one in effect.
 napi_value SetMathVariant(napi_env env, napi_callback_info info) {
   size_t argc = 1;
@@ -261,6 +313,8 @@ napi_value Init(napi_env env, napi_value exports) {
       {"unary", nullptr, Unary, nullptr, nullptr, nullptr, napi_default, nullptr},
       {"setMathVariant", nullptr, SetMathVariant, nullptr, nullptr, nullptr, napi_default, nullptr},
       {"info", nullptr, Info, nullptr, nullptr, nullptr, napi_default, nullptr},
+      {"adamw", nullptr, AdamWStep, nullptr, nullptr, nullptr, napi_default, nullptr},
+      {"sumSquares", nullptr, SumSquaresFn, nullptr, nullptr, nullptr, napi_default, nullptr},
   };
   if (napi_define_properties(env, exports, sizeof(props) / sizeof(props[0]), props) != napi_ok) return nullptr;
   return exports;

@@ -19,6 +19,10 @@ interface Addon {
   /** 'avx512' | 'avx2' | 'sse' | 'scalar' | '' (best); returns the implementation in effect. */
   setMathVariant(name: string): string;
   info(): { config: string; parallel: string; threads: number; blasThreads: number; vmath: string };
+  /** AdamW in place over float32 arrays at byte offsets pOff, mOff, vOff (gOff read-only). */
+  adamw?(heap: Uint8Array, pOff: number, mOff: number, vOff: number, gOff: number, n: number,
+    gradScale: number, b1: number, b2: number, keep: number, stepSize: number, bc2Sqrt: number, eps: number): void;
+  sumSquares?(heap: Uint8Array, off: number, n: number): number;
 }
 
 // The parts of the wasm backend the kernels use (see tfjs-backend-wasm/dist/backend_wasm.d.ts).
@@ -262,4 +266,9 @@ export function nativeBlasStats(): NativeBlasStats { return { ...stats }; }
 /** Sets the BLAS threads at run time (after enableNativeBlas); returns the value in effect. */
 export function setNativeBlasThreads(n: number): number | undefined {
   return addon?.setThreads(n);
+}
+
+/** The addon's optimizer loops (AdamW, sum of squares), when the accelerator is on and has them. */
+export function nativeOptim(): Pick<Required<Addon>, 'adamw' | 'sumSquares'> | undefined {
+  return active?.enabled && addon?.adamw && addon.sumSquares ? (addon as Required<Addon>) : undefined;
 }

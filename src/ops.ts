@@ -167,14 +167,36 @@ export function embedding(table: tf.Tensor2D, ids: tf.Tensor, paddingIdx?: numbe
 }
 
 /**
- * Dropout that is the identity outside training; `seed` makes masks reproducible. Same mask and
- * scaling as tf.dropout, but the backward pass keeps only the mask, as booleans (a byte each).
+ * A keep-mask for dropout: each element kept (true) with probability 1 - rate, from `seed` (random
+ * when absent). Drawn in JS, 16 bits per element from mulberry32, because tf.randomUniform followed
+ * by a comparison took twice as long; the rate is rounded to a multiple of 2^-16.
+ */
+export function dropoutMask(shape: number[], rate: number, seed?: number): tf.Tensor {
+  const n = shape.reduce((a, b) => a * b, 1);
+  const out = new Uint8Array(n);
+  const threshold = Math.round(rate * 65536);
+  let a = (seed ?? Math.floor(Math.random() * 4294967296)) >>> 0;
+  for (let i = 0; i < n; i += 2) {
+    a = (a + 0x6d2b79f5) | 0;
+    let t = Math.imul(a ^ (a >>> 15), 1 | a);
+    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
+    t ^= t >>> 14;
+    out[i] = (t & 0xffff) >= threshold ? 1 : 0;
+    if (i + 1 < n) out[i + 1] = t >>> 16 >= threshold ? 1 : 0;
+  }
+  return tf.tensor(out, shape, 'bool');
+}
+
+/**
+ * Dropout that is the identity outside training; `seed` makes masks reproducible. Kept elements are
+ * scaled by 1 / (1 - rate), as torch.nn.Dropout; the backward pass keeps only the mask, a byte each.
  */
 export function dropout(x: tf.Tensor, rate: number, training: boolean, seed?: number): tf.Tensor {
   if (!training || !(rate > 0)) return x;
+  if (rate >= 1) return tf.zerosLike(x);
   const keep = 1 - rate;
   const f = custom(([xi], save) => {
-    const mask = tf.tidy(() => tf.greaterEqual(tf.randomUniform(xi.shape, 0, 1, 'float32', seed), rate));
+    const mask = dropoutMask(xi.shape, rate, seed);
     save([mask]);
     const scaled = (t: tf.Tensor, m: tf.Tensor) => tf.tidy(() => tf.mul(t, tf.div(tf.cast(m, 'float32'), keep)));
     return { value: scaled(xi, mask), gradFunc: (dy, [m]) => [scaled(dy, m)] };

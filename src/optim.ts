@@ -1,6 +1,8 @@
 // AdamW, the linear warmup/decay schedule and global-norm clipping, with PyTorch's semantics
 // (torch.optim.AdamW, transformers.get_linear_schedule_with_warmup, torch.nn.utils.clip_grad_norm_).
 import * as tf from '@tensorflow/tfjs';
+import { nativeOptim } from './accel.js';
+import { heapOffset, wasmInternals, type WasmInternals } from './backend.js';
 
 export interface AdamWOptions {
   lr: number;
@@ -11,20 +13,34 @@ export interface AdamWOptions {
   noDecay?: (name: string) => boolean;
 }
 
-/** The wasm backend's view of a tensor's buffer: tfjs keeps wasm tensors in one linear heap. */
-interface WasmBackend {
-  wasm: { HEAPU8: Uint8Array };
-  dataIdMap: { get(id: object): { memoryOffset: number } | undefined };
-  refCount(id: object): number;
-}
-function wasmBackend(): WasmBackend | undefined {
-  return tf.getBackend() === 'wasm' ? (tf.backend() as unknown as WasmBackend) : undefined;
-}
 /** A Float32Array over `t`'s wasm buffer (valid until the heap next grows). */
-function heapF32(b: WasmBackend, t: tf.Tensor): Float32Array {
-  const info = b.dataIdMap.get(t.dataId);
-  if (!info || t.dtype !== 'float32') throw new Error(`no float32 wasm buffer for tensor ${t.id} (${t.dtype})`);
-  return new Float32Array(b.wasm.HEAPU8.buffer, info.memoryOffset, t.size);
+function heapF32(b: WasmInternals, t: tf.Tensor): Float32Array {
+  if (t.dtype !== 'float32') throw new Error(`AdamW: tensor ${t.id} is ${t.dtype}, not float32`);
+  return new Float32Array(b.wasm.HEAPU8.buffer, heapOffset(b, t), t.size);
+}
+
+/**
+ * One AdamW step over flat arrays, in place (a plain function over typed arrays, so the JIT keeps
+ * it monomorphic: about 4 ns per element).
+ */
+function adamwUpdate(P: Float32Array, M: Float32Array, V: Float32Array, G: Float32Array, gradScale: number,
+  b1: number, b2: number, keep: number, stepSize: number, bc2Sqrt: number, eps: number): void {
+  const c1 = 1 - b1, c2 = 1 - b2;
+  for (let i = 0; i < P.length; i++) {
+    const g = G[i] * gradScale;
+    const m = b1 * M[i] + c1 * g;
+    const v = b2 * V[i] + c2 * g * g;
+    M[i] = m; V[i] = v;
+    P[i] = P[i] * keep - stepSize * (m / (Math.sqrt(v) / bc2Sqrt + eps));
+  }
+}
+
+/** Sum of squares, four accumulators (the JIT does not reassociate a single one). */
+function sumSquares(G: Float32Array): number {
+  let s0 = 0, s1 = 0, s2 = 0, s3 = 0, i = 0;
+  for (const n = G.length & ~3; i < n; i += 4) { s0 += G[i] * G[i]; s1 += G[i + 1] * G[i + 1]; s2 += G[i + 2] * G[i + 2]; s3 += G[i + 3] * G[i + 3]; }
+  for (; i < G.length; i++) s0 += G[i] * G[i];
+  return s0 + s1 + s2 + s3;
 }
 
 export interface OptimizerState { step: number; m: Map<string, Float32Array>; v: Map<string, Float32Array> }
@@ -56,7 +72,7 @@ export class AdamW {
     const bc1 = 1 - b1 ** this.step;
     const bc2Sqrt = Math.sqrt(1 - b2 ** this.step);
     const stepSize = this.lr / bc1;
-    const wasm = wasmBackend();
+    const wasm = wasmInternals();
     for (const [name, p] of params) {
       const g = grads.get(name);
       if (!g) continue;
@@ -64,16 +80,16 @@ export class AdamW {
       const m = this.m.get(name)!, v = this.v.get(name)!;
       const decay = this.opts.noDecay?.(name) ? 0 : this.weightDecay;
       if (wasm && p.dtype === 'float32') {
-        // In place on the wasm heap, one pass: no temporaries (tensor ops made about fifteen, each
-        // the size of the parameter). A buffer shared with another tensor is copied first.
+        // In place on the wasm heap, one pass (native when the accelerator is built): no temporaries
+        // (tensor ops made about fifteen, each the size of the parameter). A buffer shared with
+        // another tensor is copied first.
         if (wasm.refCount(p.dataId) !== 1) { const own = tf.tensor(p.dataSync(), p.shape); p.assign(own); own.dispose(); }
-        const P = heapF32(wasm, p), M = heapF32(wasm, m), V = heapF32(wasm, v), G = heapF32(wasm, g);
-        const keep = 1 - this.lr * decay, eps = this.eps;
-        for (let i = 0; i < P.length; i++) {
-          const gi = G[i] * gradScale;
-          const mi = (M[i] = b1 * M[i] + (1 - b1) * gi);
-          const vi = (V[i] = b2 * V[i] + (1 - b2) * gi * gi);
-          P[i] = P[i] * keep - stepSize * (mi / (Math.sqrt(vi) / bc2Sqrt + eps));
+        const native = nativeOptim(), keep = 1 - this.lr * decay;
+        if (native) {
+          const off = (t: tf.Tensor) => heapOffset(wasm, t);
+          native.adamw(wasm.wasm.HEAPU8, off(p), off(m), off(v), off(g), p.size, gradScale, b1, b2, keep, stepSize, bc2Sqrt, this.eps);
+        } else {
+          adamwUpdate(heapF32(wasm, p), heapF32(wasm, m), heapF32(wasm, v), heapF32(wasm, g), gradScale, b1, b2, keep, stepSize, bc2Sqrt, this.eps);
         }
         continue;
       }
@@ -133,11 +149,12 @@ export function linearSchedule(step: number, warmupSteps: number, totalSteps: nu
 
 /** The global L2 norm of all gradients, as clip_grad_norm_ computes it (before clipping). */
 export function gradNorm(grads: Map<string, tf.Tensor>): number {
-  const wasm = wasmBackend();
+  const wasm = wasmInternals();
   if (wasm && [...grads.values()].every((g) => g.dtype === 'float32')) {
     // Summed straight off the heap: the tensor route squared every gradient into a temporary.
     let sum = 0;
-    for (const g of grads.values()) { const G = heapF32(wasm, g); for (let i = 0; i < G.length; i++) sum += G[i] * G[i]; }
+    const native = nativeOptim();
+    for (const g of grads.values()) sum += native ? native.sumSquares(wasm.wasm.HEAPU8, heapOffset(wasm, g), g.size) : sumSquares(heapF32(wasm, g));
     return Math.sqrt(sum);
   }
   return tf.tidy(() => tf.sqrt(tf.addN([...grads.values()].map((g) => tf.sum(tf.square(g))))).dataSync()[0]);

@@ -5,9 +5,10 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import * as tf from '@tensorflow/tfjs';
 import { initBackend } from '../src/backend.js';
-import { attentionProbs, bmm, dropout, gatherRows, gelu, layerNorm, linear, view } from '../src/ops.js';
+import { attentionProbs, bmm, dropout, dropoutMask, gatherRows, gelu, layerNorm, linear, view } from '../src/ops.js';
 import { variableGrads } from '../src/tape.js';
 import { AdamW, clipCoef, gradNorm } from '../src/optim.js';
+import { disableNativeBlas, enableNativeBlas, nativeOptim } from '../src/accel.js';
 import { rng } from '../src/random.js';
 
 await initBackend('wasm', () => {});
@@ -46,15 +47,23 @@ test('custom-gradient ops equal the tfjs computations they replace, values and g
   assert.equal(p[0][1][4][2], 0);
 });
 
-test('dropout: the mask and scaling of tf.dropout with the same seed; the gradient uses the same mask', () => {
-  const x = randn([64, 100]);
-  const ours = dropout(x, 0.1, true, 42), theirs = tf.dropout(x, 0.1, undefined, 42);
-  assert.ok(maxDiff(ours, theirs) < 1e-6);
-  const dropped = tf.sum(tf.cast(tf.equal(ours, 0), 'float32')).dataSync()[0] / x.size;
-  assert.ok(dropped > 0.08 && dropped < 0.12, `dropped fraction ${dropped}`);
-  const [gOurs] = gradsOf((a) => dropout(a, 0.1, true, 42), [x]), [gTheirs] = gradsOf((a) => tf.dropout(a, 0.1, undefined, 42), [x]);
-  assert.ok(maxDiff(gOurs, gTheirs) < 1e-6);
+test('dropout: drops the rate, scales by 1/(1-rate), same seed same mask, gradient through the same mask', () => {
+  const x = tf.ones([64, 1001]);
+  const ours = dropout(x, 0.1, true, 42);
+  const v = ours.dataSync();
+  const dropped = v.filter((e) => e === 0).length / x.size;
+  assert.ok(dropped > 0.09 && dropped < 0.11, `dropped fraction ${dropped}`);
+  assert.ok(v.every((e) => e === 0 || Math.abs(e - 1 / 0.9) < 1e-6), 'kept values scaled by 1/0.9');
+  assert.ok(maxDiff(ours, dropout(x, 0.1, true, 42)) === 0, 'same seed, same mask');
+  assert.ok(maxDiff(ours, dropout(x, 0.1, true, 43)) > 0, 'another seed, another mask');
+  const [g] = gradsOf((a) => dropout(a, 0.1, true, 42), [x]);
+  const w = tf.randomNormal(x.shape, 0, 1, 'float32', 11);
+  assert.ok(maxDiff(g, tf.mul(w, ours)) < 1e-6, 'gradient = upstream * mask / 0.9');
+  const m = Array.from(dropoutMask([200000], 0.25, 1).dataSync() as Uint8Array);
+  const kept = m.reduce((n, e) => n + e, 0) / m.length;
+  assert.ok(Math.abs(kept - 0.75) < 0.005, `keep rate ${kept}`);
   assert.equal(dropout(x, 0.1, false, 42), x, 'identity outside training');
+  assert.equal(tf.sum(dropout(x, 1, true)).dataSync()[0], 0, 'rate 1 drops everything');
 });
 
 /** A small network over the ops above and plain tfjs ops, with shared inputs and reused tensors. */
@@ -147,11 +156,40 @@ test('AdamW in place on the wasm heap equals the tensor path (cpu backend); a sh
     return { out, norms, untouched };
   };
   const cpu = await run('cpu');
-  const wasm = await run('wasm');
-  assert.ok(wasm.untouched, 'a clone taken before the update keeps its values');
-  wasm.norms.forEach((n, i) => assert.ok(Math.abs(n - cpu.norms[i]) < 1e-4 * cpu.norms[i]));
-  for (const k of Object.keys(shapes)) {
-    const d = Math.max(...wasm.out[k].map((v, i) => Math.abs(v - cpu.out[k][i])));
-    assert.ok(d < 1e-6, `${k}: wasm in-place and cpu tensor AdamW differ by ${d}`);
+  const variants: [string, Awaited<ReturnType<typeof run>>][] = [[`wasm${nativeOptim() ? ' (native loops)' : ''}`, await run('wasm')]];
+  if (nativeOptim()) {
+    disableNativeBlas(); // the JS loops
+    try { variants.push(['wasm (JS loops)', await run('wasm')]); } finally { enableNativeBlas(); }
+    assert.ok(nativeOptim(), 'native loops back on');
   }
+  for (const [name, wasm] of variants) {
+    assert.ok(wasm.untouched, `${name}: a clone taken before the update keeps its values`);
+    wasm.norms.forEach((n, i) => assert.ok(Math.abs(n - cpu.norms[i]) < 1e-5 * cpu.norms[i], `${name}: norm ${n} vs ${cpu.norms[i]}`));
+    for (const k of Object.keys(shapes)) {
+      const d = Math.max(...wasm.out[k].map((v, i) => Math.abs(v - cpu.out[k][i])));
+      assert.ok(d < 1e-6, `${name}: ${k}: in-place and cpu tensor AdamW differ by ${d}`);
+    }
+  }
+});
+
+test('wasm GatherV2 along axis 0 copies rows exactly like the cpu backend; bad indices are named', async () => {
+  const cases: [tf.Tensor, tf.Tensor, number][] = [
+    [randn([50, 7]), tf.tensor2d([[3, 0, 49], [7, 7, 1]], [2, 3], 'int32'), 0],
+    [randn([6]), tf.tensor1d([5, 0, 2], 'int32'), 0],
+    [randn([5, 2, 3]), tf.tensor1d([4, 1], 'int32'), 0],
+    [tf.tensor2d([[1, 2], [3, 4], [5, 6]], [3, 2], 'int32'), tf.tensor1d([2, 2, 0], 'int32'), 0],
+    [randn([4, 6]), tf.tensor1d([5, 0], 'int32'), 1], // other axes go to the wasm kernel
+    [randn([3, 4]), tf.tensor1d([], 'int32'), 0],
+  ];
+  for (const [x, idx, axis] of cases) {
+    const w = tf.gather(x, idx, axis);
+    const wv = Array.from(w.dataSync()), ws = w.shape, wd = w.dtype;
+    await tf.setBackend('cpu');
+    const c = tf.gather(x, idx, axis);
+    const cv = Array.from(c.dataSync()), cs = c.shape;
+    await tf.setBackend('wasm');
+    assert.deepEqual(ws, cs); assert.equal(wd, x.dtype); assert.deepEqual(wv, cv);
+  }
+  assert.throws(() => tf.gather(randn([4, 2]), tf.tensor1d([1, 4], 'int32')), /index value 4 is not in \[0, 3\]/);
+  assert.throws(() => tf.gather(randn([4, 2]), tf.tensor1d([-1], 'int32')), /index value -1/);
 });

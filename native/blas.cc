@@ -255,6 +255,23 @@ napi_value SumSquaresFn(napi_env env, napi_callback_info info) {
   return out;
 }
 
+// dropoutMask(heap, off, n, seed, threshold): n bytes of 0/1 at off (see optim.h).
+napi_value DropoutMaskFn(napi_env env, napi_callback_info info) {
+  size_t argc = 5;
+  napi_value argv[5];
+  CHECK(napi_get_cb_info(env, info, &argc, argv, nullptr, nullptr));
+  if (argc < 5) return Throw(env, "dropoutMask: expected 5 arguments");
+  uint8_t* heap = nullptr;
+  size_t heap_bytes = 0;
+  if (!GetBytes(env, argv[0], &heap, &heap_bytes)) return Throw(env, "dropoutMask: heap must be a TypedArray or ArrayBuffer");
+  double o[4];
+  if (!GetOffsets(env, argv, 1, 4, o)) return Throw(env, "dropoutMask: arguments must be non-negative integers");
+  if (o[2] > 4294967295.0 || o[3] > 65536) return Throw(env, "dropoutMask: seed must fit 32 bits and threshold be at most 65536");
+  if (static_cast<uint64_t>(o[0]) + static_cast<uint64_t>(o[1]) > heap_bytes) return Throw(env, "dropoutMask: out of bounds");
+  optim::DropoutMask(heap + static_cast<size_t>(o[0]), static_cast<int64_t>(o[1]), static_cast<uint32_t>(o[2]), static_cast<uint32_t>(o[3]), g_threads);
+  return nullptr;
+}
+
 // setMathVariant(name): 'avx512' | 'avx2' | 'sse' | 'scalar' | '' (best); returns the one in effect.
 napi_value SetMathVariant(napi_env env, napi_callback_info info) {
   size_t argc = 1;
@@ -315,6 +332,7 @@ napi_value Init(napi_env env, napi_value exports) {
       {"info", nullptr, Info, nullptr, nullptr, nullptr, napi_default, nullptr},
       {"adamw", nullptr, AdamWStep, nullptr, nullptr, nullptr, napi_default, nullptr},
       {"sumSquares", nullptr, SumSquaresFn, nullptr, nullptr, nullptr, napi_default, nullptr},
+      {"dropoutMask", nullptr, DropoutMaskFn, nullptr, nullptr, nullptr, napi_default, nullptr},
   };
   if (napi_define_properties(env, exports, sizeof(props) / sizeof(props[0]), props) != napi_ok) return nullptr;
   return exports;

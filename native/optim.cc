@@ -32,4 +32,20 @@ double SumSquares(const float* x, int64_t n, int threads) {
   return s;
 }
 
+void DropoutMask(uint8_t* out, int64_t n, uint32_t seed, uint32_t threshold, int threads) {
+  const int64_t pairs = n / 2;
+#pragma omp parallel for simd num_threads(threads) if (n > (1 << 18)) schedule(static)
+  for (int64_t k = 0; k < pairs; k++) {
+    uint32_t x = static_cast<uint32_t>(k) * 0x9e3779b9u + seed;
+    x ^= x >> 16; x *= 0x85ebca6bu; x ^= x >> 13; x *= 0xc2b2ae35u; x ^= x >> 16;
+    out[2 * k] = (x & 0xffffu) >= threshold;
+    out[2 * k + 1] = (x >> 16) >= threshold;
+  }
+  if (n & 1) {
+    uint32_t x = static_cast<uint32_t>(pairs) * 0x9e3779b9u + seed;
+    x ^= x >> 16; x *= 0x85ebca6bu; x ^= x >> 13; x *= 0xc2b2ae35u; x ^= x >> 16;
+    out[n - 1] = (x & 0xffffu) >= threshold;
+  }
+}
+
 }  // namespace optim

@@ -23,6 +23,8 @@ interface Addon {
   adamw?(heap: Uint8Array, pOff: number, mOff: number, vOff: number, gOff: number, n: number,
     gradScale: number, b1: number, b2: number, keep: number, stepSize: number, bc2Sqrt: number, eps: number): void;
   sumSquares?(heap: Uint8Array, off: number, n: number): number;
+  /** n bytes of dropout keep-mask at off, the same bits as dropoutMask in src/ops.ts. */
+  dropoutMask?(heap: Uint8Array, off: number, n: number, seed: number, threshold: number): void;
 }
 
 // The parts of the wasm backend the kernels use (see tfjs-backend-wasm/dist/backend_wasm.d.ts).
@@ -268,7 +270,7 @@ export function setNativeBlasThreads(n: number): number | undefined {
   return addon?.setThreads(n);
 }
 
-/** The addon's optimizer loops (AdamW, sum of squares), when the accelerator is on and has them. */
-export function nativeOptim(): Pick<Required<Addon>, 'adamw' | 'sumSquares'> | undefined {
-  return active?.enabled && addon?.adamw && addon.sumSquares ? (addon as Required<Addon>) : undefined;
+/** The addon's training loops (AdamW, sum of squares, dropout masks), when the accelerator is on and has them. */
+export function nativeOptim(): Pick<Required<Addon>, 'adamw' | 'sumSquares' | 'dropoutMask'> | undefined {
+  return active?.enabled && addon?.adamw && addon.sumSquares && addon.dropoutMask ? (addon as Required<Addon>) : undefined;
 }

@@ -64,6 +64,13 @@ test('dropout: drops the rate, scales by 1/(1-rate), same seed same mask, gradie
   assert.ok(Math.abs(kept - 0.75) < 0.005, `keep rate ${kept}`);
   assert.equal(dropout(x, 0.1, false, 42), x, 'identity outside training');
   assert.equal(tf.sum(dropout(x, 1, true)).dataSync()[0], 0, 'rate 1 drops everything');
+  // The native loop and the JS one draw the same bits, odd lengths included.
+  if (nativeOptim()) {
+    const draw = () => [1, 7, 100001, 1 << 20].map((n) => Array.from(dropoutMask([n], 0.37, 12345).dataSync()));
+    const native = draw();
+    disableNativeBlas();
+    try { assert.deepEqual(draw(), native); } finally { enableNativeBlas(); }
+  }
 });
 
 /** A small network over the ops above and plain tfjs ops, with shared inputs and reused tensors. */

@@ -9,6 +9,7 @@
 #include <cstdlib>
 #include <vector>
 
+#include "fused.h"
 #include "optim.h"
 #include "vmath.h"
 
@@ -272,6 +273,99 @@ napi_value DropoutMaskFn(napi_env env, napi_callback_info info) {
   return nullptr;
 }
 
+// fused(op, heap, ...args): the kernels of fused.h, addressed by byte offsets into the heap.
+//   0 layerNorm(x, r | -1, g, b, y, xhat, rstd, rows, d, eps)
+//   1 layerNormBackward(dy, xhat, rstd, g, dx, dgamma, dbeta, rows, d)
+//   2 gelu(x, y, n)                      3 geluBackward(x, dy, dx, n)
+//   4 softmax(s, mask, p, batches, rowsPerBatch, d, divisor)
+//   5 softmaxBackward(p, dy, ds, rows, d, divisor)
+//   6 maskScale(x, mask, y, n, scale)    (mask: one byte per element)
+napi_value Fused(napi_env env, napi_callback_info info) {
+  size_t argc = 12;
+  napi_value argv[12];
+  CHECK(napi_get_cb_info(env, info, &argc, argv, nullptr, nullptr));
+  static const int kArgs[] = {10, 9, 3, 4, 7, 6, 5};
+  double op = -1;
+  if (argc < 2 || !GetNumber(env, argv[0], &op) || op < 0 || op > 6 || op != static_cast<int>(op)) return Throw(env, "fused: op must be 0-6");
+  const int k = kArgs[static_cast<int>(op)];
+  if (static_cast<int>(argc) < 2 + k) return Throw(env, "fused: too few arguments");
+  uint8_t* heap = nullptr;
+  size_t heap_bytes = 0;
+  if (!GetBytes(env, argv[1], &heap, &heap_bytes)) return Throw(env, "fused: heap must be a TypedArray or ArrayBuffer");
+  double a[10];
+  for (int i = 0; i < k; i++) if (!GetNumber(env, argv[2 + i], &a[i])) return Throw(env, "fused: numeric argument expected");
+  bool bad = false;
+  // A float array of `count` elements at byte offset a[i] (4-byte aligned, inside the heap).
+  auto f = [&](int i, double count) -> float* {
+    if (a[i] < 0 || a[i] != static_cast<double>(static_cast<int64_t>(a[i])) || (static_cast<int64_t>(a[i]) & 3) ||
+        a[i] + count * 4 > static_cast<double>(heap_bytes)) { bad = true; return nullptr; }
+    return reinterpret_cast<float*>(heap + static_cast<size_t>(a[i]));
+  };
+  auto n = [&](int i) -> int64_t {
+    if (a[i] < 0 || a[i] != static_cast<double>(static_cast<int64_t>(a[i]))) { bad = true; return 0; }
+    return static_cast<int64_t>(a[i]);
+  };
+  const int t = g_threads;
+  switch (static_cast<int>(op)) {
+    case 0: {
+      const int64_t rows = n(7), d = n(8);
+      const double sz = static_cast<double>(rows) * d;
+      const float* r = a[1] < 0 ? nullptr : f(1, sz);
+      float *x = f(0, sz), *g = f(2, d), *b = f(3, d), *y = f(4, sz), *xh = f(5, sz), *rs = f(6, rows);
+      if (bad || d == 0) return Throw(env, "fused layerNorm: bad offsets or sizes");
+      fused::LayerNorm(x, r, g, b, y, xh, rs, rows, d, a[9], t);
+      break;
+    }
+    case 1: {
+      const int64_t rows = n(7), d = n(8);
+      const double sz = static_cast<double>(rows) * d;
+      float *dy = f(0, sz), *xh = f(1, sz), *rs = f(2, rows), *g = f(3, d), *dx = f(4, sz), *dg = f(5, d), *db = f(6, d);
+      if (bad || d == 0) return Throw(env, "fused layerNormBackward: bad offsets or sizes");
+      fused::LayerNormBackward(dy, xh, rs, g, dx, dg, db, rows, d, t);
+      break;
+    }
+    case 2: {
+      const int64_t m = n(2);
+      float *x = f(0, m), *y = f(1, m);
+      if (bad) return Throw(env, "fused gelu: bad offsets or sizes");
+      fused::Gelu(x, y, m, t);
+      break;
+    }
+    case 3: {
+      const int64_t m = n(3);
+      float *x = f(0, m), *dy = f(1, m), *dx = f(2, m);
+      if (bad) return Throw(env, "fused geluBackward: bad offsets or sizes");
+      fused::GeluBackward(x, dy, dx, m, t);
+      break;
+    }
+    case 4: {
+      const int64_t batches = n(3), per = n(4), d = n(5);
+      const double sz = static_cast<double>(batches) * per * d;
+      float *sc = f(0, sz), *mask = f(1, static_cast<double>(batches) * d), *p = f(2, sz);
+      if (bad || d == 0 || !(a[6] > 0)) return Throw(env, "fused softmax: bad offsets, sizes or divisor");
+      fused::Softmax(sc, mask, p, batches, per, d, static_cast<float>(a[6]), t);
+      break;
+    }
+    case 5: {
+      const int64_t rows = n(3), d = n(4);
+      const double sz = static_cast<double>(rows) * d;
+      float *p = f(0, sz), *dy = f(1, sz), *ds = f(2, sz);
+      if (bad || d == 0 || !(a[5] > 0)) return Throw(env, "fused softmaxBackward: bad offsets, sizes or divisor");
+      fused::SoftmaxBackward(p, dy, ds, rows, d, static_cast<float>(a[5]), t);
+      break;
+    }
+    case 6: {
+      const int64_t m = n(3);
+      float *x = f(0, m), *y = f(2, m);
+      const bool mask_ok = a[1] >= 0 && a[1] + m <= static_cast<double>(heap_bytes) && a[1] == static_cast<double>(static_cast<int64_t>(a[1]));
+      if (bad || !mask_ok) return Throw(env, "fused maskScale: bad offsets or sizes");
+      fused::MaskScale(x, heap + static_cast<size_t>(a[1]), y, m, static_cast<float>(a[4]), t);
+      break;
+    }
+  }
+  return nullptr;
+}
+
 // setMathVariant(name): 'avx512' | 'avx2' | 'sse' | 'scalar' | '' (best); returns the one in effect.
 napi_value SetMathVariant(napi_env env, napi_callback_info info) {
   size_t argc = 1;
@@ -333,6 +427,7 @@ napi_value Init(napi_env env, napi_value exports) {
       {"adamw", nullptr, AdamWStep, nullptr, nullptr, nullptr, napi_default, nullptr},
       {"sumSquares", nullptr, SumSquaresFn, nullptr, nullptr, nullptr, napi_default, nullptr},
       {"dropoutMask", nullptr, DropoutMaskFn, nullptr, nullptr, nullptr, napi_default, nullptr},
+      {"fused", nullptr, Fused, nullptr, nullptr, nullptr, napi_default, nullptr},
   };
   if (napi_define_properties(env, exports, sizeof(props) / sizeof(props[0]), props) != napi_ok) return nullptr;
   return exports;

@@ -25,7 +25,13 @@ interface Addon {
   sumSquares?(heap: Uint8Array, off: number, n: number): number;
   /** n bytes of dropout keep-mask at off, the same bits as dropoutMask in src/ops.ts. */
   dropoutMask?(heap: Uint8Array, off: number, n: number, seed: number, threshold: number): void;
+  /** Fused element-wise kernels (native/fused.h): op number, heap, byte offsets, sizes, scalars. */
+  fused?(op: FusedOp, heap: Uint8Array, ...args: number[]): void;
 }
+
+/** The kernels of native/fused.h, by the number the addon's fused() takes. */
+export const FUSED = { layerNorm: 0, layerNormBackward: 1, gelu: 2, geluBackward: 3, softmax: 4, softmaxBackward: 5, maskScale: 6 } as const;
+export type FusedOp = (typeof FUSED)[keyof typeof FUSED];
 
 // The parts of the wasm backend the kernels use (see tfjs-backend-wasm/dist/backend_wasm.d.ts).
 interface WasmBackend {
@@ -273,4 +279,9 @@ export function setNativeBlasThreads(n: number): number | undefined {
 /** The addon's training loops (AdamW, sum of squares, dropout masks), when the accelerator is on and has them. */
 export function nativeOptim(): Pick<Required<Addon>, 'adamw' | 'sumSquares' | 'dropoutMask'> | undefined {
   return active?.enabled && addon?.adamw && addon.sumSquares && addon.dropoutMask ? (addon as Required<Addon>) : undefined;
+}
+
+/** The addon's fused element-wise kernels, when the accelerator is on and has them. */
+export function nativeFused(): Pick<Required<Addon>, 'fused'> | undefined {
+  return active?.enabled && addon?.fused ? (addon as Required<Addon>) : undefined;
 }

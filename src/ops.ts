@@ -2,7 +2,7 @@
 // matmul ~20x faster than one with a transposed operand, so every gradient here is arranged to
 // use only plain matmuls (operands are transposed explicitly, which is a cheap copy).
 import * as tf from '@tensorflow/tfjs';
-import { nativeBlasEnabled, nativeOptim } from './accel.js';
+import { FUSED, nativeBlasEnabled, nativeFused, nativeOptim, type FusedOp } from './accel.js';
 import { heapOffset, wasmInternals } from './backend.js';
 
 type GradFunc = (dy: tf.Tensor, saved: tf.Tensor[]) => tf.Tensor[];
@@ -10,6 +10,20 @@ type GradFunc = (dy: tf.Tensor, saved: tf.Tensor[]) => tf.Tensor[];
 function custom<T extends tf.Tensor>(f: (xs: tf.Tensor[], save: tf.GradSaveFunc) => { value: T; gradFunc: GradFunc }) {
   return tf.customGrad(((...args: (tf.Tensor | tf.GradSaveFunc)[]) =>
     f(args.slice(0, -1) as tf.Tensor[], args[args.length - 1] as tf.GradSaveFunc)) as Parameters<typeof tf.customGrad<T>>[0]);
+}
+
+/**
+ * Runs a native fused kernel (native/fused.h) when the accelerator is built and every input is a
+ * float32 tensor on the wasm heap: allocates the outputs, passes the kernel byte offsets, returns
+ * the outputs as tensors. Undefined otherwise, and the caller uses tfjs ops.
+ */
+function fusedKernel(op: FusedOp, inputs: tf.Tensor[], outShapes: number[][], args: (off: (t: tf.TensorInfo) => number, outs: tf.TensorInfo[]) => number[]): tf.Tensor[] | undefined {
+  const native = nativeFused(), wasm = native && wasmInternals();
+  if (!native || !wasm || inputs.some((t) => t.dtype !== 'float32' && !(op === FUSED.maskScale && t.dtype === 'bool'))) return undefined;
+  const outs = outShapes.map((shape) => wasm.makeOutput(shape, 'float32'));
+  // Offsets and the heap view only after every allocation: one may grow (move) the heap.
+  native.fused(op, wasm.wasm.HEAPU8, ...args((t) => heapOffset(wasm, t), outs));
+  return outs.map((o) => tf.engine().makeTensorFromTensorInfo(o));
 }
 
 /**
@@ -75,11 +89,14 @@ export const gelu = custom(([x], save) => {
   // the largest a layer has.
   save([x]);
   const cdf = (v: tf.Tensor) => tf.mul(0.5, tf.add(1, tf.erf(tf.mul(v, SQRT1_2))));
+  const n = x.size;
   return {
-    value: tf.tidy(() => tf.mul(x, cdf(x))),
+    value: fusedKernel(FUSED.gelu, [x], [x.shape], (o, [y]) => [o(x), o(y), n])?.[0] ?? tf.tidy(() => tf.mul(x, cdf(x))),
     // d/dx x·Φ(x) = Φ(x) + x·φ(x)
     // (step by step, so no more than three intermediate-sized temporaries are alive at once)
     gradFunc: (dy, [sx]) => {
+      const fused = fusedKernel(FUSED.geluBackward, [sx, dy], [sx.shape], (o, [dx]) => [o(sx), o(dy), o(dx), n]);
+      if (fused) return fused;
       const xpdf = tf.tidy(() => tf.mul(sx, tf.mul(INV_SQRT_2PI, tf.exp(tf.mul(-0.5, tf.square(sx))))));
       const slope = tf.tidy(() => tf.add(cdf(sx), xpdf));
       xpdf.dispose();
@@ -95,27 +112,37 @@ export const gelu = custom(([x], save) => {
  */
 export function layerNorm(x: tf.Tensor, gamma: tf.Tensor1D, beta: tf.Tensor1D, eps: number, residual?: tf.Tensor): tf.Tensor {
   const d = x.shape[x.shape.length - 1];
+  const rows = x.size / d;
+  const statShape = [...x.shape.slice(0, -1), 1];
   const f = custom((inputs, save) => {
     const [g, b] = inputs.slice(-2);
-    const [xhat, rstd] = tf.tidy(() => {
-      const xi = inputs.length === 4 ? tf.add(inputs[0], inputs[1]) : inputs[0];
+    const withResidual = inputs.length === 4;
+    const fused = fusedKernel(FUSED.layerNorm, inputs, [x.shape, x.shape, statShape], (o, [y, xh, rs]) =>
+      [o(inputs[0]), withResidual ? o(inputs[1]) : -1, o(g), o(b), o(y), o(xh), o(rs), rows, d, eps]);
+    const [value, xhat, rstd] = fused ?? tf.tidy(() => {
+      const xi = withResidual ? tf.add(inputs[0], inputs[1]) : inputs[0];
       const { mean, variance } = tf.moments(xi, -1, true);
       const r = tf.rsqrt(tf.add(variance, eps));
-      return [tf.mul(tf.sub(xi, mean), r), r];
+      const xh = tf.mul(tf.sub(xi, mean), r);
+      return [tf.add(tf.mul(xh, g), b), xh, r];
     });
     save([xhat, rstd, g]);
     return {
-      value: tf.tidy(() => tf.add(tf.mul(xhat, g), b)),
+      value,
       gradFunc: (dy, [xh, r, gs]) => {
-        const dy2 = tf.reshape(dy, [-1, d]) as tf.Tensor2D;
-        const dbeta = sumRows(dy2);
-        const dgamma = sumRows(tf.reshape(tf.mul(dy, xh), [-1, d]) as tf.Tensor2D);
-        // dx = rstd * (dxhat - mean(dxhat) - xhat * mean(dxhat * xhat)), dxhat = dy * gamma
-        const dxhat = tf.mul(dy, gs);
-        const m1 = tf.mean(dxhat, -1, true);
-        const m2 = tf.mean(tf.mul(dxhat, xh), -1, true);
-        const dx = tf.mul(r, tf.sub(tf.sub(dxhat, m1), tf.mul(xh, m2)));
-        return inputs.length === 4 ? [dx, tf.clone(dx), dgamma, dbeta] : [dx, dgamma, dbeta];
+        const grads = fusedKernel(FUSED.layerNormBackward, [dy, xh, r, gs], [x.shape, [d], [d]], (o, [dx, dg, db]) =>
+          [o(dy), o(xh), o(r), o(gs), o(dx), o(dg), o(db), rows, d]) ?? tf.tidy(() => {
+          const dy2 = tf.reshape(dy, [-1, d]) as tf.Tensor2D;
+          const dbeta = sumRows(dy2);
+          const dgamma = sumRows(tf.reshape(tf.mul(dy, xh), [-1, d]) as tf.Tensor2D);
+          // dx = rstd * (dxhat - mean(dxhat) - xhat * mean(dxhat * xhat)), dxhat = dy * gamma
+          const dxhat = tf.mul(dy, gs);
+          const m1 = tf.mean(dxhat, -1, true);
+          const m2 = tf.mean(tf.mul(dxhat, xh), -1, true);
+          return [tf.mul(r, tf.sub(tf.sub(dxhat, m1), tf.mul(xh, m2))), dgamma, dbeta];
+        });
+        const [dx, dgamma, dbeta] = grads;
+        return withResidual ? [dx, tf.clone(dx), dgamma, dbeta] : [dx, dgamma, dbeta];
       },
     };
   }) as (...xs: tf.Tensor[]) => tf.Tensor;
@@ -128,12 +155,17 @@ export function layerNorm(x: tf.Tensor, gamma: tf.Tensor1D, beta: tf.Tensor1D, e
  * backward pass needs only the probabilities: dscores = p * (dy - sum(dy * p)) / divisor.
  */
 export function attentionProbs(scores: tf.Tensor, additiveMask: tf.Tensor, divisor: number): tf.Tensor {
+  const [b, nh, t, t2] = scores.shape;
+  // The fused kernel takes one additive mask row per batch item: [b, 1, 1, t].
+  const oneRowMask = scores.rank === 4 && tf.util.arraysEqual(additiveMask.shape, [b, 1, 1, t2]);
   const f = custom(([s], save) => {
-    const probs = tf.tidy(() => tf.softmax(tf.add(tf.div(s, divisor), additiveMask)));
+    const fused = oneRowMask ? fusedKernel(FUSED.softmax, [s, additiveMask], [s.shape], (o, [p]) => [o(s), o(additiveMask), o(p), b, nh * t, t2, divisor]) : undefined;
+    const probs = fused?.[0] ?? tf.tidy(() => tf.softmax(tf.add(tf.div(s, divisor), additiveMask)));
     save([probs]);
     return {
       value: probs,
-      gradFunc: (dy, [p]) => [tf.div(tf.mul(p, tf.sub(dy, tf.sum(tf.mul(dy, p), -1, true))), divisor)],
+      gradFunc: (dy, [p]) => fusedKernel(FUSED.softmaxBackward, [p, dy], [p.shape], (o, [ds]) => [o(p), o(dy), o(ds), p.size / p.shape[p.rank - 1], p.shape[p.rank - 1], divisor]) ??
+        [tf.div(tf.mul(p, tf.sub(dy, tf.sum(tf.mul(dy, p), -1, true))), divisor)],
     };
   });
   return f(scores);
@@ -204,7 +236,9 @@ export function dropout(x: tf.Tensor, rate: number, training: boolean, seed?: nu
   const f = custom(([xi], save) => {
     const mask = dropoutMask(xi.shape, rate, seed);
     save([mask]);
-    const scaled = (t: tf.Tensor, m: tf.Tensor) => tf.tidy(() => tf.mul(t, tf.div(tf.cast(m, 'float32'), keep)));
+    const scaled = (t: tf.Tensor, m: tf.Tensor) =>
+      fusedKernel(FUSED.maskScale, [t, m], [t.shape], (o, [y]) => [o(t), o(m), o(y), t.size, 1 / keep])?.[0] ??
+      tf.tidy(() => tf.mul(t, tf.div(tf.cast(m, 'float32'), keep)));
     return { value: scaled(xi, mask), gradFunc: (dy, [m]) => [scaled(dy, m)] };
   });
   return f(x);

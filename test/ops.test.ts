@@ -8,7 +8,7 @@ import { initBackend } from '../src/backend.js';
 import { attentionProbs, bmm, dropout, dropoutMask, gatherRows, gelu, layerNorm, linear, view } from '../src/ops.js';
 import { variableGrads } from '../src/tape.js';
 import { AdamW, clipCoef, gradNorm } from '../src/optim.js';
-import { disableNativeBlas, enableNativeBlas, nativeOptim } from '../src/accel.js';
+import { disableNativeBlas, enableNativeBlas, nativeFused, nativeOptim } from '../src/accel.js';
 import { rng } from '../src/random.js';
 
 await initBackend('wasm', () => {});
@@ -25,7 +25,15 @@ function gradsOf(f: (...xs: tf.Tensor[]) => tf.Tensor, xs: tf.Tensor[]): tf.Tens
   });
 }
 
-test('custom-gradient ops equal the tfjs computations they replace, values and gradients', () => {
+/** Runs `f` with the native kernels (when built), then again without them. */
+function bothPaths(f: (path: string) => void): void {
+  if (!nativeFused()) { f('tfjs ops'); return; }
+  f('native fused kernels');
+  disableNativeBlas();
+  try { f('tfjs ops'); } finally { enableNativeBlas(); }
+}
+
+test('custom-gradient ops equal the tfjs computations they replace, values and gradients (native and tfjs paths)', () => bothPaths((path) => {
   const x = randn([2, 5, 8]), r = randn([2, 5, 8]), g = randn([8]), b = randn([8]);
   const cases: [string, (...a: tf.Tensor[]) => tf.Tensor, (...a: tf.Tensor[]) => tf.Tensor, tf.Tensor[]][] = [
     ['gelu', (a) => gelu(a), (a) => tf.mul(a, tf.mul(0.5, tf.add(1, tf.erf(tf.div(a, Math.SQRT2))))), [x]],
@@ -37,17 +45,20 @@ test('custom-gradient ops equal the tfjs computations they replace, values and g
   ];
   const mask = tf.tensor4d([0, 0, -3.4e38, 0, 0, 0, 0, 0, 0, -3.4e38], [2, 1, 1, 5]);
   cases.push(['attentionProbs', (s) => attentionProbs(s, mask, 2.83), (s) => tf.softmax(tf.add(tf.div(s, 2.83), mask)), [randn([2, 3, 5, 5], 3)]]);
+  cases.push(['layerNorm', (a, gg, bb) => layerNorm(a, gg as tf.Tensor1D, bb as tf.Tensor1D, 1e-5),
+    (a, gg, bb) => { const { mean, variance } = tf.moments(a, -1, true); return tf.add(tf.mul(tf.div(tf.sub(a, mean), tf.sqrt(tf.add(variance, 1e-5))), gg), bb); }, [randn([3, 37], 4), randn([37]), randn([37])]]);
+  cases.push(['gelu, odd size over a chunk', (a) => gelu(a), (a) => tf.mul(a, tf.mul(0.5, tf.add(1, tf.erf(tf.div(a, Math.SQRT2))))), [randn([3, 1001], 6)]]);
   for (const [name, ours, plain, inputs] of cases) {
-    assert.ok(maxDiff(ours(...inputs), plain(...inputs)) < 1e-5, `${name}: forward`);
+    assert.ok(maxDiff(ours(...inputs), plain(...inputs)) < 1e-5, `${path}: ${name}: forward differs by ${maxDiff(ours(...inputs), plain(...inputs))}`);
     const ga = gradsOf(ours, inputs), gb = gradsOf(plain, inputs);
-    ga.forEach((t, i) => assert.ok(maxDiff(t, gb[i]) < 1e-4, `${name}: gradient of input ${i} differs by ${maxDiff(t, gb[i])}`));
+    ga.forEach((t, i) => assert.ok(maxDiff(t, gb[i]) < 1e-4, `${path}: ${name}: gradient of input ${i} differs by ${maxDiff(t, gb[i])}`));
   }
   // Masked positions get exactly zero probability and zero gradient.
   const p = attentionProbs(randn([2, 3, 5, 5]), mask, 1).arraySync() as number[][][][];
   assert.equal(p[0][1][4][2], 0);
-});
+}));
 
-test('dropout: drops the rate, scales by 1/(1-rate), same seed same mask, gradient through the same mask', () => {
+test('dropout: drops the rate, scales by 1/(1-rate), same seed same mask, gradient through the same mask', () => bothPaths(() => {
   const x = tf.ones([64, 1001]);
   const ours = dropout(x, 0.1, true, 42);
   const v = ours.dataSync();
@@ -71,7 +82,7 @@ test('dropout: drops the rate, scales by 1/(1-rate), same seed same mask, gradie
     disableNativeBlas();
     try { assert.deepEqual(draw(), native); } finally { enableNativeBlas(); }
   }
-});
+}));
 
 /** A small network over the ops above and plain tfjs ops, with shared inputs and reused tensors. */
 function net(vars: Record<string, tf.Variable>, ids: tf.Tensor) {

@@ -213,28 +213,29 @@ bool GetOffsets(napi_env env, napi_value* argv, int first, int count, double* ou
   return true;
 }
 
-// adamw(heap, pOff, mOff, vOff, gOff, n, gradScale, b1, b2, keep, stepSize, bc2Sqrt, eps): in place.
+// adamwStep(heap, pOff, pOutOff, mOff, vOff, gOff, n, gradScale, b1, b2, keep, stepSize, bc2Sqrt, eps):
+// m and v in place, the new parameter to pOutOff.
 napi_value AdamWStep(napi_env env, napi_callback_info info) {
-  size_t argc = 13;
-  napi_value argv[13];
+  size_t argc = 14;
+  napi_value argv[14];
   CHECK(napi_get_cb_info(env, info, &argc, argv, nullptr, nullptr));
-  if (argc < 13) return Throw(env, "adamw: expected 13 arguments");
+  if (argc < 14) return Throw(env, "adamwStep: expected 14 arguments");
   uint8_t* heap = nullptr;
   size_t heap_bytes = 0;
-  if (!GetBytes(env, argv[0], &heap, &heap_bytes)) return Throw(env, "adamw: heap must be a TypedArray or ArrayBuffer");
-  double o[5];
-  if (!GetOffsets(env, argv, 1, 5, o)) return Throw(env, "adamw: offsets and length must be non-negative integers");
+  if (!GetBytes(env, argv[0], &heap, &heap_bytes)) return Throw(env, "adamwStep: heap must be a TypedArray or ArrayBuffer");
+  double o[6];
+  if (!GetOffsets(env, argv, 1, 6, o)) return Throw(env, "adamwStep: offsets and length must be non-negative integers");
   double s[7];
-  for (int i = 0; i < 7; i++) if (!GetNumber(env, argv[6 + i], &s[i])) return Throw(env, "adamw: numeric hyperparameter expected");
-  const int64_t n = static_cast<int64_t>(o[4]);
+  for (int i = 0; i < 7; i++) if (!GetNumber(env, argv[7 + i], &s[i])) return Throw(env, "adamwStep: numeric hyperparameter expected");
+  const int64_t n = static_cast<int64_t>(o[5]);
   const uint64_t bytes = static_cast<uint64_t>(n) * 4;
-  for (int i = 0; i < 4; i++) {
-    if (static_cast<uint64_t>(o[i]) & 3) return Throw(env, "adamw: offsets must be 4-byte aligned");
-    if (static_cast<uint64_t>(o[i]) + bytes > heap_bytes) return Throw(env, "adamw: out of bounds");
+  for (int i = 0; i < 5; i++) {
+    if (static_cast<uint64_t>(o[i]) & 3) return Throw(env, "adamwStep: offsets must be 4-byte aligned");
+    if (static_cast<uint64_t>(o[i]) + bytes > heap_bytes) return Throw(env, "adamwStep: out of bounds");
   }
   const optim::AdamWArgs a{s[0], s[1], s[2], s[3], s[4], s[5], s[6]};
   auto f = [&](int i) { return reinterpret_cast<float*>(heap + static_cast<size_t>(o[i])); };
-  optim::AdamW(f(0), f(1), f(2), f(3), n, a, g_threads);
+  optim::AdamW(f(0), f(1), f(2), f(3), f(4), n, a, g_threads);
   return nullptr;
 }
 
@@ -424,7 +425,7 @@ napi_value Init(napi_env env, napi_value exports) {
       {"unary", nullptr, Unary, nullptr, nullptr, nullptr, napi_default, nullptr},
       {"setMathVariant", nullptr, SetMathVariant, nullptr, nullptr, nullptr, napi_default, nullptr},
       {"info", nullptr, Info, nullptr, nullptr, nullptr, napi_default, nullptr},
-      {"adamw", nullptr, AdamWStep, nullptr, nullptr, nullptr, napi_default, nullptr},
+      {"adamwStep", nullptr, AdamWStep, nullptr, nullptr, nullptr, napi_default, nullptr},
       {"sumSquares", nullptr, SumSquaresFn, nullptr, nullptr, nullptr, napi_default, nullptr},
       {"dropoutMask", nullptr, DropoutMaskFn, nullptr, nullptr, nullptr, napi_default, nullptr},
       {"fused", nullptr, Fused, nullptr, nullptr, nullptr, napi_default, nullptr},

@@ -9,7 +9,7 @@
 
 namespace optim {
 
-void AdamW(float* p, float* m, float* v, const float* g, int64_t n, const AdamWArgs& a, int threads) {
+void AdamW(const float* p, float* p_out, float* m, float* v, const float* g, int64_t n, const AdamWArgs& a, int threads) {
   const float b1 = static_cast<float>(a.b1), b2 = static_cast<float>(a.b2);
   const float c1 = static_cast<float>(1 - a.b1), c2 = static_cast<float>(1 - a.b2);
   const float scale = static_cast<float>(a.grad_scale), keep = static_cast<float>(a.keep);
@@ -21,7 +21,7 @@ void AdamW(float* p, float* m, float* v, const float* g, int64_t n, const AdamWA
     const float vi = b2 * v[i] + c2 * gi * gi;
     m[i] = mi;
     v[i] = vi;
-    p[i] = p[i] * keep - step * (mi / (std::sqrt(vi) / bc2 + eps));
+    p_out[i] = p[i] * keep - step * (mi / (std::sqrt(vi) / bc2 + eps));
   }
 }
 

@@ -19,8 +19,8 @@ interface Addon {
   /** 'avx512' | 'avx2' | 'sse' | 'scalar' | '' (best); returns the implementation in effect. */
   setMathVariant(name: string): string;
   info(): { config: string; parallel: string; threads: number; blasThreads: number; vmath: string };
-  /** AdamW in place over float32 arrays at byte offsets pOff, mOff, vOff (gOff read-only). */
-  adamw?(heap: Uint8Array, pOff: number, mOff: number, vOff: number, gOff: number, n: number,
+  /** AdamW over float32 arrays at byte offsets: m, v in place, the new parameter to pOutOff. */
+  adamwStep?(heap: Uint8Array, pOff: number, pOutOff: number, mOff: number, vOff: number, gOff: number, n: number,
     gradScale: number, b1: number, b2: number, keep: number, stepSize: number, bc2Sqrt: number, eps: number): void;
   sumSquares?(heap: Uint8Array, off: number, n: number): number;
   /** n bytes of dropout keep-mask at off, the same bits as dropoutMask in src/ops.ts. */
@@ -41,7 +41,7 @@ interface WasmBackend {
 }
 
 export interface NativeBlasStatus { enabled: boolean; reason: string }
-export interface NativeBlasStats { batchMatMul: number; fusedMatMul: number; exp: number; erf: number; fallbacks: number }
+export interface NativeBlasStats { batchMatMul: number; fusedMatMul: number; exp: number; erf: number; fused: number; fallbacks: number }
 
 const KERNELS = ['BatchMatMul', '_FusedMatMul', 'Exp', 'Erf'] as const;
 const here = path.dirname(fileURLToPath(import.meta.url));
@@ -54,7 +54,7 @@ let addon: Addon | undefined;
 let addonPath = '';
 let active: NativeBlasStatus | undefined;
 const originals = new Map<string, tf.KernelConfig>();
-const stats: NativeBlasStats = { batchMatMul: 0, fusedMatMul: 0, exp: 0, erf: 0, fallbacks: 0 };
+const stats: NativeBlasStats = { batchMatMul: 0, fusedMatMul: 0, exp: 0, erf: 0, fused: 0, fallbacks: 0 };
 
 function loadAddon(): string | undefined {
   if (addon) return undefined;
@@ -277,11 +277,14 @@ export function setNativeBlasThreads(n: number): number | undefined {
 }
 
 /** The addon's training loops (AdamW, sum of squares, dropout masks), when the accelerator is on and has them. */
-export function nativeOptim(): Pick<Required<Addon>, 'adamw' | 'sumSquares' | 'dropoutMask'> | undefined {
-  return active?.enabled && addon?.adamw && addon.sumSquares && addon.dropoutMask ? (addon as Required<Addon>) : undefined;
+export function nativeOptim(): Pick<Required<Addon>, 'adamwStep' | 'sumSquares' | 'dropoutMask'> | undefined {
+  return active?.enabled && addon?.adamwStep && addon.sumSquares && addon.dropoutMask ? (addon as Required<Addon>) : undefined;
 }
 
+const fusedApi: Pick<Required<Addon>, 'fused'> = {
+  fused: (op, heap, ...args) => { stats.fused++; addon!.fused!(op, heap, ...args); },
+};
 /** The addon's fused element-wise kernels, when the accelerator is on and has them. */
 export function nativeFused(): Pick<Required<Addon>, 'fused'> | undefined {
-  return active?.enabled && addon?.fused ? (addon as Required<Addon>) : undefined;
+  return active?.enabled && addon?.fused ? fusedApi : undefined;
 }

@@ -13,17 +13,17 @@ export interface AdamWOptions {
   noDecay?: (name: string) => boolean;
 }
 
-/** A Float32Array over `t`'s wasm buffer (valid until the heap next grows). */
-function heapF32(b: WasmInternals, t: tf.Tensor): Float32Array {
-  if (t.dtype !== 'float32') throw new Error(`AdamW: tensor ${t.id} is ${t.dtype}, not float32`);
-  return new Float32Array(b.wasm.HEAPU8.buffer, heapOffset(b, t), t.size);
+/** A Float32Array over a float32 tensor's wasm buffer (valid until the heap next grows). */
+function heapF32(b: WasmInternals, t: tf.TensorInfo, size = (t as tf.Tensor).size): Float32Array {
+  if (t.dtype !== 'float32') throw new Error(`AdamW: a ${t.dtype} tensor where float32 was expected`);
+  return new Float32Array(b.wasm.HEAPU8.buffer, heapOffset(b, t), size);
 }
 
 /**
- * One AdamW step over flat arrays, in place (a plain function over typed arrays, so the JIT keeps
- * it monomorphic: about 4 ns per element).
+ * One AdamW step over flat arrays: M and V in place, the new parameter into Pout (a plain function
+ * over typed arrays, so the JIT keeps it monomorphic).
  */
-function adamwUpdate(P: Float32Array, M: Float32Array, V: Float32Array, G: Float32Array, gradScale: number,
+function adamwUpdate(P: Float32Array, Pout: Float32Array, M: Float32Array, V: Float32Array, G: Float32Array, gradScale: number,
   b1: number, b2: number, keep: number, stepSize: number, bc2Sqrt: number, eps: number): void {
   const c1 = 1 - b1, c2 = 1 - b2;
   for (let i = 0; i < P.length; i++) {
@@ -31,7 +31,7 @@ function adamwUpdate(P: Float32Array, M: Float32Array, V: Float32Array, G: Float
     const m = b1 * M[i] + c1 * g;
     const v = b2 * V[i] + c2 * g * g;
     M[i] = m; V[i] = v;
-    P[i] = P[i] * keep - stepSize * (m / (Math.sqrt(v) / bc2Sqrt + eps));
+    Pout[i] = P[i] * keep - stepSize * (m / (Math.sqrt(v) / bc2Sqrt + eps));
   }
 }
 
@@ -80,17 +80,21 @@ export class AdamW {
       const m = this.m.get(name)!, v = this.v.get(name)!;
       const decay = this.opts.noDecay?.(name) ? 0 : this.weightDecay;
       if (wasm && p.dtype === 'float32') {
-        // In place on the wasm heap, one pass (native when the accelerator is built): no temporaries
-        // (tensor ops made about fifteen, each the size of the parameter). A buffer shared with
-        // another tensor is copied first.
-        if (wasm.refCount(p.dataId) !== 1) { const own = tf.tensor(p.dataSync(), p.shape); p.assign(own); own.dispose(); }
+        // One pass over the wasm heap (native when the accelerator is built) instead of about
+        // fifteen tensor ops, each the size of the parameter. The moments are updated in place;
+        // the parameter gets a new buffer: wasm kernels cache packed weights by tensor, so a
+        // tensor's values must never change under it.
+        const out = wasm.makeOutput(p.shape, 'float32');
         const native = nativeOptim(), keep = 1 - this.lr * decay;
         if (native) {
-          const off = (t: tf.Tensor) => heapOffset(wasm, t);
-          native.adamw(wasm.wasm.HEAPU8, off(p), off(m), off(v), off(g), p.size, gradScale, b1, b2, keep, stepSize, bc2Sqrt, this.eps);
+          const off = (t: tf.TensorInfo) => heapOffset(wasm, t);
+          native.adamwStep(wasm.wasm.HEAPU8, off(p), off(out), off(m), off(v), off(g), p.size, gradScale, b1, b2, keep, stepSize, bc2Sqrt, this.eps);
         } else {
-          adamwUpdate(heapF32(wasm, p), heapF32(wasm, m), heapF32(wasm, v), heapF32(wasm, g), gradScale, b1, b2, keep, stepSize, bc2Sqrt, this.eps);
+          adamwUpdate(heapF32(wasm, p), heapF32(wasm, out, p.size), heapF32(wasm, m), heapF32(wasm, v), heapF32(wasm, g), gradScale, b1, b2, keep, stepSize, bc2Sqrt, this.eps);
         }
+        const fresh = tf.engine().makeTensorFromTensorInfo(out);
+        p.assign(fresh);
+        fresh.dispose();
         continue;
       }
       // One tidy per parameter: temporaries are freed before the next one.

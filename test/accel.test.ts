@@ -407,11 +407,31 @@ test('native BLAS: the PyTorch parity tests (test/bert.test.ts, test/train.test.
     log(`parity tests with native kernels (${files.join(', ')}): exit ${r.status}, ${summary}, native calls ${stats?.[1] ?? 'none'}`);
     assert.equal(r.status, 0, `parity tests failed with the native kernels:\n${out.split('\n').filter((l) => /not ok|Error|expected|accel-preload/.test(l)).slice(0, 30).join('\n')}`);
     assert.ok(stats, 'the preload did not report');
-    const s = JSON.parse(stats[1]) as { batchMatMul: number; exp: number; erf: number; fallbacks: number };
+    const s = JSON.parse(stats[1]) as { batchMatMul: number; exp: number; erf: number; fused: number; fallbacks: number };
     assert.ok(s.batchMatMul > 0, 'no matmul went through the native kernel');
-    assert.ok(s.exp > 0 && s.erf > 0, 'no exp/erf went through the native kernels');
+    assert.ok(s.exp > 0, 'no exp went through the native kernel');
+    assert.ok(s.fused > 0, 'no LayerNorm/GELU/softmax/dropout went through the fused native kernels');
     assert.match(out, /^# fail 0$/m);
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
+});
+
+test('plain wasm: the PyTorch parity tests pass with the accelerator off (BERT_LAB_NATIVE=0)', {
+  ...(haveShared ? {} : { skip: `../shared not found at ${sharedDir}` }), timeout: 600_000,
+}, () => {
+  // The default run uses the native kernels where they are built; this covers the tfjs-op path
+  // that every custom op falls back to.
+  const files = ['test/bert.test.ts', 'test/train.test.ts', 'test/ops.test.ts'];
+  const childEnv: NodeJS.ProcessEnv = { ...process.env, BERT_LAB_BACKEND: 'wasm', BERT_LAB_NATIVE: '0' };
+  delete childEnv.NODE_TEST_CONTEXT;
+  const r = spawnSync(process.execPath, ['--import', 'tsx', '--test', '--test-concurrency=1', ...files], {
+    cwd: repoRoot, encoding: 'utf8', env: childEnv, maxBuffer: 64 << 20,
+  });
+  const out = `${r.stdout}\n${r.stderr}`;
+  const summary = ['pass', 'fail', 'skipped'].map((k) => `${k} ${new RegExp(`^# ${k} (\\d+)$`, 'm').exec(out)?.[1] ?? '?'}`).join(', ');
+  log(`parity tests on plain wasm (${files.join(', ')}): exit ${r.status}, ${summary}`);
+  assert.equal(r.status, 0, `parity tests failed on plain wasm:\n${out.split('\n').filter((l) => /not ok|Error|expected/.test(l)).slice(0, 30).join('\n')}`);
+  assert.match(out, /matmul: plain wasm \(disabled by BERT_LAB_NATIVE=0\)/);
+  assert.match(out, /^# fail 0$/m);
 });

@@ -168,10 +168,20 @@ test('AdamW in place on the wasm heap equals the tensor path (cpu backend); a sh
       opt.apply(params, grads, clipCoef(norm, 1.0));
       tf.dispose([...grads.values()]);
     }
+    // Kernels may cache a weight's packed form by tensor (the wasm matmul does): a matmul after
+    // the updates must see the new values.
+    const x = tf.ones([2, 40]);
+    tf.matMul(x, params.get('w')!).dispose();
+    opt.apply(params, new Map([['w', make(shapes.w)]]), 1);
+    const wv = params.get('w')!.dataSync();
+    const colSums = Array.from({ length: 30 }, (_, j) => { let t = 0; for (let i = 0; i < 40; i++) t += wv[i * 30 + j]; return t; });
+    const mm = tf.matMul(x, params.get('w')!).dataSync();
+    const mmOk = colSums.every((c, j) => Math.abs(c - mm[j]) < 1e-4);
+    x.dispose();
     const out = Object.fromEntries([...params].map(([k, v]) => [k, v.dataSync().slice()]));
     const untouched = snapshot.dataSync().every((v, i) => v === before[i]);
     tf.dispose([snapshot, ...params.values()]); opt.dispose();
-    return { out, norms, untouched };
+    return { out, norms, untouched, mmOk };
   };
   const cpu = await run('cpu');
   const variants: [string, Awaited<ReturnType<typeof run>>][] = [[`wasm${nativeOptim() ? ' (native loops)' : ''}`, await run('wasm')]];
@@ -182,6 +192,7 @@ test('AdamW in place on the wasm heap equals the tensor path (cpu backend); a sh
   }
   for (const [name, wasm] of variants) {
     assert.ok(wasm.untouched, `${name}: a clone taken before the update keeps its values`);
+    assert.ok(wasm.mmOk, `${name}: a matmul after the update sees the updated weights`);
     wasm.norms.forEach((n, i) => assert.ok(Math.abs(n - cpu.norms[i]) < 1e-5 * cpu.norms[i], `${name}: norm ${n} vs ${cpu.norms[i]}`));
     for (const k of Object.keys(shapes)) {
       const d = Math.max(...wasm.out[k].map((v, i) => Math.abs(v - cpu.out[k][i])));

@@ -49,8 +49,15 @@ async function child(backend: string, size: string, o: { batch: number; seq: num
   const trainMs = Array.from({ length: o.steps }, () => time(train));
   let profile: { kernel: string; ms: number; calls: number }[] | undefined;
   if (o.profile) {
+    const { nativeFusedTimes } = await import('../src/accel.js');
+    const fusedBefore = nativeFusedTimes();
     const p = await tf.profile(() => { train(); });
     const by = new Map<string, { ms: number; calls: number }>();
+    // The native fused kernels run inside custom-gradient ops, out of tf.profile's sight.
+    for (const [k, e] of nativeFusedTimes()) {
+      const b = fusedBefore.get(k) ?? { ms: 0, calls: 0 };
+      if (e.calls > b.calls) by.set(`native ${k}`, { ms: e.ms - b.ms, calls: e.calls - b.calls });
+    }
     for (const k of p.kernels) {
       const ms = typeof k.kernelTimeMs === 'number' ? k.kernelTimeMs : 0;
       // Custom-gradient ops appear under their scope's name ('forward', 'unnamed scope'); their

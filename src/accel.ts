@@ -281,9 +281,22 @@ export function nativeOptim(): Pick<Required<Addon>, 'adamwStep' | 'sumSquares' 
   return active?.enabled && addon?.adamwStep && addon.sumSquares && addon.dropoutMask ? (addon as Required<Addon>) : undefined;
 }
 
+const fusedNames = Object.fromEntries(Object.entries(FUSED).map(([k, v]) => [v, k])) as Record<FusedOp, string>;
+const fusedTimes = new Map<string, { ms: number; calls: number }>();
 const fusedApi: Pick<Required<Addon>, 'fused'> = {
-  fused: (op, heap, ...args) => { stats.fused++; addon!.fused!(op, heap, ...args); },
+  fused: (op, heap, ...args) => {
+    stats.fused++;
+    const t0 = performance.now();
+    addon!.fused!(op, heap, ...args);
+    const e = fusedTimes.get(fusedNames[op]) ?? { ms: 0, calls: 0 };
+    e.ms += performance.now() - t0; e.calls++;
+    fusedTimes.set(fusedNames[op], e);
+  },
 };
+/** Time spent in each fused kernel since the process started (for profiles: tf.profile cannot see them). */
+export function nativeFusedTimes(): Map<string, { ms: number; calls: number }> {
+  return new Map([...fusedTimes].map(([k, v]) => [k, { ...v }]));
+}
 /** The addon's fused element-wise kernels, when the accelerator is on and has them. */
 export function nativeFused(): Pick<Required<Addon>, 'fused'> | undefined {
   return active?.enabled && addon?.fused ? fusedApi : undefined;

@@ -5,7 +5,7 @@
 // passed as byte offsets into the heap, so nothing is copied. Missing addon = plain wasm.
 import * as tf from '@tensorflow/tfjs';
 import { createRequire } from 'node:module';
-import { existsSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -201,23 +201,44 @@ const kernelFuncs: Record<(typeof KERNELS)[number], (args: KernelArgs) => tf.Ten
 
 /**
  * BLAS threads: BERT_LAB_NATIVE_THREADS, else the cores not already busy (core count minus the
- * 1-minute load average, at least 1). A thread that has to share its core with another process
+ * cores other processes use now, at least 1). A thread that has to share its core with another process
  * stalls every parallel GEMM, which measured 1.5-2x slower than one thread on 2 loaded cores.
  */
 function threadCount(): { n: number; why: string } {
   const env = Number(process.env.BERT_LAB_NATIVE_THREADS);
   if (Number.isInteger(env) && env > 0) return { n: env, why: 'BERT_LAB_NATIVE_THREADS' };
   const cores = Math.max(1, typeof os.availableParallelism === 'function' ? os.availableParallelism() : os.cpus().length);
+  const busy = busyCores(cores);
+  if (busy !== undefined) return { n: Math.max(1, Math.min(cores, cores - Math.round(busy))), why: `${cores} cores, ${busy.toFixed(1)} busy` };
   const load = os.loadavg()[0];
-  const n = Math.max(1, Math.min(cores, cores - Math.round(load)));
-  return { n, why: `${cores} cores, load ${load.toFixed(1)}` };
+  return { n: Math.max(1, Math.min(cores, cores - Math.round(load))), why: `${cores} cores, load ${load.toFixed(1)}` };
+}
+
+/**
+ * Cores that other processes keep busy right now, from /proc/stat over 100 ms (Linux). The load
+ * average would count the run that just finished for a minute and leave a core idle.
+ */
+function busyCores(cores: number): number | undefined {
+  const sample = () => readFileSync('/proc/stat', 'utf8').split('\n')[0].trim().split(/\s+/).slice(1).map(Number);
+  try {
+    const a = sample();
+    Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 100);
+    const b = sample();
+    const total = (x: number[]) => x.slice(0, 8).reduce((s, v) => s + v, 0);
+    const idle = (x: number[]) => x[3] + (x[4] ?? 0); // idle + iowait
+    const dt = total(b) - total(a);
+    if (!(dt > 0) || a.some((v) => !Number.isFinite(v))) return undefined;
+    return Math.max(0, cores * (1 - (idle(b) - idle(a)) / dt));
+  } catch {
+    return undefined;
+  }
 }
 
 /**
  * Replaces the wasm BatchMatMul and _FusedMatMul kernels with OpenBLAS ones, and Exp and Erf
  * with vectorised libmvec ones (float32; BERT_LAB_NATIVE_VMATH=avx512|avx2|sse|scalar picks the
  * variant), when the addon is built. Never throws: returns whether it is on and why. BERT_LAB_NATIVE=0 turns it off;
- * BERT_LAB_NATIVE_THREADS sets the BLAS threads (default: the core count). The wasm backend
+ * BERT_LAB_NATIVE_THREADS sets the BLAS threads (default: the cores not busy now). The wasm backend
  * must be registered (imported) first; it need not be initialised yet.
  */
 export function enableNativeBlas(): NativeBlasStatus {

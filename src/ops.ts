@@ -1,6 +1,8 @@
 // Differentiable building blocks with hand-written gradients. The wasm backend runs a plain
 // matmul ~20x faster than one with a transposed operand, so every gradient here is arranged to
-// use only plain matmuls (operands are transposed explicitly, which is a cheap copy).
+// use only plain matmuls (operands are transposed explicitly, which is a cheap copy). Each op keeps
+// only what its backward pass needs, and LayerNorm, GELU, the attention softmax and dropout run as
+// one native pass each where the accelerator is built (tfjs ops otherwise).
 import * as tf from '@tensorflow/tfjs';
 import { FUSED, nativeBlasEnabled, nativeFused, nativeOptim, type FusedOp } from './accel.js';
 import { heapOffset, wasmInternals } from './backend.js';

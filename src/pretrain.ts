@@ -87,6 +87,15 @@ function splitDocs(docs: Document[], fraction: number, seed: number): { train: D
 }
 
 /** Examples for one pass over the documents; re-drawn (pairs and masks) each epoch from the seed. */
+/**
+ * Batch `k` of a pass. Every pass pairs sentences afresh for NSP, so a later pass can hold a few
+ * examples fewer than the first (which fixes the batches per pass): its last batches wrap around.
+ */
+export function epochBatch<T>(examples: T[], k: number, batchSize: number): T[] {
+  if (examples.length === 0) throw new Error('pre-training: this pass produced no examples');
+  return Array.from({ length: batchSize }, (_, j) => examples[(k * batchSize + j) % examples.length]);
+}
+
 function epochExamples(docs: number[][][], special: SpecialIds, maxLen: number, seed: number, epoch: number): PretrainExample[] {
   const rand = rng(mixSeed(seed, epoch, 11));
   const pairs = makeNspPairs(docs, maxLen, rand);
@@ -195,7 +204,7 @@ export async function pretrain(outDir: string, cfg: PretrainConfig, log: (s: str
       const e = Math.floor(state.step / perEpoch);
       if (e !== epoch) { epoch = e; examples = epochExamples(trainIds, special, cfg.maxLen, cfg.seed, epoch); }
       const k = state.step % perEpoch;
-      const batch = examples.slice(k * cfg.batchSize, (k + 1) * cfg.batchSize);
+      const batch = epochBatch(examples, k, cfg.batchSize);
       opt.lr = cfg.lr * linearSchedule(opt.step, cfg.warmup, cfg.steps);
       const lr = opt.lr;
       opt.init(model.p.vars);

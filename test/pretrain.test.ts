@@ -2,7 +2,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn, spawnSync } from 'node:child_process';
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
@@ -10,6 +10,7 @@ import * as tf from '@tensorflow/tfjs';
 import { initBackend } from '../src/backend.js';
 import { BertForPreTraining } from '../src/bert.js';
 import { presetConfig } from '../src/presets.js';
+import { epochBatch } from '../src/pretrain.js';
 import { repoRoot } from './shared.js';
 
 test('the pre-training loss is MLM cross-entropy over labelled positions plus NSP cross-entropy', async () => {
@@ -76,6 +77,32 @@ test('a killed pre-training run resumes from its last checkpoint and finishes', 
     const clash = spawnSync(process.execPath, [...args.slice(0, -2), '--hidden', '64', '--backend', 'wasm'], { cwd: repoRoot, encoding: 'utf8' });
     assert.notEqual(clash.status, 0);
     assert.match(clash.stderr, /made with different settings \(hidden: 32 there, 64 now\)/);
+  } finally {
+    await rm(out, { recursive: true, force: true });
+  }
+});
+
+test('pre-training runs over many passes of a small corpus (later passes may hold fewer examples)', async () => {
+  // Batches of a pass wrap around when the pass is short.
+  assert.deepEqual(epochBatch([0, 1, 2, 3, 4, 5, 6, 7, 8, 9], 2, 4), [8, 9, 0, 1]);
+  assert.deepEqual(epochBatch([0, 1, 2, 3, 4, 5, 6, 7, 8, 9], 1, 4), [4, 5, 6, 7]);
+  assert.throws(() => epochBatch([], 0, 4), /no examples/);
+  // A corpus of a few short documents: about five batches per pass, forty steps, so eight passes,
+  // each pairing sentences afresh (their example counts differ).
+  const out = await mkdtemp(path.join(os.tmpdir(), 'bert-pretrain-passes-'));
+  try {
+    const words = 'the whale ship sea captain harpoon crew storm deck sail ocean night wind wave boat'.split(' ');
+    const docs = Array.from({ length: 14 }, (_, d) => Array.from({ length: 6 }, (_, s) =>
+      Array.from({ length: 6 + ((d + s) % 5) }, (_, w) => words[(d * 7 + s * 3 + w * 5) % words.length]).join(' ') + '.').join(' '));
+    const corpus = path.join(out, 'tiny.txt');
+    writeFileSync(corpus, docs.join('\n\n'));
+    const r = spawnSync(process.execPath, ['--import', 'tsx', path.join(repoRoot, 'src/cli.ts'), 'pretrain', '--out', path.join(out, 'run'),
+      '--corpus', corpus, '--vocab-size', '120', '--layers', '1', '--hidden', '32', '--heads', '2', '--max-len', '24',
+      '--batch-size', '8', '--steps', '40', '--checkpoint-every', '20', '--warmup', '2', '--backend', 'wasm'], { cwd: repoRoot, encoding: 'utf8' });
+    assert.equal(r.status, 0, r.stderr);
+    const perPass = Number(/([\d,]+) training examples/.exec(r.stdout)?.[1].replace(/,/g, ''));
+    assert.ok(perPass >= 8 && perPass / 8 <= 10, `examples per pass: ${perPass}`);
+    assert.equal(JSON.parse(readFileSync(path.join(out, 'run', 'checkpoint', 'state.json'), 'utf8')).step, 40);
   } finally {
     await rm(out, { recursive: true, force: true });
   }

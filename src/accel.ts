@@ -4,6 +4,7 @@
 // built by scripts/build-native.sh). The addon reads and writes the wasm heap in place: operands are
 // passed as byte offsets into the heap, so nothing is copied. Missing addon = plain wasm.
 import * as tf from '@tensorflow/tfjs';
+import { heapOffset, overrideWasmKernel, type WasmInternals } from './backend.js';
 import { createRequire } from 'node:module';
 import { existsSync, readFileSync } from 'node:fs';
 import os from 'node:os';
@@ -32,13 +33,6 @@ interface Addon {
 /** The kernels of native/fused.h, by the number the addon's fused() takes. */
 export const FUSED = { layerNorm: 0, layerNormBackward: 1, gelu: 2, geluBackward: 3, softmax: 4, softmaxBackward: 5, maskScale: 6 } as const;
 export type FusedOp = (typeof FUSED)[keyof typeof FUSED];
-
-// The parts of the wasm backend the kernels use (see tfjs-backend-wasm/dist/backend_wasm.d.ts).
-interface WasmBackend {
-  wasm: { HEAPU8: Uint8Array };
-  dataIdMap: { get(dataId: object): { memoryOffset: number } };
-  makeOutput(shape: number[], dtype: tf.DataType): tf.TensorInfo;
-}
 
 export interface NativeBlasStatus { enabled: boolean; reason: string }
 export interface NativeBlasStats { batchMatMul: number; fusedMatMul: number; exp: number; erf: number; fused: number; fallbacks: number }
@@ -104,7 +98,7 @@ function batchPlan(aOuter: number[], bOuter: number[]): { outer: number[]; batch
 }
 
 /** Runs op(a) @ op(b) into a new output. Returns undefined when the case is not handled here. */
-function gemmOutput(backend: WasmBackend, a: tf.TensorInfo, b: tf.TensorInfo, transA: boolean, transB: boolean): tf.TensorInfo | undefined {
+function gemmOutput(backend: WasmInternals, a: tf.TensorInfo, b: tf.TensorInfo, transA: boolean, transB: boolean): tf.TensorInfo | undefined {
   if (!addon || a.dtype !== 'float32' || b.dtype !== 'float32' || a.shape.length < 2 || b.shape.length < 2) return undefined;
   const ar = a.shape.length, br = b.shape.length;
   const m = transA ? a.shape[ar - 1] : a.shape[ar - 2];
@@ -119,7 +113,7 @@ function gemmOutput(backend: WasmBackend, a: tf.TensorInfo, b: tf.TensorInfo, tr
   const out = backend.makeOutput([...plan.outer, m, n], 'float32');
   // Offsets are read after makeOutput: allocation may grow the heap (new buffer, old views detached).
   const heap = backend.wasm.HEAPU8;
-  const off = (t: tf.TensorInfo) => backend.dataIdMap.get(t.dataId).memoryOffset >>> 0;
+  const off = (t: tf.TensorInfo) => heapOffset(backend, t);
   addon.gemm(heap, off(a), off(b), off(out), plan.batch, m, n, ka, transA, transB,
     plan.aStride1 ? m * ka : 0, plan.bStride1 ? ka * n : 0, plan.aIndex ?? null, plan.bIndex ?? null);
   return out;
@@ -135,7 +129,7 @@ function fallback(name: string, args: KernelArgs): tf.TensorInfo | tf.TensorInfo
 function batchMatMul(args: KernelArgs): tf.TensorInfo | tf.TensorInfo[] {
   const { a, b } = args.inputs as { a: tf.TensorInfo; b: tf.TensorInfo };
   const { transposeA, transposeB } = (args.attrs ?? {}) as { transposeA?: boolean; transposeB?: boolean };
-  const out = gemmOutput(args.backend as WasmBackend, a, b, !!transposeA, !!transposeB);
+  const out = gemmOutput(args.backend as WasmInternals, a, b, !!transposeA, !!transposeB);
   if (!out) return fallback('BatchMatMul', args);
   stats.batchMatMul++;
   return out;
@@ -147,7 +141,7 @@ function fusedMatMul(args: KernelArgs): tf.TensorInfo | tf.TensorInfo[] {
   const { a, b, bias, preluActivationWeights } = args.inputs as { a: tf.TensorInfo; b: tf.TensorInfo; bias?: tf.TensorInfo; preluActivationWeights?: tf.TensorInfo };
   const attrs = (args.attrs ?? {}) as { transposeA?: boolean; transposeB?: boolean; activation?: string; leakyreluAlpha?: number };
   const activation = attrs.activation ?? 'linear';
-  const backend = args.backend as WasmBackend & tf.KernelBackend;
+  const backend = args.backend as WasmInternals & tf.KernelBackend;
   const simple = ['linear', 'relu', 'relu6', 'elu', 'sigmoid', 'leakyrelu', 'prelu'];
   if (!simple.includes(activation) || (activation === 'prelu' && !preluActivationWeights)) return fallback('_FusedMatMul', args);
   const mm = gemmOutput(backend, a, b, !!attrs.transposeA, !!attrs.transposeB);
@@ -182,15 +176,13 @@ function unaryKernel(name: 'Exp' | 'Erf', op: 0 | 1, key: 'exp' | 'erf') {
   return (args: KernelArgs): tf.TensorInfo | tf.TensorInfo[] => {
     const { x } = args.inputs as { x: tf.TensorInfo };
     if (!addon || x.dtype !== 'float32') return fallback(name, args);
-    const backend = args.backend as WasmBackend;
+    const backend = args.backend as WasmInternals;
     const out = backend.makeOutput(x.shape, 'float32');
     stats[key]++;
     const n = tf.util.sizeFromShape(x.shape);
     if (n === 0) return out;
     // As for gemm: heap view and offsets only after makeOutput (which may grow the heap).
-    const heap = backend.wasm.HEAPU8;
-    const off = (t: tf.TensorInfo) => backend.dataIdMap.get(t.dataId).memoryOffset >>> 0;
-    addon.unary(op, heap, off(x), off(out), n, 1);
+    addon.unary(op, backend.wasm.HEAPU8, heapOffset(backend, x), heapOffset(backend, out), n, 1);
     return out;
   };
 }
@@ -257,17 +249,7 @@ export function enableNativeBlas(): NativeBlasStatus {
     const threads = addon!.setThreads(want.n);
     // An addon built before Exp/Erf existed has no unary(): it still serves the matmuls.
     const names = KERNELS.filter((k) => (k !== 'Exp' && k !== 'Erf') || typeof addon!.unary === 'function');
-    for (const name of names) {
-      const orig = tf.getKernel(name, 'wasm')!;
-      originals.set(name, orig);
-      tf.unregisterKernel(name, 'wasm');
-      // setupFunc is kept: if the backend is initialised later, the original's setup still runs
-      // (the fallback path needs it).
-      tf.registerKernel({
-        kernelName: name, backendName: 'wasm', setupFunc: orig.setupFunc, disposeFunc: orig.disposeFunc,
-        kernelFunc: kernelFuncs[name] as unknown as tf.KernelFunc,
-      });
-    }
+    for (const name of names) originals.set(name, overrideWasmKernel(name, () => kernelFuncs[name] as unknown as tf.KernelFunc)!);
     const info = addon!.info();
     const unary = names.includes('Exp') ? `, ${info.vmath ?? 'libm'} for Exp/Erf` : '';
     return (active = { enabled: true, reason: `native kernels ${names.join(', ')}: OpenBLAS sgemm for BatchMatMul/_FusedMatMul (${info.config.split(' ').slice(0, 2).join(' ')}, ${info.parallel}, ${threads} thread${threads > 1 ? 's' : ''} (${want.why}))${unary}; ${addonPath}` });

@@ -42,7 +42,6 @@ async function useWasm(): Promise<string | undefined> {
 export interface WasmInternals {
   wasm: { HEAPU8: Uint8Array };
   dataIdMap: { get(id: object): { memoryOffset: number } | undefined };
-  refCount(id: object): number;
   incRef(id: object): void;
   makeOutput(shape: number[], dtype: tf.DataType): tf.TensorInfo;
 }
@@ -56,7 +55,19 @@ export function wasmInternals(): WasmInternals | undefined {
 export function heapOffset(b: WasmInternals, t: tf.TensorInfo): number {
   const info = b.dataIdMap.get(t.dataId);
   if (!info) throw new Error(`tensor data ${JSON.stringify(t.dataId)} is not on the wasm backend`);
-  return info.memoryOffset;
+  return info.memoryOffset >>> 0; // unsigned: the heap can pass 2 GB
+}
+
+/**
+ * Replaces a wasm kernel with `make(original)`, keeping the original's setup and dispose (its
+ * fallback path may need them). Returns the original, or undefined when no such kernel exists.
+ */
+export function overrideWasmKernel(name: string, make: (orig: tf.KernelConfig) => tf.KernelFunc): tf.KernelConfig | undefined {
+  const orig = tf.getKernel(name, 'wasm');
+  if (!orig) return undefined;
+  tf.unregisterKernel(name, 'wasm');
+  tf.registerKernel({ ...orig, kernelFunc: make(orig) });
+  return orig;
 }
 
 /**
@@ -64,29 +75,23 @@ export function heapOffset(b: WasmInternals, t: tf.TensorInfo): number {
  * strided loop took 23 ms for 2,048 rows of 256 floats. Other gathers use the wasm kernel.
  */
 function rowGather(): void {
-  const orig = tf.getKernel('GatherV2', 'wasm');
-  if (!orig) return;
-  tf.unregisterKernel('GatherV2', 'wasm');
-  tf.registerKernel({
-    ...orig,
-    kernelFunc: (args) => {
-      const { x, indices } = args.inputs as { x: tf.TensorInfo; indices: tf.TensorInfo };
-      const { axis, batchDims } = args.attrs as { axis: number; batchDims?: number };
-      const simple = (axis === 0 || axis === -x.shape.length) && !batchDims && indices.dtype === 'int32' &&
-        (x.dtype === 'float32' || x.dtype === 'int32') && x.shape.length >= 1;
-      if (!simple) return orig.kernelFunc(args);
-      const b = args.backend as unknown as WasmInternals;
-      const rows = x.shape[0], row = x.shape.slice(1).reduce((p, q) => p * q, 1);
-      const count = indices.shape.reduce((p, q) => p * q, 1);
-      const ids = new Int32Array(b.wasm.HEAPU8.buffer, heapOffset(b, indices), count).slice();
-      for (const k of ids) if (!(k >= 0 && k < rows)) throw new Error(`GatherV2: the index value ${k} is not in [0, ${rows - 1}]`);
-      const out = b.makeOutput([...indices.shape, ...x.shape.slice(1)], x.dtype);
-      // Views are taken after makeOutput, which may grow (and so move) the heap.
-      const heap = new Int32Array(b.wasm.HEAPU8.buffer);
-      const src = heapOffset(b, x) / 4, dst = heapOffset(b, out) / 4;
-      for (let i = 0; i < count; i++) heap.copyWithin(dst + i * row, src + ids[i] * row, src + (ids[i] + 1) * row);
-      return out;
-    },
+  overrideWasmKernel('GatherV2', (orig) => (args) => {
+    const { x, indices } = args.inputs as { x: tf.TensorInfo; indices: tf.TensorInfo };
+    const { axis, batchDims } = args.attrs as { axis: number; batchDims?: number };
+    const simple = (axis === 0 || axis === -x.shape.length) && !batchDims && indices.dtype === 'int32' &&
+      (x.dtype === 'float32' || x.dtype === 'int32') && x.shape.length >= 1;
+    if (!simple) return orig.kernelFunc(args);
+    const b = args.backend as unknown as WasmInternals;
+    const rows = x.shape[0], row = x.shape.slice(1).reduce((p, q) => p * q, 1);
+    const count = indices.shape.reduce((p, q) => p * q, 1);
+    const ids = new Int32Array(b.wasm.HEAPU8.buffer, heapOffset(b, indices), count).slice();
+    for (const k of ids) if (!(k >= 0 && k < rows)) throw new Error(`GatherV2: the index value ${k} is not in [0, ${rows - 1}]`);
+    const out = b.makeOutput([...indices.shape, ...x.shape.slice(1)], x.dtype);
+    // Views are taken after makeOutput, which may grow (and so move) the heap.
+    const heap = new Int32Array(b.wasm.HEAPU8.buffer);
+    const src = heapOffset(b, x) / 4, dst = heapOffset(b, out) / 4;
+    for (let i = 0; i < count; i++) heap.copyWithin(dst + i * row, src + ids[i] * row, src + (ids[i] + 1) * row);
+    return out;
   });
 }
 
@@ -97,17 +102,11 @@ function rowGather(): void {
  * writes into its inputs, and a variable's assign swaps buffers instead of overwriting one.
  */
 function shareIdentity(): void {
-  const orig = tf.getKernel('Identity', 'wasm');
-  if (!orig) return;
-  tf.unregisterKernel('Identity', 'wasm');
-  tf.registerKernel({
-    ...orig,
-    kernelFunc: ({ inputs, backend }) => {
-      const x = inputs.x as tf.TensorInfo;
-      if (x.dtype === 'string') return orig.kernelFunc({ inputs, backend, attrs: {} });
-      (backend as unknown as { incRef(id: unknown): void }).incRef(x.dataId);
-      return { dataId: x.dataId, shape: x.shape, dtype: x.dtype };
-    },
+  overrideWasmKernel('Identity', (orig) => ({ inputs, backend }) => {
+    const x = inputs.x as tf.TensorInfo;
+    if (x.dtype === 'string') return orig.kernelFunc({ inputs, backend, attrs: {} });
+    (backend as unknown as WasmInternals).incRef(x.dataId);
+    return { dataId: x.dataId, shape: x.shape, dtype: x.dtype };
   });
 }
 

@@ -377,6 +377,23 @@ test('native Exp/Erf: speed vs the wasm kernels on [32, 64, 1024] (logged, not a
   x.dispose();
 });
 
+/** Runs test files in a child on wasm with extra env and node flags; TAP output and its summary. */
+function runTests(files: string[], env: NodeJS.ProcessEnv, nodeFlags: string[] = []) {
+  // Without NODE_TEST_CONTEXT the child prints TAP rather than node:test's internal protocol.
+  const childEnv: NodeJS.ProcessEnv = { ...process.env, BERT_LAB_BACKEND: 'wasm', ...env };
+  delete childEnv.NODE_TEST_CONTEXT;
+  const r = spawnSync(process.execPath, ['--import', 'tsx', ...nodeFlags, '--test', '--test-concurrency=1', ...files], {
+    cwd: repoRoot, encoding: 'utf8', env: childEnv, maxBuffer: 64 << 20,
+  });
+  const out = `${r.stdout}\n${r.stderr}`;
+  return {
+    status: r.status, out,
+    summary: ['pass', 'fail', 'skipped'].map((k) => `${k} ${new RegExp(`^# ${k} (\\d+)$`, 'm').exec(out)?.[1] ?? '?'}`).join(', '),
+    /** The lines that say what failed (and any matching `extra`), at most 30. */
+    failures: (extra?: RegExp) => out.split('\n').filter((l) => /not ok|Error|expected/.test(l) || !!extra?.test(l)).slice(0, 30).join('\n'),
+  };
+}
+
 test('native BLAS: the PyTorch parity tests (test/bert.test.ts, test/train.test.ts) pass with the native kernels', {
   ...opts, ...(haveShared || opts.skip ? {} : { skip: `../shared not found at ${sharedDir}` }), timeout: 600_000,
 }, () => {
@@ -395,23 +412,16 @@ test('native BLAS: the PyTorch parity tests (test/bert.test.ts, test/train.test.
       `process.on('exit', () => console.error('[accel-preload] stats ' + JSON.stringify(nativeBlasStats())));`,
     ].join('\n'));
     const files = ['test/bert.test.ts', 'test/train.test.ts'];
-    // Without NODE_TEST_CONTEXT the child prints TAP rather than node:test's internal protocol.
-    const childEnv: NodeJS.ProcessEnv = { ...process.env, BERT_LAB_BACKEND: 'wasm' };
-    delete childEnv.NODE_TEST_CONTEXT;
-    const r = spawnSync(process.execPath, ['--import', 'tsx', '--import', pathToFileURL(preload).href, '--test', '--test-concurrency=1', ...files], {
-      cwd: repoRoot, encoding: 'utf8', env: childEnv, maxBuffer: 64 << 20,
-    });
-    const out = `${r.stdout}\n${r.stderr}`;
-    const stats = /\[accel-preload\] stats (\{.*\})/.exec(out);
-    const summary = ['pass', 'fail', 'skipped'].map((k) => `${k} ${new RegExp(`^# ${k} (\\d+)$`, 'm').exec(out)?.[1] ?? '?'}`).join(', ');
-    log(`parity tests with native kernels (${files.join(', ')}): exit ${r.status}, ${summary}, native calls ${stats?.[1] ?? 'none'}`);
-    assert.equal(r.status, 0, `parity tests failed with the native kernels:\n${out.split('\n').filter((l) => /not ok|Error|expected|accel-preload/.test(l)).slice(0, 30).join('\n')}`);
+    const r = runTests(files, {}, ['--import', pathToFileURL(preload).href]);
+    const stats = /\[accel-preload\] stats (\{.*\})/.exec(r.out);
+    log(`parity tests with native kernels (${files.join(', ')}): exit ${r.status}, ${r.summary}, native calls ${stats?.[1] ?? 'none'}`);
+    assert.equal(r.status, 0, `parity tests failed with the native kernels:\n${r.failures(/accel-preload/)}`);
     assert.ok(stats, 'the preload did not report');
     const s = JSON.parse(stats[1]) as { batchMatMul: number; exp: number; erf: number; fused: number; fallbacks: number };
     assert.ok(s.batchMatMul > 0, 'no matmul went through the native kernel');
     assert.ok(s.exp > 0, 'no exp went through the native kernel');
     assert.ok(s.fused > 0, 'no LayerNorm/GELU/softmax/dropout went through the fused native kernels');
-    assert.match(out, /^# fail 0$/m);
+    assert.match(r.out, /^# fail 0$/m);
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
@@ -423,15 +433,9 @@ test('plain wasm: the PyTorch parity tests pass with the accelerator off (BERT_L
   // The default run uses the native kernels where they are built; this covers the tfjs-op path
   // that every custom op falls back to.
   const files = ['test/bert.test.ts', 'test/train.test.ts', 'test/ops.test.ts'];
-  const childEnv: NodeJS.ProcessEnv = { ...process.env, BERT_LAB_BACKEND: 'wasm', BERT_LAB_NATIVE: '0' };
-  delete childEnv.NODE_TEST_CONTEXT;
-  const r = spawnSync(process.execPath, ['--import', 'tsx', '--test', '--test-concurrency=1', ...files], {
-    cwd: repoRoot, encoding: 'utf8', env: childEnv, maxBuffer: 64 << 20,
-  });
-  const out = `${r.stdout}\n${r.stderr}`;
-  const summary = ['pass', 'fail', 'skipped'].map((k) => `${k} ${new RegExp(`^# ${k} (\\d+)$`, 'm').exec(out)?.[1] ?? '?'}`).join(', ');
-  log(`parity tests on plain wasm (${files.join(', ')}): exit ${r.status}, ${summary}`);
-  assert.equal(r.status, 0, `parity tests failed on plain wasm:\n${out.split('\n').filter((l) => /not ok|Error|expected/.test(l)).slice(0, 30).join('\n')}`);
-  assert.match(out, /matmul: plain wasm \(disabled by BERT_LAB_NATIVE=0\)/);
-  assert.match(out, /^# fail 0$/m);
+  const r = runTests(files, { BERT_LAB_NATIVE: '0' });
+  log(`parity tests on plain wasm (${files.join(', ')}): exit ${r.status}, ${r.summary}`);
+  assert.equal(r.status, 0, `parity tests failed on plain wasm:\n${r.failures()}`);
+  assert.match(r.out, /matmul: plain wasm \(disabled by BERT_LAB_NATIVE=0\)/);
+  assert.match(r.out, /^# fail 0$/m);
 });

@@ -69,7 +69,8 @@ Commands:
   download  ID   (into the Hugging Face cache, for offline use later)
   pretrain  --out DIR [--corpus sotu,brown,moby-dick|FILE.txt|FILE.csv:COL --vocab-size 8192 --layers 2
             --hidden 128 --heads 2 --steps 2000 --batch-size 32 --max-len 64 --lr 1e-3 --warmup 100
-            --checkpoint-every 100 --seed 42]   (resumes from DIR/checkpoint)
+            --checkpoint-every 100 --seed 42 --vocab TOKENIZER_DIR --accumulate 1 --schedule linear|cosine
+            --nsp true|false --whole-word]   (resumes from DIR/checkpoint)
   fill-mask --model DIR|ID --text "a [MASK] broke out in the forest" [--top-k 5] [--json]
 
 Every command takes --backend gpu|node|wasm|cpu (default: the fastest that loads).`;
@@ -232,7 +233,14 @@ async function cmdPretrain(args: string[]) {
     warmup: { type: 'string', default: String(d.warmup) }, 'weight-decay': { type: 'string', default: String(d.weightDecay) },
     seed: { type: 'string', default: String(d.seed) }, 'checkpoint-every': { type: 'string', default: String(d.checkpointEvery) },
     'eval-fraction': { type: 'string', default: String(d.evalFraction) },
+    vocab: { type: 'string', default: d.vocab }, accumulate: { type: 'string', default: String(d.accumulate) },
+    schedule: { type: 'string', default: d.schedule }, nsp: { type: 'string', default: String(d.nsp) },
+    'whole-word': { type: 'boolean', default: d.wholeWord },
   });
+  const schedule = v.schedule as string;
+  if (schedule !== 'linear' && schedule !== 'cosine') throw new UsageError(`--schedule must be linear or cosine, got ${schedule}`);
+  const nsp = v.nsp as string;
+  if (nsp !== 'true' && nsp !== 'false') throw new UsageError(`--nsp must be true or false, got ${nsp}`);
   const int = (k: string, min = 1) => num(v[k as keyof typeof v] as string, k, { int: true, min });
   const cfg: PretrainConfig = {
     corpus: (v.corpus as string).split(',').map((s) => s.trim()).filter(Boolean),
@@ -240,6 +248,7 @@ async function cmdPretrain(args: string[]) {
     batchSize: int('batch-size'), maxLen: int('max-len', 8), lr: num(v.lr, 'lr', { min: 0 }), warmup: int('warmup', 0),
     weightDecay: num(v['weight-decay'], 'weight-decay', { min: 0 }), seed: num(v.seed, 'seed', { int: true }),
     checkpointEvery: int('checkpoint-every'), evalFraction: num(v['eval-fraction'], 'eval-fraction', { min: 0 }),
+    vocab: v.vocab as string, accumulate: int('accumulate'), schedule, nsp: nsp === 'true', wholeWord: v['whole-word'] as boolean,
   };
   if (cfg.hidden % cfg.heads !== 0) throw new UsageError(`--hidden ${cfg.hidden} must be a multiple of --heads ${cfg.heads}`);
   await initBackend(v.backend);

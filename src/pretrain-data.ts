@@ -211,18 +211,31 @@ function truncatePair(a: number[], b: number[], maxTokens: number, rand: () => n
 // ---------------------------------------------------------------------------------------------
 // Masked language model
 
+/** Masking options: the share of positions predicted and whole-word masking. */
+export interface MaskOptions {
+  /** Share of (non-special) positions predicted, 0.15 as in BERT. */
+  mlmProbability?: number;
+  /**
+   * Whole-word masking (as DataCollatorForWholeWordMask): when given, `isContinuation(id)` says
+   * whether a token continues the previous word (a `##` piece); a word's pieces are chosen together.
+   */
+  isContinuation?: (id: number) => boolean;
+}
+
 /**
  * Masks like DataCollatorForLanguageModeling: every position that is not [CLS], [SEP], [PAD] or
  * already [MASK] is chosen independently with probability `mlmProbability` (default 0.15); a chosen
  * token becomes [MASK] with probability 0.8, a token drawn uniformly from the whole vocabulary
  * (special tokens included, as HF does) with probability 0.1, and stays unchanged otherwise.
+ * With `isContinuation`, the unit chosen is a whole word (its first piece and the `##` pieces
+ * after it), and each of its pieces then gets its own 80/10/10 outcome.
  * labels = the original id at chosen positions, -100 elsewhere.
  */
 export function maskTokens(
   ids: number[],
   special: SpecialIds,
   rand: () => number,
-  opts: { mlmProbability?: number } = {},
+  opts: MaskOptions = {},
 ): { inputIds: number[]; labels: number[] } {
   const p = opts.mlmProbability ?? 0.15;
   if (!(p >= 0 && p <= 1)) throw new Error(`maskTokens: mlmProbability must be in [0, 1], got ${p}`);
@@ -231,13 +244,20 @@ export function maskTokens(
   }
   const inputIds = ids.slice();
   const labels = new Array<number>(ids.length).fill(IGNORE_INDEX);
+  const isSpecial = (id: number) => id === special.cls || id === special.sep || id === special.pad || id === special.mask;
+  const cont = opts.isContinuation;
   for (let i = 0; i < ids.length; i++) {
-    const id = ids[i]!;
-    if (id === special.cls || id === special.sep || id === special.pad || id === special.mask) continue;
-    if (rand() >= p) continue;
-    labels[i] = id;
-    if (rand() < 0.8) inputIds[i] = special.mask;
-    else if (rand() < 0.5) inputIds[i] = Math.floor(rand() * special.vocabSize);
+    if (isSpecial(ids[i]!)) continue;
+    // The word starting at i runs over the `##` pieces that follow it.
+    let end = i + 1;
+    if (cont) while (end < ids.length && !isSpecial(ids[end]!) && cont(ids[end]!)) end++;
+    const chosen = rand() < p;
+    for (let j = i; j < end && chosen; j++) {
+      labels[j] = ids[j]!;
+      if (rand() < 0.8) inputIds[j] = special.mask;
+      else if (rand() < 0.5) inputIds[j] = Math.floor(rand() * special.vocabSize);
+    }
+    i = end - 1;
   }
   return { inputIds, labels };
 }
@@ -251,7 +271,7 @@ export function buildExamples(
   special: SpecialIds,
   maxLen: number,
   rand: () => number,
-  opts: { mlmProbability?: number } = {},
+  opts: MaskOptions = {},
 ): PretrainExample[] {
   return pairs.map((pair, k) => {
     const n = pair.a.length + pair.b.length + 3;

@@ -34,12 +34,33 @@ export interface PretrainConfig {
   checkpointEvery: number;
   /** Share of documents held out to measure MLM/NSP accuracy. */
   evalFraction: number;
+  /**
+   * A directory holding an existing tokenizer (e.g. bert-base-uncased's vocab.txt/tokenizer.json)
+   * to use instead of training a WordPiece vocabulary; '' trains one of `vocabSize` tokens.
+   */
+  vocab: string;
+  /** Micro-batches whose gradients are summed into one optimizer step (effective batch = batchSize x accumulate). */
+  accumulate: number;
+  /** Learning-rate decay after warm-up: linear to 0 (BERT) or cosine to 0. */
+  schedule: 'linear' | 'cosine';
+  /** Next-sentence prediction on (true, as BERT) or off (MLM only, as RoBERTa). */
+  nsp: boolean;
+  /** Whole-word masking: a word's `##` pieces are masked together. */
+  wholeWord: boolean;
 }
 
 export const PRETRAIN_DEFAULTS: PretrainConfig = {
   corpus: ['sotu', 'brown', 'moby-dick'], vocabSize: 8192, layers: 2, hidden: 128, heads: 2, maxLen: 64,
   steps: 2000, batchSize: 32, lr: 1e-3, warmup: 100, weightDecay: 0.01, seed: 42, checkpointEvery: 100, evalFraction: 0.05,
+  vocab: '', accumulate: 1, schedule: 'linear', nsp: true, wholeWord: false,
 };
+
+/** The learning-rate factor at `step`: linear warm-up, then linear or cosine decay to 0. */
+export function lrFactor(step: number, warmup: number, total: number, schedule: 'linear' | 'cosine'): number {
+  if (schedule === 'linear' || step < warmup) return linearSchedule(step, warmup, total);
+  const progress = Math.min(1, (step - warmup) / Math.max(1, total - warmup));
+  return 0.5 * (1 + Math.cos(Math.PI * progress));
+}
 
 export interface PretrainPoint { step: number; loss: number; mlmLoss: number; nspLoss: number; lr: number; seconds: number }
 export interface PretrainEval { mlmAccuracy: number; nspAccuracy: number; mlmLoss: number; nspLoss: number; examples: number }
@@ -65,17 +86,41 @@ export function evaluatePretraining(model: BertForPreTraining, examples: Pretrai
   return { mlmAccuracy: mlmN ? mlmHit / mlmN : NaN, nspAccuracy: nspHit / examples.length, mlmLoss: mlmLoss / batchesN, nspLoss: nspLoss / batchesN, examples: examples.length };
 }
 
+/** Tokens of an example that are not padding. */
+const lengthOf = (e: PretrainExample) => e.attentionMask.reduce((a, m) => a + m, 0);
+
+/**
+ * A batch as tensors, padded only to its own longest row (examples are built padded to maxLen;
+ * positions past every row's end are all [PAD], masked out of attention and the loss, so cutting
+ * them changes nothing but the cost).
+ */
 function tensors(b: PretrainExample[]) {
-  const t = b[0].inputIds.length;
+  const t = Math.max(...b.map(lengthOf));
+  const rows = (f: (e: PretrainExample) => number[]) => b.map((e) => f(e).slice(0, t));
   return {
     inputs: {
-      inputIds: tf.tensor2d(b.map((e) => e.inputIds), [b.length, t], 'int32'),
-      attentionMask: tf.tensor2d(b.map((e) => e.attentionMask), [b.length, t], 'int32'),
-      tokenTypeIds: tf.tensor2d(b.map((e) => e.tokenTypeIds), [b.length, t], 'int32'),
+      inputIds: tf.tensor2d(rows((e) => e.inputIds), [b.length, t], 'int32'),
+      attentionMask: tf.tensor2d(rows((e) => e.attentionMask), [b.length, t], 'int32'),
+      tokenTypeIds: tf.tensor2d(rows((e) => e.tokenTypeIds), [b.length, t], 'int32'),
     },
-    mlmLabels: tf.tensor2d(b.map((e) => e.mlmLabels), [b.length, t], 'int32'),
+    mlmLabels: tf.tensor2d(rows((e) => e.mlmLabels), [b.length, t], 'int32'),
     nspLabels: tf.tensor1d(b.map((e) => e.nspLabel), 'int32'),
   };
+}
+
+/**
+ * Length-grouped order (as Hugging Face's group_by_length): the shuffled examples are cut into
+ * mega-batches of 50 batches, each sorted by length, so that a batch holds rows of similar length
+ * and pads little; the batches are then shuffled so that lengths do not come in waves.
+ */
+export function groupByLength<T>(examples: T[], length: (e: T) => number, batchSize: number, rand: () => number): T[] {
+  const mega = batchSize * 50;
+  const batches: T[][] = [];
+  for (let i = 0; i < examples.length; i += mega) {
+    const sorted = examples.slice(i, i + mega).sort((x, y) => length(y) - length(x));
+    for (let j = 0; j < sorted.length; j += batchSize) batches.push(sorted.slice(j, j + batchSize));
+  }
+  return shuffle(batches, rand).flat();
 }
 
 /** Documents split into training and held-out sets, the same for a given seed. */
@@ -96,10 +141,16 @@ export function epochBatch<T>(examples: T[], k: number, batchSize: number): T[] 
   return Array.from({ length: batchSize }, (_, j) => examples[(k * batchSize + j) % examples.length]);
 }
 
-function epochExamples(docs: number[][][], special: SpecialIds, maxLen: number, seed: number, epoch: number): PretrainExample[] {
-  const rand = rng(mixSeed(seed, epoch, 11));
-  const pairs = makeNspPairs(docs, maxLen, rand);
-  return shuffle(buildExamples(pairs, special, maxLen, rand), rand);
+/**
+ * The examples of one pass: sentence pairs and masks drawn afresh from (seed, pass), so every pass
+ * masks differently (RoBERTa's dynamic masking). Without NSP every pair is an actual continuation.
+ */
+function epochExamples(docs: number[][][], special: SpecialIds, cfg: PretrainConfig, epoch: number, isContinuation?: (id: number) => boolean): PretrainExample[] {
+  const rand = rng(mixSeed(cfg.seed, epoch, 11));
+  let pairs = makeNspPairs(docs, cfg.maxLen, rand);
+  if (!cfg.nsp) pairs = pairs.filter((p) => !p.isRandomNext);
+  const examples = shuffle(buildExamples(pairs, special, cfg.maxLen, rand, { isContinuation }), rand);
+  return groupByLength(examples, lengthOf, cfg.batchSize, rand);
 }
 
 function modelConfig(c: PretrainConfig, vocabSize: number): BertConfig {
@@ -173,13 +224,19 @@ export async function pretrain(outDir: string, cfg: PretrainConfig, log: (s: str
   } else {
     log(`Corpus: ${cfg.corpus.join(' + ')}: ${docsRaw.length.toLocaleString('en-US')} documents (${held.length} held out)`);
     const t0 = performance.now();
-    const vocab = trainWordPiece(trainDocs.map((d) => d.text), { vocabSize: cfg.vocabSize });
-    const vocabSeconds = (performance.now() - t0) / 1000;
-    log(`WordPiece vocabulary: ${vocab.length.toLocaleString('en-US')} tokens in ${vocabSeconds.toFixed(1)} s`);
-    const vocabDir = path.join(outDir, 'vocab');
-    await saveVocab(vocabDir, vocab, { modelMaxLength: Math.max(512, cfg.maxLen) });
-    tok = await BertTokenizer.fromDir(vocabDir);
-    model = new BertForPreTraining(modelConfig(cfg, vocab.length));
+    let vocabSeconds = 0;
+    if (cfg.vocab) {
+      tok = await BertTokenizer.fromDir(cfg.vocab);
+      log(`Vocabulary: ${tok.vocabSize.toLocaleString('en-US')} tokens from ${cfg.vocab}`);
+    } else {
+      const vocab = trainWordPiece(trainDocs.map((d) => d.text), { vocabSize: cfg.vocabSize });
+      vocabSeconds = (performance.now() - t0) / 1000;
+      log(`WordPiece vocabulary: ${vocab.length.toLocaleString('en-US')} tokens in ${vocabSeconds.toFixed(1)} s`);
+      const vocabDir = path.join(outDir, 'vocab');
+      await saveVocab(vocabDir, vocab, { modelMaxLength: Math.max(512, cfg.maxLen) });
+      tok = await BertTokenizer.fromDir(vocabDir);
+    }
+    model = new BertForPreTraining(modelConfig(cfg, tok.vocabSize));
     model.initWeights(cfg.seed);
     state = { step: 0, points: [], config: cfg, vocabSeconds, tokensSeen: 0 };
   }
@@ -189,10 +246,13 @@ export async function pretrain(outDir: string, cfg: PretrainConfig, log: (s: str
   const encode = (s: string) => tok.convertTokensToIds(tok.tokenize(s));
   const trainIds = tokenizeDocuments(trainDocs, encode);
   const heldIds = tokenizeDocuments(held, encode);
-  const heldExamples = epochExamples(heldIds, special, cfg.maxLen, cfg.seed, 999_999).slice(0, 512);
+  const vocabList = tok.convertIdsToTokens(Array.from({ length: tok.vocabSize }, (_, i) => i));
+  const isContinuation = cfg.wholeWord ? (id: number) => vocabList[id]!.startsWith('##') : undefined;
+  const heldExamples = epochExamples(heldIds, special, cfg, 999_999, isContinuation).slice(0, 1024);
   let epoch = 0;
-  let examples = epochExamples(trainIds, special, cfg.maxLen, cfg.seed, epoch);
-  const perEpoch = Math.floor(examples.length / cfg.batchSize);
+  let examples = epochExamples(trainIds, special, cfg, epoch, isContinuation);
+  const micro = cfg.batchSize;
+  const perEpoch = Math.floor(examples.length / micro);
   if (perEpoch < 1) throw new Error(`the corpus gives ${examples.length} examples, fewer than one batch of ${cfg.batchSize}`);
   log(`${examples.length.toLocaleString('en-US')} training examples of ${cfg.maxLen} tokens per pass; ${heldExamples.length} held-out examples`);
 
@@ -201,28 +261,44 @@ export async function pretrain(outDir: string, cfg: PretrainConfig, log: (s: str
   const runStart = state.points.at(-1)?.seconds ?? 0;
   try {
     while (state.step < cfg.steps) {
-      const e = Math.floor(state.step / perEpoch);
-      if (e !== epoch) { epoch = e; examples = epochExamples(trainIds, special, cfg.maxLen, cfg.seed, epoch); }
-      const k = state.step % perEpoch;
-      const batch = epochBatch(examples, k, cfg.batchSize);
-      opt.lr = cfg.lr * linearSchedule(opt.step, cfg.warmup, cfg.steps);
+      opt.lr = cfg.lr * lrFactor(opt.step, cfg.warmup, cfg.steps, cfg.schedule);
       const lr = opt.lr;
       opt.init(model.p.vars);
-      const t = tensors(batch);
-      let parts: number[] = [];
-      const { value, grads } = variableGrads(() => {
-        const r = model.loss(t.inputs, t.mlmLabels, t.nspLabels, true);
-        parts = [r.mlmLoss, r.nspLoss].map((x) => x.dataSync()[0]);
-        return r.loss;
-      }, model.trainableVariables());
-      const named = new Map<string, tf.Tensor>();
-      for (const [name, v] of model.p.vars) named.set(name, grads[v.name]);
+      // Gradient accumulation: micro-batch gradients are averaged into one step, so the step
+      // sees batchSize x accumulate sequences at the memory cost of one micro-batch.
+      let named = new Map<string, tf.Tensor>();
+      let loss = 0;
+      const parts = [0, 0];
+      for (let a = 0; a < cfg.accumulate; a++) {
+        const m = state.step * cfg.accumulate + a;
+        const e = Math.floor(m / perEpoch);
+        if (e !== epoch) { epoch = e; examples = epochExamples(trainIds, special, cfg, epoch, isContinuation); }
+        const batch = epochBatch(examples, m % perEpoch, micro);
+        const t = tensors(batch);
+        const { value, grads } = variableGrads(() => {
+          const r = model.loss(t.inputs, t.mlmLabels, t.nspLabels, true);
+          parts[0] += r.mlmLoss.dataSync()[0] / cfg.accumulate;
+          parts[1] += r.nspLoss.dataSync()[0] / cfg.accumulate;
+          return cfg.nsp ? r.loss : r.mlmLoss;
+        }, model.trainableVariables());
+        loss += value.dataSync()[0] / cfg.accumulate;
+        const next = new Map<string, tf.Tensor>();
+        for (const [name, v] of model.p.vars) {
+          const g = grads[v.name]!;
+          const scaled = cfg.accumulate === 1 ? g : tf.tidy(() => tf.mul(g, 1 / cfg.accumulate));
+          const prev = named.get(name);
+          next.set(name, prev ? tf.tidy(() => tf.add(prev, scaled)) : scaled === g ? g : scaled);
+          if (scaled !== g) g.dispose();
+          if (prev) { prev.dispose(); if (scaled !== g) scaled.dispose(); }
+        }
+        named = next;
+        state.tokensSeen += batch.reduce((n, ex) => n + lengthOf(ex), 0);
+        tf.dispose([value, t.inputs.inputIds, t.inputs.attentionMask, t.inputs.tokenTypeIds, t.mlmLabels, t.nspLabels]);
+      }
       opt.apply(model.p.vars, named, clipCoef(gradNorm(named), 1.0));
-      const loss = value.dataSync()[0];
-      tf.dispose([value, ...named.values(), t.inputs.inputIds, t.inputs.attentionMask, t.inputs.tokenTypeIds, t.mlmLabels, t.nspLabels]);
+      tf.dispose([...named.values()]);
       if (!Number.isFinite(loss)) throw new Error(`pre-training diverged at step ${state.step + 1}: loss ${loss} (lower --lr)`);
       state.step++;
-      state.tokensSeen += batch.reduce((n, ex) => n + ex.attentionMask.reduce((a, b) => a + b, 0), 0);
       const point = { step: state.step, loss, mlmLoss: parts[0], nspLoss: parts[1], lr, seconds: runStart + (performance.now() - t0) / 1000 };
       state.points.push(point);
       onStep?.(point, cfg.steps);

@@ -10,7 +10,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { fileURLToPath } from 'node:url';
-import { writeFileAtomic } from '../src/atomic.js';
+import { writeFileAtomic } from '../src/io/atomic.js';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 const SIZES: Record<string, [number, number, number]> = { tiny: [2, 128, 2], mini: [4, 256, 4], small: [4, 512, 8], base: [12, 768, 12] };
@@ -25,12 +25,12 @@ const median = (xs: number[]) => { const s = [...xs].sort((a, b) => a - b); retu
 /** Child: one backend, one size. Prints one JSON line. */
 async function child(backend: string, size: string, o: { batch: number; seq: number; vocab: number; steps: number; warmup: number; profile: boolean }) {
   const tf = await import('@tensorflow/tfjs');
-  const { initBackend } = await import('../src/backend.js');
-  const { BertForSequenceClassification } = await import('../src/bert.js');
-  const { presetConfig } = await import('../src/presets.js');
-  const { AdamW } = await import('../src/optim.js');
-  const { trainStep, batchTensors } = await import('../src/train.js');
-  const { rng } = await import('../src/random.js');
+  const { initBackend } = await import('../src/backend/init.js');
+  const { BertForSequenceClassification } = await import('../src/model/bert.js');
+  const { presetConfig } = await import('../src/model/presets.js');
+  const { AdamW } = await import('../src/nn/optim.js');
+  const { trainStep, batchTensors } = await import('../src/training/train.js');
+  const { rng } = await import('../src/nn/random.js');
   await initBackend(backend === 'tensorflow' ? 'node' : backend, () => {});
   const [layers, hidden, heads] = SIZES[size];
   const cfg = presetConfig(size, { vocab_size: o.vocab, num_hidden_layers: layers, hidden_size: hidden, num_attention_heads: heads, intermediate_size: 4 * hidden });
@@ -49,7 +49,7 @@ async function child(backend: string, size: string, o: { batch: number; seq: num
   const trainMs = Array.from({ length: o.steps }, () => time(train));
   let profile: { kernel: string; ms: number; calls: number }[] | undefined;
   if (o.profile) {
-    const { nativeFusedTimes } = await import('../src/accel.js');
+    const { nativeFusedTimes } = await import('../src/backend/accel.js');
     const fusedBefore = nativeFusedTimes();
     const p = await tf.profile(() => { train(); });
     const by = new Map<string, { ms: number; calls: number }>();

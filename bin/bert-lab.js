@@ -3,4 +3,4 @@
 import { register } from 'tsx/esm/api';
 import { fileURLToPath } from 'node:url';
 register();
-await import(fileURLToPath(new URL('../src/cli.ts', import.meta.url)));
+await import(fileURLToPath(new URL('../src/app/cli.ts', import.meta.url)));

@@ -17,7 +17,7 @@ double SumSquares(const float* x, int64_t n, int threads);
 
 // Dropout keep-mask: out[i] = 1 when the i-th 16-bit draw is >= threshold (rate * 65536). Draws
 // come in pairs from a counter hash, h(k) = fmix32(k * 0x9e3779b9 + seed), low half first; the JS
-// fallback in src/ops.ts computes the same bits.
+// fallback in src/nn/ops.ts computes the same bits.
 void DropoutMask(uint8_t* out, int64_t n, uint32_t seed, uint32_t threshold, int threads);
 
 }  // namespace optim

@@ -1,5 +1,5 @@
 // Opens the HTML exports from scripts/run-notebooks.ts in headless Chromium and checks that the
-// plotly charts were drawn (offline: plotly.js is embedded by src/display.ts) and the tables are
+// plotly charts were drawn (offline: plotly.js is embedded by src/ui/display.ts) and the tables are
 // there. Screenshots go to artifacts/screenshots/.
 //
 //   node --import tsx scripts/browser-check.ts [artifacts/notebooks/NAME.html ...]

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Builds the optional OpenBLAS addon (native/ -> native/build/Release/blas.node) used by
-# src/accel.ts to speed up matmuls (OpenBLAS) and exp/erf (glibc's libmvec, looked up at run
+# src/backend/accel.ts to speed up matmuls (OpenBLAS) and exp/erf (glibc's libmvec, looked up at run
 # time; scalar libm without it) on the tfjs wasm backend. Builds only when a C++ compiler,
 # make, Node's headers and OpenBLAS (cblas.h + libopenblas) are all present; otherwise says what
 # is missing and exits 0, and bert-lab runs on plain wasm. Debian: apt-get install libopenblas-dev

@@ -1,4 +1,4 @@
-// The optional OpenBLAS kernels (src/accel.ts, native/) against the original wasm kernels and
+// The optional OpenBLAS kernels (src/backend/accel.ts, native/) against the original wasm kernels and
 // float64 JS math, then the PyTorch parity tests re-run with the native kernels in place.
 // Skipped with the reason when the addon is not built; under CI (or BERT_LAB_NATIVE_REQUIRE=1)
 // a missing addon is a failure unless BERT_LAB_NATIVE=0 turns the accelerator off on purpose.
@@ -10,8 +10,8 @@ import os from 'node:os';
 import path from 'node:path';
 import { pathToFileURL } from 'node:url';
 import * as tf from '@tensorflow/tfjs';
-import { initBackend } from '../src/backend.js';
-import { addonCandidates, disableNativeBlas, enableNativeBlas, nativeBlasStats } from '../src/accel.js';
+import { initBackend } from '../src/backend/init.js';
+import { addonCandidates, disableNativeBlas, enableNativeBlas, nativeBlasStats } from '../src/backend/accel.js';
 import { haveShared, repoRoot, sharedDir } from './shared.js';
 
 const off = ['0', 'false', 'off', 'no'].includes((process.env.BERT_LAB_NATIVE ?? '').toLowerCase());
@@ -403,7 +403,7 @@ test('native BLAS: the PyTorch parity tests (test/bert.test.ts, test/train.test.
     // reports at exit how many matmuls they served.
     const preload = path.join(dir, 'preload.mjs');
     const wasmUrl = import.meta.resolve('@tensorflow/tfjs-backend-wasm');
-    const accelUrl = pathToFileURL(path.join(repoRoot, 'src/accel.ts')).href;
+    const accelUrl = pathToFileURL(path.join(repoRoot, 'src/backend/accel.ts')).href;
     writeFileSync(preload, [
       `await import(${JSON.stringify(wasmUrl)});`,
       `const { enableNativeBlas, nativeBlasStats } = await import(${JSON.stringify(accelUrl)});`,

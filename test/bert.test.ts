@@ -6,9 +6,11 @@ import { mkdtemp, rm, copyFile, mkdir, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import * as tf from '@tensorflow/tfjs';
-import { initBackend } from '../src/backend.js';
-import { BertForPreTraining, BertForSequenceClassification, BertModel, loadAuto, toInputs } from '../src/bert.js';
-import { readSafetensors, writeSafetensors } from '../src/safetensors.js';
+import { initBackend } from '../src/backend/init.js';
+import { BertForPreTraining, BertForSequenceClassification, BertModel } from '../src/model/bert.js';
+import { loadAuto } from '../src/model/auto.js';
+import { toInputs } from '../src/model/inputs.js';
+import { readSafetensors, writeSafetensors } from '../src/io/safetensors.js';
 import { assertClose, needsShared, shared } from './shared.js';
 
 interface Fixture {

@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { STOP_WORDS, cleanText, decodeHtmlEntities, type CleanMode } from '../src/clean.js';
-import { readCsv, labelledFromFrame } from '../src/data.js';
+import { STOP_WORDS, cleanText, decodeHtmlEntities, type CleanMode } from '../src/text/clean.js';
+import { readCsv, labelledFromFrame } from '../src/data/data.js';
 import { needsShared, shared } from './shared.js';
 
 test("NLTK's 179 English stop words, apostrophe forms included", () => {

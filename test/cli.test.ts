@@ -9,7 +9,7 @@ import path from 'node:path';
 import { assertClose, needsShared, repoRoot, shared } from './shared.js';
 
 function cli(...args: string[]): { code: number | null; stdout: string; stderr: string } {
-  const r = spawnSync(process.execPath, ['--import', 'tsx', path.join(repoRoot, 'src/cli.ts'), ...args], {
+  const r = spawnSync(process.execPath, ['--import', 'tsx', path.join(repoRoot, 'src/app/cli.ts'), ...args], {
     cwd: repoRoot, encoding: 'utf8', env: { ...process.env, HF_HUB_OFFLINE: '1' }, maxBuffer: 64 << 20,
   });
   return { code: r.status, stdout: r.stdout, stderr: r.stderr };

@@ -5,7 +5,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import {
   BERT_DEFAULTS, ConfigError, SUPPORTED_ACTIVATIONS, numLabels, parseConfig, readConfig, writeConfig, type BertConfig,
-} from '../src/config.js';
+} from '../src/model/config.js';
 import { needsShared, shared } from './shared.js';
 
 const FILE = '/m/config.json';

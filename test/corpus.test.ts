@@ -12,7 +12,7 @@ import {
   emailToText,
   htmlToText,
   BUILTIN_CORPORA,
-} from '../src/corpus.js';
+} from '../src/data/corpus.js';
 import { needsShared, shared } from './shared.js';
 
 test('parseCsv: quotes, doubled quotes, line breaks in quotes, CRLF, BOM', () => {

@@ -4,8 +4,8 @@ import { mkdtempSync, writeFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import * as dfd from 'danfojs';
-import { readCsv, parseCsv, labelledFromFrame, unlabelledFromFrame, splitIndices, batches, sortLabelNames } from '../src/data.js';
-import { rng, shuffle, randInt, normal, mixSeed } from '../src/random.js';
+import { readCsv, parseCsv, labelledFromFrame, unlabelledFromFrame, splitIndices, batches, sortLabelNames } from '../src/data/data.js';
+import { rng, shuffle, randInt, normal, mixSeed } from '../src/nn/random.js';
 import { needsShared, shared } from './shared.js';
 
 const dir = mkdtempSync(path.join(tmpdir(), 'bert-lab-data-'));

@@ -4,7 +4,7 @@ import { Writable } from 'node:stream';
 import {
   escapeHtml, truncate, formatCell, htmlTable, textTable, toTableData, plotHtml, plotlyLibrary,
   formatDuration, formatRate, ProgressBar, inNotebook,
-} from '../src/display.js';
+} from '../src/ui/display.js';
 
 test('escapeHtml escapes markup and quotes', () => {
   assert.equal(escapeHtml(`<b a="1">'x' & y</b>`), '&lt;b a=&quot;1&quot;&gt;&#39;x&#39; &amp; y&lt;/b&gt;');

@@ -6,9 +6,9 @@ import { createHash } from 'node:crypto';
 import { copyFile, lstat, mkdir, mkdtemp, readFile, readlink, readdir, rm, symlink, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { findCachedSnapshot, HubError, hubCacheDir, repoCacheFolder, resolveModel } from '../src/hub.js';
-import { readConfig } from '../src/config.js';
-import { readSafetensors } from '../src/safetensors.js';
+import { findCachedSnapshot, HubError, hubCacheDir, repoCacheFolder, resolveModel } from '../src/io/hub.js';
+import { readConfig } from '../src/model/config.js';
+import { readSafetensors } from '../src/io/safetensors.js';
 import { needsShared, shared } from './shared.js';
 
 const ENV_KEYS = ['HF_HOME', 'HF_HUB_CACHE', 'HUGGINGFACE_HUB_CACHE', 'HF_HUB_OFFLINE', 'HF_TOKEN', 'HUGGING_FACE_HUB_TOKEN', 'HF_TOKEN_PATH', 'HF_ENDPOINT', 'XDG_CACHE_HOME'];

@@ -4,8 +4,8 @@ import assert from 'node:assert/strict';
 import { mkdtemp, rm, mkdir, copyFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
-import { BUNDLED_MODEL, defaultData, defaultModel } from '../src/lab.js';
-import { BertTokenizer } from '../src/tokenizer.js';
+import { BUNDLED_MODEL, defaultData, defaultModel } from '../src/app/lab.js';
+import { BertTokenizer } from '../src/text/tokenizer.js';
 import { needsShared, shared } from './shared.js';
 
 test('offline and uncached, the main job uses the bundled pre-trained model and says why', async () => {

@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { accuracy, confusionMatrix, classificationReport, formatClassificationReport, type ClassMetrics } from '../src/metrics.js';
+import { accuracy, confusionMatrix, classificationReport, formatClassificationReport, type ClassMetrics } from '../src/training/metrics.js';
 
 const close = (a: number, b: number, msg?: string): void => assert.ok(Math.abs(a - b) < 1e-12, `${msg ?? ''} ${a} != ${b}`);
 function closeMetrics(got: ClassMetrics | number | undefined, want: ClassMetrics, name: string): void {

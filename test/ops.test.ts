@@ -1,15 +1,15 @@
 // The memory-lean pieces of a training step, each against the plain tfjs computation it replaces:
-// custom-gradient ops (src/ops.ts), the freeing backward pass (src/tape.ts), the buffer-sharing
-// wasm Identity (src/backend.ts) and the in-place AdamW (src/optim.ts).
+// custom-gradient ops (src/nn/ops.ts), the freeing backward pass (src/nn/tape.ts), the buffer-sharing
+// wasm Identity (src/backend/wasm.ts) and the in-place AdamW (src/nn/optim.ts).
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import * as tf from '@tensorflow/tfjs';
-import { initBackend } from '../src/backend.js';
-import { attentionProbs, bmm, dropout, dropoutMask, gatherRows, gelu, layerNorm, linear, view } from '../src/ops.js';
-import { variableGrads } from '../src/tape.js';
-import { AdamW, clipCoef, gradNorm } from '../src/optim.js';
-import { disableNativeBlas, enableNativeBlas, nativeFused, nativeOptim } from '../src/accel.js';
-import { rng } from '../src/random.js';
+import { initBackend } from '../src/backend/init.js';
+import { attentionProbs, bmm, dropout, dropoutMask, gatherRows, gelu, layerNorm, linear, view } from '../src/nn/ops.js';
+import { variableGrads } from '../src/nn/tape.js';
+import { AdamW, clipCoef, gradNorm } from '../src/nn/optim.js';
+import { disableNativeBlas, enableNativeBlas, nativeFused, nativeOptim } from '../src/backend/accel.js';
+import { rng } from '../src/nn/random.js';
 
 await initBackend('wasm', () => {});
 

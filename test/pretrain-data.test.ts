@@ -9,10 +9,10 @@ import {
   specialIdsFor,
   IGNORE_INDEX,
   type SpecialIds,
-} from '../src/pretrain-data.js';
-import { rng } from '../src/random.js';
-import { SPECIAL_TOKENS, WordPieceEncoder, trainWordPiece } from '../src/wordpiece.js';
-import { loadCorpus } from '../src/corpus.js';
+} from '../src/data/pretrain-data.js';
+import { rng } from '../src/nn/random.js';
+import { SPECIAL_TOKENS, WordPieceEncoder, trainWordPiece } from '../src/text/wordpiece.js';
+import { loadCorpus } from '../src/data/corpus.js';
 
 const SPECIAL: SpecialIds = { pad: 0, cls: 2, sep: 3, mask: 4, vocabSize: 30000 };
 

@@ -7,10 +7,10 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import * as tf from '@tensorflow/tfjs';
-import { initBackend } from '../src/backend.js';
-import { BertForPreTraining } from '../src/bert.js';
-import { presetConfig } from '../src/presets.js';
-import { epochBatch } from '../src/pretrain.js';
+import { initBackend } from '../src/backend/init.js';
+import { BertForPreTraining } from '../src/model/bert.js';
+import { presetConfig } from '../src/model/presets.js';
+import { epochBatch } from '../src/training/pretrain.js';
 import { repoRoot } from './shared.js';
 
 test('the pre-training loss is MLM cross-entropy over labelled positions plus NSP cross-entropy', async () => {
@@ -42,7 +42,7 @@ const tinyRun = ['--corpus', 'moby-dick', '--vocab-size', '300', '--layers', '1'
 
 test('a killed pre-training run resumes from its last checkpoint and finishes', async () => {
   const out = await mkdtemp(path.join(os.tmpdir(), 'bert-pretrain-'));
-  const args = ['--import', 'tsx', path.join(repoRoot, 'src/cli.ts'), 'pretrain', '--out', out, ...tinyRun];
+  const args = ['--import', 'tsx', path.join(repoRoot, 'src/app/cli.ts'), 'pretrain', '--out', out, ...tinyRun];
   try {
     // Start, wait for a checkpoint past step 3, kill it hard.
     const child = spawn(process.execPath, args, { cwd: repoRoot, stdio: 'ignore' });
@@ -66,7 +66,7 @@ test('a killed pre-training run resumes from its last checkpoint and finishes', 
     assert.equal(curve.length, 13);
     for (const f of ['model.safetensors', 'config.json', 'tokenizer.json', 'vocab.txt', 'README.md']) assert.ok(existsSync(path.join(out, 'model', f)), f);
     assert.ok(readFileSync(path.join(out, 'loss.html'), 'utf8').includes('Plotly'));
-    const fill = spawnSync(process.execPath, ['--import', 'tsx', path.join(repoRoot, 'src/cli.ts'), 'fill-mask', '--model', path.join(out, 'model'), '--text', 'the [MASK] of the whale', '--json'], { cwd: repoRoot, encoding: 'utf8' });
+    const fill = spawnSync(process.execPath, ['--import', 'tsx', path.join(repoRoot, 'src/app/cli.ts'), 'fill-mask', '--model', path.join(out, 'model'), '--text', 'the [MASK] of the whale', '--json'], { cwd: repoRoot, encoding: 'utf8' });
     assert.equal(fill.status, 0, fill.stderr);
     const preds = JSON.parse(fill.stdout);
     assert.equal(preds.length, 1);
@@ -96,7 +96,7 @@ test('pre-training runs over many passes of a small corpus (later passes may hol
       Array.from({ length: 6 + ((d + s) % 5) }, (_, w) => words[(d * 7 + s * 3 + w * 5) % words.length]).join(' ') + '.').join(' '));
     const corpus = path.join(out, 'tiny.txt');
     writeFileSync(corpus, docs.join('\n\n'));
-    const r = spawnSync(process.execPath, ['--import', 'tsx', path.join(repoRoot, 'src/cli.ts'), 'pretrain', '--out', path.join(out, 'run'),
+    const r = spawnSync(process.execPath, ['--import', 'tsx', path.join(repoRoot, 'src/app/cli.ts'), 'pretrain', '--out', path.join(out, 'run'),
       '--corpus', corpus, '--vocab-size', '120', '--layers', '1', '--hidden', '32', '--heads', '2', '--max-len', '24',
       '--batch-size', '8', '--steps', '40', '--checkpoint-every', '20', '--warmup', '2', '--backend', 'wasm'], { cwd: repoRoot, encoding: 'utf8' });
     assert.equal(r.status, 0, r.stderr);

@@ -6,7 +6,7 @@ import path from 'node:path';
 import {
   WeightsError, float16BitsToFloat32, float32ToFloat16Bits, parseSafetensors, readSafetensors,
   readSafetensorsWithMetadata, writeSafetensors, type TensorData,
-} from '../src/safetensors.js';
+} from '../src/io/safetensors.js';
 import { needsShared, shared } from './shared.js';
 
 const FILE = '/x/model.safetensors';

@@ -3,10 +3,10 @@ import assert from 'node:assert/strict';
 import { copyFileSync, mkdtempSync, readFileSync, rmSync, writeFileSync, existsSync, mkdirSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { BertTokenizer, parseVocab } from '../src/tokenizer.js';
-import { cleanText } from '../src/clean.js';
-import { readCsv, labelledFromFrame } from '../src/data.js';
-import { rng, shuffle } from '../src/random.js';
+import { BertTokenizer, parseVocab } from '../src/text/tokenizer.js';
+import { cleanText } from '../src/text/clean.js';
+import { readCsv, labelledFromFrame } from '../src/data/data.js';
+import { rng, shuffle } from '../src/nn/random.js';
 import { needsShared, shared } from './shared.js';
 
 const tmp = mkdtempSync(path.join(tmpdir(), 'bert-lab-tok-'));

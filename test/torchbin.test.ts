@@ -5,8 +5,8 @@ import { copyFile, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { deflateRawSync } from 'node:zlib';
-import { readModelWeights, readTorchBin } from '../src/torchbin.js';
-import { readSafetensors, writeSafetensors, WeightsError, type TensorData } from '../src/safetensors.js';
+import { readModelWeights, readTorchBin } from '../src/io/torchbin.js';
+import { readSafetensors, writeSafetensors, WeightsError, type TensorData } from '../src/io/safetensors.js';
 import { haveShared, shared } from './shared.js';
 
 // --- A minimal pickle and zip writer, so the reader is tested without Python too. ---

@@ -3,10 +3,11 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import * as tf from '@tensorflow/tfjs';
-import { initBackend } from '../src/backend.js';
-import { BertForSequenceClassification, toInputs } from '../src/bert.js';
-import { AdamW, linearSchedule, clipGradNorm } from '../src/optim.js';
-import { trainStep, fineTune, evaluate, LAB_TRAIN_CONFIG, formatTime, type LabelledBatchData } from '../src/train.js';
+import { initBackend } from '../src/backend/init.js';
+import { BertForSequenceClassification } from '../src/model/bert.js';
+import { toInputs } from '../src/model/inputs.js';
+import { AdamW, linearSchedule, clipGradNorm } from '../src/nn/optim.js';
+import { trainStep, fineTune, evaluate, LAB_TRAIN_CONFIG, formatTime, type LabelledBatchData } from '../src/training/train.js';
 import { assertClose, needsShared, shared } from './shared.js';
 
 interface Trajectory { steps: { step: number; loss: number; grad_norm_before_clip: number; lr: number }[]; final_logits: { values: number[] } }
@@ -128,12 +129,14 @@ test('a save that fails part-way leaves the previous best/ intact and loadable',
 
 test('a run that cannot fit the wasm heap stops at once with what to change', async () => {
   await initBackend();
-  const { presetConfig } = await import('../src/presets.js');
-  const { checkMemory, estimateTrainingBytes } = await import('../src/train.js');
+  const { presetConfig } = await import('../src/model/presets.js');
+  const { estimateTrainingBytes } = await import('../src/training/train.js');
+  const { checkMemory } = await import('../src/backend/wasm.js');
   const base = new BertForSequenceClassification(presetConfig('base', { vocab_size: 30522 }), ['0', '1']);
   // bert-base: 4 floats per parameter alone are 1.6 GB; at 512 tokens the activations add far more.
   assert.ok(estimateTrainingBytes(base, 32, 64) > 1.6e9);
-  assert.throws(() => checkMemory(base, 32, 512, 'wasm'), /needs about \d+\.\d GB, more than the wasm backend's 4\.0 GB heap: lower --batch-size or --max-len/);
-  assert.doesNotThrow(() => checkMemory(base, 32, 512, 'tensorflow'));
-  assert.doesNotThrow(() => checkMemory(base, 8, 64, 'wasm'));
+  const need = (b: number, t: number) => estimateTrainingBytes(base, b, t);
+  assert.throws(() => checkMemory(need(32, 512), 'training bert-base', 'wasm'), /needs about \d+\.\d GB, more than the wasm backend's 4\.0 GB heap: lower --batch-size or --max-len/);
+  assert.doesNotThrow(() => checkMemory(need(32, 512), 'training bert-base', 'tensorflow'));
+  assert.doesNotThrow(() => checkMemory(need(8, 64), 'training bert-base', 'wasm'));
 });

@@ -15,13 +15,13 @@ import {
   loadVocab,
   WordPieceEncoder,
   SPECIAL_TOKENS,
-} from '../src/wordpiece.js';
-import { loadCorpus } from '../src/corpus.js';
-import { splitSentences } from '../src/pretrain-data.js';
+} from '../src/text/wordpiece.js';
+import { loadCorpus } from '../src/data/corpus.js';
+import { splitSentences } from '../src/data/pretrain-data.js';
 import { needsShared, shared } from './shared.js';
 
 // A from-scratch greedy longest-match-first WordPiece over vocab.txt lines, written independently
-// of src/wordpiece.ts (BERT's original tokenization.py algorithm), used as the reference below.
+// of src/text/wordpiece.ts (BERT's original tokenization.py algorithm), used as the reference below.
 function referenceWordPiece(vocabTxt: string, words: string[]): string[] {
   const vocab = new Set(vocabTxt.split('\n').filter((l) => l.length > 0));
   const out: string[] = [];

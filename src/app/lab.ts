@@ -2,20 +2,21 @@
 // read the CSV, clean, tokenize, measure the longest, encode, split, fine-tune, evaluate, predict.
 import { existsSync } from 'node:fs';
 import path from 'node:path';
-import { BertForSequenceClassification, type LoadOptions } from './bert.js';
-import { cleanText, type CleanMode } from './clean.js';
-import { labelledFromFrame, readCsv, splitIndices, unlabelledFromFrame, type LabelledData } from './data.js';
-import { loadSpamCorpus } from './corpus.js';
-import { rng, shuffle } from './random.js';
-import { HubError } from './hub.js';
-import { fileURLToPath } from 'node:url';
-import { BertTokenizer, type Encoded } from './tokenizer.js';
-import { resolveModel } from './hub.js';
-import { readConfig } from './config.js';
-import { presetConfig, presetHubId } from './presets.js';
-import { classificationReport, confusionMatrix, type ClassificationReport } from './metrics.js';
-import { evaluate, fineTune, predict, LAB_TRAIN_CONFIG, type EpochStats, type LabelledBatchData, type TrainConfig, type TrainHooks } from './train.js';
-import { writeFileAtomic } from './atomic.js';
+import { BertForSequenceClassification } from '../model/bert.js';
+import type { LoadOptions } from '../model/pretrained.js';
+import { cleanText, type CleanMode } from '../text/clean.js';
+import { labelledFromFrame, readCsv, splitIndices, unlabelledFromFrame, type LabelledData } from '../data/data.js';
+import { loadSpamCorpus } from '../data/corpus.js';
+import { rng, shuffle } from '../nn/random.js';
+import { HubError } from '../io/hub.js';
+import { PACKAGE_ROOT } from '../io/paths.js';
+import { BertTokenizer, type Encoded } from '../text/tokenizer.js';
+import { resolveModel } from '../io/hub.js';
+import { readConfig } from '../model/config.js';
+import { presetConfig, presetHubId } from '../model/presets.js';
+import { classificationReport, confusionMatrix, type ClassificationReport } from '../training/metrics.js';
+import { evaluate, fineTune, predict, LAB_TRAIN_CONFIG, type EpochStats, type LabelledBatchData, type TrainConfig, type TrainHooks } from '../training/train.js';
+import { writeFileAtomic } from '../io/atomic.js';
 
 export interface Columns { text: string; label: string; pair?: string; id?: string }
 export const LAB_COLUMNS: Columns = { text: 'text', label: 'target', id: 'id' };
@@ -118,7 +119,7 @@ function limitRows(d: LabelledData, n: number, file: string): LabelledData {
 }
 
 /** The small BERT pre-trained by this project and shipped with it: the default when the Hub cannot be reached. */
-export const BUNDLED_MODEL = fileURLToPath(new URL('../models/bert-lab-tiny', import.meta.url));
+export const BUNDLED_MODEL = path.join(PACKAGE_ROOT, 'models/bert-lab-tiny');
 
 /**
  * The main job's model: the one asked for; else bert-base-uncased from the Hub or its cache; else

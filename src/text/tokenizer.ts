@@ -4,7 +4,7 @@
 import { Tokenizer } from '@huggingface/tokenizers';
 import { existsSync, statSync } from 'node:fs';
 import { mkdir, readFile } from 'node:fs/promises';
-import { writeFileAtomic } from './atomic.js';
+import { writeFileAtomic } from '../io/atomic.js';
 import path from 'node:path';
 
 export interface Encoded { inputIds: number[][]; attentionMask: number[][]; tokenTypeIds: number[][] }

@@ -1,70 +1,14 @@
 // BERT in tfjs with Hugging Face's module and weight names, so a checkpoint loads by a plain
 // mapping. One class per idea, as in transformers' modeling_bert.py: embeddings, self-attention,
-// layer, encoder, pooler, heads. Parameters live in a ParamStore keyed by checkpoint names.
+// layer, encoder, pooler, heads. The architecture only: parameters, loading and saving are in
+// pretrained.ts, input checks in inputs.ts.
 import * as tf from '@tensorflow/tfjs';
-import { existsSync } from 'node:fs';
-import { mkdir, rename, rm } from 'node:fs/promises';
-import path from 'node:path';
 import type { BertConfig } from './config.js';
-import { readConfig, writeConfig } from './config.js';
-import { writeSafetensors, type TensorData } from './safetensors.js';
-import { readModelWeights } from './torchbin.js';
-import { resolveModel } from './hub.js';
-import { attentionProbs, bmm, crossEntropy, dropout, embedding, gatherRows, gelu, layerNorm, linear, matmul2d, view } from './ops.js';
+import type { BertInputs } from './inputs.js';
+import { loadInto, openCheckpoint, PreTrainedModel, type LoadOptions, type ParamStore } from './pretrained.js';
+import { attentionProbs, bmm, crossEntropy, dropout, embedding, gatherRows, gelu, layerNorm, linear, matmul2d, view } from '../nn/ops.js';
 
 export type { BertConfig } from './config.js';
-
-/** Token ids etc. as tensors, shaped [batch, seq]. */
-export interface BertInputs {
-  inputIds: tf.Tensor2D;
-  attentionMask?: tf.Tensor2D;
-  tokenTypeIds?: tf.Tensor2D;
-}
-/** The same, as plain arrays (what a tokenizer or a JSON file gives). */
-export interface BertArrays {
-  inputIds: number[][];
-  attentionMask?: number[][];
-  tokenTypeIds?: number[][];
-}
-
-type Init = 'normal' | 'zeros' | 'ones' | 'embedding';
-interface ParamSpec {
-  shape: number[]; // in the checkpoint's layout
-  init: Init;
-  linear: boolean; // a Linear weight [out, in], held transposed as [in, out] for fast matmuls
-  from: string; // the config fields that set the shape, for error messages
-}
-
-/** Named parameters. Linear weights are held transposed; `stateDict()` gives the checkpoint layout. */
-export class ParamStore {
-  readonly specs = new Map<string, ParamSpec>();
-  readonly vars = new Map<string, tf.Variable>();
-
-  declare(name: string, shape: number[], init: Init, from: string, linear = false): string {
-    this.specs.set(name, { shape, init, linear, from });
-    return name;
-  }
-  get(name: string): tf.Tensor {
-    const v = this.vars.get(name);
-    if (!v) throw new Error(`parameter ${name} has not been initialised`);
-    return v;
-  }
-  /** Checkpoint-layout tensors of every parameter (copies the data off the backend). */
-  stateDict(): Map<string, TensorData> {
-    const out = new Map<string, TensorData>();
-    for (const [name, spec] of this.specs) {
-      const v = this.get(name);
-      const t = spec.linear ? tf.transpose(v) : v;
-      out.set(name, { shape: spec.shape, data: t.dataSync() as Float32Array });
-      if (t !== v) t.dispose();
-    }
-    return out;
-  }
-  dispose(): void {
-    for (const v of this.vars.values()) v.dispose();
-    this.vars.clear();
-  }
-}
 
 // ---------------------------------------------------------------------------------------------
 // The backbone.
@@ -222,192 +166,33 @@ export class Bert {
 }
 
 // ---------------------------------------------------------------------------------------------
-// Task models: a backbone plus heads, with loading and saving.
+// Task models: a backbone plus heads.
 
-export type Architecture = 'BertModel' | 'BertForSequenceClassification' | 'BertForPreTraining';
-
-export interface LoadOptions {
-  /** Labels for a classification head: names in id order. Overrides config.json's id2label. */
-  labels?: string[];
-  /** Seed for initialising weights the checkpoint lacks. */
-  seed?: number;
-  /** Where loading messages go (missing/unexpected weights, the resolved path). */
-  log?: (msg: string) => void;
-}
-
-/** Arrays -> int32 tensors, after checking shapes and ids against the config. */
-export function toInputs(a: BertArrays, cfg: BertConfig, source = 'inputs'): BertInputs {
-  const rows = a.inputIds;
-  if (!Array.isArray(rows) || rows.length === 0 || !rows.every(Array.isArray)) {
-    throw new Error(`${source}: input_ids must be a non-empty array of arrays of token ids`);
-  }
-  const t = rows[0].length;
-  const check = (name: string, m: number[][] | undefined, max: number) => {
-    if (!m) return;
-    if (m.length !== rows.length) throw new Error(`${source}: ${name} has ${m.length} rows but input_ids has ${rows.length}`);
-    m.forEach((r, i) => {
-      if (!Array.isArray(r) || r.length !== t) throw new Error(`${source}: ${name}[${i}] has length ${Array.isArray(r) ? r.length : typeof r}, expected ${t} (all rows must be padded to one length)`);
-      r.forEach((v, j) => {
-        if (!Number.isInteger(v) || v < 0 || v >= max) {
-          throw new Error(`${source}: ${name}[${i}][${j}] = ${v} is outside [0, ${max - 1}]${name === 'input_ids' ? ` (vocab_size is ${cfg.vocab_size})` : name === 'token_type_ids' ? ` (type_vocab_size is ${cfg.type_vocab_size})` : ''}`);
-        }
-      });
-    });
-  };
-  check('input_ids', rows, cfg.vocab_size);
-  check('attention_mask', a.attentionMask, 2);
-  check('token_type_ids', a.tokenTypeIds, cfg.type_vocab_size);
-  if (t > cfg.max_position_embeddings) {
-    throw new Error(`${source}: sequences are ${t} tokens long, more than max_position_embeddings = ${cfg.max_position_embeddings}`);
-  }
-  return {
-    inputIds: tf.tensor2d(rows, [rows.length, t], 'int32'),
-    attentionMask: a.attentionMask && tf.tensor2d(a.attentionMask, [rows.length, t], 'int32'),
-    tokenTypeIds: a.tokenTypeIds && tf.tensor2d(a.tokenTypeIds, [rows.length, t], 'int32'),
-  };
-}
-
-/** Checkpoint names as this project names them: modern LayerNorm names, no buffers, tied decoder dropped. */
-function normaliseNames(weights: Map<string, TensorData>, prefix: string): Map<string, TensorData> {
-  const out = new Map<string, TensorData>();
-  const hasPrefixed = [...weights.keys()].some((k) => k.startsWith('bert.'));
-  for (const [key, value] of weights) {
-    let k = key.replace(/LayerNorm\.gamma$/, 'LayerNorm.weight').replace(/LayerNorm\.beta$/, 'LayerNorm.bias');
-    if (k.endsWith('position_ids')) continue; // a buffer, not a weight
-    if (k === 'cls.predictions.decoder.weight') continue; // tied to the word embeddings
-    if (k === 'cls.predictions.decoder.bias') { if (!weights.has('cls.predictions.bias')) k = 'cls.predictions.bias'; else continue; }
-    // A bare BertModel checkpoint has no 'bert.' prefix; a task checkpoint has it.
-    if (prefix === 'bert.' && !hasPrefixed && /^(embeddings|encoder|pooler)\./.test(k)) k = prefix + k;
-    if (prefix === '' && k.startsWith('bert.')) k = k.slice(5);
-    out.set(k, value);
-  }
-  return out;
-}
-
-const shapeStr = (s: number[]) => `[${s.join(', ')}]`;
-
-let initCounter = 0;
-
-abstract class BertTask {
-  readonly p = new ParamStore();
+/** A backbone under a task head (or alone, for BertModel), with reproducible dropout. */
+abstract class BertTask extends PreTrainedModel {
   readonly bert: Bert;
-  abstract readonly architecture: Architecture;
   private dropoutSeed = 0;
   private ctx: Ctx;
 
-  constructor(readonly config: BertConfig, prefix: string) {
+  constructor(config: BertConfig, prefix: string) {
+    super(config);
     this.bert = new Bert(this.p, prefix, config);
     this.ctx = { training: false, seed: () => (this.ctx.training ? this.dropoutSeed++ : undefined) };
   }
 
-  get prefix(): string { return this.architecture === 'BertModel' ? '' : 'bert.'; }
   protected context(training: boolean): Ctx { this.ctx.training = training; return this.ctx; }
   /** Makes dropout masks reproducible from here on. */
   seedDropout(seed: number): void { this.dropoutSeed = seed * 1_000_003; }
-
-  trainableVariables(): tf.Variable[] { return [...this.p.vars.values()]; }
-  numParameters(): number { return [...this.p.specs.values()].reduce((n, s) => n + s.shape.reduce((a, b) => a * b, 1), 0); }
-
-  /**
-   * Fills every parameter from `weights` (checkpoint names and layout), initialising the rest as
-   * Hugging Face does. Returns the names that were initialised and the checkpoint names unused.
-   */
-  loadWeights(raw: Map<string, TensorData>, file: string, seed = 42 + initCounter++): { missing: string[]; unexpected: string[] } {
-    const weights = normaliseNames(raw, this.prefix);
-    const missing: string[] = [];
-    for (const [name, spec] of this.p.specs) {
-      const w = weights.get(name);
-      if (w && shapeStr(w.shape) !== shapeStr(spec.shape)) {
-        throw new Error(`${file}: tensor "${name}" has shape ${shapeStr(w.shape)} but config.json (${spec.from}) expects ${shapeStr(spec.shape)}`);
-      }
-    }
-    tf.tidy(() => {
-      let i = 0;
-      for (const [name, spec] of this.p.specs) {
-        const w = weights.get(name);
-        let t: tf.Tensor;
-        if (w) t = tf.tensor(w.data, spec.shape, 'float32');
-        else { missing.push(name); t = initTensor(spec, this.config, seed * 7919 + i); }
-        i++;
-        if (spec.linear) t = tf.transpose(t);
-        const old = this.p.vars.get(name);
-        if (old) old.assign(t);
-        else this.p.vars.set(name, tf.variable(t, true, `${name}#${initCounter}`));
-      }
-    });
-    const unexpected = [...weights.keys()].filter((k) => !this.p.specs.has(k));
-    return { missing, unexpected };
-  }
-
-  /** Random initialisation of every parameter, as a new model from a config. */
-  initWeights(seed = 42): void { this.loadWeights(new Map(), '(no checkpoint)', seed); }
-
-  /** Writes config.json and model.safetensors (plus `extra`, e.g. tokenizer files) as one atomic directory swap. */
-  async save(dir: string, opts: { dtype?: 'F32' | 'F16'; extra?: (tmp: string) => Promise<void> } = {}): Promise<void> {
-    const parent = path.dirname(path.resolve(dir));
-    await mkdir(parent, { recursive: true });
-    const tmp = path.join(parent, `.${path.basename(dir)}.tmp-${process.pid}-${Date.now()}`);
-    await mkdir(tmp, { recursive: true });
-    try {
-      const config: BertConfig = { ...this.config, architectures: [this.architecture] };
-      await writeConfig(tmp, config);
-      await writeSafetensors(path.join(tmp, 'model.safetensors'), this.p.stateDict(), { dtype: opts.dtype ?? 'F32', metadata: { format: 'pt' } });
-      if (opts.extra) await opts.extra(tmp);
-      // Swap: the previous directory stays intact until the new one is complete.
-      const old = `${tmp}.old`;
-      if (existsSync(dir)) await rename(dir, old);
-      await rename(tmp, dir);
-      await rm(old, { recursive: true, force: true });
-    } catch (e) {
-      await rm(tmp, { recursive: true, force: true });
-      throw e;
-    }
-  }
-
-  dispose(): void { this.p.dispose(); }
 }
 
-function initTensor(spec: ParamSpec, cfg: BertConfig, seed: number): tf.Tensor {
-  switch (spec.init) {
-    case 'zeros': return tf.zeros(spec.shape);
-    case 'ones': return tf.ones(spec.shape);
-    case 'normal': return tf.randomNormal(spec.shape, 0, cfg.initializer_range, 'float32', seed);
-    case 'embedding': {
-      // nn.Embedding(padding_idx) init: normal, with the padding row zeroed.
-      const t = tf.randomNormal(spec.shape, 0, cfg.initializer_range, 'float32', seed);
-      const keep = tf.reshape(tf.cast(tf.notEqual(tf.range(0, spec.shape[0], 1, 'int32'), cfg.pad_token_id), 'float32'), [-1, 1]);
-      return tf.mul(t, keep);
-    }
-  }
-}
-
-async function loadInto<T extends BertTask>(model: T, file: string, weights: Map<string, TensorData>, opts: LoadOptions, source: string): Promise<T> {
-  const log = opts.log ?? ((s: string) => console.error(s));
-  const { missing, unexpected } = model.loadWeights(weights, file, opts.seed);
-  const name = model.architecture;
-  if (unexpected.length) {
-    log(`Some weights of the model checkpoint at ${source} were not used when initializing ${name}: ${unexpected.join(', ')}`);
-  }
-  if (missing.length) {
-    log(`Some weights of ${name} were not initialized from the model checkpoint at ${source} and are newly initialized: ${missing.join(', ')}\n` +
-      'You should probably TRAIN this model on a down-stream task to be able to use it for predictions and inference.');
-  }
-  return model;
-}
-
-async function openCheckpoint(nameOrDir: string, opts: LoadOptions) {
-  const dir = await resolveModel(nameOrDir, { log: opts.log });
-  const config = await readConfig(dir);
-  const { file, tensors: weights } = await readModelWeights(dir);
-  return { dir, config, file, weights };
-}
+export type Architecture = 'BertModel' | 'BertForSequenceClassification' | 'BertForPreTraining';
 
 export class BertModel extends BertTask {
   readonly architecture = 'BertModel' as const;
   constructor(config: BertConfig) { super(config, ''); }
   static async fromPretrained(nameOrDir: string, opts: LoadOptions = {}): Promise<BertModel> {
     const c = await openCheckpoint(nameOrDir, opts);
-    return loadInto(new BertModel(c.config), c.file, c.weights, opts, nameOrDir);
+    return loadInto(new BertModel(c.config), c, opts, nameOrDir);
   }
   forward(inputs: BertInputs, training = false): BertOutput { return this.bert.forward(inputs, this.context(training)); }
 }
@@ -437,7 +222,7 @@ export class BertForSequenceClassification extends BertTask {
   get numLabels(): number { return this.labels.length; }
   static async fromPretrained(nameOrDir: string, opts: LoadOptions = {}): Promise<BertForSequenceClassification> {
     const c = await openCheckpoint(nameOrDir, opts);
-    return loadInto(new BertForSequenceClassification(c.config, opts.labels), c.file, c.weights, opts, nameOrDir);
+    return loadInto(new BertForSequenceClassification(c.config, opts.labels), c, opts, nameOrDir);
   }
   forward(inputs: BertInputs, training = false): BertOutput & { logits: tf.Tensor2D } {
     const ctx = this.context(training);
@@ -468,7 +253,7 @@ export class BertForPreTraining extends BertTask {
   }
   static async fromPretrained(nameOrDir: string, opts: LoadOptions = {}): Promise<BertForPreTraining> {
     const c = await openCheckpoint(nameOrDir, opts);
-    return loadInto(new BertForPreTraining(c.config), c.file, c.weights, opts, nameOrDir);
+    return loadInto(new BertForPreTraining(c.config), c, opts, nameOrDir);
   }
   /** MLM logits for hidden states [n, h]: decoder tied to the word embeddings. */
   mlmHead(hidden2d: tf.Tensor2D): tf.Tensor2D {
@@ -507,14 +292,3 @@ export class BertForPreTraining extends BertTask {
   }
 }
 
-export type AnyBert = BertModel | BertForSequenceClassification | BertForPreTraining;
-
-/** Loads whichever architecture config.json names (BertModel when it names none we have). */
-export async function loadAuto(nameOrDir: string, opts: LoadOptions = {}): Promise<AnyBert> {
-  const c = await openCheckpoint(nameOrDir, opts);
-  const arch = c.config.architectures?.[0] ?? '';
-  const model = arch === 'BertForSequenceClassification' ? new BertForSequenceClassification(c.config, opts.labels)
-    : /PreTraining|MaskedLM/.test(arch) ? new BertForPreTraining(c.config)
-    : new BertModel(c.config);
-  return loadInto(model, c.file, c.weights, opts, nameOrDir);
-}

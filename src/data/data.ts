@@ -5,7 +5,7 @@ import * as dfd from 'danfojs';
 import type { DataFrame } from 'danfojs';
 import { existsSync, statSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
-import { mixSeed, rng, shuffle } from './random.js';
+import { mixSeed, rng, shuffle } from '../nn/random.js';
 
 export type { DataFrame };
 

@@ -1,7 +1,7 @@
 // Training progress: a bar per epoch (in place in a notebook, on one line in a terminal) with
 // loss, learning rate and ETA, wrapped around the loop's hooks.
-import { ProgressBar } from './display.js';
-import type { TrainHooks } from './train.js';
+import { ProgressBar } from '../ui/display.js';
+import type { TrainHooks } from '../training/train.js';
 
 export function progressHooks(log: (line: string) => void = (s) => console.log(s), base: TrainHooks = {}): TrainHooks {
   let bar: ProgressBar | undefined;

@@ -1,42 +1,7 @@
-// Picks the fastest tfjs backend that actually loads here: tfjs-node-gpu (with a visible GPU) >
-// tfjs-node > wasm > cpu. Native backends are optional dependencies, so each is probed at run time.
+// Every tfjs-wasm internal the project touches, in one place: the heap and its tensors' offsets,
+// kernel replacement, the kernels replaced in plain JS (row gather, shared Identity), and the heap
+// budget a training run must fit in.
 import * as tf from '@tensorflow/tfjs';
-
-export type BackendName = 'tensorflow-gpu' | 'tensorflow' | 'wasm' | 'cpu';
-export interface BackendChoice { name: string; reason: string }
-
-let chosen: BackendChoice | undefined;
-let nativeNote: { enabled: boolean; reason: string } | undefined;
-
-async function tryNode(pkg: string): Promise<string | undefined> {
-  try {
-    await import(pkg);
-    return undefined;
-  } catch (e) {
-    return (e as Error).message.split('\n')[0];
-  }
-}
-
-async function useWasm(): Promise<string | undefined> {
-  try {
-    const wasm = await import('@tensorflow/tfjs-backend-wasm');
-    const { createRequire } = await import('node:module');
-    const require = createRequire(import.meta.url);
-    const dir = require.resolve('@tensorflow/tfjs-backend-wasm/package.json').replace(/package\.json$/, 'dist/');
-    wasm.setWasmPaths(dir);
-    // Threads need SharedArrayBuffer workers, which tfjs cannot start in Node; SIMD is used when present.
-    if (!(await tf.setBackend('wasm'))) return 'setBackend("wasm") returned false';
-    await tf.ready();
-    shareIdentity();
-    rowGather();
-    // The optional OpenBLAS addon takes over the wasm matmul kernels where it is built.
-    const { enableNativeBlas } = await import('./accel.js');
-    nativeNote = enableNativeBlas();
-    return undefined;
-  } catch (e) {
-    return (e as Error).message.split('\n')[0];
-  }
-}
 
 /** The parts of tfjs's wasm backend that kernels written in JS use: tensors live in one heap. */
 export interface WasmInternals {
@@ -110,46 +75,26 @@ function shareIdentity(): void {
   });
 }
 
+/** Installs the wasm kernels this file replaces; called once after the wasm backend is ready. */
+export function installWasmKernels(): void {
+  shareIdentity();
+  rowGather();
+}
+
+/** The wasm backend's heap is capped at 4 GB; training beyond it would abort mid-run. */
+export const WASM_HEAP_BYTES = 4 * 2 ** 30;
+
 /**
- * Selects the backend once per process. `preferred` (or env BERT_LAB_BACKEND) forces one:
- * gpu | node | wasm | cpu. Prints the choice and why, once.
+ * Stops at once, with what to change, when `needBytes` (an estimate of a run's peak heap) cannot
+ * fit the wasm heap. `what` names the run in the message. Other backends have no such cap.
+ *
+ * Example: `checkMemory(estimateTrainingBytes(model, 32, 128), 'training bert-base with batch 32 x 128 tokens')`
  */
-export async function initBackend(preferred?: string, log: (s: string) => void = (s) => console.error(s)): Promise<BackendChoice> {
-  if (chosen && !preferred) return chosen;
-  const want = (preferred ?? process.env.BERT_LAB_BACKEND ?? 'auto').toLowerCase();
-  const notes: string[] = [];
-  const attempt = async (name: string): Promise<boolean> => {
-    if (name === 'gpu') {
-      const err = await tryNode('@tensorflow/tfjs-node-gpu');
-      if (err) { notes.push(`tfjs-node-gpu unavailable (${err})`); return false; }
-      await tf.setBackend('tensorflow'); await tf.ready();
-      return true;
-    }
-    if (name === 'node') {
-      const err = await tryNode('@tensorflow/tfjs-node');
-      if (err) { notes.push(`tfjs-node unavailable (${err})`); return false; }
-      await tf.setBackend('tensorflow'); await tf.ready();
-      return true;
-    }
-    if (name === 'wasm') {
-      const err = await useWasm();
-      if (err) { notes.push(`wasm unavailable (${err})`); return false; }
-      return true;
-    }
-    if (name === 'cpu') { await tf.setBackend('cpu'); await tf.ready(); return true; }
-    throw new Error(`Unknown backend "${name}": use gpu, node, wasm or cpu (flag --backend or env BERT_LAB_BACKEND)`);
-  };
-  const order = want === 'auto' ? ['gpu', 'node', 'wasm', 'cpu'] : [want];
-  for (const name of order) {
-    if (await attempt(name)) {
-      const reason = want === 'auto'
-        ? (notes.length ? `fastest that loads; ${notes.join('; ')}` : 'fastest available')
-        : `requested by ${preferred ? '--backend' : 'BERT_LAB_BACKEND'}`;
-      chosen = { name: tf.getBackend(), reason };
-      const matmul = chosen.name === 'wasm' && nativeNote ? `; matmul: ${nativeNote.enabled ? nativeNote.reason : `plain wasm (${nativeNote.reason})`}` : '';
-      log(`[bert-lab] backend: ${chosen.name} (${reason})${matmul}`);
-      return chosen;
-    }
+export function checkMemory(needBytes: number, what: string, backend = tf.getBackend()): void {
+  if (backend !== 'wasm') return;
+  if (needBytes > 0.95 * WASM_HEAP_BYTES) {
+    const gb = (b: number) => (b / 2 ** 30).toFixed(1);
+    throw new Error(`${what} needs about ${gb(needBytes)} GB, more than the wasm backend's ${gb(WASM_HEAP_BYTES)} GB heap: ` +
+      'lower --batch-size or --max-len, use a smaller model, or install @tensorflow/tfjs-node');
   }
-  throw new Error(`Backend "${want}" could not be loaded: ${notes.join('; ')}`);
 }

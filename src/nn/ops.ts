@@ -4,8 +4,8 @@
 // only what its backward pass needs, and LayerNorm, GELU, the attention softmax and dropout run as
 // one native pass each where the accelerator is built (tfjs ops otherwise).
 import * as tf from '@tensorflow/tfjs';
-import { FUSED, nativeBlasEnabled, nativeFused, nativeOptim, type FusedOp } from './accel.js';
-import { heapOffset, wasmInternals } from './backend.js';
+import { FUSED, nativeBlasEnabled, nativeFused, nativeOptim, type FusedOp } from '../backend/accel.js';
+import { heapOffset, wasmInternals } from '../backend/wasm.js';
 
 type GradFunc = (dy: tf.Tensor, saved: tf.Tensor[]) => tf.Tensor[];
 /** tf.customGrad with typed inputs: `f` gets the inputs and the save function. */

@@ -1,7 +1,8 @@
 // Masked-word prediction with a checkpoint's MLM head, as transformers' fill-mask pipeline.
 import * as tf from '@tensorflow/tfjs';
-import { toInputs, type BertForPreTraining } from './bert.js';
-import type { BertTokenizer } from './tokenizer.js';
+import type { BertForPreTraining } from '../model/bert.js';
+import { toInputs } from '../model/inputs.js';
+import type { BertTokenizer } from '../text/tokenizer.js';
 
 export interface MaskGuess { token: string; id: number; probability: number }
 export interface MaskPrediction { position: number; predictions: MaskGuess[] }

@@ -4,12 +4,12 @@
 // built by scripts/build-native.sh). The addon reads and writes the wasm heap in place: operands are
 // passed as byte offsets into the heap, so nothing is copied. Missing addon = plain wasm.
 import * as tf from '@tensorflow/tfjs';
-import { heapOffset, overrideWasmKernel, type WasmInternals } from './backend.js';
+import { heapOffset, overrideWasmKernel, type WasmInternals } from './wasm.js';
 import { createRequire } from 'node:module';
 import { existsSync, readFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { PACKAGE_ROOT } from '../io/paths.js';
 
 interface Addon {
   gemm(heap: Uint8Array, aOff: number, bOff: number, cOff: number, batch: number, m: number, n: number, k: number,
@@ -24,7 +24,7 @@ interface Addon {
   adamwStep?(heap: Uint8Array, pOff: number, pOutOff: number, mOff: number, vOff: number, gOff: number, n: number,
     gradScale: number, b1: number, b2: number, keep: number, stepSize: number, bc2Sqrt: number, eps: number): void;
   sumSquares?(heap: Uint8Array, off: number, n: number): number;
-  /** n bytes of dropout keep-mask at off, the same bits as dropoutMask in src/ops.ts. */
+  /** n bytes of dropout keep-mask at off, the same bits as dropoutMask in src/nn/ops.ts. */
   dropoutMask?(heap: Uint8Array, off: number, n: number, seed: number, threshold: number): void;
   /** Fused element-wise kernels (native/fused.h): op number, heap, byte offsets, sizes, scalars. */
   fused?(op: FusedOp, heap: Uint8Array, ...args: number[]): void;
@@ -38,10 +38,8 @@ export interface NativeBlasStatus { enabled: boolean; reason: string }
 export interface NativeBlasStats { batchMatMul: number; fusedMatMul: number; exp: number; erf: number; fused: number; fallbacks: number }
 
 const KERNELS = ['BatchMatMul', '_FusedMatMul', 'Exp', 'Erf'] as const;
-const here = path.dirname(fileURLToPath(import.meta.url));
-const root = path.basename(path.dirname(here)) === 'dist' ? path.resolve(here, '../..') : path.resolve(here, '..');
 /** Where scripts/build-native.sh leaves the addon (BERT_LAB_NATIVE_ADDON overrides). */
-export const addonCandidates = [process.env.BERT_LAB_NATIVE_ADDON, path.join(root, 'native/build/Release/blas.node')]
+export const addonCandidates = [process.env.BERT_LAB_NATIVE_ADDON, path.join(PACKAGE_ROOT, 'native/build/Release/blas.node')]
   .filter((p): p is string => !!p);
 
 let addon: Addon | undefined;

@@ -1,10 +1,12 @@
 // The fine-tuning loop: the lab's recipe (AdamW, linear schedule, clipping, best epoch kept) as
 // plain functions over a model and encoded arrays.
 import * as tf from '@tensorflow/tfjs';
-import type { BertForSequenceClassification, BertInputs } from './bert.js';
-import { variableGrads } from './tape.js';
-import { AdamW, clipCoef, gradNorm, linearSchedule } from './optim.js';
-import { batches } from './data.js';
+import type { BertForSequenceClassification } from '../model/bert.js';
+import type { BertInputs } from '../model/inputs.js';
+import { variableGrads } from '../nn/tape.js';
+import { AdamW, clipCoef, gradNorm, linearSchedule } from '../nn/optim.js';
+import { batches } from '../data/data.js';
+import { checkMemory } from '../backend/wasm.js';
 
 /** Encoded examples with integer labels (all rows padded to one length). */
 export interface LabelledBatchData {
@@ -120,9 +122,6 @@ function argmax(xs: number[]): number {
   return best;
 }
 
-/** The wasm backend's heap is capped at 4 GB; training beyond it would abort mid-run. */
-export const WASM_HEAP_BYTES = 4 * 2 ** 30;
-
 /**
  * Bytes a training step needs, roughly: weights, gradients and AdamW's two moments (4 floats per
  * parameter); the activations the backward pass keeps, per token and layer about 10 hidden-size
@@ -137,15 +136,10 @@ export function estimateTrainingBytes(model: BertForSequenceClassification, batc
   return 4 * (4 * model.numParameters() + tokens * (c.num_hidden_layers * perTokenLayer + 4 * c.intermediate_size));
 }
 
-/** Stops at once, with what to change, when a run cannot fit the wasm heap. */
-export function checkMemory(model: BertForSequenceClassification, batchSize: number, seqLen: number, backend = tf.getBackend()): void {
-  if (backend !== 'wasm') return;
-  const need = estimateTrainingBytes(model, batchSize, seqLen);
-  if (need > 0.95 * WASM_HEAP_BYTES) {
-    const gb = (b: number) => (b / 2 ** 30).toFixed(1);
-    throw new Error(`training this model (${model.numParameters().toLocaleString('en-US')} parameters) with batch ${batchSize} x ${seqLen} tokens needs about ${gb(need)} GB, ` +
-      `more than the wasm backend's ${gb(WASM_HEAP_BYTES)} GB heap: lower --batch-size or --max-len, use a smaller model, or install @tensorflow/tfjs-node`);
-  }
+/** Stops at once, with what to change, when training `model` at this batch shape cannot fit the wasm heap. */
+export function checkTrainingMemory(model: BertForSequenceClassification, batchSize: number, seqLen: number): void {
+  checkMemory(estimateTrainingBytes(model, batchSize, seqLen),
+    `training this model (${model.numParameters().toLocaleString('en-US')} parameters) with batch ${batchSize} x ${seqLen} tokens`);
 }
 
 /**
@@ -156,7 +150,7 @@ export async function fineTune(model: BertForSequenceClassification, train: Labe
   const log = hooks.log ?? ((s: string) => console.log(s));
   const stepsPerEpoch = Math.ceil(train.labels.length / cfg.batchSize);
   const totalSteps = stepsPerEpoch * cfg.epochs;
-  checkMemory(model, Math.min(cfg.batchSize, train.labels.length), train.inputIds[0]?.length ?? 0);
+  checkTrainingMemory(model, Math.min(cfg.batchSize, train.labels.length), train.inputIds[0]?.length ?? 0);
   const opt = new AdamW({ lr: cfg.lr, eps: cfg.eps, weightDecay: cfg.weightDecay });
   model.seedDropout(cfg.seed);
   const stats: EpochStats[] = [];

@@ -1,0 +1,83 @@
+// Picks the fastest tfjs backend that actually loads here: tfjs-node-gpu (with a visible GPU) >
+// tfjs-node > wasm > cpu. Native backends are optional dependencies, so each is probed at run time.
+import * as tf from '@tensorflow/tfjs';
+import { createRequire } from 'node:module';
+import { enableNativeBlas } from './accel.js';
+import { installWasmKernels } from './wasm.js';
+
+export type BackendName = 'tensorflow-gpu' | 'tensorflow' | 'wasm' | 'cpu';
+export interface BackendChoice { name: string; reason: string }
+
+let chosen: BackendChoice | undefined;
+let nativeNote: { enabled: boolean; reason: string } | undefined;
+
+async function tryNode(pkg: string): Promise<string | undefined> {
+  try {
+    await import(pkg);
+    return undefined;
+  } catch (e) {
+    return (e as Error).message.split('\n')[0];
+  }
+}
+
+async function useWasm(): Promise<string | undefined> {
+  try {
+    const wasm = await import('@tensorflow/tfjs-backend-wasm');
+    const require = createRequire(import.meta.url);
+    const dir = require.resolve('@tensorflow/tfjs-backend-wasm/package.json').replace(/package\.json$/, 'dist/');
+    wasm.setWasmPaths(dir);
+    // Threads need SharedArrayBuffer workers, which tfjs cannot start in Node; SIMD is used when present.
+    if (!(await tf.setBackend('wasm'))) return 'setBackend("wasm") returned false';
+    await tf.ready();
+    installWasmKernels();
+    // The optional OpenBLAS addon takes over the wasm matmul kernels where it is built.
+    nativeNote = enableNativeBlas();
+    return undefined;
+  } catch (e) {
+    return (e as Error).message.split('\n')[0];
+  }
+}
+
+/**
+ * Selects the backend once per process. `preferred` (or env BERT_LAB_BACKEND) forces one:
+ * gpu | node | wasm | cpu. Prints the choice and why, once.
+ */
+export async function initBackend(preferred?: string, log: (s: string) => void = (s) => console.error(s)): Promise<BackendChoice> {
+  if (chosen && !preferred) return chosen;
+  const want = (preferred ?? process.env.BERT_LAB_BACKEND ?? 'auto').toLowerCase();
+  const notes: string[] = [];
+  const attempt = async (name: string): Promise<boolean> => {
+    if (name === 'gpu') {
+      const err = await tryNode('@tensorflow/tfjs-node-gpu');
+      if (err) { notes.push(`tfjs-node-gpu unavailable (${err})`); return false; }
+      await tf.setBackend('tensorflow'); await tf.ready();
+      return true;
+    }
+    if (name === 'node') {
+      const err = await tryNode('@tensorflow/tfjs-node');
+      if (err) { notes.push(`tfjs-node unavailable (${err})`); return false; }
+      await tf.setBackend('tensorflow'); await tf.ready();
+      return true;
+    }
+    if (name === 'wasm') {
+      const err = await useWasm();
+      if (err) { notes.push(`wasm unavailable (${err})`); return false; }
+      return true;
+    }
+    if (name === 'cpu') { await tf.setBackend('cpu'); await tf.ready(); return true; }
+    throw new Error(`Unknown backend "${name}": use gpu, node, wasm or cpu (flag --backend or env BERT_LAB_BACKEND)`);
+  };
+  const order = want === 'auto' ? ['gpu', 'node', 'wasm', 'cpu'] : [want];
+  for (const name of order) {
+    if (await attempt(name)) {
+      const reason = want === 'auto'
+        ? (notes.length ? `fastest that loads; ${notes.join('; ')}` : 'fastest available')
+        : `requested by ${preferred ? '--backend' : 'BERT_LAB_BACKEND'}`;
+      chosen = { name: tf.getBackend(), reason };
+      const matmul = chosen.name === 'wasm' && nativeNote ? `; matmul: ${nativeNote.enabled ? nativeNote.reason : `plain wasm (${nativeNote.reason})`}` : '';
+      log(`[bert-lab] backend: ${chosen.name} (${reason})${matmul}`);
+      return chosen;
+    }
+  }
+  throw new Error(`Backend "${want}" could not be loaded: ${notes.join('; ')}`);
+}

@@ -1,0 +1,60 @@
+// The public API of bert-lab: what programs and the notebooks import. The layers below (see the
+// README's module table) stay importable by path, but only these names are kept stable.
+//
+// Example:
+//   import { initBackend, BertTokenizer, loadClassifier, prepareData, trainAndSave } from 'bert-lab';
+//   await initBackend();
+//   const { model, tokenizer } = await loadClassifier('bert-base-uncased', ['0', '1']);
+//   const prep = await prepareData('data/train.csv', tokenizer, { maxLen: 64 });
+//   await trainAndSave({ model, tokenizer, source: 'bert-base-uncased', why: '' }, prep, 'runs/tweets');
+
+// Backend: pick the fastest tfjs backend that loads (and the native kernels for wasm).
+export { initBackend, type BackendChoice } from './backend/init.js';
+export { checkMemory, WASM_HEAP_BYTES } from './backend/wasm.js';
+
+// Building blocks: the optimizer and its schedule.
+export { AdamW, linearSchedule, gradNorm, clipCoef, type AdamWOptions } from './nn/optim.js';
+export { variableGrads } from './nn/tape.js';
+
+// Files: checkpoints and the Hugging Face Hub.
+export { resolveModel, HubError, type ResolveOptions } from './io/hub.js';
+export { readSafetensors, writeSafetensors, WeightsError, type TensorData } from './io/safetensors.js';
+export { readModelWeights } from './io/torchbin.js';
+
+// Models.
+export { BertModel, BertForSequenceClassification, BertForPreTraining, type BertOutput } from './model/bert.js';
+export { loadAuto, type AnyBert } from './model/auto.js';
+export { toInputs, type BertInputs, type BertArrays } from './model/inputs.js';
+export type { Architecture, LoadOptions } from './model/pretrained.js';
+export { parseConfig, readConfig, writeConfig, ConfigError, BERT_DEFAULTS, type BertConfig } from './model/config.js';
+export { PRESETS, presetConfig, presetHubId, type Preset } from './model/presets.js';
+
+// Text.
+export { BertTokenizer, type Encoded, type EncodeOptions } from './text/tokenizer.js';
+export { cleanText, CLEAN_MODES, type CleanMode } from './text/clean.js';
+export { trainWordPiece, type WordPieceTrainOptions } from './text/wordpiece.js';
+
+// Data.
+export { readCsv, parseCsv, labelledFromFrame, splitIndices, batches, type LabelledData } from './data/data.js';
+export { loadCorpus, corpusStats, BUILTIN_CORPORA, loadSpamCorpus, type Document, type CorpusInfo, type CorpusStats } from './data/corpus.js';
+
+// Training.
+export {
+  fineTune, trainStep, evaluate, predict, batchTensors, formatTime, estimateTrainingBytes, LAB_TRAIN_CONFIG,
+  type TrainConfig, type TrainHooks, type EpochStats, type StepInfo, type Evaluation, type LabelledBatchData,
+} from './training/train.js';
+export { pretrain, PRETRAIN_DEFAULTS, type PretrainConfig, type PretrainResult, type PretrainPoint } from './training/pretrain.js';
+export {
+  accuracy, confusionMatrix, classificationReport, formatClassificationReport, type ClassMetrics, type ClassificationReport,
+} from './training/metrics.js';
+
+// Display: tables, charts and progress bars for notebooks and terminals.
+export { showTable, htmlTable, textTable, plot, plotHtml, ProgressBar, type Figure, type PlotOptions } from './ui/display.js';
+
+// The lab: the whole fine-tuning job in a few calls, as the CLI and the notebooks run it.
+export {
+  prepareData, readLabelled, loadClassifier, trainAndSave, predictCsv, defaultModel, defaultData, BUNDLED_MODEL, LAB_COLUMNS,
+  type Columns, type PreparedData, type PrepareOptions, type ModelChoice, type RunReport, type PredictOptions,
+} from './app/lab.js';
+export { fillMask, type MaskGuess, type MaskPrediction } from './app/fillmask.js';
+export { progressHooks } from './app/progress.js';

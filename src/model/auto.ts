@@ -1,0 +1,15 @@
+// Loading by config.json's `architectures`, as transformers' AutoModel does.
+import { BertForPreTraining, BertForSequenceClassification, BertModel } from './bert.js';
+import { loadInto, openCheckpoint, type LoadOptions } from './pretrained.js';
+
+export type AnyBert = BertModel | BertForSequenceClassification | BertForPreTraining;
+
+/** Loads whichever architecture config.json names (BertModel when it names none we have). */
+export async function loadAuto(nameOrDir: string, opts: LoadOptions = {}): Promise<AnyBert> {
+  const c = await openCheckpoint(nameOrDir, opts);
+  const arch = c.config.architectures?.[0] ?? '';
+  const model = arch === 'BertForSequenceClassification' ? new BertForSequenceClassification(c.config, opts.labels)
+    : /PreTraining|MaskedLM/.test(arch) ? new BertForPreTraining(c.config)
+    : new BertModel(c.config);
+  return loadInto(model, c, opts, nameOrDir);
+}

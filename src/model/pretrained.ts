@@ -1,0 +1,208 @@
+// What every BERT task model shares apart from its layers, as transformers' PreTrainedModel: the
+// parameter store keyed by checkpoint names, the mapping from the names older checkpoints use,
+// Hugging Face's initialisation of weights a checkpoint lacks, and loading from and saving to a
+// model directory (config.json + model.safetensors).
+import * as tf from '@tensorflow/tfjs';
+import { existsSync } from 'node:fs';
+import { mkdir, rename, rm } from 'node:fs/promises';
+import path from 'node:path';
+import { readConfig, writeConfig, type BertConfig } from './config.js';
+import { writeSafetensors, type TensorData } from '../io/safetensors.js';
+import { readModelWeights } from '../io/torchbin.js';
+import { resolveModel } from '../io/hub.js';
+
+export type Architecture = 'BertModel' | 'BertForSequenceClassification' | 'BertForPreTraining';
+
+export type Init = 'normal' | 'zeros' | 'ones' | 'embedding';
+export interface ParamSpec {
+  shape: number[]; // in the checkpoint's layout
+  init: Init;
+  linear: boolean; // a Linear weight [out, in], held transposed as [in, out] for fast matmuls
+  from: string; // the config fields that set the shape, for error messages
+}
+
+/** Named parameters. Linear weights are held transposed; `stateDict()` gives the checkpoint layout. */
+export class ParamStore {
+  readonly specs = new Map<string, ParamSpec>();
+  readonly vars = new Map<string, tf.Variable>();
+
+  declare(name: string, shape: number[], init: Init, from: string, linear = false): string {
+    this.specs.set(name, { shape, init, linear, from });
+    return name;
+  }
+  get(name: string): tf.Tensor {
+    const v = this.vars.get(name);
+    if (!v) throw new Error(`parameter ${name} has not been initialised`);
+    return v;
+  }
+  /** Checkpoint-layout tensors of every parameter (copies the data off the backend). */
+  stateDict(): Map<string, TensorData> {
+    const out = new Map<string, TensorData>();
+    for (const [name, spec] of this.specs) {
+      const v = this.get(name);
+      const t = spec.linear ? tf.transpose(v) : v;
+      out.set(name, { shape: spec.shape, data: t.dataSync() as Float32Array });
+      if (t !== v) t.dispose();
+    }
+    return out;
+  }
+  dispose(): void {
+    for (const v of this.vars.values()) v.dispose();
+    this.vars.clear();
+  }
+}
+
+export interface LoadOptions {
+  /** Labels for a classification head: names in id order. Overrides config.json's id2label. */
+  labels?: string[];
+  /** Seed for initialising weights the checkpoint lacks. */
+  seed?: number;
+  /** Where loading messages go (missing/unexpected weights, the resolved path). */
+  log?: (msg: string) => void;
+}
+
+
+/** Checkpoint names as this project names them: modern LayerNorm names, no buffers, tied decoder dropped. */
+function normaliseNames(weights: Map<string, TensorData>, prefix: string): Map<string, TensorData> {
+  const out = new Map<string, TensorData>();
+  const hasPrefixed = [...weights.keys()].some((k) => k.startsWith('bert.'));
+  for (const [key, value] of weights) {
+    let k = key.replace(/LayerNorm\.gamma$/, 'LayerNorm.weight').replace(/LayerNorm\.beta$/, 'LayerNorm.bias');
+    if (k.endsWith('position_ids')) continue; // a buffer, not a weight
+    if (k === 'cls.predictions.decoder.weight') continue; // tied to the word embeddings
+    if (k === 'cls.predictions.decoder.bias') { if (!weights.has('cls.predictions.bias')) k = 'cls.predictions.bias'; else continue; }
+    // A bare BertModel checkpoint has no 'bert.' prefix; a task checkpoint has it.
+    if (prefix === 'bert.' && !hasPrefixed && /^(embeddings|encoder|pooler)\./.test(k)) k = prefix + k;
+    if (prefix === '' && k.startsWith('bert.')) k = k.slice(5);
+    out.set(k, value);
+  }
+  return out;
+}
+
+const shapeStr = (s: number[]) => `[${s.join(', ')}]`;
+
+let initCounter = 0;
+
+
+/** Parameters, loading and saving; the layers come from the subclass (see bert.ts). */
+export abstract class PreTrainedModel {
+  readonly p = new ParamStore();
+  abstract readonly architecture: Architecture;
+
+  constructor(readonly config: BertConfig) {}
+
+  /** '' for a bare BertModel, 'bert.' for the backbone under a head, as in the checkpoints. */
+  get prefix(): string { return this.architecture === 'BertModel' ? '' : 'bert.'; }
+
+  trainableVariables(): tf.Variable[] { return [...this.p.vars.values()]; }
+  numParameters(): number { return [...this.p.specs.values()].reduce((n, s) => n + s.shape.reduce((a, b) => a * b, 1), 0); }
+
+  /**
+   * Fills every parameter from `weights` (checkpoint names and layout), initialising the rest as
+   * Hugging Face does. Returns the names that were initialised and the checkpoint names unused.
+   */
+  loadWeights(raw: Map<string, TensorData>, file: string, seed = 42 + initCounter++): { missing: string[]; unexpected: string[] } {
+    const weights = normaliseNames(raw, this.prefix);
+    const missing: string[] = [];
+    for (const [name, spec] of this.p.specs) {
+      const w = weights.get(name);
+      if (w && shapeStr(w.shape) !== shapeStr(spec.shape)) {
+        throw new Error(`${file}: tensor "${name}" has shape ${shapeStr(w.shape)} but config.json (${spec.from}) expects ${shapeStr(spec.shape)}`);
+      }
+    }
+    tf.tidy(() => {
+      let i = 0;
+      for (const [name, spec] of this.p.specs) {
+        const w = weights.get(name);
+        let t: tf.Tensor;
+        if (w) t = tf.tensor(w.data, spec.shape, 'float32');
+        else { missing.push(name); t = initTensor(spec, this.config, seed * 7919 + i); }
+        i++;
+        if (spec.linear) t = tf.transpose(t);
+        const old = this.p.vars.get(name);
+        if (old) old.assign(t);
+        else this.p.vars.set(name, tf.variable(t, true, `${name}#${initCounter}`));
+      }
+    });
+    const unexpected = [...weights.keys()].filter((k) => !this.p.specs.has(k));
+    return { missing, unexpected };
+  }
+
+  /** Random initialisation of every parameter, as a new model from a config. */
+  initWeights(seed = 42): void { this.loadWeights(new Map(), '(no checkpoint)', seed); }
+
+  /** Writes config.json and model.safetensors (plus `extra`, e.g. tokenizer files) as one atomic directory swap. */
+  async save(dir: string, opts: { dtype?: 'F32' | 'F16'; extra?: (tmp: string) => Promise<void> } = {}): Promise<void> {
+    const parent = path.dirname(path.resolve(dir));
+    await mkdir(parent, { recursive: true });
+    const tmp = path.join(parent, `.${path.basename(dir)}.tmp-${process.pid}-${Date.now()}`);
+    await mkdir(tmp, { recursive: true });
+    try {
+      const config: BertConfig = { ...this.config, architectures: [this.architecture] };
+      await writeConfig(tmp, config);
+      await writeSafetensors(path.join(tmp, 'model.safetensors'), this.p.stateDict(), { dtype: opts.dtype ?? 'F32', metadata: { format: 'pt' } });
+      if (opts.extra) await opts.extra(tmp);
+      // Swap: the previous directory stays intact until the new one is complete.
+      const old = `${tmp}.old`;
+      if (existsSync(dir)) await rename(dir, old);
+      await rename(tmp, dir);
+      await rm(old, { recursive: true, force: true });
+    } catch (e) {
+      await rm(tmp, { recursive: true, force: true });
+      throw e;
+    }
+  }
+
+  dispose(): void { this.p.dispose(); }
+}
+
+
+function initTensor(spec: ParamSpec, cfg: BertConfig, seed: number): tf.Tensor {
+  switch (spec.init) {
+    case 'zeros': return tf.zeros(spec.shape);
+    case 'ones': return tf.ones(spec.shape);
+    case 'normal': return tf.randomNormal(spec.shape, 0, cfg.initializer_range, 'float32', seed);
+    case 'embedding': {
+      // nn.Embedding(padding_idx) init: normal, with the padding row zeroed.
+      const t = tf.randomNormal(spec.shape, 0, cfg.initializer_range, 'float32', seed);
+      const keep = tf.reshape(tf.cast(tf.notEqual(tf.range(0, spec.shape[0], 1, 'int32'), cfg.pad_token_id), 'float32'), [-1, 1]);
+      return tf.mul(t, keep);
+    }
+  }
+}
+
+/**
+ * Fills `model` from an opened checkpoint and says, as transformers does, which weights were unused
+ * and which were newly initialised. `source` is the name the user gave, for the messages.
+ */
+export function loadInto<T extends PreTrainedModel>(model: T, checkpoint: Checkpoint, opts: LoadOptions, source: string): T {
+  const { file, weights } = checkpoint;
+  const log = opts.log ?? ((s: string) => console.error(s));
+  const { missing, unexpected } = model.loadWeights(weights, file, opts.seed);
+  const name = model.architecture;
+  if (unexpected.length) {
+    log(`Some weights of the model checkpoint at ${source} were not used when initializing ${name}: ${unexpected.join(', ')}`);
+  }
+  if (missing.length) {
+    log(`Some weights of ${name} were not initialized from the model checkpoint at ${source} and are newly initialized: ${missing.join(', ')}\n` +
+      'You should probably TRAIN this model on a down-stream task to be able to use it for predictions and inference.');
+  }
+  return model;
+}
+
+/** A checkpoint read from disk: its directory, config.json, the weights file and its tensors. */
+export interface Checkpoint { dir: string; config: BertConfig; file: string; weights: Map<string, TensorData> }
+
+/** Reads config.json and the weights of a model directory (already resolved: see `openCheckpoint`). */
+export async function readCheckpoint(dir: string): Promise<Checkpoint> {
+  const config = await readConfig(dir);
+  const { file, tensors: weights } = await readModelWeights(dir);
+  return { dir, config, file, weights };
+}
+
+/** Resolves a local directory or Hub id (downloading if needed), then reads it. */
+export async function openCheckpoint(nameOrDir: string, opts: LoadOptions = {}): Promise<Checkpoint> {
+  return readCheckpoint(await resolveModel(nameOrDir, { log: opts.log }));
+}
+
+

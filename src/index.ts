@@ -19,7 +19,7 @@ export { variableGrads } from './nn/tape.js';
 // Files: checkpoints and the Hugging Face Hub.
 export { resolveModel, HubError, type ResolveOptions } from './io/hub.js';
 export { readSafetensors, writeSafetensors, WeightsError, type TensorData } from './io/safetensors.js';
-export { readModelWeights } from './io/torchbin.js';
+export { readModelWeights, WEIGHT_FILES } from './io/weights.js';
 
 // Models.
 export { BertModel, BertForSequenceClassification, BertForPreTraining, type BertOutput } from './model/bert.js';

@@ -44,6 +44,19 @@ test('parseCsv reports the line a record starts on', () => {
   assert.deepEqual(parseCsv('a,"b"\r"c",d').map((r) => r.fields), [['a', 'b'], ['c', 'd']]);
 });
 
+test('parseCsv: quotes, doubled quotes, line breaks in quotes, CRLF, BOM', () => {
+  const text = '\uFEFFid,text,target\r\n1,"Hello, ""world""",0\r\n2,"two\nlines",1\n3,,0\n4,plain "inner" quote,1\n';
+  assert.deepEqual(parseCsv(text).map((r) => r.fields), [
+    ['id', 'text', 'target'],
+    ['1', 'Hello, "world"', '0'],
+    ['2', 'two\nlines', '1'],
+    ['3', '', '0'],
+    ['4', 'plain "inner" quote', '1'],
+  ]);
+  assert.deepEqual(parseCsv('a,b').map((r) => r.fields), [['a', 'b']]);
+  assert.throws(() => parseCsv('a,b\n1,"open\n2,3\n', 'x.csv'), /x\.csv: line 2: quoted field is never closed/);
+});
+
 test('readCsv: clear errors', async () => {
   await assert.rejects(readCsv(path.join(dir, 'nope.csv')), /nope\.csv: file not found/);
   await assert.rejects(readCsv(csv('empty.csv', '\uFEFF \n')), /empty\.csv: file is empty/);

@@ -11,7 +11,8 @@ import {
   type SpecialIds,
 } from '../src/data/pretrain-data.js';
 import { rng } from '../src/nn/random.js';
-import { SPECIAL_TOKENS, WordPieceEncoder, trainWordPiece } from '../src/text/wordpiece.js';
+import { SPECIAL_TOKENS, trainWordPiece } from '../src/text/wordpiece.js';
+import { BertTokenizer } from '../src/text/tokenizer.js';
 import { loadCorpus } from '../src/data/corpus.js';
 
 const SPECIAL: SpecialIds = { pad: 0, cls: 2, sep: 3, mask: 4, vocabSize: 30000 };
@@ -223,8 +224,8 @@ test('end to end on moby-dick with a trained vocabulary', async () => {
   const special = specialIdsFor(vocab);
   assert.deepEqual(special, { pad: 0, cls: 2, sep: 3, mask: 4, vocabSize: vocab.length });
   assert.equal(vocab.indexOf(SPECIAL_TOKENS[1]), 1);
-  const enc = new WordPieceEncoder(vocab);
-  const ids = tokenizeDocuments(docs, (t) => enc.encode(t));
+  const tok = BertTokenizer.fromVocab(vocab);
+  const ids = tokenizeDocuments(docs, (t) => tok.convertTokensToIds(tok.tokenize(t)));
   assert.equal(ids.length, docs.length);
   const maxLen = 128;
   const pairs = makeNspPairs(ids, maxLen, rng(1));

@@ -5,7 +5,8 @@ import { copyFile, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { deflateRawSync } from 'node:zlib';
-import { readModelWeights, readTorchBin } from '../src/io/torchbin.js';
+import { readTorchBin } from '../src/io/torchbin.js';
+import { readModelWeights } from '../src/io/weights.js';
 import { readSafetensors, writeSafetensors, WeightsError, type TensorData } from '../src/io/safetensors.js';
 import { haveShared, shared } from './shared.js';
 

@@ -5,17 +5,8 @@ import { execFileSync } from 'node:child_process';
 import os from 'node:os';
 import path from 'node:path';
 import { Tokenizer } from '@huggingface/tokenizers';
-import {
-  normalizeBert,
-  preTokenizeBert,
-  trainWordPiece,
-  tokenizerJsonFor,
-  tokenizerConfigFor,
-  saveVocab,
-  loadVocab,
-  WordPieceEncoder,
-  SPECIAL_TOKENS,
-} from '../src/text/wordpiece.js';
+import { normalizeBert, preTokenizeBert, trainWordPiece, SPECIAL_TOKENS } from '../src/text/wordpiece.js';
+import { BertTokenizer, bertTokenizerJson, parseVocab } from '../src/text/tokenizer.js';
 import { loadCorpus } from '../src/data/corpus.js';
 import { splitSentences } from '../src/data/pretrain-data.js';
 import { needsShared, shared } from './shared.js';
@@ -115,7 +106,13 @@ test('trainWordPiece: deterministic and independent of document order', () => {
   assert.deepEqual(v1, v2);
 });
 
-test('tokenizer files load in @huggingface/tokenizers and agree with a reference WordPiece', async () => {
+/** Token ids of `text` without [CLS]/[SEP], by the project's tokenizer over `vocab`. */
+const encoderOf = (vocab: string[]) => {
+  const tok = BertTokenizer.fromVocab(vocab);
+  return { encode: (text: string) => tok.convertTokensToIds(tok.tokenize(text)), tokenize: (text: string) => tok.tokenize(text) };
+};
+
+test('a trained vocabulary saved by BertTokenizer loads in @huggingface/tokenizers and agrees with a reference WordPiece', async () => {
   const docs = await loadCorpus('moby-dick');
   const vocab = trainWordPiece(
     docs.map((d) => d.text),
@@ -124,11 +121,11 @@ test('tokenizer files load in @huggingface/tokenizers and agree with a reference
   assert.equal(vocab.length, 4000);
   const dir = await mkdtemp(path.join(os.tmpdir(), 'wordpiece-test-'));
   try {
-    await saveVocab(dir, vocab, { modelMaxLength: 128 });
+    await BertTokenizer.fromVocab(vocab, { model_max_length: 128 }).save(dir);
     const files = (await readdir(dir)).sort();
     assert.deepEqual(files, ['special_tokens_map.json', 'tokenizer.json', 'tokenizer_config.json', 'vocab.txt']);
     const vocabTxt = await readFile(path.join(dir, 'vocab.txt'), 'utf8');
-    assert.deepEqual(await loadVocab(path.join(dir, 'vocab.txt')), vocab);
+    assert.deepEqual(parseVocab(vocabTxt), vocab);
     const json: unknown = JSON.parse(await readFile(path.join(dir, 'tokenizer.json'), 'utf8'));
     const config = JSON.parse(await readFile(path.join(dir, 'tokenizer_config.json'), 'utf8')) as Record<string, unknown>;
     assert.equal(config.tokenizer_class, 'BertTokenizer');
@@ -138,7 +135,7 @@ test('tokenizer files load in @huggingface/tokenizers and agree with a reference
     assert.equal(stm.mask_token, '[MASK]');
 
     const tok = new Tokenizer(json as object, config);
-    const enc = new WordPieceEncoder(vocab);
+    const enc = encoderOf(vocab);
     // Single sequence: [CLS] ... [SEP] with the fresh ids 2 and 3.
     const one = tok.encode('Call me Ishmael.');
     assert.deepEqual(one.ids, [2, ...enc.encode('Call me Ishmael.'), 3]);
@@ -165,7 +162,7 @@ test('tokenizer files load in @huggingface/tokenizers and agree with a reference
       const reference = referenceWordPiece(vocabTxt, words);
       const hf = tok.tokenize(s);
       assert.deepEqual(hf, reference, `@huggingface/tokenizers vs reference on ${JSON.stringify(s)}`);
-      assert.deepEqual(enc.tokenize(s), reference, `WordPieceEncoder vs reference on ${JSON.stringify(s)}`);
+      assert.deepEqual(enc.tokenize(s), reference, `BertTokenizer vs reference on ${JSON.stringify(s)}`);
       compared++;
       if (!reference.includes('[UNK]') && words.length > 0) {
         const ids = tok.encode(s).ids;
@@ -180,11 +177,12 @@ test('tokenizer files load in @huggingface/tokenizers and agree with a reference
   }
 });
 
-test('saveVocab refuses vocabularies without specials or with unwritable tokens', async () => {
-  assert.throws(() => tokenizerJsonFor(['a', 'b']), /no \[PAD\] token/);
+test('vocabularies without specials, with a token twice or with unwritable tokens are refused', async () => {
+  assert.throws(() => BertTokenizer.fromVocab(['a', 'b']), /vocabulary has no pad_token "\[PAD\]"/);
+  assert.throws(() => BertTokenizer.fromVocab([...SPECIAL_TOKENS, 'a', 'a']), /token "a" appears twice \(ids 5 and 6\)/);
   const dir = await mkdtemp(path.join(os.tmpdir(), 'wordpiece-test-'));
   try {
-    await assert.rejects(saveVocab(dir, [...SPECIAL_TOKENS, 'a\nb']), /token 5 .* vocab\.txt/);
+    await assert.rejects(BertTokenizer.fromVocab([...SPECIAL_TOKENS, 'a\nb']).save(dir), /vocab\.txt: token 5 .* cannot be written as a line of vocab\.txt/);
     assert.deepEqual(await readdir(dir), [], 'nothing written');
   } finally {
     await rm(dir, { recursive: true, force: true });
@@ -206,22 +204,21 @@ test('Python tokenizers, when installed, loads the files the same way', async (t
   const vocab = trainWordPiece(['The quick brown fox jumps over the lazy dog. Ünïcödé!'], { vocabSize: 80, minFrequency: 1 });
   const dir = await mkdtemp(path.join(os.tmpdir(), 'wordpiece-test-'));
   try {
-    await saveVocab(dir, vocab);
+    await BertTokenizer.fromVocab(vocab).save(dir);
     const text = 'The lazy fox, Ünïcödé!';
     const script = `import sys, json\nfrom tokenizers import Tokenizer\nt = Tokenizer.from_file(sys.argv[1])\nprint(json.dumps(t.encode(sys.argv[2]).ids))`;
     const out = execFileSync('/usr/bin/python3', ['-c', script, path.join(dir, 'tokenizer.json'), text], { encoding: 'utf8' });
-    const enc = new WordPieceEncoder(vocab);
-    assert.deepEqual(JSON.parse(out), [2, ...enc.encode(text), 3]);
+    assert.deepEqual(JSON.parse(out), [2, ...encoderOf(vocab).encode(text), 3]);
   } finally {
     await rm(dir, { recursive: true, force: true });
   }
 });
 
 test('on bert-base-uncased: same files as the real tokenizer.json and the lab tokenization', needsShared, async () => {
-  const vocab = await loadVocab(shared('models/bert-base-uncased/vocab.txt'));
+  const vocab = parseVocab(await readFile(shared('models/bert-base-uncased/vocab.txt'), 'utf8'));
   assert.equal(vocab.length, 30522);
   const real = JSON.parse(await readFile(shared('models/bert-base-uncased/tokenizer.json'), 'utf8')) as Record<string, unknown>;
-  const ours = tokenizerJsonFor(vocab) as Record<string, unknown>;
+  const ours = bertTokenizerJson(vocab) as Record<string, unknown>;
   for (const key of ['added_tokens', 'normalizer', 'pre_tokenizer', 'post_processor', 'decoder']) {
     assert.deepEqual(ours[key], real[key], `tokenizer.json ${key}`);
   }
@@ -233,10 +230,10 @@ test('on bert-base-uncased: same files as the real tokenizer.json and the lab to
   assert.deepEqual(model, realModel);
   assert.equal(Object.keys(ourVocab as object).length, Object.keys(realVocab as object).length);
   assert.equal((ourVocab as Record<string, number>)['[MASK]'], 103);
-  const enc = new WordPieceEncoder(vocab);
+  const enc = encoderOf(vocab);
   // The fact ../shared/README.md gives for the first cleaned tweet.
   assert.deepEqual(enc.encode('deeds reason earthquake may allah forgive us'), [15616, 3114, 8372, 2089, 16455, 9641, 2149]);
-  const tok = new Tokenizer(real, tokenizerConfigFor(vocab));
+  const tok = new Tokenizer(real, {});
   const s = 'Forest fire near La Ronge Sask. Canada — naïve résumé 🔥 #wildfires';
   assert.deepEqual(tok.encode(s).ids, [101, ...enc.encode(s), 102]);
 });

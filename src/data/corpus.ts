@@ -10,7 +10,7 @@
 //                                          one document per sample, POS tags removed and detokenized.
 //                                          "Distributed with the permission of the copyright holder,
 //                                          redistribution permitted" (package: MIT).
-// Several can be combined with '+', e.g. `sotu+brown`.
+// Several are combined by listing them (PretrainConfig.corpus; `--corpus sotu,brown` on the command line).
 //
 // Files:
 //   path/to/file.txt     documents are separated by one or more blank lines (the convention of Google's
@@ -22,6 +22,7 @@ import { readFile, readdir } from 'node:fs/promises';
 import { existsSync, statSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import path from 'node:path';
+import { parseCsv } from './data.js';
 
 export interface Document {
   id: string;
@@ -85,8 +86,10 @@ export function corpusStats(docs: readonly Document[]): CorpusStats {
 }
 
 /**
- * Loads a corpus as documents. `name` is a built-in corpus name (see BUILTIN_CORPORA), several joined
- * by '+', a path to a .txt file (blank-line separated documents) or `file.csv:column`.
+ * Loads a corpus as documents. `name` is a built-in corpus name (see BUILTIN_CORPORA), a path to a
+ * .txt file (blank-line separated documents) or `file.csv:column`.
+ *
+ * Example: `const docs = (await Promise.all(['sotu', 'notes.txt'].map(loadCorpus))).flat()`
  */
 export async function loadCorpus(name: string): Promise<Document[]> {
   const builtin = BUILTIN_CORPORA.find((c) => c.name === name);
@@ -99,14 +102,9 @@ export async function loadCorpus(name: string): Promise<Document[]> {
   }
   const csv = splitCsvSpec(name);
   if (csv) return loadCsvColumn(csv.file, csv.column);
-  if (name.includes('+')) {
-    const parts = name.split('+').filter((p) => p.length > 0);
-    const all: Document[] = [];
-    for (const p of parts) all.push(...(await loadCorpus(p)));
-    return all;
-  }
   const names = BUILTIN_CORPORA.map((c) => c.name).join(', ');
-  throw new Error(`corpus: "${name}" is neither a built-in corpus (${names}) nor an existing .txt file or file.csv:column`);
+  const several = /[+,]/.test(name) ? ' (one corpus per name: list several as separate names, --corpus a,b on the command line)' : '';
+  throw new Error(`corpus: "${name}" is neither a built-in corpus (${names}) nor an existing .txt file or file.csv:column${several}`);
 }
 
 function splitCsvSpec(spec: string): { file: string; column: string } | null {
@@ -220,7 +218,7 @@ async function loadTextFile(file: string): Promise<Document[]> {
 
 async function loadCsvColumn(file: string, column: string): Promise<Document[]> {
   if (!existsSync(file)) throw new Error(`corpus: CSV file ${file} does not exist`);
-  const rows = parseCsv(await readFile(file, 'utf8'), file);
+  const rows = parseCsv(await readFile(file, 'utf8'), file).map((r) => r.fields);
   if (rows.length === 0) throw new Error(`corpus: CSV file ${file} is empty`);
   const header = rows[0]!;
   const col = header.indexOf(column);
@@ -234,67 +232,6 @@ async function loadCsvColumn(file: string, column: string): Promise<Document[]> 
     if (text.length > 0) docs.push({ id: `${base}#${r}`, text });
   }
   return docs;
-}
-
-/**
- * RFC 4180 CSV parser: comma separated, fields optionally quoted with `"`, `""` inside quotes is a
- * quote, line breaks (LF or CRLF) inside quotes belong to the field. A leading BOM is dropped and a
- * trailing empty line is not a row. `source` only names the input in errors.
- */
-export function parseCsv(text: string, source = 'CSV input'): string[][] {
-  const rows: string[][] = [];
-  let row: string[] = [];
-  let field = '';
-  let inQuotes = false;
-  let quotedAt = -1;
-  let line = 1;
-  let i = text.charCodeAt(0) === 0xfeff ? 1 : 0;
-  const n = text.length;
-  while (i < n) {
-    const c = text[i]!;
-    if (inQuotes) {
-      if (c === '"') {
-        if (text[i + 1] === '"') {
-          field += '"';
-          i += 2;
-          continue;
-        }
-        inQuotes = false;
-        i++;
-        continue;
-      }
-      if (c === '\n') line++;
-      field += c;
-      i++;
-      continue;
-    }
-    if (c === '"' && field.length === 0) {
-      inQuotes = true;
-      quotedAt = line;
-      i++;
-    } else if (c === ',') {
-      row.push(field);
-      field = '';
-      i++;
-    } else if (c === '\n' || c === '\r') {
-      row.push(field);
-      field = '';
-      rows.push(row);
-      row = [];
-      i += c === '\r' && text[i + 1] === '\n' ? 2 : 1;
-      line++;
-    } else {
-      // A quote in the middle of an unquoted field is kept literally, as lenient readers do.
-      field += c;
-      i++;
-    }
-  }
-  if (inQuotes) throw new Error(`${source}: quoted field opened on line ${quotedAt} is never closed`);
-  if (field.length > 0 || row.length > 0) {
-    row.push(field);
-    rows.push(row);
-  }
-  return rows;
 }
 
 // ---------------------------------------------------------------------------------------------

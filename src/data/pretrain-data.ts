@@ -79,7 +79,7 @@ export function splitSentences(text: string): string[] {
 
 /**
  * Documents -> sentences -> token ids, dropping sentences that encode to nothing and documents
- * without sentences. `encode` must not add [CLS]/[SEP] (e.g. WordPieceEncoder.encode).
+ * without sentences. `encode` must not add [CLS]/[SEP] (e.g. `(t) => tok.convertTokensToIds(tok.tokenize(t))`).
  */
 export function tokenizeDocuments(docs: readonly Document[], encode: (text: string) => number[]): number[][][] {
   const out: number[][][] = [];

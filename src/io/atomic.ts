@@ -1,16 +1,93 @@
-// Files are written through a temporary sibling and a rename, so a crash or a full disk never
-// leaves a half-written output where a good one was.
-import { mkdir, rename, rm, writeFile } from 'node:fs/promises';
+// Outputs are written through a temporary sibling and a rename, so a crash or a full disk never
+// leaves a half-written file where a good one was. The data is flushed to disk (fsync) before the
+// rename: otherwise a power loss can leave the new name pointing at an empty file.
+import fs from 'node:fs/promises';
+import type { FileHandle } from 'node:fs/promises';
+import { randomBytes } from 'node:crypto';
 import path from 'node:path';
 
-export async function writeFileAtomic(file: string, content: string | Uint8Array): Promise<void> {
-  await mkdir(path.dirname(path.resolve(file)), { recursive: true });
-  const tmp = path.join(path.dirname(path.resolve(file)), `.${path.basename(file)}.tmp-${process.pid}-${Date.now()}`);
+/** A fresh hidden name beside `target`, unique across processes and calls. */
+function tempName(target: string, kind: string): string {
+  const abs = path.resolve(target);
+  return path.join(path.dirname(abs), `.${path.basename(abs)}.${kind}-${process.pid}-${randomBytes(4).toString('hex')}`);
+}
+
+/**
+ * Writes `file` atomically: `write` fills a new temporary file through its handle, which is then
+ * flushed and renamed over `file`. On any error the temporary file is removed and `file` is as before.
+ *
+ * Args:
+ *   file: the output path, in a folder that exists (a missing folder is an error, not created).
+ *   write: fills the file (e.g. `(fh) => fh.write(bytes)`).
+ *
+ * Example: `await withAtomicFile('out/model.safetensors', async (fh) => { await fh.write(header); })`
+ */
+export async function withAtomicFile(file: string, write: (fh: FileHandle) => Promise<void>): Promise<void> {
+  const tmp = tempName(file, 'tmp');
+  let fh: FileHandle | undefined;
   try {
-    await writeFile(tmp, content);
-    await rename(tmp, file);
+    fh = await fs.open(tmp, 'wx');
+    await write(fh);
+    await fh.sync();
+    await fh.close();
+    fh = undefined;
+    await fs.rename(tmp, file);
   } catch (e) {
-    await rm(tmp, { force: true });
+    await fh?.close().catch(() => undefined);
+    await fs.rm(tmp, { force: true });
     throw e;
   }
+}
+
+/**
+ * Writes `content` to `file` atomically (see `withAtomicFile`), creating its folder if missing.
+ *
+ * Example: `await writeFileAtomic('runs/lab/stats.json', JSON.stringify(stats))`
+ */
+export async function writeFileAtomic(file: string, content: string | Uint8Array): Promise<void> {
+  await fs.mkdir(path.dirname(path.resolve(file)), { recursive: true });
+  await withAtomicFile(file, async (fh) => { await fh.writeFile(content); });
+}
+
+/**
+ * Replaces the directory `dir` as a whole: `fill` writes the new contents into a temporary sibling,
+ * which then takes the place of `dir`. The previous `dir` stays complete until the new one is, and
+ * if the swap itself fails the previous `dir` is put back, so a reader finds the old or the new
+ * directory, never a mix, and never none after a failure.
+ *
+ * Args:
+ *   dir: the directory to create or replace.
+ *   fill: writes the new contents into the folder it is given.
+ *
+ * Example: `await replaceDir('runs/lab/best', async (tmp) => { await writeConfig(tmp, config); })`
+ */
+export async function replaceDir(dir: string, fill: (tmp: string) => Promise<void>): Promise<void> {
+  const target = path.resolve(dir);
+  await fs.mkdir(path.dirname(target), { recursive: true });
+  const tmp = tempName(target, 'tmp');
+  const old = tempName(target, 'old');
+  await fs.mkdir(tmp);
+  let moved = false;
+  try {
+    await fill(tmp);
+    try {
+      await fs.rename(target, old);
+      moved = true;
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code !== 'ENOENT') throw e; // no previous directory: nothing to keep
+    }
+    await fs.rename(tmp, target);
+  } catch (e) {
+    await fs.rm(tmp, { recursive: true, force: true });
+    if (moved) {
+      try {
+        await fs.rename(old, target);
+      } catch (restore) {
+        throw new Error(`${target}: could not be replaced (${(e as Error).message}), and the previous contents could not be ` +
+          `put back (${(restore as Error).message}): they are in ${old}; rename that folder to ${path.basename(target)}`, { cause: e });
+      }
+    }
+    throw e;
+  }
+  if (moved) await fs.rm(old, { recursive: true, force: true });
 }

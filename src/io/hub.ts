@@ -7,6 +7,7 @@ import { readdir, readFile, realpath, stat, unlink } from 'node:fs/promises';
 import { homedir } from 'node:os';
 import path from 'node:path';
 import { writeFileAtomic } from './atomic.js';
+import { readShardIndex, WEIGHT_FILES } from './weights.js';
 
 export interface ResolveOptions {
   /** Branch, tag or commit hash (default "main"). */
@@ -34,8 +35,6 @@ export interface ResolveOptions {
 export const DEFAULT_FILES: readonly string[] = [
   'config.json', 'tokenizer.json', 'tokenizer_config.json', 'vocab.txt', 'special_tokens_map.json',
 ];
-/** Weight files in order of preference; sharded safetensors are followed through their index. */
-export const WEIGHT_FILES: readonly string[] = ['model.safetensors', 'model.safetensors.index.json', 'pytorch_model.bin', 'pytorch_model.bin.index.json'];
 
 export const DEFAULT_HUB_URL = 'https://huggingface.co';
 
@@ -281,21 +280,11 @@ async function downloadFiles(ctx: HubContext, wanted: string[]): Promise<void> {
 
 /** Shard file names listed by a `*.index.json` weight map. */
 async function shardsOf(indexFile: string): Promise<string[]> {
-  let json: unknown;
   try {
-    json = JSON.parse(await readFile(indexFile, 'utf8'));
+    return [...new Set((await readShardIndex(indexFile)).values())];
   } catch (e) {
-    throw new HubError(`${path.basename(indexFile)} (${indexFile}): not valid JSON (${(e as Error).message})`);
+    throw new HubError((e as Error).message, { cause: e });
   }
-  const map = json && typeof json === 'object' ? (json as { weight_map?: unknown }).weight_map : undefined;
-  if (!map || typeof map !== 'object') throw new HubError(`${path.basename(indexFile)} (${indexFile}): field "weight_map" is missing`);
-  const shards = [...new Set(Object.values(map as Record<string, unknown>))];
-  for (const s of shards) {
-    if (typeof s !== 'string' || s.includes('..') || path.isAbsolute(s)) {
-      throw new HubError(`${path.basename(indexFile)} (${indexFile}): weight_map names an invalid shard ${JSON.stringify(s)}`);
-    }
-  }
-  return shards as string[];
 }
 
 async function useCache(repoId: string, revision: string, cacheDir: string, why: string, log: (s: string) => void): Promise<string> {

@@ -5,10 +5,10 @@
 // Integer and boolean tensors (e.g. the I64 `bert.embeddings.position_ids` buffer some Hugging Face
 // checkpoints carry) are converted too, exactly for |x| <= 2^24, so a checkpoint never fails to
 // load because of such a buffer; pass `filter` to skip tensors that are not wanted at all.
-import { open, rename, unlink } from 'node:fs/promises';
+import { open } from 'node:fs/promises';
 import type { FileHandle } from 'node:fs/promises';
-import path from 'node:path';
-import { randomBytes } from 'node:crypto';
+import { withAtomicFile } from './atomic.js';
+import { failWith, isRecord, where } from './validate.js';
 
 export type SafetensorsDtype = 'F32' | 'F16' | 'BF16';
 /** Every dtype the reader accepts (all converted to float32). */
@@ -61,21 +61,11 @@ interface Header {
   metadata: Record<string, string>;
 }
 
-/** How errors name a weights file: its name, then its path. */
-export function where(file: string): string {
-  return `${path.basename(file)} (${file})`;
-}
-
-function fail(file: string, what: string): never {
-  throw new WeightsError(`${where(file)}: ${what}`);
-}
+/** Throws a WeightsError naming the file (its name, then its path). */
+const fail: (file: string, what: string) => never = failWith(WeightsError);
 
 function failTensor(file: string, name: string, what: string): never {
   throw new WeightsError(`${where(file)}: tensor "${name}": ${what}`);
-}
-
-function isRecord(v: unknown): v is Record<string, unknown> {
-  return typeof v === 'object' && v !== null && !Array.isArray(v);
 }
 
 function readHeaderLength(first8: Uint8Array, fileSize: number, file: string): number {
@@ -361,7 +351,7 @@ async function writeAll(fh: FileHandle, bytes: Uint8Array): Promise<void> {
 }
 
 /**
- * Writes tensors as safetensors, atomically (temp file in the same directory, then rename).
+ * Writes tensors as safetensors, atomically (see io/atomic.ts).
  * Keys are sorted and the header is space-padded to a multiple of 8, as the Python library does,
  * so a float32 file is byte-identical to `safetensors.torch.save_file`'s for the same tensors.
  */
@@ -400,22 +390,14 @@ export async function writeSafetensors(file: string, tensors: Map<string, Tensor
   const lengthBytes = new Uint8Array(8);
   new DataView(lengthBytes.buffer).setBigUint64(0, BigInt(headerBytes.length), true);
 
-  const dir = path.dirname(path.resolve(file));
-  const tmp = path.join(dir, `.${path.basename(file)}.${process.pid}.${randomBytes(4).toString('hex')}.tmp`);
-  let fh: FileHandle | undefined;
   try {
-    fh = await open(tmp, 'wx');
-    await writeAll(fh, lengthBytes);
-    await writeAll(fh, headerBytes);
-    // One tensor at a time keeps peak memory at the model's own size.
-    for (const name of names) await writeAll(fh, encodeTensor(tensors.get(name) as TensorData, dtype));
-    await fh.sync();
-    await fh.close();
-    fh = undefined;
-    await rename(tmp, file);
+    await withAtomicFile(file, async (fh) => {
+      await writeAll(fh, lengthBytes);
+      await writeAll(fh, headerBytes);
+      // One tensor at a time keeps peak memory at the model's own size.
+      for (const name of names) await writeAll(fh, encodeTensor(tensors.get(name) as TensorData, dtype));
+    });
   } catch (e) {
-    if (fh) await fh.close().catch(() => undefined);
-    await unlink(tmp).catch(() => undefined);
     if (e instanceof WeightsError) throw e;
     throw new WeightsError(`${where(file)}: cannot write: ${(e as Error).message}`);
   }

@@ -5,11 +5,10 @@
 //     the state dict, then the storage keys, then each storage as an int64 element count and raw bytes.
 // The pickle is read by a small interpreter that knows only the opcodes and the handful of globals
 // torch uses for a state dict; any other global is refused, so a malicious file cannot execute code.
-import { access, readFile } from 'node:fs/promises';
 import type { FileHandle } from 'node:fs/promises';
-import path from 'node:path';
 import { inflateRawSync } from 'node:zlib';
-import { DTYPE_SIZE, WeightsError, decodeToFloat32, openWeights, readExactly, readSafetensors, where, type SafetensorsReadDtype, type TensorData } from './safetensors.js';
+import { DTYPE_SIZE, WeightsError, decodeToFloat32, openWeights, readExactly, type SafetensorsReadDtype, type TensorData } from './safetensors.js';
+import { failWith } from './validate.js';
 
 /** torch storage classes and the dtype of their elements. */
 const STORAGE_DTYPES: Readonly<Record<string, SafetensorsReadDtype>> = {
@@ -41,14 +40,11 @@ class TensorRef {
 }
 
 class Mark {}
-const MARK = new Mark();
 
 type PyValue = null | boolean | number | bigint | string | Uint8Array | PyValue[] | Map<PyValue, PyValue> | PyGlobal | StorageRef | TensorRef;
 type StackItem = PyValue | Mark;
 
-function fail(file: string, what: string): never {
-  throw new WeightsError(`${where(file)}: ${what}`);
-}
+const fail: (file: string, what: string) => never = failWith(WeightsError);
 
 function kindOf(v: PyValue): string {
   if (v === null) return 'None';
@@ -564,63 +560,4 @@ export async function readTorchBin(file: string, opts: TorchReadOptions = {}): P
   } finally {
     await fh.close();
   }
-}
-
-/** Weight files a model directory may hold, in the order transformers prefers them. */
-export const WEIGHT_FILE_ORDER: readonly string[] = [
-  'model.safetensors', 'model.safetensors.index.json', 'pytorch_model.bin', 'pytorch_model.bin.index.json',
-];
-
-async function readIndex(file: string): Promise<Map<string, string>> {
-  let json: unknown;
-  try {
-    json = JSON.parse(await readFile(file, 'utf8'));
-  } catch (e) {
-    fail(file, `cannot read the shard index: ${(e as Error).message}`);
-  }
-  const map = json !== null && typeof json === 'object' ? (json as { weight_map?: unknown }).weight_map : undefined;
-  if (map === null || typeof map !== 'object' || Array.isArray(map)) fail(file, 'field "weight_map" is missing or not an object');
-  const out = new Map<string, string>();
-  for (const [tensor, shard] of Object.entries(map as Record<string, unknown>)) {
-    if (typeof shard !== 'string' || shard.includes('/') || shard.includes('\\') || shard === '..') {
-      fail(file, `tensor "${tensor}": shard ${JSON.stringify(shard)} is not a file name in this directory`);
-    }
-    out.set(tensor, shard);
-  }
-  return out;
-}
-
-/**
- * Reads a model directory's weights, whichever form they take: model.safetensors, sharded
- * safetensors (model.safetensors.index.json), pytorch_model.bin or sharded .bin files.
- * Returns the tensors (float32) and the file that was chosen.
- */
-export async function readModelWeights(dir: string, opts: { filter?: (name: string) => boolean } = {}): Promise<{ tensors: Map<string, TensorData>; file: string }> {
-  let chosen: string | undefined;
-  for (const name of WEIGHT_FILE_ORDER) {
-    try {
-      await access(path.join(dir, name));
-      chosen = path.join(dir, name);
-      break;
-    } catch {
-      // not this one
-    }
-  }
-  if (!chosen) throw new WeightsError(`${dir}: no weights found (looked for ${WEIGHT_FILE_ORDER.join(', ')})`);
-  const filter = opts.filter;
-  const readOne = (f: string): Promise<Map<string, TensorData>> =>
-    f.endsWith('.safetensors')
-      ? readSafetensors(f, filter ? { filter: (n) => filter(n) } : {})
-      : readTorchBin(f, filter ? { filter: (n) => filter(n) } : {});
-  if (!chosen.endsWith('.index.json')) return { tensors: await readOne(chosen), file: chosen };
-
-  const index = await readIndex(chosen);
-  const tensors = new Map<string, TensorData>();
-  for (const shard of new Set(index.values())) {
-    for (const [k, v] of await readOne(path.join(dir, shard))) tensors.set(k, v);
-  }
-  for (const [tensor, shard] of index) {
-    if (!tensors.has(tensor) && (!filter || filter(tensor))) fail(chosen, `tensor "${tensor}": listed in shard ${shard} but not found there`);
-  }
-  return { tensors, file: chosen };
 }

@@ -1,7 +1,8 @@
 // BERT configuration as Hugging Face's `BertConfig` reads and writes it (config.json).
-import { readFile, rename, unlink, writeFile } from 'node:fs/promises';
+import { readFile } from 'node:fs/promises';
 import path from 'node:path';
-import { randomBytes } from 'node:crypto';
+import { withAtomicFile } from '../io/atomic.js';
+import { isRecord, show, where } from '../io/validate.js';
 
 export interface BertConfig {
   model_type: 'bert';
@@ -63,18 +64,6 @@ export class ConfigError extends Error {
     super(message);
     this.name = 'ConfigError';
   }
-}
-
-function where(file: string): string {
-  return `${path.basename(file)} (${file})`;
-}
-
-function isRecord(v: unknown): v is Record<string, unknown> {
-  return typeof v === 'object' && v !== null && !Array.isArray(v);
-}
-
-function show(v: unknown): string {
-  return v === undefined ? 'undefined' : JSON.stringify(v);
 }
 
 type Check = (v: unknown) => boolean;
@@ -248,12 +237,9 @@ export async function writeConfig(dir: string, cfg: BertConfig): Promise<void> {
   const file = path.join(dir, 'config.json');
   const checked = parseConfig(cfg, file);
   const text = pretty(checked, '') + '\n';
-  const tmp = path.join(dir, `.config.json.${process.pid}.${randomBytes(4).toString('hex')}.tmp`);
   try {
-    await writeFile(tmp, text, { flag: 'wx' });
-    await rename(tmp, file);
+    await withAtomicFile(file, async (fh) => { await fh.writeFile(text); });
   } catch (e) {
-    await unlink(tmp).catch(() => undefined);
     throw new ConfigError(`${where(file)}: cannot write: ${(e as Error).message}`);
   }
 }

@@ -4,7 +4,9 @@
 import type { BertConfig } from './config.js';
 import { BERT_DEFAULTS } from './config.js';
 
-export interface Preset { layers: number; hidden: number; heads: number; hubId: string }
+/** A BERT's shape: the three numbers that name it (intermediate size and the rest follow BERT). */
+export interface Shape { layers: number; hidden: number; heads: number }
+export interface Preset extends Shape { hubId: string }
 
 export const PRESETS: Record<string, Preset> = {
   tiny: { layers: 2, hidden: 128, heads: 2, hubId: 'google/bert_uncased_L-2_H-128_A-2' },
@@ -14,15 +16,32 @@ export const PRESETS: Record<string, Preset> = {
   base: { layers: 12, hidden: 768, heads: 12, hubId: 'bert-base-uncased' },
 };
 
-/** A config of the preset's shape (intermediate = 4 x hidden, as in BERT), with BERT's defaults otherwise. */
+/**
+ * A config of this shape (intermediate = 4 x hidden, as in BERT), with BERT's defaults otherwise.
+ *
+ * Example: `configForShape({ layers: 2, hidden: 128, heads: 2 }, { vocab_size: 8192 })`
+ */
+export function configForShape(shape: Shape, overrides: Partial<BertConfig> = {}): BertConfig {
+  return {
+    ...BERT_DEFAULTS, model_type: 'bert',
+    num_hidden_layers: shape.layers, hidden_size: shape.hidden, num_attention_heads: shape.heads, intermediate_size: 4 * shape.hidden,
+    ...overrides,
+  } as BertConfig;
+}
+
+/**
+ * A config of the preset's shape (see `configForShape`).
+ *
+ * Args:
+ *   name: tiny | mini | small | medium | base.
+ *   overrides: fields to set, e.g. the tokenizer's vocab_size.
+ *
+ * Example: `new BertForSequenceClassification(presetConfig('mini', { vocab_size: tok.vocabSize }), ['0', '1'])`
+ */
 export function presetConfig(name: string, overrides: Partial<BertConfig> = {}): BertConfig {
   const p = PRESETS[name];
   if (!p) throw new Error(`unknown preset "${name}": use one of ${Object.keys(PRESETS).join(', ')}`);
-  return {
-    ...BERT_DEFAULTS, model_type: 'bert',
-    num_hidden_layers: p.layers, hidden_size: p.hidden, num_attention_heads: p.heads, intermediate_size: 4 * p.hidden,
-    ...overrides,
-  } as BertConfig;
+  return configForShape(p, overrides);
 }
 
 /** `bert-mini` -> the Hub id of that preset; anything else unchanged. */

@@ -3,13 +3,12 @@
 // Hugging Face's initialisation of weights a checkpoint lacks, and loading from and saving to a
 // model directory (config.json + model.safetensors).
 import * as tf from '@tensorflow/tfjs';
-import { existsSync } from 'node:fs';
-import { mkdir, rename, rm } from 'node:fs/promises';
 import path from 'node:path';
 import { readConfig, writeConfig, type BertConfig } from './config.js';
 import { writeSafetensors, type TensorData } from '../io/safetensors.js';
-import { readModelWeights } from '../io/torchbin.js';
+import { readModelWeights } from '../io/weights.js';
 import { resolveModel } from '../io/hub.js';
+import { replaceDir } from '../io/atomic.js';
 
 export type Architecture = 'BertModel' | 'BertForSequenceClassification' | 'BertForPreTraining';
 
@@ -131,26 +130,17 @@ export abstract class PreTrainedModel {
   /** Random initialisation of every parameter, as a new model from a config. */
   initWeights(seed = 42): void { this.loadWeights(new Map(), '(no checkpoint)', seed); }
 
-  /** Writes config.json and model.safetensors (plus `extra`, e.g. tokenizer files) as one atomic directory swap. */
+  /**
+   * Writes config.json and model.safetensors (plus `extra`, e.g. tokenizer files) into `dir`, replacing
+   * it as a whole (io/atomic.ts `replaceDir`): a reader finds the previous model or the new one.
+   */
   async save(dir: string, opts: { dtype?: 'F32' | 'F16'; extra?: (tmp: string) => Promise<void> } = {}): Promise<void> {
-    const parent = path.dirname(path.resolve(dir));
-    await mkdir(parent, { recursive: true });
-    const tmp = path.join(parent, `.${path.basename(dir)}.tmp-${process.pid}-${Date.now()}`);
-    await mkdir(tmp, { recursive: true });
-    try {
+    await replaceDir(dir, async (tmp) => {
       const config: BertConfig = { ...this.config, architectures: [this.architecture] };
       await writeConfig(tmp, config);
       await writeSafetensors(path.join(tmp, 'model.safetensors'), this.p.stateDict(), { dtype: opts.dtype ?? 'F32', metadata: { format: 'pt' } });
       if (opts.extra) await opts.extra(tmp);
-      // Swap: the previous directory stays intact until the new one is complete.
-      const old = `${tmp}.old`;
-      if (existsSync(dir)) await rename(dir, old);
-      await rename(tmp, dir);
-      await rm(old, { recursive: true, force: true });
-    } catch (e) {
-      await rm(tmp, { recursive: true, force: true });
-      throw e;
-    }
+    });
   }
 
   dispose(): void { this.p.dispose(); }

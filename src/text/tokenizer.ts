@@ -5,6 +5,7 @@ import { Tokenizer } from '@huggingface/tokenizers';
 import { existsSync, statSync } from 'node:fs';
 import { mkdir, readFile } from 'node:fs/promises';
 import { writeFileAtomic } from '../io/atomic.js';
+import { isRecord } from '../io/validate.js';
 import path from 'node:path';
 
 export interface Encoded { inputIds: number[][]; attentionMask: number[][]; tokenTypeIds: number[][] }
@@ -48,12 +49,10 @@ const SPECIAL_DEFAULTS: Record<SpecialKey, string> = {
 // transformers writes this sentinel (int(1e30)) when a checkpoint declares no limit.
 const NO_LIMIT_THRESHOLD = 1e9;
 
-const isObject = (v: unknown): v is JsonObject => typeof v === 'object' && v !== null && !Array.isArray(v);
-
 function tokenName(cfg: TokenizerConfig, key: SpecialKey): string {
   const v = cfg[key];
   if (typeof v === 'string') return v;
-  if (isObject(v) && typeof v.content === 'string') return v.content;
+  if (isRecord(v) && typeof v.content === 'string') return v.content;
   return SPECIAL_DEFAULTS[key];
 }
 
@@ -70,7 +69,7 @@ async function readJson(file: string): Promise<JsonObject> {
   } catch (e) {
     throw new Error(`${file} is not valid JSON: ${(e as Error).message}`);
   }
-  if (!isObject(parsed)) throw new Error(`${file} must contain a JSON object`);
+  if (!isRecord(parsed)) throw new Error(`${file} must contain a JSON object`);
   return parsed;
 }
 
@@ -90,7 +89,10 @@ export function parseVocab(text: string, file = 'vocab.txt'): string[] {
  */
 export function bertTokenizerJson(vocab: readonly string[], cfg: TokenizerConfig = {}): JsonObject {
   const vocabMap: Record<string, number> = {};
-  vocab.forEach((t, i) => { vocabMap[t] = i; });
+  vocab.forEach((t, i) => {
+    if (Object.prototype.hasOwnProperty.call(vocabMap, t)) throw new Error(`vocabulary: token "${t}" appears twice (ids ${vocabMap[t]} and ${i})`);
+    vocabMap[t] = i;
+  });
   const names = Object.fromEntries(SPECIAL_KEYS.map((k) => [k, tokenName(cfg, k)])) as Record<SpecialKey, string>;
   const addedTokens: JsonObject[] = [];
   for (const k of SPECIAL_KEYS) {
@@ -169,7 +171,7 @@ export class BertTokenizer {
    */
   constructor(tokenizerJson: JsonObject, tokenizerConfig: TokenizerConfig = {}, maxPositions?: number, source = 'tokenizer.json') {
     const model = tokenizerJson.model;
-    if (!isObject(model) || !isObject(model.vocab)) throw new Error(`${source}: no model.vocab object`);
+    if (!isRecord(model) || !isRecord(model.vocab)) throw new Error(`${source}: no model.vocab object`);
     const type = model.type ?? (typeof model.continuing_subword_prefix === 'string' && !('merges' in model) ? 'WordPiece' : undefined);
     if (type !== 'WordPiece') throw new Error(`${source}: model type is ${String(model.type ?? 'unknown')}, a BERT tokenizer needs WordPiece`);
     // Shallow copies: only the normalizer and the added-token list may be changed here, and the
@@ -178,9 +180,9 @@ export class BertTokenizer {
     json.added_tokens = Array.isArray(json.added_tokens) ? [...(json.added_tokens as unknown[])] : [];
     const cfg: TokenizerConfig = { ...tokenizerConfig };
     // As BertTokenizerFast does: tokenizer_config's casing options override the saved normalizer.
-    const norm = isObject(json.normalizer) ? { ...json.normalizer } : json.normalizer;
+    const norm = isRecord(json.normalizer) ? { ...json.normalizer } : json.normalizer;
     json.normalizer = norm;
-    if (isObject(norm) && norm.type === 'BertNormalizer') {
+    if (isRecord(norm) && norm.type === 'BertNormalizer') {
       if (typeof cfg.do_lower_case === 'boolean') norm.lowercase = cfg.do_lower_case;
       if (cfg.strip_accents !== undefined) norm.strip_accents = cfg.strip_accents;
       if (typeof cfg.tokenize_chinese_chars === 'boolean') norm.handle_chinese_chars = cfg.tokenize_chinese_chars;
@@ -200,7 +202,7 @@ export class BertTokenizer {
       idToToken[id] = t;
     }
     for (const a of json.added_tokens as unknown[]) {
-      if (isObject(a) && typeof a.id === 'number' && typeof a.content === 'string') idToToken[a.id] = a.content;
+      if (isRecord(a) && typeof a.id === 'number' && typeof a.content === 'string') idToToken[a.id] = a.content;
     }
     for (let i = 0; i < idToToken.length; i++) {
       if (idToToken[i] === undefined) throw new Error(`${source}: vocabulary ids are not contiguous, id ${i} is missing`);
@@ -221,7 +223,7 @@ export class BertTokenizer {
     this.unkId = idOf('unk_token');
     const special = new Set([this.padId, this.clsId, this.sepId, this.maskId, this.unkId]);
     for (const a of json.added_tokens as unknown[]) {
-      if (isObject(a) && a.special === true && typeof a.id === 'number') special.add(a.id);
+      if (isRecord(a) && a.special === true && typeof a.id === 'number') special.add(a.id);
     }
     this.specialIds = special;
 
@@ -376,11 +378,17 @@ export class BertTokenizer {
   /**
    * Writes tokenizer.json, tokenizer_config.json, special_tokens_map.json and vocab.txt (each
    * atomically) so that transformers' AutoTokenizer.from_pretrained(dir) loads the same tokenizer.
+   * The one writer of tokenizer files: a trained vocabulary is saved as `fromVocab(vocab).save(dir)`.
+   *
+   * Example: `await BertTokenizer.fromVocab(trainWordPiece(texts, { vocabSize: 8192 })).save('runs/pt/vocab')`
    */
   async save(dir: string): Promise<void> {
+    this.idToToken.forEach((t, i) => {
+      if (t.length === 0 || /[\r\n]/.test(t)) throw new Error(`${path.join(dir, 'vocab.txt')}: token ${i} (${JSON.stringify(t)}) cannot be written as a line of vocab.txt`);
+    });
     await mkdir(dir, { recursive: true });
     const names = Object.fromEntries(SPECIAL_KEYS.map((k) => [k, tokenName(this.config, k)])) as Record<SpecialKey, string>;
-    const norm = isObject(this.json.normalizer) ? this.json.normalizer : {};
+    const norm = isRecord(this.json.normalizer) ? this.json.normalizer : {};
     const cfg: TokenizerConfig = {
       ...this.config,
       tokenizer_class: 'BertTokenizer',

@@ -6,11 +6,12 @@ import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { BertForPreTraining } from '../model/bert.js';
 import { variableGrads } from '../nn/tape.js';
-import { BERT_DEFAULTS, type BertConfig } from '../model/config.js';
+import type { BertConfig } from '../model/config.js';
+import { configForShape } from '../model/presets.js';
 import { loadCorpus, type Document } from '../data/corpus.js';
 import { buildExamples, makeNspPairs, specialIdsFor, tokenizeDocuments, type PretrainExample, type SpecialIds } from '../data/pretrain-data.js';
 import { mixSeed, rng, shuffle } from '../nn/random.js';
-import { saveVocab, trainWordPiece } from '../text/wordpiece.js';
+import { trainWordPiece } from '../text/wordpiece.js';
 import { BertTokenizer } from '../text/tokenizer.js';
 import { AdamW, clipCoef, gradNorm, linearSchedule } from '../nn/optim.js';
 import { readSafetensors, writeSafetensors, type TensorData } from '../io/safetensors.js';
@@ -154,11 +155,7 @@ function epochExamples(docs: number[][][], special: SpecialIds, cfg: PretrainCon
 }
 
 function modelConfig(c: PretrainConfig, vocabSize: number): BertConfig {
-  return {
-    ...BERT_DEFAULTS, model_type: 'bert', architectures: ['BertForPreTraining'],
-    vocab_size: vocabSize, hidden_size: c.hidden, num_hidden_layers: c.layers, num_attention_heads: c.heads,
-    intermediate_size: 4 * c.hidden, max_position_embeddings: Math.max(512, c.maxLen),
-  } as BertConfig;
+  return configForShape(c, { architectures: ['BertForPreTraining'], vocab_size: vocabSize, max_position_embeddings: Math.max(512, c.maxLen) });
 }
 
 async function saveCheckpoint(dir: string, model: BertForPreTraining, tok: BertTokenizer, opt: AdamW, state: State): Promise<void> {
@@ -232,9 +229,8 @@ export async function pretrain(outDir: string, cfg: PretrainConfig, log: (s: str
       const vocab = trainWordPiece(trainDocs.map((d) => d.text), { vocabSize: cfg.vocabSize });
       vocabSeconds = (performance.now() - t0) / 1000;
       log(`WordPiece vocabulary: ${vocab.length.toLocaleString('en-US')} tokens in ${vocabSeconds.toFixed(1)} s`);
-      const vocabDir = path.join(outDir, 'vocab');
-      await saveVocab(vocabDir, vocab, { modelMaxLength: Math.max(512, cfg.maxLen) });
-      tok = await BertTokenizer.fromDir(vocabDir);
+      tok = BertTokenizer.fromVocab(vocab, { model_max_length: Math.max(512, cfg.maxLen) });
+      await tok.save(path.join(outDir, 'vocab'));
     }
     model = new BertForPreTraining(modelConfig(cfg, tok.vocabSize));
     model.initWeights(cfg.seed);

@@ -12,10 +12,11 @@ import { resolveModel } from './hub.js';
 import { presetHubId } from './presets.js';
 import { CLEAN_MODES, type CleanMode } from './clean.js';
 import { evaluate, LAB_TRAIN_CONFIG, type TrainConfig } from './train.js';
-import { defaultData, defaultModel, encodeForModel, loadClassifier, predictCsv, prepareData, readLabelled, trainAndSave, type Columns } from './lab.js';
+import { BUNDLED_MODEL, defaultData, defaultModel, encodeForModel, loadClassifier, predictCsv, prepareData, readLabelled, trainAndSave, type Columns } from './lab.js';
 import { classificationReport, confusionMatrix, formatClassificationReport } from './metrics.js';
 import { progressHooks } from './progress.js';
-import { pretrain, PRETRAIN_DEFAULTS, type PretrainConfig } from './pretrain.js';
+import { adaptModel, pretrain, PRETRAIN_DEFAULTS, type PretrainConfig, type PretrainPoint } from './pretrain.js';
+import { applyRecipe, describeRecipe, readRecipe, RECIPE_FILE } from './recipe.js';
 import { ProgressBar } from './display.js';
 import { fillMask } from './fillmask.js';
 
@@ -50,6 +51,9 @@ const TRAIN_OPTS = {
   limit: { type: 'string' },
   'random-init': { type: 'string' },
   'dry-run': { type: 'boolean', default: false },
+  patience: { type: 'string', default: '0' },
+  'adapt-steps': { type: 'string' },
+  monitor: { type: 'string', default: 'accuracy' },
   test: { type: 'string' },
   submission: { type: 'string' },
 } as const;
@@ -61,16 +65,20 @@ Commands:
   forward   --model DIR|ID --inputs FILE.json
   train     --data CSV --model DIR|ID --out DIR [--text-col text --label-col target --pair-col COL
             --epochs 4 --lr 2e-5 --batch-size 32 --max-len N --val-split 0.2 --seed 42 --limit N
-            --clean lab|improved|none --random-init tiny|mini|small|medium|base --dry-run]
+            --clean lab|improved|none --random-init tiny|mini|small|medium|base --dry-run
+            --patience N --monitor accuracy|loss (early stopping)]
   eval      --model DIR --data CSV [--text-col --label-col --pair-col --clean --batch-size]
   predict   --model DIR --data CSV --out FILE [--id-col id --text-col text --clean lab]
   lab       the main job: train, evaluate and predict with the lab's defaults (options as train,
-            plus --test CSV --submission FILE)
+            plus --test CSV --submission FILE; with the bundled model, its fine_tuning.json recipe and
+            --adapt-steps N of masked-language modelling on the task's texts first, 0 to skip)
   download  ID   (into the Hugging Face cache, for offline use later)
   pretrain  --out DIR [--corpus sotu,brown,moby-dick|FILE.txt|FILE.csv:COL --vocab-size 8192 --layers 2
             --hidden 128 --heads 2 --steps 2000 --batch-size 32 --max-len 64 --lr 1e-3 --warmup 100
             --checkpoint-every 100 --seed 42 --vocab TOKENIZER_DIR --accumulate 1 --schedule linear|cosine
             --nsp true|false --whole-word]   (resumes from DIR/checkpoint)
+  adapt     --model DIR|ID --corpus FILE.csv:COL,... --out DIR [--steps 300 --lr 1e-4 --batch-size 32 --max-len 64
+            --warmup N --clean lab --seed 42]   masked-language modelling on the task's own texts (resumable)
   fill-mask --model DIR|ID --text "a [MASK] broke out in the forest" [--top-k 5] [--json]
 
 Every command takes --backend gpu|node|wasm|cpu (default: the fastest that loads).`;
@@ -147,7 +155,24 @@ function trainConfig(v: Record<string, string | boolean | undefined>): TrainConf
     clip: num(v.clip as string, 'clip', { min: 0 }),
     warmupSteps: num(v.warmup as string, 'warmup', { int: true, min: 0 }),
     seed: num(v.seed as string, 'seed', { int: true }),
+    earlyStopping: { patience: num(v.patience as string, 'patience', { int: true, min: 0 }), metric: monitor(v.monitor as string) },
   };
+}
+
+function monitor(m: string): 'accuracy' | 'loss' {
+  if (m !== 'accuracy' && m !== 'loss') throw new UsageError(`--monitor must be accuracy or loss, got ${m}`);
+  return m;
+}
+
+/** The TrainConfig fields the user set on the command line (they win over a model's recipe). */
+function givenTrainOptions(args: string[]): Set<keyof TrainConfig> {
+  const flags: Record<string, keyof TrainConfig> = { epochs: 'epochs', lr: 'lr', eps: 'eps', 'weight-decay': 'weightDecay', 'batch-size': 'batchSize', clip: 'clip', warmup: 'warmupSteps', seed: 'seed' };
+  const out = new Set<keyof TrainConfig>();
+  for (const a of args) {
+    const m = /^--([a-z-]+)(=|$)/.exec(a);
+    if (m && flags[m[1]]) out.add(flags[m[1]]);
+  }
+  return out;
 }
 
 function columns(v: Record<string, string | boolean | undefined>): Columns {
@@ -156,7 +181,7 @@ function columns(v: Record<string, string | boolean | undefined>): Columns {
 
 async function cmdTrain(args: string[], main = false) {
   const { values: v } = parse(args, TRAIN_OPTS);
-  const cfg = trainConfig(v);
+  let cfg = trainConfig(v);
   const log = (s: string) => console.log(s);
   const out = main ? (v.out ?? 'runs/lab') : need(v.out, 'out');
   const data = main ? await defaultData(v.data) : { source: need(v.data, 'data'), test: undefined, why: '' };
@@ -173,10 +198,32 @@ async function cmdTrain(args: string[], main = false) {
     valSplit: num(v['val-split'], 'val-split', { min: 0.0001 }),
     limit: v.limit ? num(v.limit, 'limit', { int: true, min: 2 }) : undefined, log,
   });
+  let modelDir = model.dir;
+  // A bundled model's own recipe, on the main job's fallback only (bert-base-uncased keeps the lab's).
+  const recipe = main && model.dir === BUNDLED_MODEL && !v['random-init'] ? await readRecipe(model.dir) : undefined;
+  if (recipe) {
+    cfg = applyRecipe(cfg, recipe, givenTrainOptions(args), prep.train.labels.length);
+    log(`Recipe: ${describeRecipe(cfg, recipe)} (${path.join(model.dir, RECIPE_FILE)}, measured for this model; options you pass win)`);
+  }
   if (v['dry-run']) return;
-  if (cfg.batchSize > prep.train.labels.length) log(`Note: --batch-size ${cfg.batchSize} is larger than the ${prep.train.labels.length} training samples: each epoch is one batch of all of them.`);
   await initBackend(v.backend);
-  const choice = await loadClassifier(model.dir, prep.data.labelNames, { randomInit: v['random-init'], seed: cfg.seed, log: (s) => console.error(s) });
+  const adaptSteps = v['adapt-steps'] !== undefined ? num(v['adapt-steps'], 'adapt-steps', { int: true, min: 0 }) : recipe?.adapt?.steps ?? 0;
+  if (recipe?.adapt && adaptSteps > 0) {
+    // Task-adaptive pre-training on the texts of the task (training and test files, no labels).
+    const files = [data.source, data.test].filter((f): f is string => typeof f === 'string');
+    if (files.length > 0) {
+      const a = { ...recipe.adapt, steps: adaptSteps };
+      const adaptDir = path.join(out, 'adapted');
+      const corpus = files.map((f) => `${f}:${v['text-col'] as string}`);
+      log(`Adapting the model to the task's texts first (${corpus.join(', ')}; ${a.steps} steps of masked-language modelling) into ${adaptDir}`);
+      const progress = stepBar('adapting');
+      const r = await adaptModel(model.dir, corpus, adaptDir, { ...a, clean: cleanMode(v.clean as string), seed: cfg.seed }, (s) => console.error(s), progress.onStep);
+      progress.done();
+      modelDir = r.modelDir;
+    }
+  }
+  if (cfg.batchSize > prep.train.labels.length) log(`Note: --batch-size ${cfg.batchSize} is larger than the ${prep.train.labels.length} training samples: each epoch is one batch of all of them.`);
+  const choice = await loadClassifier(modelDir, prep.data.labelNames, { randomInit: v['random-init'], seed: cfg.seed, log: (s) => console.error(s) });
   log(`Model: ${choice.source} (${choice.why}); ${choice.model.numParameters().toLocaleString('en-US')} parameters`);
   const result = await trainAndSave(choice, prep, out, cfg, progressHooks(log));
   choice.model.dispose();
@@ -249,18 +296,48 @@ async function cmdPretrain(args: string[]) {
     weightDecay: num(v['weight-decay'], 'weight-decay', { min: 0 }), seed: num(v.seed, 'seed', { int: true }),
     checkpointEvery: int('checkpoint-every'), evalFraction: num(v['eval-fraction'], 'eval-fraction', { min: 0 }),
     vocab: v.vocab as string, accumulate: int('accumulate'), schedule, nsp: nsp === 'true', wholeWord: v['whole-word'] as boolean,
+    init: '', clean: 'none',
   };
   if (cfg.hidden % cfg.heads !== 0) throw new UsageError(`--hidden ${cfg.hidden} must be a multiple of --heads ${cfg.heads}`);
   await initBackend(v.backend);
+  const progress = stepBar('pre-training');
+  const r = await pretrain(need(v.out, 'out'), cfg, (s) => console.log(s), progress.onStep);
+  progress.done();
+  console.log(`Model written to ${r.modelDir}`);
+}
+
+/** A progress bar over pre-training steps; a resumed run counts its rate and ETA from where it started. */
+function stepBar(label: string): { onStep: (p: PretrainPoint, total: number) => void; done: () => void } {
   let bar: ProgressBar | undefined;
   let first = 0;
-  const r = await pretrain(need(v.out, 'out'), cfg, (s) => console.log(s), (p, total) => {
-    // A resumed run counts its rate and ETA from where it started.
-    if (!bar) { first = p.step - 1; bar = new ProgressBar(total - first, { label: first ? `pre-training (steps ${first + 1}-${total})` : 'pre-training', unit: 'step' }); }
-    bar.update(p.step - first, { loss: p.loss, mlm: p.mlmLoss, nsp: p.nspLoss });
+  return {
+    onStep: (p, total) => {
+      if (!bar) { first = p.step - 1; bar = new ProgressBar(total - first, { label: first ? `${label} (steps ${first + 1}-${total})` : label, unit: 'step' }); }
+      bar.update(p.step - first, { loss: p.loss, mlm: p.mlmLoss });
+    },
+    done: () => bar?.done(),
+  };
+}
+
+async function cmdAdapt(args: string[]) {
+  const { values: v } = parse(args, {
+    model: { type: 'string' }, corpus: { type: 'string' }, out: { type: 'string' }, steps: { type: 'string', default: '300' },
+    lr: { type: 'string', default: '1e-4' }, 'batch-size': { type: 'string', default: '32' }, 'max-len': { type: 'string', default: '64' },
+    warmup: { type: 'string' }, clean: { type: 'string', default: 'lab' }, seed: { type: 'string', default: '42' },
+    'checkpoint-every': { type: 'string', default: '50' },
   });
-  bar?.done();
-  console.log(`Model written to ${r.modelDir}`);
+  const steps = num(v.steps, 'steps', { int: true, min: 1 });
+  const corpus = need(v.corpus, 'corpus').split(',').map((s) => s.trim()).filter(Boolean);
+  await initBackend(v.backend);
+  const dir = await resolveModel(presetHubId(need(v.model, 'model')), { log: (s) => console.error(s) });
+  const progress = stepBar('adapting');
+  const r = await adaptModel(dir, corpus, need(v.out, 'out'), {
+    steps, lr: num(v.lr, 'lr', { min: 0 }), batchSize: num(v['batch-size'], 'batch-size', { int: true, min: 1 }),
+    maxLen: num(v['max-len'], 'max-len', { int: true, min: 8 }), warmup: v.warmup ? num(v.warmup, 'warmup', { int: true, min: 0 }) : Math.round(0.06 * steps),
+    clean: cleanMode(v.clean as string), seed: num(v.seed, 'seed', { int: true }), checkpointEvery: num(v['checkpoint-every'], 'checkpoint-every', { int: true, min: 1 }),
+  }, (s) => console.log(s), progress.onStep);
+  progress.done();
+  console.log(`Adapted model in ${r.modelDir}`);
 }
 
 async function cmdFillMask(args: string[]) {
@@ -288,7 +365,7 @@ export async function main(argv: string[]): Promise<number> {
   const [cmd, ...rest] = argv;
   const commands: Record<string, (a: string[]) => Promise<void>> = {
     encode: cmdEncode, forward: cmdForward, train: (a) => cmdTrain(a), lab: (a) => cmdTrain(a, true),
-    eval: cmdEval, predict: cmdPredict, download: cmdDownload, pretrain: cmdPretrain, 'fill-mask': cmdFillMask,
+    eval: cmdEval, predict: cmdPredict, download: cmdDownload, pretrain: cmdPretrain, adapt: cmdAdapt, 'fill-mask': cmdFillMask,
   };
   if (!cmd || cmd === '--help' || cmd === '-h' || cmd === 'help') { console.log(USAGE); return cmd ? 0 : 2; }
   const run = commands[cmd];

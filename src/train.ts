@@ -23,6 +23,12 @@ export interface TrainConfig {
   clip: number;
   warmupSteps: number;
   seed: number;
+  /**
+   * Early stopping: stop after `patience` epochs in a row without a better validation `metric`
+   * (higher accuracy or lower loss). Off when absent or 0. The best epoch is still the one with the
+   * best validation accuracy.
+   */
+  earlyStopping?: { patience: number; metric: 'accuracy' | 'loss' };
 }
 
 /** The lab's defaults. */
@@ -161,6 +167,8 @@ export async function fineTune(model: BertForSequenceClassification, train: Labe
   model.seedDropout(cfg.seed);
   const stats: EpochStats[] = [];
   let best = -Infinity;
+  const stop = cfg.earlyStopping && cfg.earlyStopping.patience > 0 ? cfg.earlyStopping : undefined;
+  let bestMonitored = Infinity, sinceBetter = 0;
   const t0 = performance.now();
   try {
     for (let epoch = 1; epoch <= cfg.epochs; epoch++) {
@@ -202,6 +210,16 @@ export async function fineTune(model: BertForSequenceClassification, train: Labe
       if (ev.accuracy > best) {
         best = ev.accuracy;
         await hooks.onBest?.(s);
+      }
+      if (stop) {
+        // Monitored as a number to minimise: the loss, or the error rate.
+        const m = stop.metric === 'loss' ? ev.loss : 1 - ev.accuracy;
+        if (m < bestMonitored) { bestMonitored = m; sinceBetter = 0; } else sinceBetter++;
+        if (sinceBetter >= stop.patience && epoch < cfg.epochs) {
+          log('');
+          log(`Early stopping: no better validation ${stop.metric} for ${sinceBetter} epoch(s) (patience ${stop.patience}); ${cfg.epochs - epoch} epoch(s) not run`);
+          break;
+        }
       }
     }
   } finally {

@@ -18,6 +18,7 @@ import { progressHooks } from './progress.js';
 import { pretrain, PRETRAIN_DEFAULTS, type PretrainConfig } from './pretrain.js';
 import { ProgressBar } from './display.js';
 import { fillMask } from './fillmask.js';
+import { runBaselineOnData } from './training/baseline.js';
 
 const COMMON = {
   backend: { type: 'string' },
@@ -72,6 +73,8 @@ Commands:
             --checkpoint-every 100 --seed 42 --vocab TOKENIZER_DIR --accumulate 1 --schedule linear|cosine
             --nsp true|false --whole-word]   (resumes from DIR/checkpoint)
   fill-mask --model DIR|ID --text "a [MASK] broke out in the forest" [--top-k 5] [--json]
+  baseline  --data CSV [--text-col text --label-col target --val-split 0.2 --seed 42 --clean lab --limit N
+            --json]   (TF-IDF + logistic regression on the lab's split: the score BERT has to beat)
 
 Every command takes --backend gpu|node|wasm|cpu (default: the fastest that loads).`;
 
@@ -263,6 +266,27 @@ async function cmdPretrain(args: string[]) {
   console.log(`Model written to ${r.modelDir}`);
 }
 
+async function cmdBaseline(args: string[]) {
+  const { 'batch-size': _unused, ...data } = DATA_OPTS;
+  const { values: v } = parse(args, { ...data, 'val-split': TRAIN_OPTS['val-split'], seed: TRAIN_OPTS.seed, limit: TRAIN_OPTS.limit, json: { type: 'boolean', default: false } });
+  const file = need(v.data, 'data');
+  const r = runBaselineOnData(await readLabelled(file, columns(v)), {
+    file, clean: cleanMode(v.clean as string), valSplit: num(v['val-split'], 'val-split', { min: 0.0001 }),
+    seed: num(v.seed, 'seed', { int: true }), limit: v.limit ? num(v.limit, 'limit', { int: true, min: 2 }) : undefined,
+  });
+  const binary = r.positiveF1 !== undefined;
+  if (v.json) {
+    json({ accuracy: r.accuracy, positive_f1: r.positiveF1 ?? null, macro_f1: r.macroF1, f1: r.f1, vocabulary_size: r.vocabularySize, train_size: r.trainSize, val_size: r.valSize, iterations: r.iterations, converged: r.converged, seconds: r.seconds, labels: r.labels, report: r.report });
+    return;
+  }
+  console.log(`Baseline: TF-IDF (word 1- and 2-grams, sublinear tf) + logistic regression (C=1), ${r.trainSize.toLocaleString('en-US')} training and ${r.valSize.toLocaleString('en-US')} validation samples (seed ${v.seed})`);
+  console.log(formatClassificationReport(r.report));
+  console.log(`Validation accuracy: ${r.accuracy.toFixed(4)}`);
+  console.log(binary ? `Positive-class F1 (${r.labels[1]}): ${r.positiveF1!.toFixed(4)}` : `Macro F1: ${r.macroF1.toFixed(4)}`);
+  console.log(`Vocabulary: ${r.vocabularySize.toLocaleString('en-US')} n-grams`);
+  console.log(`Time: ${r.seconds.toFixed(1)} s${r.converged ? '' : ` (L-BFGS stopped after ${r.iterations} iterations before converging)`}`);
+}
+
 async function cmdFillMask(args: string[]) {
   const { values: v } = parse(args, { model: { type: 'string' }, text: { type: 'string' }, 'top-k': { type: 'string', default: '5' }, json: { type: 'boolean', default: false } });
   await initBackend(v.backend);
@@ -289,6 +313,7 @@ export async function main(argv: string[]): Promise<number> {
   const commands: Record<string, (a: string[]) => Promise<void>> = {
     encode: cmdEncode, forward: cmdForward, train: (a) => cmdTrain(a), lab: (a) => cmdTrain(a, true),
     eval: cmdEval, predict: cmdPredict, download: cmdDownload, pretrain: cmdPretrain, 'fill-mask': cmdFillMask,
+    baseline: cmdBaseline,
   };
   if (!cmd || cmd === '--help' || cmd === '-h' || cmd === 'help') { console.log(USAGE); return cmd ? 0 : 2; }
   const run = commands[cmd];

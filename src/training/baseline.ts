@@ -109,7 +109,7 @@ export class TfidfVectorizer {
 
   /** The n-grams of one text, in scikit-learn's order: all unigrams, then bigrams, ... */
   analyze(text: string): string[] {
-    if (typeof text !== 'string') throw new Error(`TfidfVectorizer: expected a string, got ${typeof text}`);
+    if (typeof text !== 'string') throw new Error(`TfidfVectorizer.analyze: expected a string, got ${typeof text}`);
     const words = (this.lowercase ? text.toLowerCase() : text).match(TOKEN_RE) ?? [];
     const [lo, hi] = this.ngramRange;
     const out: string[] = [];
@@ -124,9 +124,8 @@ export class TfidfVectorizer {
     if (texts.length === 0) throw new Error('TfidfVectorizer.fit: no texts');
     const df = new Map<string, number>();
     texts.forEach((t, i) => {
-      let grams: string[];
-      try { grams = this.analyze(t); } catch (e) { throw new Error(`TfidfVectorizer.fit: text ${i}: ${(e as Error).message}`); }
-      for (const g of new Set(grams)) df.set(g, (df.get(g) ?? 0) + 1);
+      if (typeof t !== 'string') throw new Error(`TfidfVectorizer.fit: text ${i} is a ${typeof t}, expected a string`);
+      for (const g of new Set(this.analyze(t))) df.set(g, (df.get(g) ?? 0) + 1);
     });
     const terms = [...df.keys()].filter((g) => df.get(g)! >= this.minDf).sort(compareCodePoints);
     if (terms.length === 0) {
@@ -146,10 +145,9 @@ export class TfidfVectorizer {
     const indices: number[] = [];
     const data: number[] = [];
     texts.forEach((t, r) => {
+      if (typeof t !== 'string') throw new Error(`TfidfVectorizer.transform: text ${r} is a ${typeof t}, expected a string`);
       const counts = new Map<number, number>();
-      let grams: string[];
-      try { grams = this.analyze(t); } catch (e) { throw new Error(`TfidfVectorizer.transform: text ${r}: ${(e as Error).message}`); }
-      for (const g of grams) {
+      for (const g of this.analyze(t)) {
         const j = this.vocabulary.get(g);
         if (j !== undefined) counts.set(j, (counts.get(j) ?? 0) + 1);
       }

@@ -18,7 +18,7 @@ import { progressHooks } from './progress.js';
 import { pretrain, PRETRAIN_DEFAULTS, type PretrainConfig } from './pretrain.js';
 import { ProgressBar } from './display.js';
 import { fillMask } from './fillmask.js';
-import { runBaselineOnData } from './training/baseline.js';
+import { baselineSummary, runBaselineOnData } from './training/baseline.js';
 
 const COMMON = {
   backend: { type: 'string' },
@@ -276,7 +276,7 @@ async function cmdBaseline(args: string[]) {
   });
   const binary = r.positiveF1 !== undefined;
   if (v.json) {
-    json({ accuracy: r.accuracy, positive_f1: r.positiveF1 ?? null, macro_f1: r.macroF1, f1: r.f1, vocabulary_size: r.vocabularySize, train_size: r.trainSize, val_size: r.valSize, iterations: r.iterations, converged: r.converged, seconds: r.seconds, labels: r.labels, report: r.report });
+    json({ ...baselineSummary(r), train_size: r.trainSize, val_size: r.valSize });
     return;
   }
   console.log(`Baseline: TF-IDF (word 1- and 2-grams, sublinear tf) + logistic regression (C=1), ${r.trainSize.toLocaleString('en-US')} training and ${r.valSize.toLocaleString('en-US')} validation samples (seed ${v.seed})`);

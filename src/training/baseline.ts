@@ -511,6 +511,35 @@ export function runBaseline(trainTexts: readonly string[], trainLabels: readonly
   };
 }
 
+/** The numbers of a baseline run for report.json and `bert-lab baseline --json` (without per-text arrays). */
+export interface BaselineSummary {
+  accuracy: number;
+  positive_f1: number | null;
+  macro_f1: number;
+  f1: Record<string, number>;
+  vocabulary_size: number;
+  iterations: number;
+  converged: boolean;
+  seconds: number;
+  labels: string[];
+  report: ClassificationReport;
+}
+
+/**
+ * The JSON form of a result, snake_case as report.json's other keys.
+ *
+ * Example:
+ * ```ts
+ * report.baseline = baselineSummary(runBaseline(trainTexts, trainLabels, valTexts, valLabels));
+ * ```
+ */
+export function baselineSummary(r: BaselineResult): BaselineSummary {
+  return {
+    accuracy: r.accuracy, positive_f1: r.positiveF1 ?? null, macro_f1: r.macroF1, f1: r.f1, vocabulary_size: r.vocabularySize,
+    iterations: r.iterations, converged: r.converged, seconds: r.seconds, labels: r.labels, report: r.report,
+  };
+}
+
 export interface BaselineSplitOptions extends BaselineOptions {
   /** Cleaning applied to every text first. Default 'lab'. */
   clean?: CleanMode;

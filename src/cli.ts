@@ -19,6 +19,7 @@ import { adaptModel, pretrain, PRETRAIN_DEFAULTS, type PretrainConfig, type Pret
 import { applyRecipe, describeRecipe, readRecipe, RECIPE_FILE } from './recipe.js';
 import { ProgressBar } from './display.js';
 import { fillMask } from './fillmask.js';
+import { baselineSummary, runBaselineOnData } from './training/baseline.js';
 
 const COMMON = {
   backend: { type: 'string' },
@@ -80,6 +81,8 @@ Commands:
   adapt     --model DIR|ID --corpus FILE.csv:COL,... --out DIR [--steps 300 --lr 1e-4 --batch-size 32 --max-len 64
             --warmup N --clean lab --seed 42]   masked-language modelling on the task's own texts (resumable)
   fill-mask --model DIR|ID --text "a [MASK] broke out in the forest" [--top-k 5] [--json]
+  baseline  --data CSV [--text-col text --label-col target --val-split 0.2 --seed 42 --clean lab --limit N
+            --json]   (TF-IDF + logistic regression on the lab's split: the score BERT has to beat)
 
 Every command takes --backend gpu|node|wasm|cpu (default: the fastest that loads).`;
 
@@ -340,6 +343,27 @@ async function cmdAdapt(args: string[]) {
   console.log(`Adapted model in ${r.modelDir}`);
 }
 
+async function cmdBaseline(args: string[]) {
+  const { 'batch-size': _unused, ...data } = DATA_OPTS;
+  const { values: v } = parse(args, { ...data, 'val-split': TRAIN_OPTS['val-split'], seed: TRAIN_OPTS.seed, limit: TRAIN_OPTS.limit, json: { type: 'boolean', default: false } });
+  const file = need(v.data, 'data');
+  const r = runBaselineOnData(await readLabelled(file, columns(v)), {
+    file, clean: cleanMode(v.clean as string), valSplit: num(v['val-split'], 'val-split', { min: 0.0001 }),
+    seed: num(v.seed, 'seed', { int: true }), limit: v.limit ? num(v.limit, 'limit', { int: true, min: 2 }) : undefined,
+  });
+  const binary = r.positiveF1 !== undefined;
+  if (v.json) {
+    json({ ...baselineSummary(r), train_size: r.trainSize, val_size: r.valSize });
+    return;
+  }
+  console.log(`Baseline: TF-IDF (word 1- and 2-grams, sublinear tf) + logistic regression (C=1), ${r.trainSize.toLocaleString('en-US')} training and ${r.valSize.toLocaleString('en-US')} validation samples (seed ${v.seed})`);
+  console.log(formatClassificationReport(r.report));
+  console.log(`Validation accuracy: ${r.accuracy.toFixed(4)}`);
+  console.log(binary ? `Positive-class F1 (${r.labels[1]}): ${r.positiveF1!.toFixed(4)}` : `Macro F1: ${r.macroF1.toFixed(4)}`);
+  console.log(`Vocabulary: ${r.vocabularySize.toLocaleString('en-US')} n-grams`);
+  console.log(`Time: ${r.seconds.toFixed(1)} s${r.converged ? '' : ` (L-BFGS stopped after ${r.iterations} iterations before converging)`}`);
+}
+
 async function cmdFillMask(args: string[]) {
   const { values: v } = parse(args, { model: { type: 'string' }, text: { type: 'string' }, 'top-k': { type: 'string', default: '5' }, json: { type: 'boolean', default: false } });
   await initBackend(v.backend);
@@ -366,6 +390,7 @@ export async function main(argv: string[]): Promise<number> {
   const commands: Record<string, (a: string[]) => Promise<void>> = {
     encode: cmdEncode, forward: cmdForward, train: (a) => cmdTrain(a), lab: (a) => cmdTrain(a, true),
     eval: cmdEval, predict: cmdPredict, download: cmdDownload, pretrain: cmdPretrain, adapt: cmdAdapt, 'fill-mask': cmdFillMask,
+    baseline: cmdBaseline,
   };
   if (!cmd || cmd === '--help' || cmd === '-h' || cmd === 'help') { console.log(USAGE); return cmd ? 0 : 2; }
   const run = commands[cmd];

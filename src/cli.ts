@@ -12,6 +12,7 @@ import { resolveModel } from './hub.js';
 import { presetHubId } from './presets.js';
 import { CLEAN_MODES, type CleanMode } from './clean.js';
 import { evaluate, LAB_TRAIN_CONFIG, type TrainConfig } from './train.js';
+import { PADDINGS, type Padding } from './data.js';
 import { defaultData, defaultModel, encodeForModel, loadClassifier, predictCsv, prepareData, readLabelled, trainAndSave, type Columns } from './lab.js';
 import { classificationReport, confusionMatrix, formatClassificationReport } from './metrics.js';
 import { progressHooks } from './progress.js';
@@ -32,6 +33,7 @@ const DATA_OPTS = {
   'id-col': { type: 'string', default: 'id' },
   clean: { type: 'string', default: 'lab' },
   'batch-size': { type: 'string', default: String(LAB_TRAIN_CONFIG.batchSize) },
+  padding: { type: 'string', default: LAB_TRAIN_CONFIG.padding ?? 'max_length' },
 } as const;
 
 const TRAIN_OPTS = {
@@ -50,6 +52,7 @@ const TRAIN_OPTS = {
   limit: { type: 'string' },
   'random-init': { type: 'string' },
   'dry-run': { type: 'boolean', default: false },
+  'group-by-length': { type: 'boolean', default: false },
   test: { type: 'string' },
   submission: { type: 'string' },
 } as const;
@@ -61,9 +64,10 @@ Commands:
   forward   --model DIR|ID --inputs FILE.json
   train     --data CSV --model DIR|ID --out DIR [--text-col text --label-col target --pair-col COL
             --epochs 4 --lr 2e-5 --batch-size 32 --max-len N --val-split 0.2 --seed 42 --limit N
-            --clean lab|improved|none --random-init tiny|mini|small|medium|base --dry-run]
-  eval      --model DIR --data CSV [--text-col --label-col --pair-col --clean --batch-size]
-  predict   --model DIR --data CSV --out FILE [--id-col id --text-col text --clean lab]
+            --clean lab|improved|none --random-init tiny|mini|small|medium|base --dry-run
+            --padding max_length|longest --group-by-length]
+  eval      --model DIR --data CSV [--text-col --label-col --pair-col --clean --batch-size --padding]
+  predict   --model DIR --data CSV --out FILE [--id-col id --text-col text --clean lab --padding]
   lab       the main job: train, evaluate and predict with the lab's defaults (options as train,
             plus --test CSV --submission FILE)
   download  ID   (into the Hugging Face cache, for offline use later)
@@ -73,6 +77,9 @@ Commands:
             --nsp true|false --whole-word]   (resumes from DIR/checkpoint)
   fill-mask --model DIR|ID --text "a [MASK] broke out in the forest" [--top-k 5] [--json]
 
+--padding max_length (default) pads every row to --max-len (the longest text when not given);
+--padding longest pads each batch to its own longest row: same predictions, less work on texts of
+uneven length. --group-by-length makes training batches of rows of similar length.
 Every command takes --backend gpu|node|wasm|cpu (default: the fastest that loads).`;
 
 class UsageError extends Error {}
@@ -93,6 +100,11 @@ function need(v: string | undefined, name: string): string {
 function cleanMode(v: string): CleanMode {
   if (!(CLEAN_MODES as readonly string[]).includes(v)) throw new UsageError(`--clean must be one of ${CLEAN_MODES.join(', ')}, got "${v}"`);
   return v as CleanMode;
+}
+
+function padding(v: string): Padding {
+  if (!(PADDINGS as readonly string[]).includes(v)) throw new UsageError(`--padding must be one of ${PADDINGS.join(', ')}, got "${v}"`);
+  return v as Padding;
 }
 
 function parse<T extends NonNullable<ParseArgsConfig['options']>>(args: string[], options: T) {
@@ -147,6 +159,8 @@ function trainConfig(v: Record<string, string | boolean | undefined>): TrainConf
     clip: num(v.clip as string, 'clip', { min: 0 }),
     warmupSteps: num(v.warmup as string, 'warmup', { int: true, min: 0 }),
     seed: num(v.seed as string, 'seed', { int: true }),
+    padding: padding(v.padding as string),
+    groupByLength: v['group-by-length'] as boolean,
   };
 }
 
@@ -186,7 +200,7 @@ async function cmdTrain(args: string[], main = false) {
   const test = v.test ?? data.test;
   if (main && test) {
     const sub = v.submission ?? path.join(out, 'submission.csv');
-    const p = await predictCsv(path.join(out, 'best'), test, sub, { columns: { text: v['text-col'] as string, id: v['id-col'] as string, pair: v['pair-col'] as string | undefined }, clean: cleanMode(v.clean as string), batchSize: cfg.batchSize, targetCol: v['label-col'] as string, log: () => {} });
+    const p = await predictCsv(path.join(out, 'best'), test, sub, { columns: { text: v['text-col'] as string, id: v['id-col'] as string, pair: v['pair-col'] as string | undefined }, clean: cleanMode(v.clean as string), batchSize: cfg.batchSize, padding: cfg.padding, targetCol: v['label-col'] as string, log: () => {} });
     console.log(`Predicted ${p.ids.length.toLocaleString('en-US')} rows of ${test} into ${sub}`);
   }
 }
@@ -200,7 +214,7 @@ async function cmdEval(args: string[]) {
   const file = need(v.data, 'data');
   const d = await readLabelled(file, columns(v), model.labels);
   const enc = encodeForModel(tok, d.texts, d.pairs, cleanMode(v.clean as string), model.config.max_position_embeddings);
-  const ev = evaluate(model, { ...enc, labels: d.labels }, num(v['batch-size'], 'batch-size', { int: true, min: 1 }));
+  const ev = evaluate(model, { ...enc, labels: d.labels }, num(v['batch-size'], 'batch-size', { int: true, min: 1 }), padding(v.padding as string));
   json({ loss: ev.loss, ...classificationReport(d.labels, ev.predictions, model.labels), confusion_matrix: confusionMatrix(d.labels, ev.predictions, model.numLabels), labels: model.labels });
   model.dispose();
 }
@@ -210,7 +224,7 @@ async function cmdPredict(args: string[]) {
   await initBackend(v.backend);
   const dir = await resolveModel(need(v.model, 'model'));
   const out = need(v.out, 'out');
-  const r = await predictCsv(dir, need(v.data, 'data'), out, { columns: { text: v['text-col'] as string, pair: v['pair-col'] as string | undefined, id: v['id-col'] as string }, clean: cleanMode(v.clean as string), batchSize: num(v['batch-size'], 'batch-size', { int: true, min: 1 }), targetCol: v['target-col'] as string, log: (s) => console.error(s) });
+  const r = await predictCsv(dir, need(v.data, 'data'), out, { columns: { text: v['text-col'] as string, pair: v['pair-col'] as string | undefined, id: v['id-col'] as string }, clean: cleanMode(v.clean as string), batchSize: num(v['batch-size'], 'batch-size', { int: true, min: 1 }), padding: padding(v.padding as string), targetCol: v['target-col'] as string, log: (s) => console.error(s) });
   console.log(`Wrote ${r.ids.length.toLocaleString('en-US')} predictions to ${out}`);
 }
 

@@ -12,6 +12,7 @@ import { resolveModel } from './hub.js';
 import { presetHubId } from './presets.js';
 import { CLEAN_MODES, type CleanMode } from './clean.js';
 import { evaluate, LAB_TRAIN_CONFIG, type TrainConfig } from './train.js';
+import { PADDINGS, type Padding } from './data.js';
 import { BUNDLED_MODEL, defaultData, defaultModel, encodeForModel, loadClassifier, predictCsv, prepareData, readLabelled, trainAndSave, type Columns } from './lab.js';
 import { classificationReport, confusionMatrix, formatClassificationReport } from './metrics.js';
 import { progressHooks } from './progress.js';
@@ -34,6 +35,7 @@ const DATA_OPTS = {
   'id-col': { type: 'string', default: 'id' },
   clean: { type: 'string', default: 'lab' },
   'batch-size': { type: 'string', default: String(LAB_TRAIN_CONFIG.batchSize) },
+  padding: { type: 'string', default: LAB_TRAIN_CONFIG.padding ?? 'max_length' },
 } as const;
 
 const TRAIN_OPTS = {
@@ -55,6 +57,7 @@ const TRAIN_OPTS = {
   patience: { type: 'string', default: '0' },
   'adapt-steps': { type: 'string' },
   monitor: { type: 'string', default: 'accuracy' },
+  'group-by-length': { type: 'boolean', default: false },
   test: { type: 'string' },
   submission: { type: 'string' },
 } as const;
@@ -67,9 +70,9 @@ Commands:
   train     --data CSV --model DIR|ID --out DIR [--text-col text --label-col target --pair-col COL
             --epochs 4 --lr 2e-5 --batch-size 32 --max-len N --val-split 0.2 --seed 42 --limit N
             --clean lab|improved|none --random-init tiny|mini|small|medium|base --dry-run
-            --patience N --monitor accuracy|loss (early stopping)]
-  eval      --model DIR --data CSV [--text-col --label-col --pair-col --clean --batch-size]
-  predict   --model DIR --data CSV --out FILE [--id-col id --text-col text --clean lab]
+            --patience N --monitor accuracy|loss (early stopping) --padding max_length|longest --group-by-length]
+  eval      --model DIR --data CSV [--text-col --label-col --pair-col --clean --batch-size --padding]
+  predict   --model DIR --data CSV --out FILE [--id-col id --text-col text --clean lab --padding]
   lab       the main job: train, evaluate and predict with the lab's defaults (options as train,
             plus --test CSV --submission FILE; with the bundled model, its fine_tuning.json recipe and
             --adapt-steps N of masked-language modelling on the task's texts first, 0 to skip)
@@ -84,6 +87,9 @@ Commands:
   baseline  --data CSV [--text-col text --label-col target --val-split 0.2 --seed 42 --clean lab --limit N
             --json]   (TF-IDF + logistic regression on the lab's split: the score BERT has to beat)
 
+--padding max_length (default) pads every row to --max-len (the longest text when not given);
+--padding longest pads each batch to its own longest row: same predictions, less work on texts of
+uneven length. --group-by-length makes training batches of rows of similar length.
 Every command takes --backend gpu|node|wasm|cpu (default: the fastest that loads).`;
 
 class UsageError extends Error {}
@@ -104,6 +110,11 @@ function need(v: string | undefined, name: string): string {
 function cleanMode(v: string): CleanMode {
   if (!(CLEAN_MODES as readonly string[]).includes(v)) throw new UsageError(`--clean must be one of ${CLEAN_MODES.join(', ')}, got "${v}"`);
   return v as CleanMode;
+}
+
+function padding(v: string): Padding {
+  if (!(PADDINGS as readonly string[]).includes(v)) throw new UsageError(`--padding must be one of ${PADDINGS.join(', ')}, got "${v}"`);
+  return v as Padding;
 }
 
 function parse<T extends NonNullable<ParseArgsConfig['options']>>(args: string[], options: T) {
@@ -159,6 +170,8 @@ function trainConfig(v: Record<string, string | boolean | undefined>): TrainConf
     warmupSteps: num(v.warmup as string, 'warmup', { int: true, min: 0 }),
     seed: num(v.seed as string, 'seed', { int: true }),
     earlyStopping: { patience: num(v.patience as string, 'patience', { int: true, min: 0 }), metric: monitor(v.monitor as string) },
+    padding: padding(v.padding as string),
+    groupByLength: v['group-by-length'] as boolean,
   };
 }
 
@@ -236,7 +249,7 @@ async function cmdTrain(args: string[], main = false) {
   const test = v.test ?? data.test;
   if (main && test) {
     const sub = v.submission ?? path.join(out, 'submission.csv');
-    const p = await predictCsv(path.join(out, 'best'), test, sub, { columns: { text: v['text-col'] as string, id: v['id-col'] as string, pair: v['pair-col'] as string | undefined }, clean: cleanMode(v.clean as string), batchSize: cfg.batchSize, targetCol: v['label-col'] as string, log: () => {} });
+    const p = await predictCsv(path.join(out, 'best'), test, sub, { columns: { text: v['text-col'] as string, id: v['id-col'] as string, pair: v['pair-col'] as string | undefined }, clean: cleanMode(v.clean as string), batchSize: cfg.batchSize, padding: cfg.padding, targetCol: v['label-col'] as string, log: () => {} });
     console.log(`Predicted ${p.ids.length.toLocaleString('en-US')} rows of ${test} into ${sub}`);
   }
 }
@@ -250,7 +263,7 @@ async function cmdEval(args: string[]) {
   const file = need(v.data, 'data');
   const d = await readLabelled(file, columns(v), model.labels);
   const enc = encodeForModel(tok, d.texts, d.pairs, cleanMode(v.clean as string), model.config.max_position_embeddings);
-  const ev = evaluate(model, { ...enc, labels: d.labels }, num(v['batch-size'], 'batch-size', { int: true, min: 1 }));
+  const ev = evaluate(model, { ...enc, labels: d.labels }, num(v['batch-size'], 'batch-size', { int: true, min: 1 }), padding(v.padding as string));
   json({ loss: ev.loss, ...classificationReport(d.labels, ev.predictions, model.labels), confusion_matrix: confusionMatrix(d.labels, ev.predictions, model.numLabels), labels: model.labels });
   model.dispose();
 }
@@ -260,7 +273,7 @@ async function cmdPredict(args: string[]) {
   await initBackend(v.backend);
   const dir = await resolveModel(need(v.model, 'model'));
   const out = need(v.out, 'out');
-  const r = await predictCsv(dir, need(v.data, 'data'), out, { columns: { text: v['text-col'] as string, pair: v['pair-col'] as string | undefined, id: v['id-col'] as string }, clean: cleanMode(v.clean as string), batchSize: num(v['batch-size'], 'batch-size', { int: true, min: 1 }), targetCol: v['target-col'] as string, log: (s) => console.error(s) });
+  const r = await predictCsv(dir, need(v.data, 'data'), out, { columns: { text: v['text-col'] as string, pair: v['pair-col'] as string | undefined, id: v['id-col'] as string }, clean: cleanMode(v.clean as string), batchSize: num(v['batch-size'], 'batch-size', { int: true, min: 1 }), padding: padding(v.padding as string), targetCol: v['target-col'] as string, log: (s) => console.error(s) });
   console.log(`Wrote ${r.ids.length.toLocaleString('en-US')} predictions to ${out}`);
 }
 

@@ -4,7 +4,7 @@ import { existsSync } from 'node:fs';
 import path from 'node:path';
 import { BertForSequenceClassification, type LoadOptions } from './bert.js';
 import { cleanText, type CleanMode } from './clean.js';
-import { labelledFromFrame, readCsv, splitIndices, unlabelledFromFrame, type LabelledData } from './data.js';
+import { labelledFromFrame, readCsv, splitIndices, unlabelledFromFrame, type LabelledData, type Padding } from './data.js';
 import { loadSpamCorpus } from './corpus.js';
 import { rng, shuffle } from './random.js';
 import { HubError } from './hub.js';
@@ -211,7 +211,7 @@ export async function trainAndSave(choice: ModelChoice, prep: PreparedData, outD
   await writeStats(outDir, stats);
   const reloaded = await BertForSequenceClassification.fromPretrained(bestDir, { log: () => {} });
   try {
-    const ev = evaluate(reloaded, prep.val, cfg.batchSize);
+    const ev = evaluate(reloaded, prep.val, cfg.batchSize, cfg.padding);
     const labels = reloaded.labels;
     const report = classificationReport(prep.val.labels, ev.predictions, labels);
     const confusion = confusionMatrix(prep.val.labels, ev.predictions, labels.length);
@@ -222,7 +222,15 @@ export async function trainAndSave(choice: ModelChoice, prep: PreparedData, outD
   }
 }
 
-export interface PredictOptions { columns?: { text: string; pair?: string; id?: string }; clean?: CleanMode; batchSize?: number; targetCol?: string; log?: (s: string) => void }
+export interface PredictOptions {
+  columns?: { text: string; pair?: string; id?: string };
+  clean?: CleanMode;
+  batchSize?: number;
+  /** 'longest' pads each batch to its own longest row (same predictions, less work). */
+  padding?: Padding;
+  targetCol?: string;
+  log?: (s: string) => void;
+}
 
 /** Predicts a CSV and writes `id,target` (label names from the model), atomically. */
 export async function predictCsv(modelDir: string, file: string, outFile: string, opts: PredictOptions = {}): Promise<{ ids: string[]; labels: string[]; texts: string[] }> {
@@ -233,7 +241,7 @@ export async function predictCsv(modelDir: string, file: string, outFile: string
   try {
     const tok = await BertTokenizer.fromDir(modelDir);
     const enc = encodeForModel(tok, rows.texts, rows.pairs, opts.clean ?? 'lab', model.config.max_position_embeddings);
-    const { predictions } = predict(model, enc, opts.batchSize ?? 32);
+    const { predictions } = predict(model, enc, opts.batchSize ?? 32, opts.padding);
     const labels = predictions.map((p) => model.labels[p]);
     const target = opts.targetCol ?? 'target';
     const csvCell = (s: string) => (/[",\n]/.test(s) ? `"${s.replace(/"/g, '""')}"` : s);

@@ -18,6 +18,7 @@ import { writeFileAtomic } from './atomic.js';
 import { plotHtml } from './display.js';
 import { formatTime } from './train.js';
 import { cleanText, type CleanMode } from './clean.js';
+import { groupByLength } from './data.js';
 
 export interface PretrainConfig {
   corpus: string[];
@@ -115,21 +116,6 @@ function tensors(b: PretrainExample[]) {
     mlmLabels: tf.tensor2d(rows((e) => e.mlmLabels), [b.length, t], 'int32'),
     nspLabels: tf.tensor1d(b.map((e) => e.nspLabel), 'int32'),
   };
-}
-
-/**
- * Length-grouped order (as Hugging Face's group_by_length): the shuffled examples are cut into
- * mega-batches of 50 batches, each sorted by length, so that a batch holds rows of similar length
- * and pads little; the batches are then shuffled so that lengths do not come in waves.
- */
-export function groupByLength<T>(examples: T[], length: (e: T) => number, batchSize: number, rand: () => number): T[] {
-  const mega = batchSize * 50;
-  const batches: T[][] = [];
-  for (let i = 0; i < examples.length; i += mega) {
-    const sorted = examples.slice(i, i + mega).sort((x, y) => length(y) - length(x));
-    for (let j = 0; j < sorted.length; j += batchSize) batches.push(sorted.slice(j, j + batchSize));
-  }
-  return shuffle(batches, rand).flat();
 }
 
 /**

@@ -18,6 +18,7 @@ import { progressHooks } from './progress.js';
 import { pretrain, PRETRAIN_DEFAULTS, type PretrainConfig } from './pretrain.js';
 import { ProgressBar } from './display.js';
 import { fillMask } from './fillmask.js';
+import { exportOnnx } from './io/onnx/export.js';
 
 const COMMON = {
   backend: { type: 'string' },
@@ -72,6 +73,7 @@ Commands:
             --checkpoint-every 100 --seed 42 --vocab TOKENIZER_DIR --accumulate 1 --schedule linear|cosine
             --nsp true|false --whole-word]   (resumes from DIR/checkpoint)
   fill-mask --model DIR|ID --text "a [MASK] broke out in the forest" [--top-k 5] [--json]
+  export    --model DIR|ID --out DIR [--quantize --tokenizer DIR]   (ONNX for transformers.js / ONNX Runtime)
 
 Every command takes --backend gpu|node|wasm|cpu (default: the fastest that loads).`;
 
@@ -284,11 +286,19 @@ async function cmdFillMask(args: string[]) {
   }
 }
 
+async function cmdExport(args: string[]) {
+  const { values: v } = parse(args, { model: { type: 'string' }, out: { type: 'string' }, tokenizer: { type: 'string' }, quantize: { type: 'boolean', default: false } });
+  await initBackend(v.backend);
+  const r = await exportOnnx(presetHubId(need(v.model, 'model')), need(v.out, 'out'), { quantize: v.quantize, tokenizer: v.tokenizer, log: (s) => console.error(s) });
+  for (const f of r.files) console.log(`${path.join(r.dir, f.file)}  ${(f.bytes / 2 ** 20).toFixed(1)} MiB`);
+}
+
 export async function main(argv: string[]): Promise<number> {
   const [cmd, ...rest] = argv;
   const commands: Record<string, (a: string[]) => Promise<void>> = {
     encode: cmdEncode, forward: cmdForward, train: (a) => cmdTrain(a), lab: (a) => cmdTrain(a, true),
     eval: cmdEval, predict: cmdPredict, download: cmdDownload, pretrain: cmdPretrain, 'fill-mask': cmdFillMask,
+    export: cmdExport,
   };
   if (!cmd || cmd === '--help' || cmd === '-h' || cmd === 'help') { console.log(USAGE); return cmd ? 0 : 2; }
   const run = commands[cmd];

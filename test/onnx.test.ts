@@ -10,14 +10,13 @@ import * as tf from '@tensorflow/tfjs';
 import * as ort from 'onnxruntime-node';
 import { initBackend } from '../src/backend.js';
 import { BertForPreTraining, BertForSequenceClassification, toInputs, type BertArrays } from '../src/bert.js';
-import { BertTokenizer } from '../src/tokenizer.js';
-import { BUNDLED_MODEL, prepareData } from '../src/lab.js';
-import { fineTune, LAB_TRAIN_CONFIG } from '../src/train.js';
 import { exportOnnx } from '../src/io/onnx/export.js';
+import { BUNDLED_MODEL } from '../src/lab.js';
 import { bertToOnnx } from '../src/io/onnx/bert-graph.js';
 import { encodeModel } from '../src/io/onnx/proto.js';
 import { quantizeInt8 } from '../src/io/onnx/quantize.js';
 import { assertClose, needsShared, shared } from './shared.js';
+import { tweetsModel, type TweetsModel } from './tweets-model.js';
 
 const clsDir = shared('fixtures/parity/tiny-bert-cls');
 const ptDir = shared('fixtures/parity/tiny-bert-pretraining');
@@ -114,21 +113,8 @@ test('int8 quantization: per-channel scales, symmetric range, error on non-finit
 // The bundled model fine-tuned briefly on the lab's tweets: float parity on validation tweets,
 // int8 label agreement, and transformers.js on the exported folder.
 
-interface Tuned { model: BertForSequenceClassification; tok: BertTokenizer; texts: string[]; val: BertArrays; labels: number[]; dir: string }
-let tuned: Promise<Tuned> | undefined;
-function fineTuned(): Promise<Tuned> {
-  tuned ??= (async () => {
-    const tok = await BertTokenizer.fromDir(BUNDLED_MODEL);
-    // 1,000 tweets: 800 to train two epochs on (about 25 s here), 200 to check on.
-    const prep = await prepareData(shared('data/disaster-tweets/train.csv'), tok, { limit: 1000, seed: 42, log: () => {} });
-    const model = await BertForSequenceClassification.fromPretrained(BUNDLED_MODEL, { labels: prep.data.labelNames, ...quiet });
-    await fineTune(model, prep.train, prep.val, { ...LAB_TRAIN_CONFIG, epochs: 2, lr: 1e-3 }, { log: () => {} });
-    const dir = path.join(work, 'tweets');
-    await exportOnnx(model, dir, { quantize: true, tokenizer: tok });
-    return { model, tok, texts: prep.valIdx.map((i) => prep.cleaned[i]), val: prep.val, labels: prep.val.labels, dir };
-  })();
-  return tuned;
-}
+let tuned: Promise<TweetsModel> | undefined;
+const fineTuned = (): Promise<TweetsModel> => (tuned ??= tweetsModel(work));
 
 test('fine-tuned bundled model: float ONNX matches bert-lab on 200 validation tweets; int8 agrees on >= 99% of labels', needsShared, async (t) => {
   const { model, val, labels, dir } = await fineTuned();

@@ -19,6 +19,7 @@ import { pretrain, PRETRAIN_DEFAULTS, type PretrainConfig } from './pretrain.js'
 import { ProgressBar } from './display.js';
 import { fillMask } from './fillmask.js';
 import { exportOnnx } from './io/onnx/export.js';
+import { doctor } from './app/doctor.js';
 
 const COMMON = {
   backend: { type: 'string' },
@@ -74,6 +75,8 @@ Commands:
             --nsp true|false --whole-word]   (resumes from DIR/checkpoint)
   fill-mask --model DIR|ID --text "a [MASK] broke out in the forest" [--top-k 5] [--json]
   export    --model DIR|ID --out DIR [--quantize --tokenizer DIR]   (ONNX for transformers.js / ONNX Runtime)
+  doctor    [--json] [--model DIR|ID --batch-size 32 --max-len 64]   (what this machine can run; with a model,
+            training memory and time per epoch from two measured steps)
 
 Every command takes --backend gpu|node|wasm|cpu (default: the fastest that loads).`;
 
@@ -293,12 +296,17 @@ async function cmdExport(args: string[]) {
   for (const f of r.files) console.log(`${path.join(r.dir, f.file)}  ${(f.bytes / 2 ** 20).toFixed(1)} MiB`);
 }
 
+async function cmdDoctor(args: string[]) {
+  const { values: v } = parse(args, { model: { type: 'string' }, 'batch-size': { type: 'string', default: '32' }, 'max-len': { type: 'string', default: '64' }, json: { type: 'boolean', default: false } });
+  await doctor({ model: v.model && presetHubId(v.model), batchSize: num(v['batch-size'], 'batch-size', { int: true, min: 1 }), maxLen: num(v['max-len'], 'max-len', { int: true, min: 2 }), json: v.json, backend: v.backend });
+}
+
 export async function main(argv: string[]): Promise<number> {
   const [cmd, ...rest] = argv;
   const commands: Record<string, (a: string[]) => Promise<void>> = {
     encode: cmdEncode, forward: cmdForward, train: (a) => cmdTrain(a), lab: (a) => cmdTrain(a, true),
     eval: cmdEval, predict: cmdPredict, download: cmdDownload, pretrain: cmdPretrain, 'fill-mask': cmdFillMask,
-    export: cmdExport,
+    export: cmdExport, doctor: cmdDoctor,
   };
   if (!cmd || cmd === '--help' || cmd === '-h' || cmd === 'help') { console.log(USAGE); return cmd ? 0 : 2; }
   const run = commands[cmd];

@@ -21,6 +21,8 @@ import { applyRecipe, describeRecipe, readRecipe, RECIPE_FILE } from './recipe.j
 import { ProgressBar } from './display.js';
 import { fillMask } from './fillmask.js';
 import { baselineSummary, runBaselineOnData } from './training/baseline.js';
+import { exportOnnx } from './io/onnx/export.js';
+import { doctor } from './app/doctor.js';
 
 const COMMON = {
   backend: { type: 'string' },
@@ -86,6 +88,9 @@ Commands:
   fill-mask --model DIR|ID --text "a [MASK] broke out in the forest" [--top-k 5] [--json]
   baseline  --data CSV [--text-col text --label-col target --val-split 0.2 --seed 42 --clean lab --limit N
             --json]   (TF-IDF + logistic regression on the lab's split: the score BERT has to beat)
+  export    --model DIR|ID --out DIR [--quantize --tokenizer DIR]   (ONNX for transformers.js / ONNX Runtime)
+  doctor    [--json] [--model DIR|ID --batch-size 32 --max-len 64]   (what this machine can run; with a model,
+            training memory and time per epoch from two measured steps)
 
 --padding max_length (default) pads every row to --max-len (the longest text when not given);
 --padding longest pads each batch to its own longest row: same predictions, less work on texts of
@@ -398,12 +403,25 @@ async function cmdFillMask(args: string[]) {
   }
 }
 
+async function cmdExport(args: string[]) {
+  const { values: v } = parse(args, { model: { type: 'string' }, out: { type: 'string' }, tokenizer: { type: 'string' }, quantize: { type: 'boolean', default: false } });
+  await initBackend(v.backend);
+  const r = await exportOnnx(presetHubId(need(v.model, 'model')), need(v.out, 'out'), { quantize: v.quantize, tokenizer: v.tokenizer, log: (s) => console.error(s) });
+  for (const f of r.files) console.log(`${path.join(r.dir, f.file)}  ${(f.bytes / 2 ** 20).toFixed(1)} MiB`);
+}
+
+async function cmdDoctor(args: string[]) {
+  const { values: v } = parse(args, { model: { type: 'string' }, 'batch-size': { type: 'string', default: '32' }, 'max-len': { type: 'string', default: '64' }, json: { type: 'boolean', default: false } });
+  await doctor({ model: v.model && presetHubId(v.model), batchSize: num(v['batch-size'], 'batch-size', { int: true, min: 1 }), maxLen: num(v['max-len'], 'max-len', { int: true, min: 2 }), json: v.json, backend: v.backend });
+}
+
 export async function main(argv: string[]): Promise<number> {
   const [cmd, ...rest] = argv;
   const commands: Record<string, (a: string[]) => Promise<void>> = {
     encode: cmdEncode, forward: cmdForward, train: (a) => cmdTrain(a), lab: (a) => cmdTrain(a, true),
     eval: cmdEval, predict: cmdPredict, download: cmdDownload, pretrain: cmdPretrain, adapt: cmdAdapt, 'fill-mask': cmdFillMask,
     baseline: cmdBaseline,
+    export: cmdExport, doctor: cmdDoctor,
   };
   if (!cmd || cmd === '--help' || cmd === '-h' || cmd === 'help') { console.log(USAGE); return cmd ? 0 : 2; }
   const run = commands[cmd];

@@ -1,10 +1,16 @@
 #!/usr/bin/env python3
-"""PyTorch reference benchmark for BERT sequence classification on CPU.
+"""PyTorch reference benchmark for BERT sequence classification (and pre-training) on CPU.
 
 Run with Debian's interpreter (the one python3-torch is installed for):
 
     /usr/bin/python3 bench/torch_bench.py --sizes tiny,mini,small
     /usr/bin/python3 bench/torch_bench.py --sizes base --steps 3
+    /usr/bin/python3 bench/torch_bench.py --task pretrain --batches FILE.json --sizes tiny,mini
+
+With --task pretrain the model is Hugging Face's BertForPreTraining (MLM head tied to the word
+embeddings, NSP head on the pooler) and each step trains on the next batch of FILE.json, written
+by bench/pretrain.ts, so that both sides see the same tokens; --mlm-positions all runs the MLM head
+on every position as transformers does, masked only on the labelled ones.
 
 Prints one JSON object per line on stdout, one per size. Progress goes to
 stderr. Each size (and each thread setting tried) runs in a fresh child
@@ -188,6 +194,10 @@ def run_child(args):
 
     layers, hidden, heads, inter = SIZES[args.size]
     vocab, batch, seq = args.vocab, args.batch, args.seq
+    if args.task == "pretrain":
+        with open(args.batches) as f:
+            args.batch_data = json.load(f)
+        vocab, seq = args.batch_data["vocab_size"], args.batch_data["max_len"]
     max_pos, type_vocab = max(512, seq), 2
     drop = 0.1
     eps = 1e-12
@@ -294,6 +304,9 @@ def run_child(args):
                 x = layer(x, add_mask)
             pooled = torch.tanh(self.pooler(x[:, 0]))
             return self.classifier(self.dropout(pooled))
+
+    if args.task == "pretrain":
+        return run_pretrain(args, torch, nn, F, Embeddings, Layer, baseline_rss, use_sdpa, threads, interop)
 
     torch.manual_seed(args.seed)
     model = BertForSequenceClassification()
@@ -420,6 +433,102 @@ def run_child(args):
     print(json.dumps(result), flush=True)
 
 
+def run_pretrain(args, torch, nn, F, Embeddings, Layer, baseline_rss, use_sdpa, threads, interop):
+    """One MLM+NSP training step per batch of args.batch_data; prints one JSON line."""
+    data = args.batch_data
+    layers, hidden, heads, inter = SIZES[args.size]
+    vocab = data["vocab_size"]
+    masked_only = args.mlm_positions == "masked"
+
+    class BertForPreTraining(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.embeddings = Embeddings()
+            self.layers = nn.ModuleList([Layer() for _ in range(layers)])
+            self.pooler = nn.Linear(hidden, hidden)
+            # cls.predictions: transform (dense, GELU, LayerNorm), decoder tied to the word embeddings.
+            self.transform = nn.Linear(hidden, hidden)
+            self.transform_norm = nn.LayerNorm(hidden, eps=1e-12)
+            self.decoder_bias = nn.Parameter(torch.zeros(vocab))
+            self.seq_relationship = nn.Linear(hidden, 2)
+            for m in self.modules():
+                if isinstance(m, (nn.Linear, nn.Embedding)):
+                    m.weight.data.normal_(0.0, 0.02)
+                    if isinstance(m, nn.Linear):
+                        m.bias.data.zero_()
+                    elif m.padding_idx is not None:
+                        m.weight.data[m.padding_idx].zero_()
+
+        def forward(self, ids, mask, types, mlm_labels, nsp_labels):
+            dtype = self.pooler.weight.dtype
+            add_mask = (1.0 - mask[:, None, None, :].to(dtype)) * torch.finfo(dtype).min
+            x = self.embeddings(ids, types)
+            for layer in self.layers:
+                x = layer(x, add_mask)
+            pooled = torch.tanh(self.pooler(x[:, 0]))
+            h = x.reshape(-1, hidden)
+            y = mlm_labels.reshape(-1)
+            if masked_only:
+                keep = y != -100
+                h, y = h[keep], y[keep]
+            h = self.transform_norm(F.gelu(self.transform(h)))
+            logits = F.linear(h, self.embeddings.word_embeddings.weight, self.decoder_bias)
+            mlm = F.cross_entropy(logits, y, ignore_index=-100)
+            return mlm + F.cross_entropy(self.seq_relationship(pooled), nsp_labels)
+
+    torch.manual_seed(args.seed)
+    model = BertForPreTraining()
+    n_params = sum(p.numel() for p in model.parameters())
+    decay, no_decay = [], []
+    for name, p in model.named_parameters():
+        (no_decay if name.endswith("bias") or "norm" in name.lower() else decay).append(p)
+    optimizer = torch.optim.AdamW(
+        [{"params": decay, "weight_decay": 0.01}, {"params": no_decay, "weight_decay": 0.0}], lr=1e-4, eps=1e-8
+    )
+    as_long = lambda rows: torch.tensor(rows, dtype=torch.long)  # noqa: E731
+    batches = [
+        tuple(as_long(b[k]) for k in ("input_ids", "attention_mask", "token_type_ids", "mlm_labels", "nsp_labels"))
+        for b in data["batches"]
+    ]
+    if len(batches) <= args.warmup:
+        raise SystemExit(f"{args.batches}: {len(batches)} batches, need more than --warmup {args.warmup}")
+    rss_model = rss_mb()
+    model.train()
+    params = list(model.parameters())
+    meter = CpuMeter()
+    step_ms, tokens, losses = [], [], []
+    meter.start()
+    for i, (ids, mask, types, mlm_labels, nsp_labels) in enumerate(batches):
+        t0 = time.perf_counter()
+        loss = model(ids, mask, types, mlm_labels, nsp_labels)
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(params, 1.0)
+        optimizer.step()
+        optimizer.zero_grad(set_to_none=True)
+        losses.append(float(loss))
+        dt = (time.perf_counter() - t0) * 1000.0
+        if i >= args.warmup:
+            step_ms.append(dt)
+            tokens.append(int(mask.sum()))
+    own_cpus, other_cpus = meter.stop()
+    med = statistics.median(step_ms)
+    print(json.dumps({
+        "impl": "pytorch", "task": "pretrain", "mlm_positions": args.mlm_positions, "size": args.size,
+        "layers": layers, "hidden": hidden, "heads": heads, "intermediate": inter, "vocab": vocab,
+        "batch": len(batches[0][0]), "max_len": data["max_len"], "params": n_params,
+        "threads": threads, "interop_threads": interop, "warmup": args.warmup, "steps": len(step_ms),
+        "train_tokens_per_s": round(sum(tokens) / (sum(step_ms) / 1000.0), 1),
+        "train_seq_per_s": round(len(batches[0][0]) / (med / 1000.0), 3),
+        "train_step_ms_median": round(med, 3), "train_step_ms": [round(x, 3) for x in step_ms],
+        "tokens_timed": sum(tokens),
+        "peak_rss_mb": round(rss_mb(), 1), "model_rss_mb": round(rss_model, 1), "baseline_rss_mb": round(baseline_rss, 1),
+        "cpu_used_train": own_cpus, "other_cpu_load_train": other_cpus, "other_cpu_load_infer": 0.0,
+        "loss_first": round(losses[0], 4), "loss_last": round(losses[-1], 4),
+        "attention": "sdpa" if use_sdpa else "matmul-softmax", "torch_version": torch.__version__,
+        "blas_library": blas_library(), "openblas_core": openblas_corename(), "cpu": cpu_model(), "cpus": os.cpu_count(),
+    }), flush=True)
+
+
 # --------------------------------------------------------------------------
 # Parent: one fresh child process per (size, thread setting).
 # --------------------------------------------------------------------------
@@ -442,7 +551,11 @@ def spawn(args, size, threads):
         "--attention", args.attention,
         "--foreach", args.foreach,
         "--nice", str(args.nice),
+        "--task", args.task,
+        "--mlm-positions", args.mlm_positions,
     ]
+    if args.batches:
+        cmd += ["--batches", args.batches]
     env = dict(os.environ)
     if args.openblas_env == "unset":
         for k in OPENBLAS_VARS:
@@ -517,6 +630,14 @@ def main():
         help="os.nice() increment for the measuring child (e.g. -10 as root to shield it from other load)",
     )
     ap.add_argument("--all-candidates", action="store_true", help="print a JSON line for every thread setting tried")
+    ap.add_argument("--task", choices=["classify", "pretrain"], default="classify", help="fine-tuning step (default) or MLM+NSP pre-training step")
+    ap.add_argument("--batches", help="--task pretrain: JSON file of batches written by bench/pretrain.ts")
+    ap.add_argument(
+        "--mlm-positions",
+        choices=["all", "masked"],
+        default="all",
+        help="--task pretrain: MLM head on every position (transformers) or only on the labelled ones",
+    )
     ap.add_argument("--child", action="store_true", help=argparse.SUPPRESS)
     ap.add_argument("--size", help=argparse.SUPPRESS)
     args = ap.parse_args()
@@ -531,7 +652,10 @@ def main():
             ap.error(f"unknown size {s!r}; choose from {','.join(SIZES)}")
     if args.warmup < 0 or args.steps < 1:
         ap.error("--steps must be >= 1 and --warmup >= 0")
+    if args.task == "pretrain" and not args.batches:
+        ap.error("--task pretrain needs --batches FILE.json (written by bench/pretrain.ts)")
     cands = thread_candidates(args.threads)
+    key = "train_tokens_per_s" if args.task == "pretrain" else "train_seq_per_s"
 
     for size in sizes:
         results = []
@@ -556,22 +680,22 @@ def main():
                 log(f"[torch_bench]   other processes took {excess} CPUs from this measurement; {more}")
             r["attempts"] = attempt
             log(
-                f"[torch_bench]   train {r['train_step_ms_median']:.1f} ms/step ({r['train_seq_per_s']:.1f} seq/s), "
-                f"infer {r['infer_ms_median']:.1f} ms ({r['infer_seq_per_s']:.1f} seq/s), "
-                f"peak RSS {r['peak_rss_mb']:.0f} MB, wall {r['wall_s']:.1f}s, "
+                f"[torch_bench]   train {r['train_step_ms_median']:.1f} ms/step ({r['train_seq_per_s']:.1f} seq/s"
+                + (f", {r['train_tokens_per_s']:.0f} tokens/s), " if args.task == "pretrain" else
+                   f"), infer {r['infer_ms_median']:.1f} ms ({r['infer_seq_per_s']:.1f} seq/s), ")
+                + f"peak RSS {r['peak_rss_mb']:.0f} MB, wall {r['wall_s']:.1f}s, "
                 f"other load {r['other_cpu_load_train']}/{r['other_cpu_load_infer']} CPUs"
             )
             results.append(r)
             if args.all_candidates:
                 print(json.dumps(dict(r, candidate=True)), flush=True)
-        best = max(results, key=lambda r: r["train_seq_per_s"])
+        best = max(results, key=lambda r: r[key])
         best = dict(best)
         best["threads_tried"] = {
             str(r["threads"]): {
-                "train_seq_per_s": r["train_seq_per_s"],
-                "infer_seq_per_s": r["infer_seq_per_s"],
-                "train_step_ms_median": r["train_step_ms_median"],
-                "infer_ms_median": r["infer_ms_median"],
+                k: r[k]
+                for k in (key, "train_seq_per_s", "infer_seq_per_s", "train_step_ms_median", "infer_ms_median")
+                if k in r
             }
             for r in results
         }

@@ -44,6 +44,11 @@ export {
   type TrainConfig, type TrainHooks, type EpochStats, type StepInfo, type Evaluation, type LabelledBatchData,
 } from './training/train.js';
 export { pretrain, PRETRAIN_DEFAULTS, type PretrainConfig, type PretrainResult, type PretrainPoint } from './training/pretrain.js';
+export { readRecipe, applyRecipe, describeRecipe, RECIPE_FILE, type Recipe, type AdaptRecipe } from './training/recipe.js';
+export {
+  runBaseline, runBaselineOnData, baselineSummary, TfidfVectorizer, LogisticRegression,
+  type BaselineOptions, type BaselineResult, type BaselineSummary,
+} from './training/baseline.js';
 export {
   accuracy, confusionMatrix, classificationReport, formatClassificationReport, type ClassMetrics, type ClassificationReport,
 } from './training/metrics.js';
@@ -58,3 +63,5 @@ export {
 } from './app/lab.js';
 export { fillMask, type MaskGuess, type MaskPrediction } from './app/fillmask.js';
 export { progressHooks } from './app/progress.js';
+export { exportOnnx, type ExportOptions, type ExportResult } from './app/export-onnx.js';
+export { runDoctor, formatDoctor, type DoctorReport, type DoctorOptions } from './app/doctor.js';

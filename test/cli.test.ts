@@ -68,6 +68,7 @@ test('bad input gives one clear error naming the file or column', needsShared, a
       ['single class', run(await write('one.csv', 'id,text,target\n1,hello,0\n2,bye,0\n')), /one\.csv.*single class|one\.csv.*only one/i],
       ['bad option', run(tweets, '--epochs', 'two'), /--epochs must be an integer/],
       ['bad clean', run(tweets, '--clean', 'harsh'), /--clean must be one of lab, improved, none/],
+      ['bad padding', run(tweets, '--padding', 'dynamic'), /--padding must be one of max_length, longest, got "dynamic"/],
     ];
     for (const [what, r, re] of cases) {
       assert.notEqual(r.code, 0, `${what}: should fail`);
@@ -115,6 +116,26 @@ test('a real run on the lab\'s data: loss falls, beats the majority class, best/
     const again = path.join(out, 'again.csv');
     cli('predict', '--model', path.join(out, 'best'), '--data', shared('data/disaster-tweets/test.csv'), '--out', again);
     assert.equal(readFileSync(again, 'utf8'), readFileSync(sub, 'utf8'), 'the reloaded model predicts the same labels');
+    // Each batch padded to its own longest row: the same labels, the same evaluation.
+    const dyn = path.join(out, 'dynamic.csv');
+    assert.equal(cli('predict', '--model', path.join(out, 'best'), '--data', shared('data/disaster-tweets/test.csv'), '--out', dyn, '--padding', 'longest').code, 0);
+    assert.equal(readFileSync(dyn, 'utf8'), readFileSync(sub, 'utf8'), 'padding longest predicts the same labels');
+    const evDyn = JSON.parse(cli('eval', '--model', path.join(out, 'best'), '--data', tweets, '--padding', 'longest').stdout);
+    assert.equal(evDyn.accuracy, JSON.parse(ev.stdout).accuracy);
+    assertClose([evDyn.loss], [JSON.parse(ev.stdout).loss], 'eval loss', 1e-5);
+  } finally {
+    await rm(out, { recursive: true, force: true });
+  }
+});
+
+test('train --padding longest --group-by-length runs and says how it batches', needsShared, async () => {
+  const out = await mkdtemp(path.join(os.tmpdir(), 'bert-cli-pad-'));
+  try {
+    const r = cli('train', '--data', tweets, '--model', bertBase, '--random-init', 'tiny', '--limit', '300', '--epochs', '1',
+      '--batch-size', '16', '--padding', 'longest', '--group-by-length', '--out', out, '--backend', 'wasm');
+    assert.equal(r.code, 0, r.stderr);
+    assert.match(r.stdout, /Batches: each padded to its longest row; training batches grouped by length/);
+    assert.ok(existsSync(path.join(out, 'best', 'model.safetensors')));
   } finally {
     await rm(out, { recursive: true, force: true });
   }

@@ -4,7 +4,7 @@ import { mkdtempSync, writeFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import * as dfd from 'danfojs';
-import { readCsv, parseCsv, labelledFromFrame, unlabelledFromFrame, splitIndices, batches, sortLabelNames } from '../src/data/data.js';
+import { readCsv, parseCsv, labelledFromFrame, unlabelledFromFrame, splitIndices, batches, sortLabelNames, unpaddedLength, batchWidth, groupedBatches, groupByLength, lengthSortedBatches } from '../src/data/data.js';
 import { rng, shuffle, randInt, normal, mixSeed } from '../src/nn/random.js';
 import { needsShared, shared } from './shared.js';
 
@@ -169,4 +169,60 @@ test('disaster tweets: 7,613 training rows (3,271 positive), 3,263 test rows', n
   const te = unlabelledFromFrame(await readCsv(testFile), { text: 'text', id: 'id' }, testFile);
   assert.equal(te.texts.length, 3263);
   assert.equal(te.texts[0], 'Just happened a terrible car crash');
+});
+
+test('unpaddedLength and batchWidth: a batch is as wide as its longest row under padding longest', () => {
+  assert.equal(unpaddedLength([1, 1, 1, 0, 0]), 3);
+  assert.equal(unpaddedLength([1, 1, 1, 1]), 4);
+  assert.equal(unpaddedLength([0, 0]), 0);
+  const masks = [[1, 1, 0, 0, 0, 0], [1, 1, 1, 1, 0, 0], [1, 1, 1, 0, 0, 0]];
+  assert.equal(batchWidth(masks, [0, 2], 'longest'), 3);
+  assert.equal(batchWidth(masks, [0, 1, 2], 'longest'), 4);
+  assert.equal(batchWidth(masks, [0], 'max_length'), 6);
+  assert.equal(batchWidth([[0, 0, 0]], [0], 'longest'), 1, 'an all-padding row still keeps one column');
+  assert.throws(() => batchWidth(masks, [], 'longest'), /empty batch/);
+});
+
+// Lengths with a long tail, like texts: most short, a few long.
+const tailLengths = (n: number, seed: number) => { const r = rng(seed); return Array.from({ length: n }, () => 3 + Math.floor(250 * r() ** 6)); };
+const paddedCells = (bs: number[][], lengths: number[]) => bs.reduce((s, b) => s + b.length * Math.max(...b.map((i) => lengths[i]!)), 0);
+
+test('groupedBatches: mega-batches of 50 batches sorted longest first, batches shuffled, every example once', () => {
+  const lengths = tailLengths(3333, 5);
+  const order = shuffle(lengths.map((_, i) => i), rng(1));
+  const a = groupedBatches(order, (i) => lengths[i]!, 16, rng(2));
+  assert.deepEqual(a.flat().sort((x, y) => x - y), lengths.map((_, i) => i), 'a permutation');
+  assert.equal(a.filter((b) => b.length !== 16).length, 1, 'one partial batch (3333 = 208 x 16 + 5)');
+  for (const b of a) for (let k = 1; k < b.length; k++) assert.ok(lengths[b[k - 1]!]! >= lengths[b[k]!]!, 'each batch sorted longest first');
+  // Each batch comes from one mega-batch of 800 consecutive positions of the shuffled order.
+  const pos = new Map(order.map((x, k) => [x, Math.floor(k / 800)]));
+  for (const b of a) assert.equal(new Set(b.map((i) => pos.get(i))).size, 1);
+  assert.deepEqual(groupedBatches(order, (i) => lengths[i]!, 16, rng(2)), a, 'same seed, same batches');
+  assert.notDeepEqual(groupedBatches(order, (i) => lengths[i]!, 16, rng(3)).map((b) => b[0]), a.map((b) => b[0]), 'another seed, another batch order');
+  assert.deepEqual(groupByLength(order, (i) => lengths[i]!, 16, rng(2)), a.flat());
+  // The batches are not in length order (the waves HF's shuffle avoids).
+  const widths = a.map((b) => lengths[b[0]!]!);
+  assert.notDeepEqual(widths, [...widths].sort((x, y) => y - x));
+});
+
+test('batches with lengths: grouped, seeded per epoch, and far less padding than random batches', () => {
+  const lengths = tailLengths(2000, 9);
+  const plain = batches(2000, 32, { shuffle: true, seed: 42, epoch: 1 });
+  const grouped = batches(2000, 32, { shuffle: true, seed: 42, epoch: 1, lengths });
+  assert.deepEqual(grouped.flat().sort((x, y) => x - y), plain.flat().sort((x, y) => x - y));
+  assert.deepEqual(batches(2000, 32, { shuffle: true, seed: 42, epoch: 1, lengths }), grouped, 'a rerun repeats');
+  assert.notDeepEqual(batches(2000, 32, { shuffle: true, seed: 42, epoch: 2, lengths }), grouped, 'another epoch differs');
+  const real = lengths.reduce((a, b) => a + b, 0);
+  const fixed = 2000 * Math.max(...lengths);
+  // Random batches each hold a long row now and then; grouped ones pad little.
+  assert.ok(paddedCells(grouped, lengths) < 1.2 * real, `grouped: ${paddedCells(grouped, lengths)} cells for ${real} tokens`);
+  assert.ok(paddedCells(plain, lengths) > 2 * paddedCells(grouped, lengths));
+  assert.ok(fixed > 3 * paddedCells(grouped, lengths));
+  assert.throws(() => batches(3, 2, { shuffle: true, lengths: [1, 2] }), /3 rows but 2 lengths/);
+});
+
+test('lengthSortedBatches: longest first, ties in input order, every position once', () => {
+  assert.deepEqual(lengthSortedBatches([3, 9, 3, 5, 9], 2), [[1, 4], [3, 0], [2]]);
+  assert.deepEqual(lengthSortedBatches([], 4), []);
+  assert.throws(() => lengthSortedBatches([1], 0), /positive integer/);
 });

@@ -7,7 +7,10 @@ import { initBackend } from '../src/backend/init.js';
 import { BertForSequenceClassification } from '../src/model/bert.js';
 import { toInputs } from '../src/model/inputs.js';
 import { AdamW, linearSchedule, clipGradNorm } from '../src/nn/optim.js';
-import { trainStep, fineTune, evaluate, LAB_TRAIN_CONFIG, formatTime, type LabelledBatchData } from '../src/training/train.js';
+import { trainStep, fineTune, evaluate, predict, batchTensors, LAB_TRAIN_CONFIG, formatTime, type LabelledBatchData } from '../src/training/train.js';
+import { batches, batchWidth, unpaddedLength } from '../src/data/data.js';
+import { BUNDLED_MODEL, cleanAll, maxTokenLength, readLabelled } from '../src/app/lab.js';
+import { BertTokenizer } from '../src/text/tokenizer.js';
 import { assertClose, needsShared, shared } from './shared.js';
 
 interface Trajectory { steps: { step: number; loss: number; grad_norm_before_clip: number; lr: number }[]; final_logits: { values: number[] } }
@@ -139,4 +142,89 @@ test('a run that cannot fit the wasm heap stops at once with what to change', as
   assert.throws(() => checkMemory(need(32, 512), 'training bert-base', 'wasm'), /needs about \d+\.\d GB, more than the wasm backend's 4\.0 GB heap: lower --batch-size or --max-len/);
   assert.doesNotThrow(() => checkMemory(need(32, 512), 'training bert-base', 'tensorflow'));
   assert.doesNotThrow(() => checkMemory(need(8, 64), 'training bert-base', 'wasm'));
+});
+
+/** The first `n` disaster tweets, cleaned as the lab does, encoded for the bundled model padded to the longest. */
+async function tweets(n: number): Promise<LabelledBatchData> {
+  const d = await readLabelled(shared('data/disaster-tweets/train.csv'));
+  const tok = await BertTokenizer.fromDir(BUNDLED_MODEL);
+  const texts = cleanAll(d.texts.slice(0, n), 'lab').cleaned;
+  const enc = tok.encodeBatch(texts, { padding: 'max_length', truncation: true, maxLength: maxTokenLength(tok, texts) });
+  return { ...enc, labels: d.labels.slice(0, n) };
+}
+const bundled = () => BertForSequenceClassification.fromPretrained(BUNDLED_MODEL, { labels: ['0', '1'], seed: 3, log: () => {} });
+
+test('padding longest: the same predictions, probabilities and loss as max_length, in input order', needsShared, async () => {
+  await initBackend();
+  const data = await tweets(300);
+  const model = await bundled();
+  const width = data.inputIds[0].length;
+  const fixed = evaluate(model, data, 32, 'max_length');
+  const dynamic = evaluate(model, data, 32, 'longest');
+  assertClose(dynamic.probabilities.flat(), fixed.probabilities.flat(), 'probabilities', 1e-5);
+  assert.deepEqual(dynamic.predictions, fixed.predictions);
+  assertClose([dynamic.loss], [fixed.loss], 'loss', 1e-5);
+  assert.equal(dynamic.accuracy, fixed.accuracy);
+  const p = predict(model, data, 32, 'longest');
+  assertClose(p.probabilities.flat(), fixed.probabilities.flat(), 'predict probabilities', 1e-5);
+  // Logits of one batch, and its shape: the batch's longest row, not the encoded width.
+  const idx = [5, 0, 17, 3, 250];
+  const longest = Math.max(...idx.map((i) => unpaddedLength(data.attentionMask[i])));
+  assert.ok(longest < width, `batch longest ${longest} < encoded width ${width}`);
+  tf.tidy(() => {
+    const cut = batchTensors(data, idx, 'longest');
+    const full = batchTensors(data, idx, 'max_length');
+    assert.deepEqual(cut.inputIds.shape, [5, longest]);
+    assert.deepEqual(cut.attentionMask!.shape, [5, longest]);
+    assert.deepEqual(full.inputIds.shape, [5, width]);
+    assertClose(model.forward(cut).logits.dataSync(), model.forward(full).logits.dataSync(), 'logits', 1e-5);
+  });
+  model.dispose();
+});
+
+test('padding longest: a training step (dropout off) has the same loss and gradient norm as max_length', needsShared, async () => {
+  await initBackend();
+  const data = await tweets(64);
+  const idx = Array.from({ length: 16 }, (_, i) => i * 4);
+  const step = async (padding: 'max_length' | 'longest') => {
+    const model = await bundled();
+    const opt = new AdamW({ lr: 1e-3, weightDecay: 0.01 });
+    const a = trainStep(model, opt, data, idx, 1.0, false, padding);
+    const b = trainStep(model, opt, data, idx, 1.0, false, padding);
+    model.dispose(); opt.dispose();
+    return [a.loss, a.gradNorm, b.loss, b.gradNorm];
+  };
+  assertClose(await step('longest'), await step('max_length'), 'loss, grad norm over two steps', 1e-5, 1e-5);
+});
+
+test('fine-tuning with padding longest and grouped batches: deterministic under the seed, batches as wide as their longest row', needsShared, async () => {
+  await initBackend();
+  const data = await tweets(96);
+  const cfg = { ...LAB_TRAIN_CONFIG, epochs: 2, batchSize: 16, lr: 1e-3, padding: 'longest' as const, groupByLength: true };
+  const runOnce = async (c: typeof cfg | typeof LAB_TRAIN_CONFIG) => {
+    const model = await bundled();
+    const shapes: number[][] = [];
+    const loss = model.loss.bind(model);
+    // Records the shape of every training batch the loop builds.
+    model.loss = (inputs, labels, dropout) => { shapes.push(inputs.inputIds.shape); return loss(inputs, labels, dropout); };
+    const losses: number[] = [];
+    const lines: string[] = [];
+    await fineTune(model, data, data, c, { log: (l) => lines.push(l), onStep: (s) => losses.push(s.loss) });
+    model.dispose();
+    return { losses, shapes, lines };
+  };
+  const a = await runOnce(cfg);
+  const b = await runOnce(cfg);
+  assert.deepEqual(a.losses, b.losses, 'same seed: same losses');
+  assert.deepEqual(a.shapes, b.shapes);
+  assert.ok(a.lines.includes('Batches: each padded to its longest row; training batches grouped by length'));
+  const lengths = data.attentionMask.map(unpaddedLength);
+  const expected = [1, 2].flatMap((epoch) => batches(96, 16, { shuffle: true, seed: cfg.seed, epoch, lengths }).map((bt) => [bt.length, batchWidth(data.attentionMask, bt, 'longest')]));
+  assert.deepEqual(a.shapes, expected);
+  const width = data.inputIds[0].length;
+  assert.ok(a.shapes.some(([, w]) => w < width), 'some batches are narrower than the encoded width');
+  // The lab's default keeps every batch at the encoded width.
+  const fixed = await runOnce({ ...LAB_TRAIN_CONFIG, epochs: 1, batchSize: 16, lr: 1e-3 });
+  assert.ok(fixed.shapes.every(([, w]) => w === width));
+  assert.ok(!fixed.lines.some((l) => l.startsWith('Batches:')));
 });

@@ -14,12 +14,17 @@ import { resolveModel } from '../io/hub.js';
 import { presetHubId } from '../model/presets.js';
 import { CLEAN_MODES, type CleanMode } from '../text/clean.js';
 import { evaluate, LAB_TRAIN_CONFIG, type TrainConfig } from '../training/train.js';
-import { defaultData, defaultModel, encodeForModel, loadClassifier, predictCsv, prepareData, readLabelled, trainAndSave, type Columns } from './lab.js';
+import { PADDINGS, type Padding } from '../data/data.js';
+import { BUNDLED_MODEL, defaultData, defaultModel, encodeForModel, loadClassifier, predictCsv, prepareData, readLabelled, trainAndSave, type Columns } from './lab.js';
 import { classificationReport, confusionMatrix, formatClassificationReport } from '../training/metrics.js';
 import { progressHooks } from './progress.js';
-import { pretrain, PRETRAIN_DEFAULTS, type PretrainConfig } from '../training/pretrain.js';
+import { adaptModel, pretrain, PRETRAIN_DEFAULTS, type PretrainConfig, type PretrainPoint } from '../training/pretrain.js';
+import { applyRecipe, describeRecipe, readRecipe, RECIPE_FILE } from '../training/recipe.js';
 import { ProgressBar } from '../ui/display.js';
 import { fillMask } from './fillmask.js';
+import { baselineSummary, runBaselineOnData } from '../training/baseline.js';
+import { exportOnnx } from './export-onnx.js';
+import { doctor } from './doctor.js';
 
 const COMMON = {
   backend: { type: 'string' },
@@ -34,6 +39,7 @@ const DATA_OPTS = {
   'id-col': { type: 'string', default: 'id' },
   clean: { type: 'string', default: 'lab' },
   'batch-size': { type: 'string', default: String(LAB_TRAIN_CONFIG.batchSize) },
+  padding: { type: 'string', default: LAB_TRAIN_CONFIG.padding ?? 'max_length' },
 } as const;
 
 const TRAIN_OPTS = {
@@ -52,6 +58,10 @@ const TRAIN_OPTS = {
   limit: { type: 'string' },
   'random-init': { type: 'string' },
   'dry-run': { type: 'boolean', default: false },
+  patience: { type: 'string', default: '0' },
+  'adapt-steps': { type: 'string' },
+  monitor: { type: 'string', default: 'accuracy' },
+  'group-by-length': { type: 'boolean', default: false },
   test: { type: 'string' },
   submission: { type: 'string' },
 } as const;
@@ -63,18 +73,30 @@ Commands:
   forward   --model DIR|ID --inputs FILE.json
   train     --data CSV --model DIR|ID --out DIR [--text-col text --label-col target --pair-col COL
             --epochs 4 --lr 2e-5 --batch-size 32 --max-len N --val-split 0.2 --seed 42 --limit N
-            --clean lab|improved|none --random-init tiny|mini|small|medium|base --dry-run]
-  eval      --model DIR --data CSV [--text-col --label-col --pair-col --clean --batch-size]
-  predict   --model DIR --data CSV --out FILE [--id-col id --text-col text --clean lab]
+            --clean lab|improved|none --random-init tiny|mini|small|medium|base --dry-run
+            --patience N --monitor accuracy|loss (early stopping) --padding max_length|longest --group-by-length]
+  eval      --model DIR --data CSV [--text-col --label-col --pair-col --clean --batch-size --padding]
+  predict   --model DIR --data CSV --out FILE [--id-col id --text-col text --clean lab --padding]
   lab       the main job: train, evaluate and predict with the lab's defaults (options as train,
-            plus --test CSV --submission FILE)
+            plus --test CSV --submission FILE; with the bundled model, its fine_tuning.json recipe and
+            --adapt-steps N of masked-language modelling on the task's texts first, 0 to skip)
   download  ID   (into the Hugging Face cache, for offline use later)
   pretrain  --out DIR [--corpus sotu,brown,moby-dick|FILE.txt|FILE.csv:COL --vocab-size 8192 --layers 2
             --hidden 128 --heads 2 --steps 2000 --batch-size 32 --max-len 64 --lr 1e-3 --warmup 100
             --checkpoint-every 100 --seed 42 --vocab TOKENIZER_DIR --accumulate 1 --schedule linear|cosine
             --nsp true|false --whole-word]   (resumes from DIR/checkpoint)
+  adapt     --model DIR|ID --corpus FILE.csv:COL,... --out DIR [--steps 300 --lr 1e-4 --batch-size 32 --max-len 64
+            --warmup N --clean lab --seed 42]   masked-language modelling on the task's own texts (resumable)
   fill-mask --model DIR|ID --text "a [MASK] broke out in the forest" [--top-k 5] [--json]
+  baseline  --data CSV [--text-col text --label-col target --val-split 0.2 --seed 42 --clean lab --limit N
+            --json]   (TF-IDF + logistic regression on the lab's split: the score BERT has to beat)
+  export    --model DIR|ID --out DIR [--quantize --tokenizer DIR]   (ONNX for transformers.js / ONNX Runtime)
+  doctor    [--json] [--model DIR|ID --batch-size 32 --max-len 64]   (what this machine can run; with a model,
+            training memory and time per epoch from two measured steps)
 
+--padding max_length (default) pads every row to --max-len (the longest text when not given);
+--padding longest pads each batch to its own longest row: same predictions, less work on texts of
+uneven length. --group-by-length makes training batches of rows of similar length.
 Every command takes --backend gpu|node|wasm|cpu (default: the fastest that loads).`;
 
 class UsageError extends Error {}
@@ -95,6 +117,11 @@ function need(v: string | undefined, name: string): string {
 function cleanMode(v: string): CleanMode {
   if (!(CLEAN_MODES as readonly string[]).includes(v)) throw new UsageError(`--clean must be one of ${CLEAN_MODES.join(', ')}, got "${v}"`);
   return v as CleanMode;
+}
+
+function padding(v: string): Padding {
+  if (!(PADDINGS as readonly string[]).includes(v)) throw new UsageError(`--padding must be one of ${PADDINGS.join(', ')}, got "${v}"`);
+  return v as Padding;
 }
 
 function parse<T extends NonNullable<ParseArgsConfig['options']>>(args: string[], options: T) {
@@ -149,7 +176,26 @@ function trainConfig(v: Record<string, string | boolean | undefined>): TrainConf
     clip: num(v.clip as string, 'clip', { min: 0 }),
     warmupSteps: num(v.warmup as string, 'warmup', { int: true, min: 0 }),
     seed: num(v.seed as string, 'seed', { int: true }),
+    earlyStopping: { patience: num(v.patience as string, 'patience', { int: true, min: 0 }), metric: monitor(v.monitor as string) },
+    padding: padding(v.padding as string),
+    groupByLength: v['group-by-length'] as boolean,
   };
+}
+
+function monitor(m: string): 'accuracy' | 'loss' {
+  if (m !== 'accuracy' && m !== 'loss') throw new UsageError(`--monitor must be accuracy or loss, got ${m}`);
+  return m;
+}
+
+/** The TrainConfig fields the user set on the command line (they win over a model's recipe). */
+function givenTrainOptions(args: string[]): Set<keyof TrainConfig> {
+  const flags: Record<string, keyof TrainConfig> = { epochs: 'epochs', lr: 'lr', eps: 'eps', 'weight-decay': 'weightDecay', 'batch-size': 'batchSize', clip: 'clip', warmup: 'warmupSteps', seed: 'seed' };
+  const out = new Set<keyof TrainConfig>();
+  for (const a of args) {
+    const m = /^--([a-z-]+)(=|$)/.exec(a);
+    if (m && flags[m[1]]) out.add(flags[m[1]]);
+  }
+  return out;
 }
 
 function columns(v: Record<string, string | boolean | undefined>): Columns {
@@ -158,7 +204,7 @@ function columns(v: Record<string, string | boolean | undefined>): Columns {
 
 async function cmdTrain(args: string[], main = false) {
   const { values: v } = parse(args, TRAIN_OPTS);
-  const cfg = trainConfig(v);
+  let cfg = trainConfig(v);
   const log = (s: string) => console.log(s);
   const out = main ? (v.out ?? 'runs/lab') : need(v.out, 'out');
   const data = main ? await defaultData(v.data) : { source: need(v.data, 'data'), test: undefined, why: '' };
@@ -175,10 +221,32 @@ async function cmdTrain(args: string[], main = false) {
     valSplit: num(v['val-split'], 'val-split', { min: 0.0001 }),
     limit: v.limit ? num(v.limit, 'limit', { int: true, min: 2 }) : undefined, log,
   });
+  let modelDir = model.dir;
+  // A bundled model's own recipe, on the main job's fallback only (bert-base-uncased keeps the lab's).
+  const recipe = main && model.dir === BUNDLED_MODEL && !v['random-init'] ? await readRecipe(model.dir) : undefined;
+  if (recipe) {
+    cfg = applyRecipe(cfg, recipe, givenTrainOptions(args), prep.train.labels.length);
+    log(`Recipe: ${describeRecipe(cfg, recipe)} (${path.join(model.dir, RECIPE_FILE)}, measured for this model; options you pass win)`);
+  }
   if (v['dry-run']) return;
-  if (cfg.batchSize > prep.train.labels.length) log(`Note: --batch-size ${cfg.batchSize} is larger than the ${prep.train.labels.length} training samples: each epoch is one batch of all of them.`);
   await initBackend(v.backend);
-  const choice = await loadClassifier(model.dir, prep.data.labelNames, { randomInit: v['random-init'], seed: cfg.seed, log: (s) => console.error(s) });
+  const adaptSteps = v['adapt-steps'] !== undefined ? num(v['adapt-steps'], 'adapt-steps', { int: true, min: 0 }) : recipe?.adapt?.steps ?? 0;
+  if (recipe?.adapt && adaptSteps > 0) {
+    // Task-adaptive pre-training on the texts of the task (training and test files, no labels).
+    const files = [data.source, data.test].filter((f): f is string => typeof f === 'string');
+    if (files.length > 0) {
+      const a = { ...recipe.adapt, steps: adaptSteps };
+      const adaptDir = path.join(out, 'adapted');
+      const corpus = files.map((f) => `${f}:${v['text-col'] as string}`);
+      log(`Adapting the model to the task's texts first (${corpus.join(', ')}; ${a.steps} steps of masked-language modelling) into ${adaptDir}`);
+      const progress = stepBar('adapting');
+      const r = await adaptModel(model.dir, corpus, adaptDir, { ...a, clean: cleanMode(v.clean as string), seed: cfg.seed }, (s) => console.error(s), progress.onStep);
+      progress.done();
+      modelDir = r.modelDir;
+    }
+  }
+  if (cfg.batchSize > prep.train.labels.length) log(`Note: --batch-size ${cfg.batchSize} is larger than the ${prep.train.labels.length} training samples: each epoch is one batch of all of them.`);
+  const choice = await loadClassifier(modelDir, prep.data.labelNames, { randomInit: v['random-init'], seed: cfg.seed, log: (s) => console.error(s) });
   log(`Model: ${choice.source} (${choice.why}); ${choice.model.numParameters().toLocaleString('en-US')} parameters`);
   const result = await trainAndSave(choice, prep, out, cfg, progressHooks(log));
   choice.model.dispose();
@@ -188,7 +256,7 @@ async function cmdTrain(args: string[], main = false) {
   const test = v.test ?? data.test;
   if (main && test) {
     const sub = v.submission ?? path.join(out, 'submission.csv');
-    const p = await predictCsv(path.join(out, 'best'), test, sub, { columns: { text: v['text-col'] as string, id: v['id-col'] as string, pair: v['pair-col'] as string | undefined }, clean: cleanMode(v.clean as string), batchSize: cfg.batchSize, targetCol: v['label-col'] as string, log: () => {} });
+    const p = await predictCsv(path.join(out, 'best'), test, sub, { columns: { text: v['text-col'] as string, id: v['id-col'] as string, pair: v['pair-col'] as string | undefined }, clean: cleanMode(v.clean as string), batchSize: cfg.batchSize, padding: cfg.padding, targetCol: v['label-col'] as string, log: () => {} });
     console.log(`Predicted ${p.ids.length.toLocaleString('en-US')} rows of ${test} into ${sub}`);
   }
 }
@@ -202,7 +270,7 @@ async function cmdEval(args: string[]) {
   const file = need(v.data, 'data');
   const d = await readLabelled(file, columns(v), model.labels);
   const enc = encodeForModel(tok, d.texts, d.pairs, cleanMode(v.clean as string), model.config.max_position_embeddings);
-  const ev = evaluate(model, { ...enc, labels: d.labels }, num(v['batch-size'], 'batch-size', { int: true, min: 1 }));
+  const ev = evaluate(model, { ...enc, labels: d.labels }, num(v['batch-size'], 'batch-size', { int: true, min: 1 }), padding(v.padding as string));
   json({ loss: ev.loss, ...classificationReport(d.labels, ev.predictions, model.labels), confusion_matrix: confusionMatrix(d.labels, ev.predictions, model.numLabels), labels: model.labels });
   model.dispose();
 }
@@ -212,7 +280,7 @@ async function cmdPredict(args: string[]) {
   await initBackend(v.backend);
   const dir = await resolveModel(need(v.model, 'model'));
   const out = need(v.out, 'out');
-  const r = await predictCsv(dir, need(v.data, 'data'), out, { columns: { text: v['text-col'] as string, pair: v['pair-col'] as string | undefined, id: v['id-col'] as string }, clean: cleanMode(v.clean as string), batchSize: num(v['batch-size'], 'batch-size', { int: true, min: 1 }), targetCol: v['target-col'] as string, log: (s) => console.error(s) });
+  const r = await predictCsv(dir, need(v.data, 'data'), out, { columns: { text: v['text-col'] as string, pair: v['pair-col'] as string | undefined, id: v['id-col'] as string }, clean: cleanMode(v.clean as string), batchSize: num(v['batch-size'], 'batch-size', { int: true, min: 1 }), padding: padding(v.padding as string), targetCol: v['target-col'] as string, log: (s) => console.error(s) });
   console.log(`Wrote ${r.ids.length.toLocaleString('en-US')} predictions to ${out}`);
 }
 
@@ -251,18 +319,69 @@ async function cmdPretrain(args: string[]) {
     weightDecay: num(v['weight-decay'], 'weight-decay', { min: 0 }), seed: num(v.seed, 'seed', { int: true }),
     checkpointEvery: int('checkpoint-every'), evalFraction: num(v['eval-fraction'], 'eval-fraction', { min: 0 }),
     vocab: v.vocab as string, accumulate: int('accumulate'), schedule, nsp: nsp === 'true', wholeWord: v['whole-word'] as boolean,
+    init: '', clean: 'none',
   };
   if (cfg.hidden % cfg.heads !== 0) throw new UsageError(`--hidden ${cfg.hidden} must be a multiple of --heads ${cfg.heads}`);
   await initBackend(v.backend);
+  const progress = stepBar('pre-training');
+  const r = await pretrain(need(v.out, 'out'), cfg, (s) => console.log(s), progress.onStep);
+  progress.done();
+  console.log(`Model written to ${r.modelDir}`);
+}
+
+/** A progress bar over pre-training steps; a resumed run counts its rate and ETA from where it started. */
+function stepBar(label: string): { onStep: (p: PretrainPoint, total: number) => void; done: () => void } {
   let bar: ProgressBar | undefined;
   let first = 0;
-  const r = await pretrain(need(v.out, 'out'), cfg, (s) => console.log(s), (p, total) => {
-    // A resumed run counts its rate and ETA from where it started.
-    if (!bar) { first = p.step - 1; bar = new ProgressBar(total - first, { label: first ? `pre-training (steps ${first + 1}-${total})` : 'pre-training', unit: 'step' }); }
-    bar.update(p.step - first, { loss: p.loss, mlm: p.mlmLoss, nsp: p.nspLoss });
+  return {
+    onStep: (p, total) => {
+      if (!bar) { first = p.step - 1; bar = new ProgressBar(total - first, { label: first ? `${label} (steps ${first + 1}-${total})` : label, unit: 'step' }); }
+      bar.update(p.step - first, { loss: p.loss, mlm: p.mlmLoss });
+    },
+    done: () => bar?.done(),
+  };
+}
+
+async function cmdAdapt(args: string[]) {
+  const { values: v } = parse(args, {
+    model: { type: 'string' }, corpus: { type: 'string' }, out: { type: 'string' }, steps: { type: 'string', default: '300' },
+    lr: { type: 'string', default: '1e-4' }, 'batch-size': { type: 'string', default: '32' }, 'max-len': { type: 'string', default: '64' },
+    warmup: { type: 'string' }, clean: { type: 'string', default: 'lab' }, seed: { type: 'string', default: '42' },
+    'checkpoint-every': { type: 'string', default: '50' },
   });
-  bar?.done();
-  console.log(`Model written to ${r.modelDir}`);
+  const steps = num(v.steps, 'steps', { int: true, min: 1 });
+  const corpus = need(v.corpus, 'corpus').split(',').map((s) => s.trim()).filter(Boolean);
+  await initBackend(v.backend);
+  const dir = await resolveModel(presetHubId(need(v.model, 'model')), { log: (s) => console.error(s) });
+  const progress = stepBar('adapting');
+  const r = await adaptModel(dir, corpus, need(v.out, 'out'), {
+    steps, lr: num(v.lr, 'lr', { min: 0 }), batchSize: num(v['batch-size'], 'batch-size', { int: true, min: 1 }),
+    maxLen: num(v['max-len'], 'max-len', { int: true, min: 8 }), warmup: v.warmup ? num(v.warmup, 'warmup', { int: true, min: 0 }) : Math.round(0.06 * steps),
+    clean: cleanMode(v.clean as string), seed: num(v.seed, 'seed', { int: true }), checkpointEvery: num(v['checkpoint-every'], 'checkpoint-every', { int: true, min: 1 }),
+  }, (s) => console.log(s), progress.onStep);
+  progress.done();
+  console.log(`Adapted model in ${r.modelDir}`);
+}
+
+async function cmdBaseline(args: string[]) {
+  const { 'batch-size': _unused, ...data } = DATA_OPTS;
+  const { values: v } = parse(args, { ...data, 'val-split': TRAIN_OPTS['val-split'], seed: TRAIN_OPTS.seed, limit: TRAIN_OPTS.limit, json: { type: 'boolean', default: false } });
+  const file = need(v.data, 'data');
+  const r = runBaselineOnData(await readLabelled(file, columns(v)), {
+    file, clean: cleanMode(v.clean as string), valSplit: num(v['val-split'], 'val-split', { min: 0.0001 }),
+    seed: num(v.seed, 'seed', { int: true }), limit: v.limit ? num(v.limit, 'limit', { int: true, min: 2 }) : undefined,
+  });
+  const binary = r.positiveF1 !== undefined;
+  if (v.json) {
+    json({ ...baselineSummary(r), train_size: r.trainSize, val_size: r.valSize });
+    return;
+  }
+  console.log(`Baseline: TF-IDF (word 1- and 2-grams, sublinear tf) + logistic regression (C=1), ${r.trainSize.toLocaleString('en-US')} training and ${r.valSize.toLocaleString('en-US')} validation samples (seed ${v.seed})`);
+  console.log(formatClassificationReport(r.report));
+  console.log(`Validation accuracy: ${r.accuracy.toFixed(4)}`);
+  console.log(binary ? `Positive-class F1 (${r.labels[1]}): ${r.positiveF1!.toFixed(4)}` : `Macro F1: ${r.macroF1.toFixed(4)}`);
+  console.log(`Vocabulary: ${r.vocabularySize.toLocaleString('en-US')} n-grams`);
+  console.log(`Time: ${r.seconds.toFixed(1)} s${r.converged ? '' : ` (L-BFGS stopped after ${r.iterations} iterations before converging)`}`);
 }
 
 async function cmdFillMask(args: string[]) {
@@ -286,11 +405,25 @@ async function cmdFillMask(args: string[]) {
   }
 }
 
+async function cmdExport(args: string[]) {
+  const { values: v } = parse(args, { model: { type: 'string' }, out: { type: 'string' }, tokenizer: { type: 'string' }, quantize: { type: 'boolean', default: false } });
+  await initBackend(v.backend);
+  const r = await exportOnnx(presetHubId(need(v.model, 'model')), need(v.out, 'out'), { quantize: v.quantize, tokenizer: v.tokenizer, log: (s) => console.error(s) });
+  for (const f of r.files) console.log(`${path.join(r.dir, f.file)}  ${(f.bytes / 2 ** 20).toFixed(1)} MiB`);
+}
+
+async function cmdDoctor(args: string[]) {
+  const { values: v } = parse(args, { model: { type: 'string' }, 'batch-size': { type: 'string', default: '32' }, 'max-len': { type: 'string', default: '64' }, json: { type: 'boolean', default: false } });
+  await doctor({ model: v.model && presetHubId(v.model), batchSize: num(v['batch-size'], 'batch-size', { int: true, min: 1 }), maxLen: num(v['max-len'], 'max-len', { int: true, min: 2 }), json: v.json, backend: v.backend });
+}
+
 export async function main(argv: string[]): Promise<number> {
   const [cmd, ...rest] = argv;
   const commands: Record<string, (a: string[]) => Promise<void>> = {
     encode: cmdEncode, forward: cmdForward, train: (a) => cmdTrain(a), lab: (a) => cmdTrain(a, true),
-    eval: cmdEval, predict: cmdPredict, download: cmdDownload, pretrain: cmdPretrain, 'fill-mask': cmdFillMask,
+    eval: cmdEval, predict: cmdPredict, download: cmdDownload, pretrain: cmdPretrain, adapt: cmdAdapt, 'fill-mask': cmdFillMask,
+    baseline: cmdBaseline,
+    export: cmdExport, doctor: cmdDoctor,
   };
   if (!cmd || cmd === '--help' || cmd === '-h' || cmd === 'help') { console.log(USAGE); return cmd ? 0 : 2; }
   const run = commands[cmd];

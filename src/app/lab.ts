@@ -5,7 +5,7 @@ import path from 'node:path';
 import { BertForSequenceClassification } from '../model/bert.js';
 import type { LoadOptions } from '../model/pretrained.js';
 import { cleanText, type CleanMode } from '../text/clean.js';
-import { labelledFromFrame, readCsv, splitIndices, unlabelledFromFrame, type LabelledData } from '../data/data.js';
+import { labelledFromFrame, readCsv, splitIndices, unlabelledFromFrame, type LabelledData, type Padding } from '../data/data.js';
 import { loadSpamCorpus } from '../data/corpus.js';
 import { rng, shuffle } from '../nn/random.js';
 import { HubError } from '../io/hub.js';
@@ -212,7 +212,7 @@ export async function trainAndSave(choice: ModelChoice, prep: PreparedData, outD
   await writeStats(outDir, stats);
   const reloaded = await BertForSequenceClassification.fromPretrained(bestDir, { log: () => {} });
   try {
-    const ev = evaluate(reloaded, prep.val, cfg.batchSize);
+    const ev = evaluate(reloaded, prep.val, cfg.batchSize, cfg.padding);
     const labels = reloaded.labels;
     const report = classificationReport(prep.val.labels, ev.predictions, labels);
     const confusion = confusionMatrix(prep.val.labels, ev.predictions, labels.length);
@@ -223,7 +223,15 @@ export async function trainAndSave(choice: ModelChoice, prep: PreparedData, outD
   }
 }
 
-export interface PredictOptions { columns?: { text: string; pair?: string; id?: string }; clean?: CleanMode; batchSize?: number; targetCol?: string; log?: (s: string) => void }
+export interface PredictOptions {
+  columns?: { text: string; pair?: string; id?: string };
+  clean?: CleanMode;
+  batchSize?: number;
+  /** 'longest' pads each batch to its own longest row (same predictions, less work). */
+  padding?: Padding;
+  targetCol?: string;
+  log?: (s: string) => void;
+}
 
 /** Predicts a CSV and writes `id,target` (label names from the model), atomically. */
 export async function predictCsv(modelDir: string, file: string, outFile: string, opts: PredictOptions = {}): Promise<{ ids: string[]; labels: string[]; texts: string[] }> {
@@ -234,7 +242,7 @@ export async function predictCsv(modelDir: string, file: string, outFile: string
   try {
     const tok = await BertTokenizer.fromDir(modelDir);
     const enc = encodeForModel(tok, rows.texts, rows.pairs, opts.clean ?? 'lab', model.config.max_position_embeddings);
-    const { predictions } = predict(model, enc, opts.batchSize ?? 32);
+    const { predictions } = predict(model, enc, opts.batchSize ?? 32, opts.padding);
     const labels = predictions.map((p) => model.labels[p]);
     const target = opts.targetCol ?? 'target';
     const csvCell = (s: string) => (/[",\n]/.test(s) ? `"${s.replace(/"/g, '""')}"` : s);

@@ -235,16 +235,99 @@ export function splitIndices(n: number, valFraction: number, seed: number): { tr
 }
 
 /**
+ * How a batch of encoded rows becomes a rectangle. 'max_length': every batch keeps the width the
+ * rows were encoded to (the lab's recipe); 'longest': each batch is cut to its own longest row, as
+ * Hugging Face's DataCollatorWithPadding pads per batch. Rows are right-padded and the attention
+ * mask hides the padding, so the outputs are the same and only the cost differs.
+ */
+export type Padding = 'max_length' | 'longest';
+
+export const PADDINGS: readonly Padding[] = ['max_length', 'longest'];
+
+/** Length of a right-padded row without its padding: one past its last attended position. */
+export function unpaddedLength(attentionMask: readonly number[]): number {
+  for (let i = attentionMask.length - 1; i >= 0; i--) if (attentionMask[i] !== 0) return i + 1;
+  return 0;
+}
+
+/**
+ * The width of the batch `idx` under `padding`: the encoded width, or the longest row's unpadded
+ * length (at least 1, so that a batch of empty rows still has a [CLS] position).
+ */
+export function batchWidth(attentionMask: readonly (readonly number[])[], idx: readonly number[], padding: Padding): number {
+  if (idx.length === 0) throw new Error('batchWidth: empty batch');
+  if (padding === 'max_length') return attentionMask[idx[0]!]!.length;
+  let w = 1;
+  for (const i of idx) w = Math.max(w, unpaddedLength(attentionMask[i]!));
+  return w;
+}
+
+/**
+ * Length-grouped batches (as Hugging Face's group_by_length): the examples, already shuffled, are
+ * cut into mega-batches of 50 batches, each sorted longest first and cut into batches, so that a
+ * batch holds rows of similar length and pads little; the batches are then shuffled so that
+ * lengths do not come in waves. Only the last mega-batch can leave a partial batch.
+ *
+ * Example: groupedBatches(shuffled, (i) => lengths[i], 32, rng(seed))
+ */
+export function groupedBatches<T>(examples: T[], length: (e: T) => number, batchSize: number, rand: () => number): T[][] {
+  if (!Number.isInteger(batchSize) || batchSize < 1) throw new Error(`groupedBatches: batchSize must be a positive integer, got ${batchSize}`);
+  const mega = batchSize * 50;
+  const out: T[][] = [];
+  for (let i = 0; i < examples.length; i += mega) {
+    // Array.prototype.sort is stable, so equal lengths keep their shuffled order.
+    const sorted = examples.slice(i, i + mega).sort((x, y) => length(y) - length(x));
+    for (let j = 0; j < sorted.length; j += batchSize) out.push(sorted.slice(j, j + batchSize));
+  }
+  return shuffle(out, rand);
+}
+
+/** groupedBatches as one flat order, for loops that cut their own batches. */
+export function groupByLength<T>(examples: T[], length: (e: T) => number, batchSize: number, rand: () => number): T[] {
+  return groupedBatches(examples, length, batchSize, rand).flat();
+}
+
+export interface BatchOptions {
+  shuffle: boolean;
+  seed?: number;
+  epoch?: number;
+  /**
+   * With shuffle: each row's length; batches are then grouped by length (groupedBatches) from the
+   * same seeded order, so a rerun repeats them.
+   */
+  lengths?: readonly number[];
+}
+
+/**
  * Positions 0..n-1 in batches. With shuffle, the order is a permutation drawn from (seed, epoch),
  * so every epoch differs but a rerun repeats; without it, batches are sequential (validation).
  * The last partial batch is kept; a batchSize of n or more gives one batch of everything.
  */
-export function batches(n: number, batchSize: number, opts: { shuffle: boolean; seed?: number; epoch?: number }): number[][] {
+export function batches(n: number, batchSize: number, opts: BatchOptions): number[][] {
   if (!Number.isInteger(n) || n < 0) throw new Error(`batches: n must be a non-negative integer, got ${n}`);
   if (!Number.isInteger(batchSize) || batchSize < 1) throw new Error(`batches: batchSize must be a positive integer, got ${batchSize}`);
+  if (opts.lengths !== undefined && opts.lengths.length !== n) throw new Error(`batches: ${n} rows but ${opts.lengths.length} lengths`);
   let order = Array.from({ length: n }, (_, i) => i);
-  if (opts.shuffle) order = shuffle(order, rng(mixSeed(opts.seed ?? 0, opts.epoch ?? 0)));
+  const rand = rng(mixSeed(opts.seed ?? 0, opts.epoch ?? 0));
+  if (opts.shuffle) order = shuffle(order, rand);
+  if (opts.shuffle && opts.lengths) {
+    const lengths = opts.lengths;
+    return groupedBatches(order, (i) => lengths[i]!, batchSize, rand);
+  }
   const out: number[][] = [];
   for (let s = 0; s < n; s += batchSize) out.push(order.slice(s, s + batchSize));
+  return out;
+}
+
+/**
+ * Batches for inference with per-batch padding: positions sorted longest first (stable, so ties
+ * keep input order), cut into batches, so that each batch pads to little. Callers put results
+ * back at the positions the batch lists, which restores the input order.
+ */
+export function lengthSortedBatches(lengths: readonly number[], batchSize: number): number[][] {
+  if (!Number.isInteger(batchSize) || batchSize < 1) throw new Error(`lengthSortedBatches: batchSize must be a positive integer, got ${batchSize}`);
+  const order = Array.from({ length: lengths.length }, (_, i) => i).sort((a, b) => lengths[b]! - lengths[a]!);
+  const out: number[][] = [];
+  for (let s = 0; s < order.length; s += batchSize) out.push(order.slice(s, s + batchSize));
   return out;
 }

@@ -301,3 +301,31 @@ export function specialIdsFor(vocab: readonly string[]): SpecialIds {
   };
   return { pad: find('[PAD]'), cls: find('[CLS]'), sep: find('[SEP]'), mask: find('[MASK]'), vocabSize: vocab.length };
 }
+
+/**
+ * Examples for MLM alone (RoBERTa's DOC-SENTENCES): each document's tokens in order, cut into
+ * pieces of at most maxLen - 2, each as `[CLS] piece [SEP]` (token type 0), padded and masked.
+ * No segment is split in two or paired with another document, as there is no NSP to learn.
+ */
+export function buildSingleSegmentExamples(
+  docs: number[][][],
+  special: SpecialIds,
+  maxLen: number,
+  rand: () => number,
+  opts: MaskOptions = {},
+): PretrainExample[] {
+  const room = maxLen - 2;
+  if (!Number.isInteger(maxLen) || room < 1) throw new Error(`buildSingleSegmentExamples: maxLen must be an integer >= 3, got ${maxLen}`);
+  const out: PretrainExample[] = [];
+  for (const doc of docs) {
+    const tokens = doc.flat();
+    for (let i = 0; i < tokens.length; i += room) {
+      const ids = [special.cls, ...tokens.slice(i, i + room), special.sep];
+      const attentionMask = ids.map(() => 1);
+      while (ids.length < maxLen) { ids.push(special.pad); attentionMask.push(0); }
+      const { inputIds, labels } = maskTokens(ids, special, rand, opts);
+      out.push({ inputIds, tokenTypeIds: ids.map(() => 0), attentionMask, mlmLabels: labels, nspLabel: 0 });
+    }
+  }
+  return out;
+}

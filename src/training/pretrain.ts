@@ -9,7 +9,7 @@ import { variableGrads } from '../nn/tape.js';
 import type { BertConfig } from '../model/config.js';
 import { configForShape } from '../model/presets.js';
 import { loadCorpus, type Document } from '../data/corpus.js';
-import { buildExamples, makeNspPairs, specialIdsFor, tokenizeDocuments, type PretrainExample, type SpecialIds } from '../data/pretrain-data.js';
+import { buildExamples, buildSingleSegmentExamples, makeNspPairs, specialIdsFor, tokenizeDocuments, type PretrainExample, type SpecialIds } from '../data/pretrain-data.js';
 import { mixSeed, rng, shuffle } from '../nn/random.js';
 import { trainWordPiece } from '../text/wordpiece.js';
 import { BertTokenizer } from '../text/tokenizer.js';
@@ -18,6 +18,8 @@ import { readSafetensors, writeSafetensors, type TensorData } from '../io/safete
 import { writeFileAtomic } from '../io/atomic.js';
 import { plotHtml } from '../ui/display.js';
 import { formatTime } from './train.js';
+import { cleanText, type CleanMode } from '../text/clean.js';
+import { groupByLength } from '../data/data.js';
 
 export interface PretrainConfig {
   corpus: string[];
@@ -48,12 +50,20 @@ export interface PretrainConfig {
   nsp: boolean;
   /** Whole-word masking: a word's `##` pieces are masked together. */
   wholeWord: boolean;
+  /**
+   * A pre-trained model directory to continue from (task-adaptive pre-training, `bert-lab adapt`):
+   * its weights, shape and tokenizer are used and `layers`/`hidden`/`heads`/`vocab` are ignored.
+   * '' starts from a random initialisation.
+   */
+  init: string;
+  /** Cleaning applied to every document first ('none' keeps the text as it is). */
+  clean: CleanMode;
 }
 
 export const PRETRAIN_DEFAULTS: PretrainConfig = {
   corpus: ['sotu', 'brown', 'moby-dick'], vocabSize: 8192, layers: 2, hidden: 128, heads: 2, maxLen: 64,
   steps: 2000, batchSize: 32, lr: 1e-3, warmup: 100, weightDecay: 0.01, seed: 42, checkpointEvery: 100, evalFraction: 0.05,
-  vocab: '', accumulate: 1, schedule: 'linear', nsp: true, wholeWord: false,
+  vocab: '', accumulate: 1, schedule: 'linear', nsp: true, wholeWord: false, init: '', clean: 'none',
 };
 
 /** The learning-rate factor at `step`: linear warm-up, then linear or cosine decay to 0. */
@@ -110,18 +120,21 @@ function tensors(b: PretrainExample[]) {
 }
 
 /**
- * Length-grouped order (as Hugging Face's group_by_length): the shuffled examples are cut into
- * mega-batches of 50 batches, each sorted by length, so that a batch holds rows of similar length
- * and pads little; the batches are then shuffled so that lengths do not come in waves.
+ * The documents cleaned with `mode` and without exact repeats (after cleaning) or empty ones: a
+ * corpus assembled from several sources often holds the same text more than once, and a repeat
+ * would also leak into the held-out part.
  */
-export function groupByLength<T>(examples: T[], length: (e: T) => number, batchSize: number, rand: () => number): T[] {
-  const mega = batchSize * 50;
-  const batches: T[][] = [];
-  for (let i = 0; i < examples.length; i += mega) {
-    const sorted = examples.slice(i, i + mega).sort((x, y) => length(y) - length(x));
-    for (let j = 0; j < sorted.length; j += batchSize) batches.push(sorted.slice(j, j + batchSize));
+export function dedupe(docs: Document[], mode: CleanMode): Document[] {
+  const seen = new Set<string>();
+  const out: Document[] = [];
+  for (const d of docs) {
+    const text = mode === 'none' ? d.text : cleanText(d.text, mode);
+    const key = text.replace(/\s+/g, ' ').trim();
+    if (key.length === 0 || seen.has(key)) continue;
+    seen.add(key);
+    out.push({ ...d, text });
   }
-  return shuffle(batches, rand).flat();
+  return out;
 }
 
 /** Documents split into training and held-out sets, the same for a given seed. */
@@ -148,10 +161,10 @@ export function epochBatch<T>(examples: T[], k: number, batchSize: number): T[] 
  */
 function epochExamples(docs: number[][][], special: SpecialIds, cfg: PretrainConfig, epoch: number, isContinuation?: (id: number) => boolean): PretrainExample[] {
   const rand = rng(mixSeed(cfg.seed, epoch, 11));
-  let pairs = makeNspPairs(docs, cfg.maxLen, rand);
-  if (!cfg.nsp) pairs = pairs.filter((p) => !p.isRandomNext);
-  const examples = shuffle(buildExamples(pairs, special, cfg.maxLen, rand, { isContinuation }), rand);
-  return groupByLength(examples, lengthOf, cfg.batchSize, rand);
+  const examples = cfg.nsp
+    ? buildExamples(makeNspPairs(docs, cfg.maxLen, rand), special, cfg.maxLen, rand, { isContinuation })
+    : buildSingleSegmentExamples(docs, special, cfg.maxLen, rand, { isContinuation });
+  return groupByLength(shuffle(examples, rand), lengthOf, cfg.batchSize, rand);
 }
 
 function modelConfig(c: PretrainConfig, vocabSize: number): BertConfig {
@@ -196,15 +209,15 @@ export interface PretrainResult { modelDir: string; eval: PretrainEval; points: 
  * Pre-trains into `outDir`: OUT/checkpoint (resumable), OUT/loss.csv + loss.html, and at the end
  * OUT/model (F16 weights, tokenizer, model card). A run finding OUT/checkpoint continues from it.
  */
-export async function pretrain(outDir: string, cfg: PretrainConfig, log: (s: string) => void = (s) => console.log(s), onStep?: (p: PretrainPoint, total: number) => void): Promise<PretrainResult> {
+export async function pretrain(outDir: string, cfg: PretrainConfig, log: (s: string) => void = (s) => console.log(s), onStep?: (p: PretrainPoint, total: number) => void, extraFiles?: (tmp: string) => Promise<void>): Promise<PretrainResult> {
   const ckpt = path.join(outDir, 'checkpoint');
   const resume = existsSync(path.join(ckpt, 'state.json'));
   let state: State;
   let tok: BertTokenizer;
-  let model: BertForPreTraining;
+  let model!: BertForPreTraining;
   const opt = new AdamW({ lr: cfg.lr, weightDecay: cfg.weightDecay, noDecay: (n) => /(bias|LayerNorm\.weight)$/.test(n) });
 
-  const docsRaw = (await Promise.all(cfg.corpus.map((c) => loadCorpus(c)))).flat();
+  const docsRaw = dedupe((await Promise.all(cfg.corpus.map((c) => loadCorpus(c)))).flat(), cfg.clean);
   const { train: trainDocs, held } = splitDocs(docsRaw, cfg.evalFraction, cfg.seed);
   if (resume) {
     state = JSON.parse(await readFile(path.join(ckpt, 'state.json'), 'utf8')) as State;
@@ -219,10 +232,14 @@ export async function pretrain(outDir: string, cfg: PretrainConfig, log: (s: str
     opt.loadState({ step: state.step, m, v }, model.p.vars);
     log(`Resuming from ${ckpt} at step ${state.step} of ${cfg.steps}`);
   } else {
-    log(`Corpus: ${cfg.corpus.join(' + ')}: ${docsRaw.length.toLocaleString('en-US')} documents (${held.length} held out)`);
+    log(`Corpus: ${cfg.corpus.join(' + ')}: ${docsRaw.length.toLocaleString('en-US')} distinct documents (${held.length} held out)${cfg.clean !== 'none' ? `, cleaned (${cfg.clean})` : ''}`);
     const t0 = performance.now();
     let vocabSeconds = 0;
-    if (cfg.vocab) {
+    if (cfg.init) {
+      tok = await BertTokenizer.fromDir(cfg.init);
+      model = await BertForPreTraining.fromPretrained(cfg.init, { log, seed: cfg.seed });
+      log(`Continuing pre-training from ${cfg.init}`);
+    } else if (cfg.vocab) {
       tok = await BertTokenizer.fromDir(cfg.vocab);
       log(`Vocabulary: ${tok.vocabSize.toLocaleString('en-US')} tokens from ${cfg.vocab}`);
     } else {
@@ -232,11 +249,14 @@ export async function pretrain(outDir: string, cfg: PretrainConfig, log: (s: str
       tok = BertTokenizer.fromVocab(vocab, { model_max_length: Math.max(512, cfg.maxLen) });
       await tok.save(path.join(outDir, 'vocab'));
     }
-    model = new BertForPreTraining(modelConfig(cfg, tok.vocabSize));
-    model.initWeights(cfg.seed);
+    if (!cfg.init) {
+      model = new BertForPreTraining(modelConfig(cfg, tok.vocabSize));
+      model.initWeights(cfg.seed);
+    }
     state = { step: 0, points: [], config: cfg, vocabSeconds, tokensSeen: 0 };
   }
-  log(`Model: ${cfg.layers} layers, hidden ${cfg.hidden}, ${cfg.heads} heads, vocabulary ${tok.vocabSize}: ${model.numParameters().toLocaleString('en-US')} parameters`);
+  const mc = model.config;
+  log(`Model: ${mc.num_hidden_layers} layers, hidden ${mc.hidden_size}, ${mc.num_attention_heads} heads, vocabulary ${tok.vocabSize}: ${model.numParameters().toLocaleString('en-US')} parameters`);
 
   const special = specialIdsFor(tok.convertIdsToTokens(Array.from({ length: tok.vocabSize }, (_, i) => i)));
   const encode = (s: string) => tok.convertTokensToIds(tok.tokenize(s));
@@ -310,7 +330,8 @@ export async function pretrain(outDir: string, cfg: PretrainConfig, log: (s: str
     log(`Held-out: MLM accuracy ${ev.mlmAccuracy.toFixed(4)}, NSP accuracy ${ev.nspAccuracy.toFixed(4)} (${ev.examples} examples); ${Math.round(tps)} tokens/s; ${formatTime(seconds)} in all (${state.step - startStep} steps this run)`);
     const modelDir = path.join(outDir, 'model');
     const card = modelCard(cfg, model, tok.vocabSize, docsRaw.length, ev, seconds, tps, state.vocabSeconds);
-    await model.save(modelDir, { dtype: 'F16', extra: async (tmp) => { await tok.save(tmp); await writeFileAtomic(path.join(tmp, 'README.md'), card); } });
+    // Adapted models keep float32 weights: fine-tuning starts from them at once.
+    await model.save(modelDir, { dtype: cfg.init ? 'F32' : 'F16', extra: async (tmp) => { await tok.save(tmp); await writeFileAtomic(path.join(tmp, 'README.md'), card); await extraFiles?.(tmp); } });
     await writeFileAtomic(path.join(outDir, 'eval.json'), JSON.stringify({ ...ev, seconds, tokensPerSecond: tps, steps: state.step }, null, 2) + '\n');
     return { modelDir, eval: ev, points: state.points, seconds, tokensPerSecond: tps, config: cfg, corpusDocs: docsRaw.length };
   } finally {
@@ -338,4 +359,33 @@ so that the lab runs with no download. It is far smaller and less trained than b
 Weights: \`model.safetensors\` (F16), architecture BertForPreTraining; load it as a classifier and the
 MLM/NSP heads are reported unused and a classification head is initialised, as in transformers.
 `;
+}
+
+export interface AdaptOptions { steps: number; lr: number; batchSize: number; maxLen: number; warmup: number; clean: CleanMode; seed: number; checkpointEvery?: number }
+
+/**
+ * Task-adaptive pre-training (Gururangan et al., 2020, "Don't Stop Pretraining"): masked-language
+ * modelling continued from `modelDir` on the task's own unlabelled texts, cleaned as fine-tuning
+ * will see them, with whole-word masking and no NSP. Resumable like `pretrain` (OUT/checkpoint); a
+ * finished OUT/model with the same settings is reused as it is.
+ *
+ * Example: `await adaptModel('models/bert-lab-mini', ['data/train.csv:text', 'data/test.csv:text'], 'runs/adapted', { steps: 300, lr: 1e-4, batchSize: 32, maxLen: 64, warmup: 30, clean: 'lab', seed: 42 })`
+ */
+export async function adaptModel(modelDir: string, corpus: string[], outDir: string, o: AdaptOptions, log: (s: string) => void = (s) => console.log(s), onStep?: (p: PretrainPoint, total: number) => void): Promise<{ modelDir: string; reused: boolean }> {
+  const cfg: PretrainConfig = {
+    ...PRETRAIN_DEFAULTS, corpus, init: modelDir, vocab: '', nsp: false, wholeWord: true, clean: o.clean,
+    steps: o.steps, lr: o.lr, batchSize: o.batchSize, maxLen: o.maxLen, warmup: o.warmup, seed: o.seed,
+    checkpointEvery: o.checkpointEvery ?? 50, evalFraction: 0.02,
+  };
+  const done = path.join(outDir, 'model', 'adapt.json');
+  if (existsSync(done)) {
+    const prev = JSON.parse(await readFile(done, 'utf8')) as { config?: PretrainConfig };
+    if (JSON.stringify(prev.config) === JSON.stringify(cfg)) {
+      log(`Using the adapted model in ${path.join(outDir, 'model')} (same settings)`);
+      return { modelDir: path.join(outDir, 'model'), reused: true };
+    }
+    throw new Error(`${outDir} holds a model adapted with other settings; remove it or choose another output folder`);
+  }
+  const r = await pretrain(outDir, cfg, log, onStep, async (tmp) => { await writeFileAtomic(path.join(tmp, 'adapt.json'), JSON.stringify({ config: cfg }, null, 2) + '\n'); });
+  return { modelDir: r.modelDir, reused: false };
 }

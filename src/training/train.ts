@@ -5,10 +5,10 @@ import type { BertForSequenceClassification } from '../model/bert.js';
 import type { BertInputs } from '../model/inputs.js';
 import { variableGrads } from '../nn/tape.js';
 import { AdamW, clipCoef, gradNorm, linearSchedule } from '../nn/optim.js';
-import { batches } from '../data/data.js';
+import { batches, batchWidth, lengthSortedBatches, unpaddedLength, type Padding } from '../data/data.js';
 import { checkMemory } from '../backend/wasm.js';
 
-/** Encoded examples with integer labels (all rows padded to one length). */
+/** Encoded examples with integer labels (all rows right-padded to one length). */
 export interface LabelledBatchData {
   inputIds: number[][];
   attentionMask: number[][];
@@ -25,10 +25,20 @@ export interface TrainConfig {
   clip: number;
   warmupSteps: number;
   seed: number;
+  /**
+   * Early stopping: stop after `patience` epochs in a row without a better validation `metric`
+   * (higher accuracy or lower loss). Off when absent or 0. The best epoch is still the one with the
+   * best validation accuracy.
+   */
+  earlyStopping?: { patience: number; metric: 'accuracy' | 'loss' };
+  /** Batch width for training and validation: the encoded width ('max_length', the default) or each batch's longest row. */
+  padding?: Padding;
+  /** Training batches of rows of similar length (Hugging Face's group_by_length); pays off with padding 'longest'. */
+  groupByLength?: boolean;
 }
 
-/** The lab's defaults. */
-export const LAB_TRAIN_CONFIG: TrainConfig = { epochs: 4, lr: 2e-5, eps: 1e-8, weightDecay: 0, batchSize: 32, clip: 1.0, warmupSteps: 0, seed: 42 };
+/** The lab's defaults: every row padded to the data set's max length, batches in random order. */
+export const LAB_TRAIN_CONFIG: TrainConfig = { epochs: 4, lr: 2e-5, eps: 1e-8, weightDecay: 0, batchSize: 32, clip: 1.0, warmupSteps: 0, seed: 42, padding: 'max_length', groupByLength: false };
 
 export interface EpochStats {
   epoch: number;
@@ -57,9 +67,15 @@ export function formatTime(seconds: number): string {
   return `${Math.floor(s / 3600)}:${String(Math.floor((s % 3600) / 60)).padStart(2, '0')}:${String(s % 60).padStart(2, '0')}`;
 }
 
-/** The rows `idx` of `data` as int32 tensors. */
-export function batchTensors(data: Omit<LabelledBatchData, 'labels'>, idx: number[]): BertInputs {
-  const pick = (m: number[][]) => tf.tensor2d(idx.map((i) => m[i]), [idx.length, m[idx[0]].length], 'int32');
+/**
+ * The rows `idx` of `data` as int32 tensors [batch, width]: the encoded width with 'max_length',
+ * the batch's longest row with 'longest' (the cut-off columns are padding in every row).
+ *
+ * Example: const inputs = batchTensors(enc, [0, 1, 2], 'longest');
+ */
+export function batchTensors(data: Omit<LabelledBatchData, 'labels'>, idx: number[], padding: Padding = 'max_length'): BertInputs {
+  const width = batchWidth(data.attentionMask, idx, padding);
+  const pick = (m: number[][]) => tf.tensor2d(idx.map((i) => (m[i].length === width ? m[i] : m[i].slice(0, width))), [idx.length, width], 'int32');
   return { inputIds: pick(data.inputIds), attentionMask: pick(data.attentionMask), tokenTypeIds: pick(data.tokenTypeIds) };
 }
 
@@ -67,9 +83,9 @@ export function batchTensors(data: Omit<LabelledBatchData, 'labels'>, idx: numbe
  * One optimizer step on one batch: forward, backward, clip, AdamW. Every tensor it makes is
  * disposed, so tf.memory().numTensors is the same before and after.
  */
-export function trainStep(model: BertForSequenceClassification, opt: AdamW, data: LabelledBatchData, idx: number[], clip: number, dropout = true): { loss: number; gradNorm: number } {
+export function trainStep(model: BertForSequenceClassification, opt: AdamW, data: LabelledBatchData, idx: number[], clip: number, dropout = true, padding: Padding = 'max_length'): { loss: number; gradNorm: number } {
   opt.init(model.p.vars);
-  const inputs = batchTensors(data, idx);
+  const inputs = batchTensors(data, idx, padding);
   const labels = tf.tensor1d(idx.map((i) => data.labels[i]), 'int32');
   const vars = model.trainableVariables();
   const { value, grads } = variableGrads(() => model.loss(inputs, labels, dropout), vars);
@@ -84,28 +100,34 @@ export function trainStep(model: BertForSequenceClassification, opt: AdamW, data
 
 export interface Evaluation { loss: number; accuracy: number; predictions: number[]; probabilities: number[][] }
 
-/** Mean loss and exact accuracy over `data`, in sequential batches with dropout off. */
-export function evaluate(model: BertForSequenceClassification, data: LabelledBatchData, batchSize: number): Evaluation {
-  const { probabilities, lossSum } = run(model, data, batchSize, data.labels);
+/**
+ * Mean loss and exact accuracy over `data` with dropout off. With padding 'longest' the rows are
+ * batched longest first and each batch is cut to its longest row; results come back in input order.
+ */
+export function evaluate(model: BertForSequenceClassification, data: LabelledBatchData, batchSize: number, padding: Padding = 'max_length'): Evaluation {
+  const { probabilities, lossSum } = run(model, data, batchSize, padding, data.labels);
   const predictions = probabilities.map(argmax);
   const correct = predictions.reduce((n, p, i) => n + (p === data.labels[i] ? 1 : 0), 0);
   return { loss: lossSum / data.labels.length, accuracy: correct / data.labels.length, predictions, probabilities };
 }
 
-/** Class probabilities and predicted ids for unlabelled data. */
-export function predict(model: BertForSequenceClassification, data: Omit<LabelledBatchData, 'labels'>, batchSize: number): { predictions: number[]; probabilities: number[][] } {
-  const { probabilities } = run(model, data, batchSize);
+/** Class probabilities and predicted ids for unlabelled data, in input order (padding as in evaluate). */
+export function predict(model: BertForSequenceClassification, data: Omit<LabelledBatchData, 'labels'>, batchSize: number, padding: Padding = 'max_length'): { predictions: number[]; probabilities: number[][] } {
+  const { probabilities } = run(model, data, batchSize, padding);
   return { predictions: probabilities.map(argmax), probabilities };
 }
 
-function run(model: BertForSequenceClassification, data: Omit<LabelledBatchData, 'labels'>, batchSize: number, labels?: number[]) {
-  const probabilities: number[][] = [];
+function run(model: BertForSequenceClassification, data: Omit<LabelledBatchData, 'labels'>, batchSize: number, padding: Padding, labels?: number[]) {
+  const n = data.inputIds.length;
+  const probabilities: number[][] = new Array<number[]>(n);
   let lossSum = 0;
-  for (const idx of batches(data.inputIds.length, batchSize, { shuffle: false })) {
+  // Sorting by length only pays when each batch is cut to its own longest row.
+  const order = padding === 'longest' ? lengthSortedBatches(data.attentionMask.map(unpaddedLength), batchSize) : batches(n, batchSize, { shuffle: false });
+  for (const idx of order) {
     tf.tidy(() => {
-      const logits = model.forward(batchTensors(data, idx)).logits;
+      const logits = model.forward(batchTensors(data, idx, padding)).logits;
       const probs = tf.softmax(logits).arraySync() as number[][];
-      probabilities.push(...probs);
+      idx.forEach((i, k) => { probabilities[i] = probs[k]; });
       if (labels) {
         // Sum of per-example losses, so the mean is exact over uneven batches.
         const y = tf.oneHot(tf.tensor1d(idx.map((i) => labels[i]), 'int32'), logits.shape[1]);
@@ -137,9 +159,9 @@ export function estimateTrainingBytes(model: BertForSequenceClassification, batc
 }
 
 /** Stops at once, with what to change, when training `model` at this batch shape cannot fit the wasm heap. */
-export function checkTrainingMemory(model: BertForSequenceClassification, batchSize: number, seqLen: number): void {
+export function checkTrainingMemory(model: BertForSequenceClassification, batchSize: number, seqLen: number, backend = tf.getBackend()): void {
   checkMemory(estimateTrainingBytes(model, batchSize, seqLen),
-    `training this model (${model.numParameters().toLocaleString('en-US')} parameters) with batch ${batchSize} x ${seqLen} tokens`);
+    `training this model (${model.numParameters().toLocaleString('en-US')} parameters) with batch ${batchSize} x ${seqLen} tokens`, backend);
 }
 
 /**
@@ -152,9 +174,16 @@ export async function fineTune(model: BertForSequenceClassification, train: Labe
   const totalSteps = stepsPerEpoch * cfg.epochs;
   checkTrainingMemory(model, Math.min(cfg.batchSize, train.labels.length), train.inputIds[0]?.length ?? 0);
   const opt = new AdamW({ lr: cfg.lr, eps: cfg.eps, weightDecay: cfg.weightDecay });
+  const padding = cfg.padding ?? 'max_length';
+  const lengths = cfg.groupByLength ? train.attentionMask.map(unpaddedLength) : undefined;
   model.seedDropout(cfg.seed);
   const stats: EpochStats[] = [];
   let best = -Infinity;
+  const stop = cfg.earlyStopping && cfg.earlyStopping.patience > 0 ? cfg.earlyStopping : undefined;
+  let bestMonitored = Infinity, sinceBetter = 0;
+  if (padding !== 'max_length' || cfg.groupByLength) {
+    log(`Batches: ${padding === 'longest' ? 'each padded to its longest row' : 'padded to the encoded length'}${cfg.groupByLength ? '; training batches grouped by length' : ''}`);
+  }
   const t0 = performance.now();
   try {
     for (let epoch = 1; epoch <= cfg.epochs; epoch++) {
@@ -163,11 +192,11 @@ export async function fineTune(model: BertForSequenceClassification, train: Labe
       log('Training...');
       const tStart = performance.now();
       let lossSum = 0;
-      const order = batches(train.labels.length, cfg.batchSize, { shuffle: true, seed: cfg.seed, epoch });
+      const order = batches(train.labels.length, cfg.batchSize, { shuffle: true, seed: cfg.seed, epoch, lengths });
       for (const [i, idx] of order.entries()) {
         opt.lr = cfg.lr * linearSchedule(opt.step, cfg.warmupSteps, totalSteps);
         const lr = opt.lr;
-        const { loss, gradNorm } = trainStep(model, opt, train, idx, cfg.clip);
+        const { loss, gradNorm } = trainStep(model, opt, train, idx, cfg.clip, true, padding);
         if (!Number.isFinite(loss)) throw new Error(`training diverged: loss is ${loss} at epoch ${epoch}, step ${i + 1} (lower --lr?)`);
         lossSum += loss;
         hooks.onStep?.({ epoch, epochs: cfg.epochs, step: i + 1, steps: order.length, loss, lr, gradNorm, elapsed: (performance.now() - t0) / 1000 });
@@ -185,7 +214,7 @@ export async function fineTune(model: BertForSequenceClassification, train: Labe
       log('');
       log('Running Validation...');
       const vStart = performance.now();
-      const ev = evaluate(model, val, cfg.batchSize);
+      const ev = evaluate(model, val, cfg.batchSize, padding);
       const valSeconds = (performance.now() - vStart) / 1000;
       log(`  Accuracy: ${ev.accuracy.toFixed(2)}`);
       log(`  Validation Loss: ${ev.loss.toFixed(2)}`);
@@ -196,6 +225,16 @@ export async function fineTune(model: BertForSequenceClassification, train: Labe
       if (ev.accuracy > best) {
         best = ev.accuracy;
         await hooks.onBest?.(s);
+      }
+      if (stop) {
+        // Monitored as a number to minimise: the loss, or the error rate.
+        const m = stop.metric === 'loss' ? ev.loss : 1 - ev.accuracy;
+        if (m < bestMonitored) { bestMonitored = m; sinceBetter = 0; } else sinceBetter++;
+        if (sinceBetter >= stop.patience && epoch < cfg.epochs) {
+          log('');
+          log(`Early stopping: no better validation ${stop.metric} for ${sinceBetter} epoch(s) (patience ${stop.patience}); ${cfg.epochs - epoch} epoch(s) not run`);
+          break;
+        }
       }
     }
   } finally {

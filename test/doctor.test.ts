@@ -1,0 +1,85 @@
+// `bert-lab doctor`: the report says what this machine has (checked against the machine itself),
+// and the training estimate is train.ts's own estimate plus a measured step.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import path from 'node:path';
+import * as tf from '@tensorflow/tfjs';
+import { addonCandidates } from '../src/backend/accel.js';
+import { BertForSequenceClassification } from '../src/model/bert.js';
+import { BUNDLED_MODEL } from '../src/app/lab.js';
+import { estimateTrainingBytes } from '../src/training/train.js';
+import { formatDoctor, runDoctor, type DoctorReport } from '../src/app/doctor.js';
+import { repoRoot } from './shared.js';
+
+function cli(...args: string[]): { code: number | null; stdout: string; stderr: string } {
+  const r = spawnSync(process.execPath, ['--import', 'tsx', path.join(repoRoot, 'src/app/cli.ts'), ...args], { encoding: 'utf8', timeout: 180_000 });
+  return { code: r.status, stdout: r.stdout, stderr: r.stderr };
+}
+
+const check = (r: DoctorReport, item: string) => {
+  const c = r.checks.find((x) => x.item === item);
+  assert.ok(c, `no check "${item}" in ${r.checks.map((x) => x.item).join(', ')}`);
+  return c;
+};
+
+test('doctor reports the backend in use, the native kernels, ONNX Runtime, the GPU stack and Jupyter as they are here', async () => {
+  const r = await runDoctor();
+  assert.equal(r.backend.name, tf.getBackend());
+  assert.match(check(r, 'tfjs backend').detail, new RegExp(`^${r.backend.name}: `));
+  const addon = addonCandidates.some((p) => existsSync(p));
+  const native = check(r, 'native kernels');
+  if (!addon) assert.equal(native.status, 'no');
+  else if (r.backend.name === 'wasm') {
+    assert.equal(native.status, 'ok', native.detail);
+    assert.match(native.detail, /OpenBLAS sgemm/);
+  }
+  assert.equal(check(r, 'ONNX Runtime').status, 'ok', 'onnxruntime-node is a dev dependency and loads');
+  const smi = spawnSync('nvidia-smi', ['-L'], { encoding: 'utf8' });
+  const gpu = check(r, 'GPU (nvidia-smi)');
+  assert.equal(gpu.status, smi.status === 0 ? 'ok' : 'no');
+  const tfGpu = check(r, 'tfjs-node-gpu');
+  if (tfGpu.status !== 'ok') assert.match(tfGpu.fix ?? '', /2\.9\.1.*CUDA 11\.2.*cuDNN 8\.1|npm install @tensorflow\/tfjs-node-gpu/);
+  const specs = spawnSync('jupyter', ['kernelspec', 'list'], { encoding: 'utf8' });
+  const tslab = check(r, 'tslab kernel');
+  assert.equal(tslab.status, specs.status === 0 && /^\s*tslab\s/m.test(specs.stdout) ? 'ok' : 'no');
+  if (tslab.status === 'no') assert.match(tslab.fix ?? '', /tslab install/);
+  assert.match(check(r, 'Hugging Face cache').detail, /huggingface|hub/);
+  const table = formatDoctor(r);
+  for (const c of r.checks) assert.ok(table.includes(c.item), `table row for ${c.item}`);
+});
+
+test('doctor --model: the training estimate is train.ts\'s, with a measured step; an oversized batch does not fit the wasm heap', async () => {
+  const r = await runDoctor({ model: BUNDLED_MODEL, batchSize: 8, maxLen: 32 });
+  const t = r.training!;
+  const m = await BertForSequenceClassification.fromPretrained(BUNDLED_MODEL, { labels: ['0', '1'], log: () => {} });
+  assert.equal(t.estimatedBytes, estimateTrainingBytes(m, 8, 32));
+  assert.equal(t.parameters, m.numParameters());
+  m.dispose();
+  assert.ok(t.fits);
+  assert.ok(t.stepSeconds > 0 && Number.isFinite(t.stepSeconds), `step ${t.stepSeconds} s`);
+  assert.equal(t.epochSeconds, t.stepSeconds * Math.ceil(6090 / 8));
+  assert.match(formatDoctor(r), /per step \(measured\)/);
+  if (r.backend.name === 'wasm') {
+    const big = (await runDoctor({ model: BUNDLED_MODEL, batchSize: 4096, maxLen: 512 })).training!;
+    assert.equal(big.fits, false);
+    assert.match(big.problem ?? '', /more than the wasm backend's 4\.0 GB heap: lower --batch-size or --max-len/);
+    assert.ok(Number.isNaN(big.stepSeconds), 'no step is run when it cannot fit');
+    assert.match(formatDoctor({ ...r, training: big }), /does NOT fit/);
+  }
+});
+
+test('bert-lab doctor: --json for machines, clear errors for bad options', () => {
+  const r = cli('doctor', '--json');
+  assert.equal(r.code, 0, r.stderr);
+  const report = JSON.parse(r.stdout) as DoctorReport;
+  assert.ok(report.checks.length >= 10);
+  assert.ok(report.backend.name);
+  const bad = cli('doctor', '--batch-size', '0');
+  assert.equal(bad.code, 2);
+  assert.match(bad.stderr, /--batch-size must be an integer >= 1, got "0"/);
+  const missing = cli('doctor', '--model', './no-such-model');
+  assert.equal(missing.code, 1);
+  assert.match(missing.stderr, /model directory .*no-such-model does not exist/);
+});

@@ -8,6 +8,9 @@
 //   const prep = await prepareData('data/train.csv', tokenizer, { maxLen: 64 });
 //   await trainAndSave({ model, tokenizer, source: 'bert-base-uncased', why: '' }, prep, 'runs/tweets');
 
+// Messages: diagnostics to stderr by level (BERT_LAB_LOG), results to stdout.
+export { log, report, createLogger, parseLogLevel, type Logger, type LogLevel, type LogFn } from './io/log.js';
+
 // Backend: pick the fastest tfjs backend that loads (and the native kernels for wasm).
 export { initBackend, type BackendChoice } from './backend/init.js';
 export { checkMemory, WASM_HEAP_BYTES } from './backend/wasm.js';

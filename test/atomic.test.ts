@@ -3,14 +3,9 @@
 import { test, mock } from 'node:test';
 import assert from 'node:assert/strict';
 import fs from 'node:fs/promises';
-import os from 'node:os';
 import path from 'node:path';
 import { replaceDir, withAtomicFile, writeFileAtomic } from '../src/io/atomic.js';
-
-async function withTemp(f: (dir: string) => Promise<void>): Promise<void> {
-  const dir = await fs.mkdtemp(path.join(os.tmpdir(), 'bert-lab-atomic-'));
-  try { await f(dir); } finally { await fs.rm(dir, { recursive: true, force: true }); }
-}
+import { withTemp } from './shared.js';
 
 test('writeFileAtomic: creates the folder, replaces the file, leaves no temporary file', async () => {
   await withTemp(async (dir) => {

@@ -182,3 +182,54 @@ test('bad checkpoints and inputs give clear errors naming the file and tensor', 
     await rm(dir, { recursive: true, force: true });
   }
 });
+
+test('the classification loss follows problem_type as transformers does: CE, MSE, BCE-with-logits', async () => {
+  await initBackend();
+  const base = { model_type: 'bert' as const, vocab_size: 30, hidden_size: 8, num_hidden_layers: 1, num_attention_heads: 2, intermediate_size: 16, max_position_embeddings: 16 };
+  const { parseConfig } = await import('../src/model/config.js');
+  const { problemType } = await import('../src/model/bert.js');
+  const { fineTune, LAB_TRAIN_CONFIG } = await import('../src/training/train.js');
+  const inputs = () => toInputs({ inputIds: [[2, 5, 7, 3], [2, 9, 3, 0]], attentionMask: [[1, 1, 1, 1], [1, 1, 1, 0]] }, parseConfig(base, 'x'));
+  const logitsOf = (m: BertForSequenceClassification) => tf.tidy(() => m.forward(inputs()).logits.arraySync());
+  const lossOf = (m: BertForSequenceClassification, labels: tf.Tensor) => tf.tidy(() => m.loss(inputs(), labels).dataSync()[0]);
+
+  // regression, one label (inferred as transformers infers it): mean of (logit - target)^2.
+  const reg = new BertForSequenceClassification(parseConfig({ ...base, num_labels: 1 }, 'x'));
+  reg.initWeights(1);
+  assert.equal(problemType(reg.config), 'regression');
+  const y = [0.5, -1.25];
+  const z = logitsOf(reg).map((r) => r[0]);
+  assert.ok(Math.abs(lossOf(reg, tf.tensor1d(y)) - ((z[0] - y[0]) ** 2 + (z[1] - y[1]) ** 2) / 2) < 1e-5);
+  // fineTune trains class ids only: a regression head is refused before any step.
+  const data = { inputIds: [[2, 5, 3]], attentionMask: [[1, 1, 1]], tokenTypeIds: [[0, 0, 0]], labels: [0] };
+  await assert.rejects(fineTune(reg, data, data, LAB_TRAIN_CONFIG, { log: () => {} }), /a head with 1 label is a regression head in transformers, but fine-tuning here trains classification on class ids/);
+  reg.dispose();
+
+  // multi-label: mean over every logit of BCE-with-logits, the stable form checked against the naive one.
+  const multi = new BertForSequenceClassification(parseConfig({ ...base, num_labels: 3, problem_type: 'multi_label_classification' }, 'x'));
+  multi.initWeights(2);
+  const t = [[1, 0, 1], [0, 0, 1]];
+  const zs = logitsOf(multi);
+  const sig = (x: number) => 1 / (1 + Math.exp(-x));
+  let bce = 0;
+  zs.forEach((r, i) => r.forEach((x, j) => { bce -= t[i][j] * Math.log(sig(x)) + (1 - t[i][j]) * Math.log(1 - sig(x)); }));
+  assert.ok(Math.abs(lossOf(multi, tf.tensor2d(t)) - bce / 6) < 1e-5);
+  // problem_type regression with several labels: MSE over [b, num_labels].
+  const regN = new BertForSequenceClassification(parseConfig({ ...base, num_labels: 3, problem_type: 'regression' }, 'x'));
+  regN.initWeights(2);
+  const zr = logitsOf(regN);
+  let mse = 0;
+  zr.forEach((r, i) => r.forEach((x, j) => { mse += (x - t[i][j]) ** 2; }));
+  assert.ok(Math.abs(lossOf(regN, tf.tensor2d(t)) - mse / 6) < 1e-5);
+
+  // Unset with several labels: int32 labels are class ids (cross-entropy), as before.
+  const cls = new BertForSequenceClassification(parseConfig({ ...base, num_labels: 3 }, 'x'));
+  cls.initWeights(2);
+  assert.equal(problemType(cls.config, 'int32'), 'single_label_classification');
+  assert.equal(problemType(cls.config, 'float32'), 'multi_label_classification');
+  const zc = logitsOf(cls);
+  const lse = (r: number[]) => Math.log(r.reduce((a, x) => a + Math.exp(x), 0));
+  const ce = (lse(zc[0]) - zc[0][2] + lse(zc[1]) - zc[1][0]) / 2;
+  assert.ok(Math.abs(lossOf(cls, tf.tensor1d([2, 0], 'int32')) - ce) < 1e-5);
+  multi.dispose(); regN.dispose(); cls.dispose();
+});

@@ -140,3 +140,37 @@ test('train --padding longest --group-by-length runs and says how it batches', n
     await rm(out, { recursive: true, force: true });
   }
 });
+
+test('the usage text names every option of train and pretrain, with the library\'s defaults', () => {
+  const r = cli('--help');
+  assert.equal(r.code, 0, r.stderr);
+  for (const opt of ['--text-col text', '--label-col target', '--id-col id', '--epochs 4', '--lr 0.00002', '--eps 1e-8', '--weight-decay 0',
+    '--warmup 0', '--clip 1', '--batch-size 32', '--val-split 0.2', '--seed 42', '--limit', '--clean lab|improved|none', '--random-init',
+    '--padding max_length|longest', '--group-by-length', '--patience', '--monitor', '--target-col target',
+    '--corpus sotu,brown,moby-dick', '--vocab-size 8192', '--accumulate 1', '--eval-fraction 0.05', '--checkpoint-every 100', '--whole-word']) {
+    assert.ok(r.stdout.includes(opt), `usage lacks "${opt}"`);
+  }
+});
+
+test('train needs no id column; eval, predict and forward take preset names like bert-mini', needsShared, async () => {
+  const dir = await mkdtemp(path.join(os.tmpdir(), 'bert-cli-noid-'));
+  try {
+    const csv = path.join(dir, 'noid.csv');
+    await writeFile(csv, 'text,target\n' + Array.from({ length: 12 }, (_, i) => `"text number ${i} about ${i % 2 ? 'fire' : 'cats'}",${i % 2}`).join('\n') + '\n');
+    const r = cli('train', '--data', csv, '--model', bertBase, '--out', path.join(dir, 'run'), '--dry-run');
+    assert.equal(r.code, 0, r.stderr);
+    assert.match(r.stdout, /Loaded 12 rows/);
+    // Offline with an empty cache: the preset is looked up under its Hub id, not as a folder "bert-mini".
+    const inputs = path.join(dir, 'inputs.json');
+    await writeFile(inputs, JSON.stringify({ input_ids: [[101, 102]] }));
+    for (const cmd of [['eval', '--data', csv], ['predict', '--data', csv, '--out', path.join(dir, 'p.csv')], ['forward', '--inputs', inputs]]) {
+      const e = spawnSync(process.execPath, ['--import', 'tsx', path.join(repoRoot, 'src/app/cli.ts'), cmd[0], '--model', 'bert-mini', ...cmd.slice(1)], {
+        cwd: repoRoot, encoding: 'utf8', env: { ...process.env, HF_HUB_OFFLINE: '1', HF_HUB_CACHE: path.join(dir, 'empty-cache') },
+      });
+      assert.notEqual(e.status, 0);
+      assert.match(e.stderr, /google\/bert_uncased_L-4_H-256_A-4/, `${cmd[0]}: ${e.stderr}`);
+    }
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
+});

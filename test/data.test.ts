@@ -5,7 +5,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import * as dfd from 'danfojs';
 import { readCsv, parseCsv, labelledFromFrame, unlabelledFromFrame, splitIndices, batches, sortLabelNames, unpaddedLength, batchWidth, groupedBatches, groupByLength, lengthSortedBatches } from '../src/data/data.js';
-import { rng, shuffle, randInt, normal, mixSeed } from '../src/nn/random.js';
+import { rng, shuffle, mixSeed } from '../src/nn/random.js';
 import { needsShared, shared } from './shared.js';
 
 const dir = mkdtempSync(path.join(tmpdir(), 'bert-lab-data-'));
@@ -141,18 +141,10 @@ test('random: seeded, uniform-looking, Box–Muller normal', () => {
   assert.ok(xs.every((x) => x >= 0 && x < 1));
   const mean = xs.reduce((s, x) => s + x, 0) / xs.length;
   assert.ok(Math.abs(mean - 0.5) < 0.02, `mean ${mean}`);
-  const r = rng(3);
-  const ints = Array.from({ length: 1000 }, () => randInt(r, 2, 5));
-  assert.deepEqual([...new Set(ints)].sort(), [2, 3, 4]);
   const input = [1, 2, 3, 4, 5];
   const sh = shuffle(input, rng(1));
   assert.deepEqual(input, [1, 2, 3, 4, 5]);
   assert.deepEqual([...sh].sort(), input);
-  const n = rng(11);
-  const zs = Array.from({ length: 20000 }, () => normal(n, 1, 2));
-  const m = zs.reduce((s, z) => s + z, 0) / zs.length;
-  const sd = Math.sqrt(zs.reduce((s, z) => s + (z - m) ** 2, 0) / zs.length);
-  assert.ok(Math.abs(m - 1) < 0.05 && Math.abs(sd - 2) < 0.05, `mean ${m} sd ${sd}`);
   assert.notEqual(mixSeed(1, 0), mixSeed(0, 1));
   assert.throws(() => rng(NaN), /not a finite number/);
 });

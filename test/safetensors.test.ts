@@ -7,7 +7,7 @@ import {
   WeightsError, float16BitsToFloat32, float32ToFloat16Bits, parseSafetensors, readSafetensors,
   readSafetensorsWithMetadata, writeSafetensors, type TensorData,
 } from '../src/io/safetensors.js';
-import { needsShared, shared } from './shared.js';
+import { expectError as expectErrorIn, needsShared, shared } from './shared.js';
 
 const FILE = '/x/model.safetensors';
 
@@ -26,12 +26,7 @@ function f32bytes(values: number[]): Uint8Array {
 }
 
 function expectError(buf: Uint8Array, pattern: RegExp): void {
-  assert.throws(() => parseSafetensors(buf, FILE), (e: unknown) => {
-    assert.ok(e instanceof WeightsError, `expected WeightsError, got ${String(e)}`);
-    assert.match(e.message, /^model\.safetensors \(\/x\/model\.safetensors\): /);
-    assert.match(e.message, pattern);
-    return true;
-  });
+  expectErrorIn(() => parseSafetensors(buf, FILE), WeightsError, /^model\.safetensors \(\/x\/model\.safetensors\): /, pattern);
 }
 
 async function tempDir(): Promise<string> {

@@ -4,6 +4,8 @@ import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import path from 'node:path';
 import assert from 'node:assert/strict';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
 
 export const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 export const sharedDir = process.env.BERT_LAB_SHARED ?? path.resolve(repoRoot, '../shared');
@@ -26,4 +28,27 @@ export function assertClose(actual: ArrayLike<number>, expected: ArrayLike<numbe
     if (excess > worst || Number.isNaN(actual[i])) { worst = excess; at = i; }
   }
   assert.ok(at < 0, `${what}: element ${at} is ${actual[at]}, expected ${expected[at]}`);
+}
+
+/** Runs `fn` with a fresh temporary directory, removed afterwards whatever happens. */
+export async function withTemp(fn: (dir: string) => Promise<void>, prefix = 'bert-lab-test-'): Promise<void> {
+  const dir = await mkdtemp(path.join(tmpdir(), prefix));
+  try {
+    await fn(dir);
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
+}
+
+/**
+ * Asserts that `f` throws an `ErrorClass` whose message starts with `start` (the file it names)
+ * and matches `pattern` (what is wrong).
+ */
+export function expectError(f: () => unknown, ErrorClass: new (...args: never[]) => Error, start: RegExp, pattern: RegExp): void {
+  assert.throws(f, (e: unknown) => {
+    assert.ok(e instanceof ErrorClass, `expected ${ErrorClass.name}, got ${String(e)}`);
+    assert.match(e.message, start);
+    assert.match(e.message, pattern);
+    return true;
+  });
 }

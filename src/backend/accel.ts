@@ -245,12 +245,9 @@ export function enableNativeBlas(): NativeBlasStatus {
     }
     const want = threadCount();
     const threads = addon!.setThreads(want.n);
-    // An addon built before Exp/Erf existed has no unary(): it still serves the matmuls.
-    const names = KERNELS.filter((k) => (k !== 'Exp' && k !== 'Erf') || typeof addon!.unary === 'function');
-    for (const name of names) originals.set(name, overrideWasmKernel(name, () => kernelFuncs[name] as unknown as tf.KernelFunc)!);
+    for (const name of KERNELS) originals.set(name, overrideWasmKernel(name, () => kernelFuncs[name] as unknown as tf.KernelFunc)!);
     const info = addon!.info();
-    const unary = names.includes('Exp') ? `, ${info.vmath ?? 'libm'} for Exp/Erf` : '';
-    return (active = { enabled: true, reason: `native kernels ${names.join(', ')}: OpenBLAS sgemm for BatchMatMul/_FusedMatMul (${info.config.split(' ').slice(0, 2).join(' ')}, ${info.parallel}, ${threads} thread${threads > 1 ? 's' : ''} (${want.why}))${unary}; ${addonPath}` });
+    return (active = { enabled: true, reason: `native kernels ${KERNELS.join(', ')}: OpenBLAS sgemm for BatchMatMul/_FusedMatMul (${info.config.split(' ').slice(0, 2).join(' ')}, ${info.parallel}, ${threads} thread${threads > 1 ? 's' : ''} (${want.why})), ${info.vmath} for Exp/Erf; ${addonPath}` });
   } catch (e) {
     return (active = { enabled: false, reason: `native BLAS setup failed (${(e as Error).message.split('\n')[0]})` });
   }
@@ -271,11 +268,6 @@ export function nativeBlasEnabled(): boolean { return !!active?.enabled; }
 
 /** Kernel calls served natively and fallbacks to wasm, since the process started. */
 export function nativeBlasStats(): NativeBlasStats { return { ...stats }; }
-
-/** Sets the BLAS threads at run time (after enableNativeBlas); returns the value in effect. */
-export function setNativeBlasThreads(n: number): number | undefined {
-  return addon?.setThreads(n);
-}
 
 /** The addon's training loops (AdamW, sum of squares, dropout masks), when the accelerator is on and has them. */
 export function nativeOptim(): Pick<Required<Addon>, 'adamwStep' | 'sumSquares' | 'dropoutMask'> | undefined {

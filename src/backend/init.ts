@@ -4,8 +4,8 @@ import * as tf from '@tensorflow/tfjs';
 import { createRequire } from 'node:module';
 import { enableNativeBlas } from './accel.js';
 import { installWasmKernels } from './wasm.js';
+import { log as diagnostics, type LogFn } from '../io/log.js';
 
-export type BackendName = 'tensorflow-gpu' | 'tensorflow' | 'wasm' | 'cpu';
 export interface BackendChoice { name: string; reason: string }
 
 let chosen: BackendChoice | undefined;
@@ -42,7 +42,7 @@ async function useWasm(): Promise<string | undefined> {
  * Selects the backend once per process. `preferred` (or env BERT_LAB_BACKEND) forces one:
  * gpu | node | wasm | cpu. Prints the choice and why, once.
  */
-export async function initBackend(preferred?: string, log: (s: string) => void = (s) => console.error(s)): Promise<BackendChoice> {
+export async function initBackend(preferred?: string, log: LogFn = diagnostics.info): Promise<BackendChoice> {
   if (chosen && !preferred) return chosen;
   const want = (preferred ?? process.env.BERT_LAB_BACKEND ?? 'auto').toLowerCase();
   const notes: string[] = [];

@@ -244,8 +244,6 @@ export interface SpamCorpus {
   texts: string[];
   labels: number[];
   labelNames: string[];
-  /** The corpus group of each message (easy-ham-1, spam-2, ...), for stratified splits. */
-  groups: string[];
 }
 
 export interface SpamOptions {
@@ -272,7 +270,7 @@ export async function loadSpamCorpus(opts: SpamOptions = {}): Promise<SpamCorpus
     }
   }
   const maxChars = opts.maxChars ?? 20_000;
-  const out: SpamCorpus = { texts: [], labels: [], labelNames: ['ham', 'spam'], groups: [] };
+  const out: SpamCorpus = { texts: [], labels: [], labelNames: ['ham', 'spam'] };
   for (const rel of list) {
     const group = rel.split('/')[0] ?? '';
     if (!wanted.has(group)) continue;
@@ -282,7 +280,6 @@ export async function loadSpamCorpus(opts: SpamOptions = {}): Promise<SpamCorpus
     if (text.length > maxChars) text = text.slice(0, maxChars);
     out.texts.push(text);
     out.labels.push(group.startsWith('spam') ? 1 : 0);
-    out.groups.push(group);
   }
   return out;
 }

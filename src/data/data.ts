@@ -170,15 +170,17 @@ export function sortLabelNames(names: Iterable<string>): string[] {
  * model's id2label in id order) fixes the classes: a cell matching a name maps to its index,
  * otherwise an integer cell is taken as the class id. Without it, the classes are the sorted
  * distinct values and at least two are required. Rows are reported as "data row N" (1-based,
- * header excluded), with the id when there is one.
+ * header excluded), with the id when the frame has the `id` column (ids are row numbers otherwise).
  */
 export function labelledFromFrame(df: DataFrame, cols: { text: string; label: string; pair?: string; id?: string }, file: string, labelNames?: string[]): LabelledData {
   const n = df.shape[0];
   if (n === 0) throw new Error(`${file}: no data rows`);
   const texts = textValues(df, cols.text, file);
   const pairs = cols.pair !== undefined ? textValues(df, cols.pair, file) : undefined;
-  const ids = idValues(df, cols.id, file);
-  const rowName = (i: number): string => `data row ${i + 1} (1-based, header excluded${cols.id !== undefined ? `; ${cols.id} ${ids[i]}` : ''})`;
+  // Training needs no ids (they only name rows in messages): a missing id column falls back to row numbers.
+  const idCol = cols.id !== undefined && df.columns.includes(cols.id) ? cols.id : undefined;
+  const ids = idValues(df, idCol, file);
+  const rowName = (i: number): string => `data row ${i + 1} (1-based, header excluded${idCol !== undefined ? `; ${idCol} ${ids[i]}` : ''})`;
   const raw = columnValues(df, cols.label, file).map((v, i) => {
     if (isBlank(v)) throw new Error(`${file}: blank label in column "${cols.label}" at ${rowName(i)}`);
     return String(v).trim();

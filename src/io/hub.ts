@@ -8,6 +8,7 @@ import { homedir } from 'node:os';
 import path from 'node:path';
 import { writeFileAtomic } from './atomic.js';
 import { readShardIndex, WEIGHT_FILES } from './weights.js';
+import { log as diagnostics } from './log.js';
 
 export interface ResolveOptions {
   /** Branch, tag or commit hash (default "main"). */
@@ -303,7 +304,7 @@ async function useCache(repoId: string, revision: string, cacheDir: string, why:
  * what is missing. Offline, or when the Hub cannot be reached, a cached snapshot is used.
  */
 export async function resolveModel(nameOrPath: string, opts: ResolveOptions = {}): Promise<string> {
-  const log = opts.log ?? ((s: string) => process.stderr.write(s + '\n'));
+  const log = opts.log ?? diagnostics.info;
   const local = path.resolve(expandHome(nameOrPath));
   if (await isDir(local)) {
     if (!(await exists(path.join(local, 'config.json')))) {

@@ -3,10 +3,10 @@
 // layer, encoder, pooler, heads. The architecture only: parameters, loading and saving are in
 // pretrained.ts, input checks in inputs.ts.
 import * as tf from '@tensorflow/tfjs';
-import type { BertConfig } from './config.js';
+import type { BertConfig, ProblemType } from './config.js';
 import type { BertInputs } from './inputs.js';
 import { loadInto, openCheckpoint, PreTrainedModel, type LoadOptions, type ParamStore } from './pretrained.js';
-import { attentionProbs, bmm, crossEntropy, dropout, embedding, gatherRows, gelu, layerNorm, linear, matmul2d, view } from '../nn/ops.js';
+import { attentionProbs, bceWithLogits, bmm, crossEntropy, dropout, embedding, gatherRows, gelu, layerNorm, linear, matmul2d, mseLoss, view } from '../nn/ops.js';
 
 export type { BertConfig } from './config.js';
 
@@ -231,10 +231,30 @@ export class BertForSequenceClassification extends BertTask {
     const logits = this.classifier.forward(dropout(out.poolerOutput, rate, training, ctx.seed())) as tf.Tensor2D;
     return { ...out, logits };
   }
-  /** Mean cross-entropy of the logits against `labels` (ids, -100 ignored). */
-  loss(inputs: BertInputs, labels: tf.Tensor1D, training = false): tf.Scalar {
-    return crossEntropy(this.forward(inputs, training).logits, labels);
+  /**
+   * The loss of the logits against `labels`, chosen by config.json's problem_type as transformers'
+   * BertForSequenceClassification chooses it: single_label_classification, mean cross-entropy
+   * against class ids [b] (-100 ignored); regression, mean squared error against float targets [b]
+   * (one label) or [b, num_labels]; multi_label_classification, BCE-with-logits against 0/1 targets
+   * [b, num_labels]. Without problem_type: regression for one label, else by the labels' dtype
+   * (int32 single-label, float32 multi-label).
+   */
+  loss(inputs: BertInputs, labels: tf.Tensor, training = false): tf.Scalar {
+    const logits = this.forward(inputs, training).logits;
+    switch (problemType(this.config, labels.dtype)) {
+      case 'regression': return mseLoss(this.numLabels === 1 ? tf.reshape(logits, [-1]) : logits, tf.cast(labels, 'float32'));
+      case 'multi_label_classification': return bceWithLogits(logits, tf.cast(labels, 'float32'));
+      default: return crossEntropy(logits, labels as tf.Tensor1D);
+    }
   }
+}
+
+/** The problem type a classification head trains for: config.json's, else inferred as transformers does. */
+export function problemType(config: BertConfig, labelsDtype: tf.DataType = 'int32'): ProblemType {
+  if (config.problem_type) return config.problem_type as ProblemType;
+  const n = config.id2label ? Object.keys(config.id2label).length : config.num_labels ?? 2;
+  if (n === 1) return 'regression';
+  return labelsDtype === 'int32' ? 'single_label_classification' : 'multi_label_classification';
 }
 
 export class BertForPreTraining extends BertTask {

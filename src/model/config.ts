@@ -51,13 +51,12 @@ export const BERT_DEFAULTS: Readonly<Omit<BertConfig, 'model_type'>> = Object.fr
  * Activations accepted in `hidden_act`, with Hugging Face's meaning: `gelu` is the exact erf form;
  * `gelu_new`, `gelu_pytorch_tanh` and `gelu_fast` are the tanh approximation; `swish` is `silu`.
  */
-export const SUPPORTED_ACTIVATIONS = ['gelu', 'gelu_new', 'gelu_pytorch_tanh', 'gelu_fast', 'relu', 'silu', 'swish'] as const;
+export const SUPPORTED_ACTIVATIONS = ['gelu', 'gelu_new', 'gelu_pytorch_tanh', 'gelu_fast', 'relu', 'silu', 'swish', 'tanh'] as const;
 export type BertActivation = (typeof SUPPORTED_ACTIVATIONS)[number];
 
+/** transformers' problem types for a classification head; each has its own loss (see BertForSequenceClassification.loss). */
 export const PROBLEM_TYPES = ['regression', 'single_label_classification', 'multi_label_classification'] as const;
-
-/** Hugging Face's default when a config names no labels. */
-export const DEFAULT_NUM_LABELS = 2;
+export type ProblemType = (typeof PROBLEM_TYPES)[number];
 
 export class ConfigError extends Error {
   constructor(message: string) {
@@ -184,12 +183,6 @@ function normalizeLabels(cfg: BertConfig, bad: (what: string) => never): void {
   cfg.label2id = inverse;
   // num_labels is derived from id2label, as in transformers, and not stored twice.
   delete cfg.num_labels;
-}
-
-/** Number of labels of a classification head: id2label's size, else num_labels, else 2 like transformers. */
-export function numLabels(cfg: BertConfig): number {
-  if (cfg.id2label) return Object.keys(cfg.id2label).length;
-  return cfg.num_labels ?? DEFAULT_NUM_LABELS;
 }
 
 /** Reads and validates `DIR/config.json`. */

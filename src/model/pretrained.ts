@@ -9,6 +9,7 @@ import { writeSafetensors, type TensorData } from '../io/safetensors.js';
 import { readModelWeights } from '../io/weights.js';
 import { resolveModel } from '../io/hub.js';
 import { replaceDir } from '../io/atomic.js';
+import { log as diagnostics } from '../io/log.js';
 
 export type Architecture = 'BertModel' | 'BertForSequenceClassification' | 'BertForPreTraining';
 
@@ -81,6 +82,8 @@ function normaliseNames(weights: Map<string, TensorData>, prefix: string): Map<s
 const shapeStr = (s: number[]) => `[${s.join(', ')}]`;
 
 let initCounter = 0;
+// tfjs variable names are global to the process: each model's get a number of their own.
+let modelCounter = 0;
 
 
 /** Parameters, loading and saving; the layers come from the subclass (see bert.ts). */
@@ -109,6 +112,7 @@ export abstract class PreTrainedModel {
         throw new Error(`${file}: tensor "${name}" has shape ${shapeStr(w.shape)} but config.json (${spec.from}) expects ${shapeStr(spec.shape)}`);
       }
     }
+    const tag = modelCounter++;
     tf.tidy(() => {
       let i = 0;
       for (const [name, spec] of this.p.specs) {
@@ -120,7 +124,7 @@ export abstract class PreTrainedModel {
         if (spec.linear) t = tf.transpose(t);
         const old = this.p.vars.get(name);
         if (old) old.assign(t);
-        else this.p.vars.set(name, tf.variable(t, true, `${name}#${initCounter}`));
+        else this.p.vars.set(name, tf.variable(t, true, `${name}#${tag}`));
       }
     });
     const unexpected = [...weights.keys()].filter((k) => !this.p.specs.has(k));
@@ -167,7 +171,7 @@ function initTensor(spec: ParamSpec, cfg: BertConfig, seed: number): tf.Tensor {
  */
 export function loadInto<T extends PreTrainedModel>(model: T, checkpoint: Checkpoint, opts: LoadOptions, source: string): T {
   const { file, weights } = checkpoint;
-  const log = opts.log ?? ((s: string) => console.error(s));
+  const log = opts.log ?? diagnostics.info;
   const { missing, unexpected } = model.loadWeights(weights, file, opts.seed);
   const name = model.architecture;
   if (unexpected.length) {

@@ -258,3 +258,16 @@ export function crossEntropy(logits: tf.Tensor2D, labels: tf.Tensor1D): tf.Scala
   const nll = tf.neg(tf.sum(tf.mul(logp, onehot), -1));
   return tf.div(tf.sum(tf.mul(nll, valid)), tf.maximum(tf.sum(valid), 1)) as tf.Scalar;
 }
+
+/** Mean squared error over every element, as torch.nn.MSELoss(): `predictions` and `targets` of one shape. */
+export function mseLoss(predictions: tf.Tensor, targets: tf.Tensor): tf.Scalar {
+  return tf.mean(tf.squaredDifference(predictions, targets)) as tf.Scalar;
+}
+
+/**
+ * Mean binary cross-entropy of logits against 0/1 (or soft) targets of the same shape, as
+ * torch.nn.BCEWithLogitsLoss(): max(x, 0) - x*y + log(1 + exp(-|x|)), stable for large |x|.
+ */
+export function bceWithLogits(logits: tf.Tensor, targets: tf.Tensor): tf.Scalar {
+  return tf.mean(tf.add(tf.sub(tf.relu(logits), tf.mul(logits, targets)), tf.log1p(tf.exp(tf.neg(tf.abs(logits)))))) as tf.Scalar;
+}

@@ -168,16 +168,3 @@ export function gradNorm(grads: Map<string, tf.Tensor>): number {
 export function clipCoef(norm: number, maxNorm: number): number {
   return Math.min(1, maxNorm / (norm + 1e-6));
 }
-
-/**
- * clip_grad_norm_: scales all gradients so their global L2 norm is at most maxNorm.
- * Returns the norm before clipping and the (possibly new) gradients; replaced ones are disposed.
- */
-export function clipGradNorm(grads: Map<string, tf.Tensor>, maxNorm: number): { norm: number; grads: Map<string, tf.Tensor> } {
-  const norm = gradNorm(grads);
-  const coef = maxNorm / (norm + 1e-6);
-  if (!(coef < 1)) return { norm, grads };
-  const out = new Map<string, tf.Tensor>();
-  for (const [k, g] of grads) { out.set(k, tf.mul(g, coef)); g.dispose(); }
-  return { norm, grads: out };
-}

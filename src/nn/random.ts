@@ -34,14 +34,6 @@ export function rng(seed: number): () => number {
   };
 }
 
-/** Integer in [lo, hi) (hi exclusive, like Python's randrange). */
-export function randInt(rand: () => number, lo: number, hi: number): number {
-  if (!Number.isInteger(lo) || !Number.isInteger(hi) || hi <= lo) {
-    throw new Error(`randInt: need integers lo < hi, got lo=${lo}, hi=${hi}`);
-  }
-  return lo + Math.floor(rand() * (hi - lo));
-}
-
 /** Fisher–Yates shuffle; returns a new array and leaves `xs` untouched. */
 export function shuffle<T>(xs: readonly T[], rand: () => number): T[] {
   const out = xs.slice();
@@ -52,12 +44,4 @@ export function shuffle<T>(xs: readonly T[], rand: () => number): T[] {
     out[j] = tmp;
   }
   return out;
-}
-
-/** Normal sample by Box–Muller (one of the pair is used; simple and stateless). */
-export function normal(rand: () => number, mean = 0, std = 1): number {
-  // 1 - u is in (0, 1], so log never sees 0.
-  const u1 = 1 - rand();
-  const u2 = rand();
-  return mean + std * Math.sqrt(-2 * Math.log(u1)) * Math.cos(2 * Math.PI * u2);
 }

@@ -5,7 +5,6 @@ import { existsSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { BertForPreTraining } from '../model/bert.js';
-import { variableGrads } from '../nn/tape.js';
 import type { BertConfig } from '../model/config.js';
 import { configForShape } from '../model/presets.js';
 import { loadCorpus, type Document } from '../data/corpus.js';
@@ -13,13 +12,15 @@ import { buildExamples, buildSingleSegmentExamples, makeNspPairs, specialIdsFor,
 import { mixSeed, rng, shuffle } from '../nn/random.js';
 import { trainWordPiece } from '../text/wordpiece.js';
 import { BertTokenizer } from '../text/tokenizer.js';
-import { AdamW, clipCoef, gradNorm, linearSchedule } from '../nn/optim.js';
+import { AdamW, linearSchedule } from '../nn/optim.js';
+import { optimizerStep } from './step.js';
 import { readSafetensors, writeSafetensors, type TensorData } from '../io/safetensors.js';
 import { writeFileAtomic } from '../io/atomic.js';
 import { plotHtml } from '../ui/display.js';
 import { formatTime } from './train.js';
 import { cleanText, type CleanMode } from '../text/clean.js';
 import { groupByLength } from '../data/data.js';
+import { report, type LogFn } from '../io/log.js';
 
 export interface PretrainConfig {
   corpus: string[];
@@ -58,12 +59,14 @@ export interface PretrainConfig {
   init: string;
   /** Cleaning applied to every document first ('none' keeps the text as it is). */
   clean: CleanMode;
+  /** Clip the gradients' global norm to this before each step (BERT: 1.0); 0 turns clipping off. */
+  clip: number;
 }
 
 export const PRETRAIN_DEFAULTS: PretrainConfig = {
   corpus: ['sotu', 'brown', 'moby-dick'], vocabSize: 8192, layers: 2, hidden: 128, heads: 2, maxLen: 64,
   steps: 2000, batchSize: 32, lr: 1e-3, warmup: 100, weightDecay: 0.01, seed: 42, checkpointEvery: 100, evalFraction: 0.05,
-  vocab: '', accumulate: 1, schedule: 'linear', nsp: true, wholeWord: false, init: '', clean: 'none',
+  vocab: '', accumulate: 1, schedule: 'linear', nsp: true, wholeWord: false, init: '', clean: 'none', clip: 1.0,
 };
 
 /** The learning-rate factor at `step`: linear warm-up, then linear or cosine decay to 0. */
@@ -145,7 +148,6 @@ function splitDocs(docs: Document[], fraction: number, seed: number): { train: D
   return { held: order.slice(0, nHeld).map((i) => docs[i]), train: order.slice(nHeld).map((i) => docs[i]) };
 }
 
-/** Examples for one pass over the documents; re-drawn (pairs and masks) each epoch from the seed. */
 /**
  * Batch `k` of a pass. Every pass pairs sentences afresh for NSP, so a later pass can hold a few
  * examples fewer than the first (which fixes the batches per pass): its last batches wrap around.
@@ -209,7 +211,7 @@ export interface PretrainResult { modelDir: string; eval: PretrainEval; points: 
  * Pre-trains into `outDir`: OUT/checkpoint (resumable), OUT/loss.csv + loss.html, and at the end
  * OUT/model (F16 weights, tokenizer, model card). A run finding OUT/checkpoint continues from it.
  */
-export async function pretrain(outDir: string, cfg: PretrainConfig, log: (s: string) => void = (s) => console.log(s), onStep?: (p: PretrainPoint, total: number) => void, extraFiles?: (tmp: string) => Promise<void>): Promise<PretrainResult> {
+export async function pretrain(outDir: string, cfg: PretrainConfig, log: LogFn = report, onStep?: (p: PretrainPoint, total: number) => void, extraFiles?: (tmp: string) => Promise<void>): Promise<PretrainResult> {
   const ckpt = path.join(outDir, 'checkpoint');
   const resume = existsSync(path.join(ckpt, 'state.json'));
   let state: State;
@@ -221,6 +223,8 @@ export async function pretrain(outDir: string, cfg: PretrainConfig, log: (s: str
   const { train: trainDocs, held } = splitDocs(docsRaw, cfg.evalFraction, cfg.seed);
   if (resume) {
     state = JSON.parse(await readFile(path.join(ckpt, 'state.json'), 'utf8')) as State;
+    // Settings added since the checkpoint was written count as their defaults.
+    state.config = { ...PRETRAIN_DEFAULTS, ...state.config };
     const diff = (Object.keys(cfg) as (keyof PretrainConfig)[]).filter((k) => k !== 'steps' && k !== 'checkpointEvery' && JSON.stringify(cfg[k]) !== JSON.stringify(state.config[k]));
     if (diff.length) throw new Error(`${ckpt} was made with different settings (${diff.map((k) => `${k}: ${JSON.stringify(state.config[k])} there, ${JSON.stringify(cfg[k])} now`).join('; ')}); use those settings or another --out`);
     state.config = cfg;
@@ -279,40 +283,21 @@ export async function pretrain(outDir: string, cfg: PretrainConfig, log: (s: str
     while (state.step < cfg.steps) {
       opt.lr = cfg.lr * lrFactor(opt.step, cfg.warmup, cfg.steps, cfg.schedule);
       const lr = opt.lr;
-      opt.init(model.p.vars);
       // Gradient accumulation: micro-batch gradients are averaged into one step, so the step
       // sees batchSize x accumulate sequences at the memory cost of one micro-batch.
-      let named = new Map<string, tf.Tensor>();
-      let loss = 0;
       const parts = [0, 0];
-      for (let a = 0; a < cfg.accumulate; a++) {
+      const { loss } = optimizerStep(model, opt, (a) => {
         const m = state.step * cfg.accumulate + a;
         const e = Math.floor(m / perEpoch);
         if (e !== epoch) { epoch = e; examples = epochExamples(trainIds, special, cfg, epoch, isContinuation); }
         const batch = epochBatch(examples, m % perEpoch, micro);
-        const t = tensors(batch);
-        const { value, grads } = variableGrads(() => {
-          const r = model.loss(t.inputs, t.mlmLabels, t.nspLabels, true);
-          parts[0] += r.mlmLoss.dataSync()[0] / cfg.accumulate;
-          parts[1] += r.nspLoss.dataSync()[0] / cfg.accumulate;
-          return cfg.nsp ? r.loss : r.mlmLoss;
-        }, model.trainableVariables());
-        loss += value.dataSync()[0] / cfg.accumulate;
-        const next = new Map<string, tf.Tensor>();
-        for (const [name, v] of model.p.vars) {
-          const g = grads[v.name]!;
-          const scaled = cfg.accumulate === 1 ? g : tf.tidy(() => tf.mul(g, 1 / cfg.accumulate));
-          const prev = named.get(name);
-          next.set(name, prev ? tf.tidy(() => tf.add(prev, scaled)) : scaled === g ? g : scaled);
-          if (scaled !== g) g.dispose();
-          if (prev) { prev.dispose(); if (scaled !== g) scaled.dispose(); }
-        }
-        named = next;
         state.tokensSeen += batch.reduce((n, ex) => n + lengthOf(ex), 0);
-        tf.dispose([value, t.inputs.inputIds, t.inputs.attentionMask, t.inputs.tokenTypeIds, t.mlmLabels, t.nspLabels]);
-      }
-      opt.apply(model.p.vars, named, clipCoef(gradNorm(named), 1.0));
-      tf.dispose([...named.values()]);
+        const t = tensors(batch);
+        const r = model.loss(t.inputs, t.mlmLabels, t.nspLabels, true);
+        parts[0] += r.mlmLoss.dataSync()[0] / cfg.accumulate;
+        parts[1] += r.nspLoss.dataSync()[0] / cfg.accumulate;
+        return cfg.nsp ? r.loss : r.mlmLoss;
+      }, { clip: cfg.clip, accumulate: cfg.accumulate });
       if (!Number.isFinite(loss)) throw new Error(`pre-training diverged at step ${state.step + 1}: loss ${loss} (lower --lr)`);
       state.step++;
       const point = { step: state.step, loss, mlmLoss: parts[0], nspLoss: parts[1], lr, seconds: runStart + (performance.now() - t0) / 1000 };
@@ -363,6 +348,9 @@ MLM/NSP heads are reported unused and a classification head is initialised, as i
 
 export interface AdaptOptions { steps: number; lr: number; batchSize: number; maxLen: number; warmup: number; clean: CleanMode; seed: number; checkpointEvery?: number }
 
+/** `bert-lab adapt`'s defaults; warm-up is `warmupRatio` of the steps unless given. */
+export const ADAPT_DEFAULTS = { steps: 300, lr: 1e-4, batchSize: 32, maxLen: 64, warmupRatio: 0.06, clean: 'lab' as CleanMode, seed: 42, checkpointEvery: 50 } as const;
+
 /**
  * Task-adaptive pre-training (Gururangan et al., 2020, "Don't Stop Pretraining"): masked-language
  * modelling continued from `modelDir` on the task's own unlabelled texts, cleaned as fine-tuning
@@ -371,16 +359,17 @@ export interface AdaptOptions { steps: number; lr: number; batchSize: number; ma
  *
  * Example: `await adaptModel('models/bert-lab-mini', ['data/train.csv:text', 'data/test.csv:text'], 'runs/adapted', { steps: 300, lr: 1e-4, batchSize: 32, maxLen: 64, warmup: 30, clean: 'lab', seed: 42 })`
  */
-export async function adaptModel(modelDir: string, corpus: string[], outDir: string, o: AdaptOptions, log: (s: string) => void = (s) => console.log(s), onStep?: (p: PretrainPoint, total: number) => void): Promise<{ modelDir: string; reused: boolean }> {
+export async function adaptModel(modelDir: string, corpus: string[], outDir: string, o: AdaptOptions, log: LogFn = report, onStep?: (p: PretrainPoint, total: number) => void): Promise<{ modelDir: string; reused: boolean }> {
   const cfg: PretrainConfig = {
     ...PRETRAIN_DEFAULTS, corpus, init: modelDir, vocab: '', nsp: false, wholeWord: true, clean: o.clean,
     steps: o.steps, lr: o.lr, batchSize: o.batchSize, maxLen: o.maxLen, warmup: o.warmup, seed: o.seed,
-    checkpointEvery: o.checkpointEvery ?? 50, evalFraction: 0.02,
+    checkpointEvery: o.checkpointEvery ?? ADAPT_DEFAULTS.checkpointEvery, evalFraction: 0.02,
   };
   const done = path.join(outDir, 'model', 'adapt.json');
   if (existsSync(done)) {
     const prev = JSON.parse(await readFile(done, 'utf8')) as { config?: PretrainConfig };
-    if (JSON.stringify(prev.config) === JSON.stringify(cfg)) {
+    // Settings added since that model was adapted count as their defaults.
+    if (JSON.stringify({ ...PRETRAIN_DEFAULTS, ...prev.config }) === JSON.stringify(cfg)) {
       log(`Using the adapted model in ${path.join(outDir, 'model')} (same settings)`);
       return { modelDir: path.join(outDir, 'model'), reused: true };
     }

@@ -1,12 +1,13 @@
 // The fine-tuning loop: the lab's recipe (AdamW, linear schedule, clipping, best epoch kept) as
 // plain functions over a model and encoded arrays.
 import * as tf from '@tensorflow/tfjs';
-import type { BertForSequenceClassification } from '../model/bert.js';
+import { problemType, type BertForSequenceClassification } from '../model/bert.js';
 import type { BertInputs } from '../model/inputs.js';
-import { variableGrads } from '../nn/tape.js';
-import { AdamW, clipCoef, gradNorm, linearSchedule } from '../nn/optim.js';
+import { AdamW, linearSchedule } from '../nn/optim.js';
+import { optimizerStep } from './step.js';
 import { batches, batchWidth, lengthSortedBatches, unpaddedLength, type Padding } from '../data/data.js';
 import { checkMemory } from '../backend/wasm.js';
+import { report } from '../io/log.js';
 
 /** Encoded examples with integer labels (all rows right-padded to one length). */
 export interface LabelledBatchData {
@@ -80,22 +81,16 @@ export function batchTensors(data: Omit<LabelledBatchData, 'labels'>, idx: numbe
 }
 
 /**
- * One optimizer step on one batch: forward, backward, clip, AdamW. Every tensor it makes is
- * disposed, so tf.memory().numTensors is the same before and after.
+ * One optimizer step on one batch: forward, backward, clip, AdamW (see step.ts). Every tensor it
+ * makes is disposed, so tf.memory().numTensors is the same before and after.
+ *
+ * Example: `const { loss, gradNorm } = trainStep(model, opt, prep.train, [0, 1, 2, 3], 1.0)`
  */
 export function trainStep(model: BertForSequenceClassification, opt: AdamW, data: LabelledBatchData, idx: number[], clip: number, dropout = true, padding: Padding = 'max_length'): { loss: number; gradNorm: number } {
-  opt.init(model.p.vars);
-  const inputs = batchTensors(data, idx, padding);
-  const labels = tf.tensor1d(idx.map((i) => data.labels[i]), 'int32');
-  const vars = model.trainableVariables();
-  const { value, grads } = variableGrads(() => model.loss(inputs, labels, dropout), vars);
-  const named = new Map<string, tf.Tensor>();
-  for (const [name, v] of model.p.vars) named.set(name, grads[v.name]);
-  const norm = clip > 0 ? gradNorm(named) : NaN;
-  opt.apply(model.p.vars, named, clip > 0 ? clipCoef(norm, clip) : 1);
-  const loss = value.dataSync()[0];
-  tf.dispose([value, ...named.values(), inputs.inputIds, inputs.attentionMask!, inputs.tokenTypeIds!, labels]);
-  return { loss, gradNorm: norm };
+  return optimizerStep(model, opt, () => {
+    const labels = tf.tensor1d(idx.map((i) => data.labels[i]), 'int32');
+    return model.loss(batchTensors(data, idx, padding), labels, dropout);
+  }, { clip });
 }
 
 export interface Evaluation { loss: number; accuracy: number; predictions: number[]; probabilities: number[][] }
@@ -165,11 +160,24 @@ export function checkTrainingMemory(model: BertForSequenceClassification, batchS
 }
 
 /**
+ * Stops with what to change unless `model` trains on class ids (single_label_classification): the
+ * loop's batches, accuracy and best epoch are those of a classifier.
+ */
+export function checkSingleLabel(model: BertForSequenceClassification): void {
+  const kind = problemType(model.config);
+  if (kind === 'single_label_classification') return;
+  const why = model.config.problem_type ? `config.json sets problem_type "${kind}"` : `a head with ${model.numLabels} label is a ${kind} head in transformers`;
+  throw new Error(`${why}, but fine-tuning here trains classification on class ids: give the model two or more labels, or ` +
+    'set problem_type to "single_label_classification" (the model\'s loss() computes the other losses for a loop of your own)');
+}
+
+/**
  * Fine-tunes `model` on `train`, validating on `val` after each epoch; prints the lab's lines.
  * The best epoch by validation accuracy (across all epochs) is handed to `hooks.onBest`.
  */
 export async function fineTune(model: BertForSequenceClassification, train: LabelledBatchData, val: LabelledBatchData, cfg: TrainConfig, hooks: TrainHooks = {}): Promise<EpochStats[]> {
-  const log = hooks.log ?? ((s: string) => console.log(s));
+  const log = hooks.log ?? report;
+  checkSingleLabel(model);
   const stepsPerEpoch = Math.ceil(train.labels.length / cfg.batchSize);
   const totalSteps = stepsPerEpoch * cfg.epochs;
   checkTrainingMemory(model, Math.min(cfg.batchSize, train.labels.length), train.inputIds[0]?.length ?? 0);

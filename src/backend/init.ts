@@ -39,8 +39,13 @@ async function useWasm(): Promise<string | undefined> {
 }
 
 /**
- * Selects the backend once per process. `preferred` (or env BERT_LAB_BACKEND) forces one:
- * gpu | node | wasm | cpu. Prints the choice and why, once.
+ * Selects the backend once per process. Prints the choice and why, once.
+ *
+ * Args:
+ *   preferred: gpu | node | wasm | cpu to force one (else env BERT_LAB_BACKEND, else the fastest that loads).
+ *   log: where the choice is told (default: diagnostics on stderr).
+ *
+ * Example: `const { name, reason } = await initBackend();`
  */
 export async function initBackend(preferred?: string, log: LogFn = diagnostics.info): Promise<BackendChoice> {
   if (chosen && !preferred) return chosen;

@@ -302,6 +302,12 @@ async function useCache(repoId: string, revision: string, cacheDir: string, why:
  * Returns a local directory holding the model's files: `nameOrPath` itself when it is a directory
  * (it must contain config.json), else the cache snapshot of the Hub repo `nameOrPath`, downloading
  * what is missing. Offline, or when the Hub cannot be reached, a cached snapshot is used.
+ *
+ * Args:
+ *   nameOrPath: a local directory or a Hub id such as "bert-base-uncased".
+ *   opts: revision, cacheDir, offline, token, hubUrl, log, files, fetch.
+ *
+ * Example: `const dir = await resolveModel('google/bert_uncased_L-4_H-256_A-4');`
  */
 export async function resolveModel(nameOrPath: string, opts: ResolveOptions = {}): Promise<string> {
   const log = opts.log ?? diagnostics.info;

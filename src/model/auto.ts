@@ -4,7 +4,15 @@ import { loadInto, openCheckpoint, type LoadOptions } from './pretrained.js';
 
 export type AnyBert = BertModel | BertForSequenceClassification | BertForPreTraining;
 
-/** Loads whichever architecture config.json names (BertModel when it names none we have). */
+/**
+ * Loads whichever architecture config.json names (BertModel when it names none we have).
+ *
+ * Args:
+ *   nameOrDir: a model directory or a Hub id (downloaded into the Hugging Face cache if needed).
+ *   opts: `labels` for a classification head, `seed` for weights the checkpoint lacks, `log`.
+ *
+ * Example: `const model = await loadAuto('runs/pt/model'); if (model instanceof BertForPreTraining) ...`
+ */
 export async function loadAuto(nameOrDir: string, opts: LoadOptions = {}): Promise<AnyBert> {
   const c = await openCheckpoint(nameOrDir, opts);
   const arch = c.config.architectures?.[0] ?? '';

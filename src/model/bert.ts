@@ -220,6 +220,16 @@ export class BertForSequenceClassification extends BertTask {
     this.classifier = new Linear(this.p, 'classifier', cfg.hidden_size, this.labels.length, 'id2label (number of labels), hidden_size');
   }
   get numLabels(): number { return this.labels.length; }
+  /**
+   * A classifier from a checkpoint (directory or Hub id), as transformers' from_pretrained: weights
+   * the checkpoint lacks (a new head) are initialised and reported.
+   *
+   * Args:
+   *   nameOrDir: a model directory or a Hub id.
+   *   opts: `labels` (class names in id order; default config.json's id2label), `seed`, `log`.
+   *
+   * Example: `const model = await BertForSequenceClassification.fromPretrained('bert-base-uncased', { labels: ['0', '1'] });`
+   */
   static async fromPretrained(nameOrDir: string, opts: LoadOptions = {}): Promise<BertForSequenceClassification> {
     const c = await openCheckpoint(nameOrDir, opts);
     return loadInto(new BertForSequenceClassification(c.config, opts.labels), c, opts, nameOrDir);

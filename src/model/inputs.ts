@@ -16,7 +16,16 @@ export interface BertArrays {
   tokenTypeIds?: number[][];
 }
 
-/** Arrays -> int32 tensors, after checking shapes and ids against the config. */
+/**
+ * Arrays -> int32 tensors, after checking shapes and ids against the config.
+ *
+ * Args:
+ *   a: input ids (and optional attention mask and token types), rows padded to one length.
+ *   cfg: the model's config (vocab_size, type_vocab_size, max_position_embeddings are checked).
+ *   source: names the input in errors (e.g. the file it came from).
+ *
+ * Example: `model.forward(toInputs({ inputIds: enc.inputIds, attentionMask: enc.attentionMask }, model.config))`
+ */
 export function toInputs(a: BertArrays, cfg: BertConfig, source = 'inputs'): BertInputs {
   const rows = a.inputIds;
   if (!Array.isArray(rows) || rows.length === 0 || !rows.every(Array.isArray)) {

@@ -238,6 +238,11 @@ export class BertTokenizer {
    * Loads `tokenizer.json` (+ optional `tokenizer_config.json`) from a model directory, or builds
    * the same tokenizer from `vocab.txt` when there is no tokenizer.json. config.json's
    * max_position_embeddings is used as the length limit when tokenizer_config has none.
+   *
+   * Args:
+   *   dir: a model directory (resolve a Hub id first with `resolveModel`).
+   *
+   * Example: `const tok = await BertTokenizer.fromDir(await resolveModel('bert-base-uncased'));`
    */
   static async fromDir(dir: string): Promise<BertTokenizer> {
     if (!existsSync(dir) || !statSync(dir).isDirectory()) throw new Error(`tokenizer directory ${dir} does not exist`);
@@ -312,6 +317,12 @@ export class BertTokenizer {
    * limit without truncation is an error instead of a warning; maxLength above maxPositions is an
    * error. 'longest_first' follows the Rust tokenizers: on a tie the second sequence keeps the
    * extra token.
+   *
+   * Args:
+   *   texts: the first sequences.
+   *   opts: `pairs` (second sequences), `maxLength`, `padding`, `truncation`, `maxPositions`.
+   *
+   * Example: `const enc = tok.encodeBatch(['a fire', 'no fire'], { maxLength: 64, padding: 'max_length', truncation: true });`
    */
   encodeBatch(texts: string[], opts: EncodeOptions = {}): Encoded {
     if (!Array.isArray(texts)) throw new Error('encodeBatch: texts must be an array of strings');

@@ -210,6 +210,13 @@ export interface PretrainResult { modelDir: string; eval: PretrainEval; points: 
 /**
  * Pre-trains into `outDir`: OUT/checkpoint (resumable), OUT/loss.csv + loss.html, and at the end
  * OUT/model (F16 weights, tokenizer, model card). A run finding OUT/checkpoint continues from it.
+ *
+ * Args:
+ *   outDir: the run's folder.
+ *   cfg: corpus, shape, steps, batch, schedule, masking (PRETRAIN_DEFAULTS for the rest).
+ *   log: the run's report lines; onStep: after each optimizer step; extraFiles: more files for OUT/model.
+ *
+ * Example: `const r = await pretrain('runs/pt', { ...PRETRAIN_DEFAULTS, corpus: ['moby-dick'], steps: 200 });`
  */
 export async function pretrain(outDir: string, cfg: PretrainConfig, log: LogFn = report, onStep?: (p: PretrainPoint, total: number) => void, extraFiles?: (tmp: string) => Promise<void>): Promise<PretrainResult> {
   const ckpt = path.join(outDir, 'checkpoint');

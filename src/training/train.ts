@@ -98,6 +98,8 @@ export interface Evaluation { loss: number; accuracy: number; predictions: numbe
 /**
  * Mean loss and exact accuracy over `data` with dropout off. With padding 'longest' the rows are
  * batched longest first and each batch is cut to its longest row; results come back in input order.
+ *
+ * Example: `const { accuracy, predictions } = evaluate(model, prep.val, 32);`
  */
 export function evaluate(model: BertForSequenceClassification, data: LabelledBatchData, batchSize: number, padding: Padding = 'max_length'): Evaluation {
   const { probabilities, lossSum } = run(model, data, batchSize, padding, data.labels);
@@ -174,6 +176,14 @@ export function checkSingleLabel(model: BertForSequenceClassification): void {
 /**
  * Fine-tunes `model` on `train`, validating on `val` after each epoch; prints the lab's lines.
  * The best epoch by validation accuracy (across all epochs) is handed to `hooks.onBest`.
+ *
+ * Args:
+ *   model: a single-label classifier.
+ *   train, val: encoded rows with class ids (e.g. `prepareData(...).train` / `.val`).
+ *   cfg: epochs, lr, batch size, clipping, warm-up, seed, padding, early stopping.
+ *   hooks: `log`, `onStep`, `onEpoch`, `onBest` (save the model there).
+ *
+ * Example: `const stats = await fineTune(model, prep.train, prep.val, LAB_TRAIN_CONFIG, { onBest: () => model.save('best') });`
  */
 export async function fineTune(model: BertForSequenceClassification, train: LabelledBatchData, val: LabelledBatchData, cfg: TrainConfig, hooks: TrainHooks = {}): Promise<EpochStats[]> {
   const log = hooks.log ?? report;

@@ -190,8 +190,8 @@ const maxAbs = (a: Float64Array): number => { let m = 0; for (let i = 0; i < a.l
  */
 export function lbfgs(fg: (x: Float64Array, g: Float64Array) => number, x0: Float64Array, opts: LbfgsOptions): LbfgsResult {
   const n = x0.length;
-  let x = Float64Array.from(x0);
-  let g = new Float64Array(n);
+  let x: Float64Array = Float64Array.from(x0);
+  let g: Float64Array = new Float64Array(n);
   let f = fg(x, g);
   const S: Float64Array[] = [], Y: Float64Array[] = [], RHO: number[] = [];
   const d = new Float64Array(n);

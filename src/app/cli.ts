@@ -15,7 +15,7 @@ import { PRESETS, presetHubId } from '../model/presets.js';
 import { CLEAN_MODES, type CleanMode } from '../text/clean.js';
 import { evaluate, LAB_TRAIN_CONFIG, type TrainConfig } from '../training/train.js';
 import { PADDINGS, type Padding } from '../data/data.js';
-import { BUNDLED_MODEL, LAB_COLUMNS, PREPARE_DEFAULTS, defaultData, defaultModel, encodeForModel, loadClassifier, predictCsv, prepareData, readLabelled, trainAndSave, type Columns } from './lab.js';
+import { BUNDLED_MODEL, LAB_COLUMNS, PREPARE_DEFAULTS, compareWithBaseline, defaultData, defaultModel, encodeForModel, loadClassifier, predictCsv, prepareData, readLabelled, trainAndSave, type Columns } from './lab.js';
 import { classificationReport, confusionMatrix, formatClassificationReport } from '../training/metrics.js';
 import { progressHooks } from './progress.js';
 import { ADAPT_DEFAULTS, adaptModel, pretrain, PRETRAIN_DEFAULTS, type PretrainConfig, type PretrainPoint } from '../training/pretrain.js';
@@ -207,7 +207,7 @@ function monitor(m: string): 'accuracy' | 'loss' {
 
 /** The TrainConfig fields the user set on the command line (they win over a model's recipe). */
 function givenTrainOptions(args: string[]): Set<keyof TrainConfig> {
-  const flags: Record<string, keyof TrainConfig> = { epochs: 'epochs', lr: 'lr', eps: 'eps', 'weight-decay': 'weightDecay', 'batch-size': 'batchSize', clip: 'clip', warmup: 'warmupSteps', seed: 'seed' };
+  const flags: Record<string, keyof TrainConfig> = { epochs: 'epochs', lr: 'lr', eps: 'eps', 'weight-decay': 'weightDecay', 'batch-size': 'batchSize', clip: 'clip', warmup: 'warmupSteps', seed: 'seed', padding: 'padding' };
   const out = new Set<keyof TrainConfig>();
   for (const a of args) {
     const m = /^--([a-z-]+)(=|$)/.exec(a);
@@ -271,6 +271,14 @@ async function cmdTrain(args: string[], main = false) {
   console.log('');
   console.log(formatClassificationReport(result.report));
   console.log(`Best epoch ${result.best?.epoch} (validation accuracy ${result.best?.valAccuracy.toFixed(4)}) saved in ${path.join(out, 'best')}`);
+  if (main) {
+    const rows = await compareWithBaseline(prep, result, out);
+    const f = (x: number | null) => (x === null ? '-' : x.toFixed(4));
+    console.log('');
+    console.log(`On the ${prep.valIdx.length.toLocaleString('en-US')} validation rows (report.json):`);
+    console.log(`  ${'model'.padEnd(30)} ${'accuracy'.padStart(8)} ${'F1 (pos)'.padStart(8)} ${'macro F1'.padStart(8)}`);
+    for (const r of rows) console.log(`  ${r.model.padEnd(30)} ${f(r.accuracy).padStart(8)} ${f(r.positiveF1).padStart(8)} ${f(r.macroF1).padStart(8)}`);
+  }
   const test = v.test ?? data.test;
   if (main && test) {
     const sub = v.submission ?? path.join(out, 'submission.csv');

@@ -1,6 +1,7 @@
 // The lab's pipeline as steps a notebook calls one by one and the CLI calls in a row:
 // read the CSV, clean, tokenize, measure the longest, encode, split, fine-tune, evaluate, predict.
 import { existsSync } from 'node:fs';
+import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { BertForSequenceClassification } from '../model/bert.js';
 import type { LoadOptions } from '../model/pretrained.js';
@@ -18,6 +19,7 @@ import { classificationReport, confusionMatrix, type ClassificationReport } from
 import { evaluate, fineTune, predict, LAB_TRAIN_CONFIG, type EpochStats, type LabelledBatchData, type TrainConfig, type TrainHooks } from '../training/train.js';
 import { writeFileAtomic } from '../io/atomic.js';
 import { report } from '../io/log.js';
+import { baselineSummary, runBaseline } from '../training/baseline.js';
 
 export interface Columns { text: string; label: string; pair?: string; id?: string }
 export const LAB_COLUMNS: Columns = { text: 'text', label: 'target', id: 'id' };
@@ -290,3 +292,25 @@ export async function predictCsv(modelDir: string, file: string, outFile: string
 
 export { LAB_TRAIN_CONFIG };
 export type { TrainConfig, EpochStats };
+
+export interface Comparison { model: string; accuracy: number; positiveF1: number | null; macroF1: number }
+
+/** Accuracy, positive-class F1 (two classes: of the second label, as the lab's `target` 1) and macro-F1 of a report. */
+export function headline(model: string, report: ClassificationReport, labels: readonly string[]): Comparison {
+  const pos = labels.length === 2 ? (report[labels[1]!] as { 'f1-score': number })['f1-score'] : null;
+  return { model, accuracy: report.accuracy, positiveF1: pos, macroF1: report['macro avg']['f1-score'] };
+}
+
+/**
+ * The bag-of-words baseline (TF-IDF + logistic regression) on the same cleaned texts and split as
+ * the fine-tuned model, added to OUT/report.json under "baseline": the score BERT has to beat.
+ */
+export async function compareWithBaseline(prep: PreparedData, run: RunReport, outDir: string): Promise<Comparison[]> {
+  const texts = prep.cleanedPairs ? prep.cleaned.map((t, i) => `${t} ${prep.cleanedPairs![i]}`) : prep.cleaned;
+  const pick = <T>(xs: readonly T[], idx: number[]) => idx.map((i) => xs[i]!);
+  const b = runBaseline(pick(texts, prep.trainIdx), pick(prep.data.labels, prep.trainIdx), pick(texts, prep.valIdx), pick(prep.data.labels, prep.valIdx), { labelNames: prep.data.labelNames });
+  const file = path.join(outDir, 'report.json');
+  const report = JSON.parse(await readFile(file, 'utf8')) as Record<string, unknown>;
+  await writeFileAtomic(file, JSON.stringify({ ...report, baseline: baselineSummary(b) }, null, 2) + '\n');
+  return [headline('fine-tuned BERT', run.report, run.labels), headline('TF-IDF + logistic regression', b.report, run.labels)];
+}

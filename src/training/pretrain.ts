@@ -161,7 +161,7 @@ export function epochBatch<T>(examples: T[], k: number, batchSize: number): T[] 
  * The examples of one pass: sentence pairs and masks drawn afresh from (seed, pass), so every pass
  * masks differently (RoBERTa's dynamic masking). Without NSP every pair is an actual continuation.
  */
-function epochExamples(docs: number[][][], special: SpecialIds, cfg: PretrainConfig, epoch: number, isContinuation?: (id: number) => boolean): PretrainExample[] {
+export function passExamples(docs: number[][][], special: SpecialIds, cfg: PretrainConfig, epoch: number, isContinuation?: (id: number) => boolean): PretrainExample[] {
   const rand = rng(mixSeed(cfg.seed, epoch, 11));
   const examples = cfg.nsp
     ? buildExamples(makeNspPairs(docs, cfg.maxLen, rand), special, cfg.maxLen, rand, { isContinuation })
@@ -275,9 +275,9 @@ export async function pretrain(outDir: string, cfg: PretrainConfig, log: LogFn =
   const heldIds = tokenizeDocuments(held, encode);
   const vocabList = tok.convertIdsToTokens(Array.from({ length: tok.vocabSize }, (_, i) => i));
   const isContinuation = cfg.wholeWord ? (id: number) => vocabList[id]!.startsWith('##') : undefined;
-  const heldExamples = epochExamples(heldIds, special, cfg, 999_999, isContinuation).slice(0, 1024);
+  const heldExamples = passExamples(heldIds, special, cfg, 999_999, isContinuation).slice(0, 1024);
   let epoch = 0;
-  let examples = epochExamples(trainIds, special, cfg, epoch, isContinuation);
+  let examples = passExamples(trainIds, special, cfg, epoch, isContinuation);
   const micro = cfg.batchSize;
   const perEpoch = Math.floor(examples.length / micro);
   if (perEpoch < 1) throw new Error(`the corpus gives ${examples.length} examples, fewer than one batch of ${cfg.batchSize}`);
@@ -296,7 +296,7 @@ export async function pretrain(outDir: string, cfg: PretrainConfig, log: LogFn =
       const { loss } = optimizerStep(model, opt, (a) => {
         const m = state.step * cfg.accumulate + a;
         const e = Math.floor(m / perEpoch);
-        if (e !== epoch) { epoch = e; examples = epochExamples(trainIds, special, cfg, epoch, isContinuation); }
+        if (e !== epoch) { epoch = e; examples = passExamples(trainIds, special, cfg, epoch, isContinuation); }
         const batch = epochBatch(examples, m % perEpoch, micro);
         state.tokensSeen += batch.reduce((n, ex) => n + lengthOf(ex), 0);
         const t = tensors(batch);
@@ -319,7 +319,7 @@ export async function pretrain(outDir: string, cfg: PretrainConfig, log: LogFn =
     const seconds = state.points.at(-1)?.seconds ?? 0;
     const ev = evaluatePretraining(model, heldExamples, cfg.batchSize);
     const tps = state.tokensSeen / Math.max(seconds, 1e-9);
-    log(`Held-out: MLM accuracy ${ev.mlmAccuracy.toFixed(4)}, NSP accuracy ${ev.nspAccuracy.toFixed(4)} (${ev.examples} examples); ${Math.round(tps)} tokens/s; ${formatTime(seconds)} in all (${state.step - startStep} steps this run)`);
+    log(`Held-out: MLM accuracy ${ev.mlmAccuracy.toFixed(4)}${cfg.nsp ? `, NSP accuracy ${ev.nspAccuracy.toFixed(4)}` : ''} (${ev.examples} examples); ${Math.round(tps)} tokens/s; ${formatTime(seconds)} in all (${state.step - startStep} steps this run)`);
     const modelDir = path.join(outDir, 'model');
     const card = modelCard(cfg, model, tok.vocabSize, docsRaw.length, ev, seconds, tps, state.vocabSeconds);
     // Adapted models keep float32 weights: fine-tuning starts from them at once.

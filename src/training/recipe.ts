@@ -12,7 +12,7 @@ export interface AdaptRecipe { steps: number; lr: number; batchSize: number; max
 
 export interface Recipe {
   /** Options of the fine-tuning loop the recipe sets; the others keep the lab's values. */
-  train: Partial<Pick<TrainConfig, 'epochs' | 'lr' | 'batchSize' | 'warmupSteps' | 'weightDecay'>> & { warmupRatio?: number };
+  train: Partial<Pick<TrainConfig, 'epochs' | 'lr' | 'batchSize' | 'warmupSteps' | 'weightDecay' | 'padding'>> & { warmupRatio?: number };
   adapt?: AdaptRecipe;
   /** One line on how the recipe was measured (shown to the user). */
   measured?: string;
@@ -43,12 +43,16 @@ export async function readRecipe(dir: string): Promise<Recipe | undefined> {
   try { raw = JSON.parse(await readFile(file, 'utf8')); } catch (e) { throw new Error(`${file}: not valid JSON (${(e as Error).message})`); }
   if (!raw || typeof raw !== 'object' || Array.isArray(raw)) throw new Error(`${file}: expected a JSON object`);
   const o = raw as Record<string, unknown>;
-  checkKeys(file, '', o, [...Object.keys(TRAIN_KEYS), 'adapt', 'measured']);
+  checkKeys(file, '', o, [...Object.keys(TRAIN_KEYS), 'padding', 'adapt', 'measured']);
   const num = (key: keyof typeof TRAIN_KEYS) => (o[key] === undefined ? undefined : field(file, '', key, o[key], TRAIN_KEYS[key]));
   const train: Recipe['train'] = {};
   const set = <K extends keyof Recipe['train']>(k: K, v: Recipe['train'][K] | undefined) => { if (v !== undefined) train[k] = v; };
   set('epochs', num('epochs')); set('lr', num('lr')); set('batchSize', num('batch_size'));
   set('warmupSteps', num('warmup_steps')); set('warmupRatio', num('warmup_ratio')); set('weightDecay', num('weight_decay'));
+  if (o.padding !== undefined) {
+    if (o.padding !== 'max_length' && o.padding !== 'longest') throw new Error(`${file}: "padding" must be "max_length" or "longest", got ${JSON.stringify(o.padding)}`);
+    train.padding = o.padding;
+  }
   if (train.epochs === 0 || train.batchSize === 0) throw new Error(`${file}: "epochs" and "batch_size" must be at least 1`);
   let adapt: AdaptRecipe | undefined;
   if (o.adapt !== undefined) {
@@ -72,7 +76,7 @@ export function applyRecipe(cfg: TrainConfig, recipe: Recipe, given: ReadonlySet
   const r = recipe.train;
   const take = <K extends keyof TrainConfig>(k: K, v: TrainConfig[K] | undefined) => { if (v !== undefined && !given.has(k)) out[k] = v; };
   take('epochs', r.epochs); take('lr', r.lr); take('batchSize', r.batchSize); take('weightDecay', r.weightDecay);
-  take('warmupSteps', r.warmupSteps);
+  take('warmupSteps', r.warmupSteps); take('padding', r.padding);
   if (r.warmupRatio !== undefined && r.warmupSteps === undefined && !given.has('warmupSteps')) {
     out.warmupSteps = Math.round(r.warmupRatio * Math.ceil(trainRows / out.batchSize) * out.epochs);
   }
@@ -82,5 +86,5 @@ export function applyRecipe(cfg: TrainConfig, recipe: Recipe, given: ReadonlySet
 /** The recipe in one line, as the main job announces it. */
 export function describeRecipe(cfg: TrainConfig, recipe: Recipe): string {
   const a = recipe.adapt ? `; first ${recipe.adapt.steps} steps of masked-language modelling on the task's own texts (lr ${recipe.adapt.lr})` : '';
-  return `lr ${cfg.lr}, ${cfg.epochs} epochs, batch ${cfg.batchSize}, warm-up ${cfg.warmupSteps} steps, weight decay ${cfg.weightDecay}${a}`;
+  return `lr ${cfg.lr}, ${cfg.epochs} epochs, batch ${cfg.batchSize}, warm-up ${cfg.warmupSteps} steps, weight decay ${cfg.weightDecay}${cfg.padding === 'longest' ? ', batches padded to their longest row' : ''}${a}`;
 }

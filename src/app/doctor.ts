@@ -9,7 +9,7 @@ import { createRequire } from 'node:module';
 import os from 'node:os';
 import path from 'node:path';
 import * as tf from '@tensorflow/tfjs';
-import { initBackend } from '../backend/init.js';
+import { initBackend, tryImport } from '../backend/init.js';
 import { addonCandidates, enableNativeBlas, nativeFused, nativeOptim } from '../backend/accel.js';
 import { BertForSequenceClassification } from '../model/bert.js';
 import { hubCacheDir, resolveModel } from '../io/hub.js';
@@ -100,10 +100,6 @@ function sharedLibs(prefix: string): string[] {
     try { for (const f of readdirSync(dir)) if (f.startsWith(prefix)) found.add(path.join(dir, f)); } catch { /* missing dir */ }
   }
   return [...found].sort();
-}
-
-async function tryImport(name: string): Promise<string | undefined> {
-  try { await import(name); return undefined; } catch (e) { return (e as Error).message.split('\n')[0]; }
 }
 
 async function backendChecks(): Promise<DoctorCheck[]> {

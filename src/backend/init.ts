@@ -11,7 +11,8 @@ export interface BackendChoice { name: string; reason: string }
 let chosen: BackendChoice | undefined;
 let nativeNote: { enabled: boolean; reason: string } | undefined;
 
-async function tryNode(pkg: string): Promise<string | undefined> {
+/** Imports an optional package; undefined when it loads, else the first line of why not. */
+export async function tryImport(pkg: string): Promise<string | undefined> {
   try {
     await import(pkg);
     return undefined;
@@ -53,13 +54,13 @@ export async function initBackend(preferred?: string, log: LogFn = diagnostics.i
   const notes: string[] = [];
   const attempt = async (name: string): Promise<boolean> => {
     if (name === 'gpu') {
-      const err = await tryNode('@tensorflow/tfjs-node-gpu');
+      const err = await tryImport('@tensorflow/tfjs-node-gpu');
       if (err) { notes.push(`tfjs-node-gpu unavailable (${err})`); return false; }
       await tf.setBackend('tensorflow'); await tf.ready();
       return true;
     }
     if (name === 'node') {
-      const err = await tryNode('@tensorflow/tfjs-node');
+      const err = await tryImport('@tensorflow/tfjs-node');
       if (err) { notes.push(`tfjs-node unavailable (${err})`); return false; }
       await tf.setBackend('tensorflow'); await tf.ready();
       return true;

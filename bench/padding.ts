@@ -15,17 +15,41 @@ import { fileURLToPath } from 'node:url';
 import { writeFileAtomic } from '../src/io/atomic.js';
 import type { LabelledData } from '../src/data/data.js';
 
-const MODES = { fixed: { padding: 'max_length', group: false }, dynamic: { padding: 'longest', group: false }, grouped: { padding: 'longest', group: true } } as const;
+const MODES = {
+  fixed: { padding: 'max_length', group: false },
+  dynamic: { padding: 'longest', group: false },
+  grouped: { padding: 'longest', group: true },
+} as const;
 type Mode = keyof typeof MODES;
 
-interface Options { rows: number; epochs: number; batchSize: number; maxLen: number; lr: number; model: string; seed: number; backend: string }
+interface Options {
+  rows: number;
+  epochs: number;
+  batchSize: number;
+  maxLen: number;
+  lr: number;
+  model: string;
+  seed: number;
+  backend: string;
+}
 
 interface Result {
-  mode: Mode; backend: string; rows_train: number; rows_val: number; epochs: number;
-  train_seconds: number; val_seconds: number; wall_seconds: number; train_seq_per_s: number;
-  best_val_accuracy: number; last_val_accuracy: number; majority_rate: number;
+  mode: Mode;
+  backend: string;
+  rows_train: number;
+  rows_val: number;
+  epochs: number;
+  train_seconds: number;
+  val_seconds: number;
+  wall_seconds: number;
+  train_seq_per_s: number;
+  best_val_accuracy: number;
+  last_val_accuracy: number;
+  majority_rate: number;
   /** Token positions computed per real (non-padding) token in the training batches of epoch 1. */
-  padded_per_real_token: number; mean_length: number; peak_rss_mb: number;
+  padded_per_real_token: number;
+  mean_length: number;
+  peak_rss_mb: number;
 }
 
 /**
@@ -49,8 +73,16 @@ export async function spamParagraphs(rows: number, seed: number): Promise<Labell
       labels.push(spam.labels[i]!);
     }
   });
-  const order = shuffle(texts.map((_, i) => i), rng(seed)).slice(0, rows);
-  return { texts: order.map((i) => texts[i]!), labels: order.map((i) => labels[i]!), labelNames: spam.labelNames, ids: order.map(String) };
+  const order = shuffle(
+    texts.map((_, i) => i),
+    rng(seed),
+  ).slice(0, rows);
+  return {
+    texts: order.map((i) => texts[i]!),
+    labels: order.map((i) => labels[i]!),
+    labelNames: spam.labelNames,
+    ids: order.map(String),
+  };
 }
 
 /** Child: one mode. Prints one JSON line. */
@@ -64,13 +96,31 @@ async function child(mode: Mode, o: Options): Promise<void> {
   const modelDir = o.model || BUNDLED_MODEL;
   const tok = await BertTokenizer.fromDir(modelDir);
   const data = await spamParagraphs(o.rows, o.seed);
-  const prep = await prepareData({ name: 'SpamAssassin paragraphs', data }, tok, { clean: 'none', maxLen: o.maxLen, seed: o.seed, log: () => {} });
+  const prep = await prepareData({ name: 'SpamAssassin paragraphs', data }, tok, {
+    clean: 'none',
+    maxLen: o.maxLen,
+    seed: o.seed,
+    log: () => {},
+  });
   const { model } = await loadClassifier(modelDir, prep.data.labelNames, { seed: o.seed, log: () => {} });
   const m = MODES[mode];
-  const cfg = { ...LAB_TRAIN_CONFIG, epochs: o.epochs, batchSize: o.batchSize, lr: o.lr, seed: o.seed, padding: m.padding, groupByLength: m.group };
+  const cfg = {
+    ...LAB_TRAIN_CONFIG,
+    epochs: o.epochs,
+    batchSize: o.batchSize,
+    lr: o.lr,
+    seed: o.seed,
+    padding: m.padding,
+    groupByLength: m.group,
+  };
   // The positions epoch 1 computes, from the same batch order fineTune draws.
   const lengths = prep.train.attentionMask.map(unpaddedLength);
-  const order = batches(lengths.length, o.batchSize, { shuffle: true, seed: o.seed, epoch: 1, lengths: m.group ? lengths : undefined });
+  const order = batches(lengths.length, o.batchSize, {
+    shuffle: true,
+    seed: o.seed,
+    epoch: 1,
+    lengths: m.group ? lengths : undefined,
+  });
   const cells = order.reduce((s, b) => s + b.length * batchWidth(prep.train.attentionMask, b, m.padding), 0);
   const real = lengths.reduce((a, b) => a + b, 0);
   const t0 = performance.now();
@@ -80,20 +130,40 @@ async function child(mode: Mode, o: Options): Promise<void> {
   const trainSeconds = stats.reduce((s, e) => s + e.trainSeconds, 0);
   const ones = prep.val.labels.filter((y) => y === 1).length;
   const r: Result = {
-    mode, backend: backend.name, rows_train: prep.train.labels.length, rows_val: prep.val.labels.length, epochs: o.epochs,
-    train_seconds: trainSeconds, val_seconds: stats.reduce((s, e) => s + e.valSeconds, 0), wall_seconds: wall,
+    mode,
+    backend: backend.name,
+    rows_train: prep.train.labels.length,
+    rows_val: prep.val.labels.length,
+    epochs: o.epochs,
+    train_seconds: trainSeconds,
+    val_seconds: stats.reduce((s, e) => s + e.valSeconds, 0),
+    wall_seconds: wall,
     train_seq_per_s: (prep.train.labels.length * o.epochs) / trainSeconds,
-    best_val_accuracy: Math.max(...stats.map((s) => s.valAccuracy)), last_val_accuracy: stats.at(-1)!.valAccuracy,
+    best_val_accuracy: Math.max(...stats.map((s) => s.valAccuracy)),
+    last_val_accuracy: stats.at(-1)!.valAccuracy,
     majority_rate: Math.max(ones, prep.val.labels.length - ones) / prep.val.labels.length,
-    padded_per_real_token: cells / real, mean_length: real / lengths.length, peak_rss_mb: process.resourceUsage().maxRSS / 1024,
+    padded_per_real_token: cells / real,
+    mean_length: real / lengths.length,
+    peak_rss_mb: process.resourceUsage().maxRSS / 1024,
   };
   console.log(JSON.stringify(r));
 }
 
 function runChild(mode: Mode, argv: string[]): Result | { mode: Mode; error: string } {
-  const env = { ...process.env, BERT_LAB_NATIVE_THREADS: process.env.BERT_LAB_NATIVE_THREADS ?? String(os.availableParallelism()) };
-  const r = spawnSync(process.execPath, ['--import', 'tsx', fileURLToPath(import.meta.url), '--child', mode, ...argv], { encoding: 'utf8', maxBuffer: 64 << 20, env });
-  const line = r.stdout.trim().split('\n').filter((l) => l.startsWith('{')).at(-1);
+  const env = {
+    ...process.env,
+    BERT_LAB_NATIVE_THREADS: process.env.BERT_LAB_NATIVE_THREADS ?? String(os.availableParallelism()),
+  };
+  const r = spawnSync(process.execPath, ['--import', 'tsx', fileURLToPath(import.meta.url), '--child', mode, ...argv], {
+    encoding: 'utf8',
+    maxBuffer: 64 << 20,
+    env,
+  });
+  const line = r.stdout
+    .trim()
+    .split('\n')
+    .filter((l) => l.startsWith('{'))
+    .at(-1);
   if (r.status === 0 && line) return JSON.parse(line) as Result;
   return { mode, error: r.stderr.trim().split('\n').at(-1) ?? `exit ${r.status}` };
 }
@@ -101,36 +171,91 @@ function runChild(mode: Mode, argv: string[]): Result | { mode: Mode; error: str
 async function main(): Promise<void> {
   const { values: v } = parseArgs({
     options: {
-      rows: { type: 'string', default: '4000' }, epochs: { type: 'string', default: '3' }, 'batch-size': { type: 'string', default: '32' },
-      'max-len': { type: 'string', default: '256' }, lr: { type: 'string', default: '1e-4' }, model: { type: 'string', default: '' },
-      seed: { type: 'string', default: '42' }, modes: { type: 'string', default: 'fixed,dynamic,grouped' }, backend: { type: 'string', default: 'wasm' },
-      child: { type: 'string' }, out: { type: 'string' },
+      rows: { type: 'string', default: '4000' },
+      epochs: { type: 'string', default: '3' },
+      'batch-size': { type: 'string', default: '32' },
+      'max-len': { type: 'string', default: '256' },
+      lr: { type: 'string', default: '1e-4' },
+      model: { type: 'string', default: '' },
+      seed: { type: 'string', default: '42' },
+      modes: { type: 'string', default: 'fixed,dynamic,grouped' },
+      backend: { type: 'string', default: 'wasm' },
+      child: { type: 'string' },
+      out: { type: 'string' },
     },
   });
-  const o: Options = { rows: Number(v.rows), epochs: Number(v.epochs), batchSize: Number(v['batch-size']), maxLen: Number(v['max-len']), lr: Number(v.lr), model: v.model!, seed: Number(v.seed), backend: v.backend! };
-  for (const [k, x] of Object.entries(o)) if (typeof x === 'number' && !(Number.isFinite(x) && x > 0)) throw new Error(`--${k}: expected a positive number, got ${x}`);
+  const o: Options = {
+    rows: Number(v.rows),
+    epochs: Number(v.epochs),
+    batchSize: Number(v['batch-size']),
+    maxLen: Number(v['max-len']),
+    lr: Number(v.lr),
+    model: v.model!,
+    seed: Number(v.seed),
+    backend: v.backend!,
+  };
+  for (const [k, x] of Object.entries(o))
+    if (typeof x === 'number' && !(Number.isFinite(x) && x > 0))
+      throw new Error(`--${k}: expected a positive number, got ${x}`);
   const modes = v.modes!.split(',') as Mode[];
-  for (const m of modes) if (!(m in MODES)) throw new Error(`--modes: unknown mode "${m}"; use ${Object.keys(MODES).join(', ')}`);
+  for (const m of modes)
+    if (!(m in MODES)) throw new Error(`--modes: unknown mode "${m}"; use ${Object.keys(MODES).join(', ')}`);
   if (v.child) return child(v.child as Mode, o);
-  const argv = ['--rows', v.rows!, '--epochs', v.epochs!, '--batch-size', v['batch-size']!, '--max-len', v['max-len']!, '--lr', v.lr!, '--model', v.model!, '--seed', v.seed!, '--backend', v.backend!];
+  const argv = [
+    '--rows',
+    v.rows!,
+    '--epochs',
+    v.epochs!,
+    '--batch-size',
+    v['batch-size']!,
+    '--max-len',
+    v['max-len']!,
+    '--lr',
+    v.lr!,
+    '--model',
+    v.model!,
+    '--seed',
+    v.seed!,
+    '--backend',
+    v.backend!,
+  ];
   console.log(`Machine: ${os.cpus()[0]?.model ?? 'unknown CPU'}, ${os.cpus().length} cores; Node ${process.version}`);
-  console.log(`Work: fine-tuning ${o.model || 'the bundled model'} on ${o.rows} SpamAssassin paragraphs (80/20 split) truncated at ${o.maxLen} tokens, batch ${o.batchSize}, ${o.epochs} epochs, lr ${o.lr}, seed ${o.seed}`);
+  console.log(
+    `Work: fine-tuning ${o.model || 'the bundled model'} on ${o.rows} SpamAssassin paragraphs (80/20 split) truncated at ${o.maxLen} tokens, batch ${o.batchSize}, ${o.epochs} epochs, lr ${o.lr}, seed ${o.seed}`,
+  );
   const results = modes.map((m) => {
     const r = runChild(m, argv);
-    console.error(`  ${m}: ${'error' in r ? r.error : `${r.train_seq_per_s.toFixed(1)} seq/s, ${r.wall_seconds.toFixed(0)} s, best accuracy ${r.best_val_accuracy.toFixed(4)}`}`);
+    console.error(
+      `  ${m}: ${'error' in r ? r.error : `${r.train_seq_per_s.toFixed(1)} seq/s, ${r.wall_seconds.toFixed(0)} s, best accuracy ${r.best_val_accuracy.toFixed(4)}`}`,
+    );
     return r;
   });
   const base = results.find((r): r is Result => r.mode === 'fixed' && !('error' in r));
   const f = (x: number, d = 1) => x.toFixed(d);
-  const rows = ['| mode | train seq/s | vs fixed | wall s (train + val) | train s | val s | positions per token | best val acc | last val acc | peak MB |', '|---|---|---|---|---|---|---|---|---|---|'];
+  const rows = [
+    '| mode | train seq/s | vs fixed | wall s (train + val) | train s | val s | positions per token | best val acc | last val acc | peak MB |',
+    '|---|---|---|---|---|---|---|---|---|---|',
+  ];
   for (const r of results) {
-    if ('error' in r) { rows.push(`| ${r.mode} | ${r.error} |||||||||`); continue; }
-    rows.push(`| ${r.mode} | ${f(r.train_seq_per_s)} | ${base ? `${f(r.train_seq_per_s / base.train_seq_per_s, 2)}x` : '-'} | ${f(r.wall_seconds, 0)} | ${f(r.train_seconds, 0)} | ${f(r.val_seconds, 0)} | ${f(r.padded_per_real_token, 2)} | ${f(r.best_val_accuracy, 4)} | ${f(r.last_val_accuracy, 4)} | ${f(r.peak_rss_mb, 0)} |`);
+    if ('error' in r) {
+      rows.push(`| ${r.mode} | ${r.error} |||||||||`);
+      continue;
+    }
+    rows.push(
+      `| ${r.mode} | ${f(r.train_seq_per_s)} | ${base ? `${f(r.train_seq_per_s / base.train_seq_per_s, 2)}x` : '-'} | ${f(r.wall_seconds, 0)} | ${f(r.train_seconds, 0)} | ${f(r.val_seconds, 0)} | ${f(r.padded_per_real_token, 2)} | ${f(r.best_val_accuracy, 4)} | ${f(r.last_val_accuracy, 4)} | ${f(r.peak_rss_mb, 0)} |`,
+    );
   }
   const ok = results.find((r): r is Result => !('error' in r));
-  if (ok) console.log(`Data: ${ok.rows_train} training / ${ok.rows_val} validation rows, mean ${f(ok.mean_length)} tokens per training row (cap ${o.maxLen}); majority class ${f(100 * ok.majority_rate)}% of validation`);
+  if (ok)
+    console.log(
+      `Data: ${ok.rows_train} training / ${ok.rows_val} validation rows, mean ${f(ok.mean_length)} tokens per training row (cap ${o.maxLen}); majority class ${f(100 * ok.majority_rate)}% of validation`,
+    );
   console.log('\n' + rows.join('\n'));
-  if (v.out) await writeFileAtomic(v.out, JSON.stringify({ date: new Date().toISOString(), options: o, results }, null, 2) + '\n');
+  if (v.out)
+    await writeFileAtomic(
+      v.out,
+      JSON.stringify({ date: new Date().toISOString(), options: o, results }, null, 2) + '\n',
+    );
 }
 
 await main();

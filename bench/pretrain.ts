@@ -22,22 +22,50 @@ const SIZES = ['tiny', 'mini', 'small', 'base'];
 
 /** What both sides replay: batches already cut to their longest row. */
 interface BatchFile {
-  vocab_size: number; max_len: number; tokenizer: string; corpus: string;
-  batches: { input_ids: number[][]; attention_mask: number[][]; token_type_ids: number[][]; mlm_labels: number[][]; nsp_labels: number[] }[];
+  vocab_size: number;
+  max_len: number;
+  tokenizer: string;
+  corpus: string;
+  batches: {
+    input_ids: number[][];
+    attention_mask: number[][];
+    token_type_ids: number[][];
+    mlm_labels: number[][];
+    nsp_labels: number[];
+  }[];
 }
 
 interface Result {
-  impl: string; size: string; vocab: number; mlm_positions?: string; train_tokens_per_s: number; train_seq_per_s: number;
-  train_step_ms_median: number; peak_rss_mb: number; threads?: number; loss_first?: number; loss_last?: number; error?: string;
+  impl: string;
+  size: string;
+  vocab: number;
+  mlm_positions?: string;
+  train_tokens_per_s: number;
+  train_seq_per_s: number;
+  train_step_ms_median: number;
+  peak_rss_mb: number;
+  threads?: number;
+  loss_first?: number;
+  loss_last?: number;
+  error?: string;
 }
 
-const median = (xs: number[]) => { const s = [...xs].sort((a, b) => a - b); return s[Math.floor(s.length / 2)]!; };
+const median = (xs: number[]) => {
+  const s = [...xs].sort((a, b) => a - b);
+  return s[Math.floor(s.length / 2)]!;
+};
 
 /** Pre-training batches from `corpus` with the tokenizer in `vocabDir`, written to `file`. */
-async function makeBatches(vocabDir: string, corpus: string, o: { batch: number; seq: number; steps: number; warmup: number; seed: number }, file: string): Promise<BatchFile> {
+async function makeBatches(
+  vocabDir: string,
+  corpus: string,
+  o: { batch: number; seq: number; steps: number; warmup: number; seed: number },
+  file: string,
+): Promise<BatchFile> {
   const { BertTokenizer } = await import('../src/text/tokenizer.js');
   const { loadCorpus } = await import('../src/data/corpus.js');
-  const { buildExamples, makeNspPairs, specialIdsFor, tokenizeDocuments } = await import('../src/data/pretrain-data.js');
+  const { buildExamples, makeNspPairs, specialIdsFor, tokenizeDocuments } =
+    await import('../src/data/pretrain-data.js');
   const { batchWidth, groupedBatches, unpaddedLength } = await import('../src/data/data.js');
   const { rng, shuffle } = await import('../src/nn/random.js');
   const tok = await BertTokenizer.fromDir(vocabDir);
@@ -49,19 +77,39 @@ async function makeBatches(vocabDir: string, corpus: string, o: { batch: number;
   const rand = rng(o.seed);
   let ids: number[][][] = [];
   let examples: ReturnType<typeof buildExamples> = [];
-  for (let k = 0; k < docs.length && examples.length < n; ) {
+  for (let k = 0; k < docs.length && examples.length < n;) {
     const next = docs.slice(k, k + 8);
     k += next.length;
     ids = ids.concat(tokenizeDocuments(next, (s) => tok.convertTokensToIds(tok.tokenize(s))));
     if (ids.length >= 2) examples = buildExamples(makeNspPairs(ids, o.seq, rand), special, o.seq, rand);
   }
-  if (examples.length < n) throw new Error(`corpus ${corpus}: ${examples.length} examples of ${o.seq} tokens, need ${n} (--batch x (--steps + --warmup)); use a larger corpus`);
+  if (examples.length < n)
+    throw new Error(
+      `corpus ${corpus}: ${examples.length} examples of ${o.seq} tokens, need ${n} (--batch x (--steps + --warmup)); use a larger corpus`,
+    );
   const picked = shuffle(examples, rand);
-  const grouped = groupedBatches(picked.map((_, i) => i), (i) => unpaddedLength(picked[i]!.attentionMask), o.batch, rand).filter((b) => b.length === o.batch).slice(0, o.steps + o.warmup);
+  const grouped = groupedBatches(
+    picked.map((_, i) => i),
+    (i) => unpaddedLength(picked[i]!.attentionMask),
+    o.batch,
+    rand,
+  )
+    .filter((b) => b.length === o.batch)
+    .slice(0, o.steps + o.warmup);
   const batches = grouped.map((b) => {
-    const w = batchWidth(b.map((i) => picked[i]!.attentionMask), b.map((_, k) => k), 'longest');
+    const w = batchWidth(
+      b.map((i) => picked[i]!.attentionMask),
+      b.map((_, k) => k),
+      'longest',
+    );
     const rows = (f: (e: (typeof picked)[number]) => number[]) => b.map((i) => f(picked[i]!).slice(0, w));
-    return { input_ids: rows((e) => e.inputIds), attention_mask: rows((e) => e.attentionMask), token_type_ids: rows((e) => e.tokenTypeIds), mlm_labels: rows((e) => e.mlmLabels), nsp_labels: b.map((i) => picked[i]!.nspLabel) };
+    return {
+      input_ids: rows((e) => e.inputIds),
+      attention_mask: rows((e) => e.attentionMask),
+      token_type_ids: rows((e) => e.tokenTypeIds),
+      mlm_labels: rows((e) => e.mlmLabels),
+      nsp_labels: b.map((i) => picked[i]!.nspLabel),
+    };
   });
   const out: BatchFile = { vocab_size: tok.vocabSize, max_len: o.seq, tokenizer: vocabDir, corpus, batches };
   await writeFile(file, JSON.stringify(out));
@@ -78,7 +126,13 @@ async function child(size: string, file: string, o: { warmup: number; seed: numb
   const { variableGrads } = await import('../src/nn/tape.js');
   await initBackend('wasm', () => {});
   const data = JSON.parse(await readFile(file, 'utf8')) as BatchFile;
-  const model = new BertForPreTraining(presetConfig(size, { vocab_size: data.vocab_size, max_position_embeddings: Math.max(512, data.max_len), architectures: ['BertForPreTraining'] }));
+  const model = new BertForPreTraining(
+    presetConfig(size, {
+      vocab_size: data.vocab_size,
+      max_position_embeddings: Math.max(512, data.max_len),
+      architectures: ['BertForPreTraining'],
+    }),
+  );
   model.initWeights(o.seed);
   // As src/training/pretrain.ts: AdamW without decay on biases and LayerNorm weights, clipping at 1.0.
   const opt = new AdamW({ lr: 1e-4, weightDecay: 0.01, noDecay: (n) => /(bias|LayerNorm\.weight)$/.test(n) });
@@ -90,7 +144,8 @@ async function child(size: string, file: string, o: { warmup: number; seed: numb
     opt.init(model.p.vars);
     const [n, w] = [b.input_ids.length, b.input_ids[0]!.length];
     const t = {
-      inputIds: tf.tensor2d(b.input_ids, [n, w], 'int32'), attentionMask: tf.tensor2d(b.attention_mask, [n, w], 'int32'),
+      inputIds: tf.tensor2d(b.input_ids, [n, w], 'int32'),
+      attentionMask: tf.tensor2d(b.attention_mask, [n, w], 'int32'),
       tokenTypeIds: tf.tensor2d(b.token_type_ids, [n, w], 'int32'),
     };
     const mlm = tf.tensor2d(b.mlm_labels, [n, w], 'int32');
@@ -101,54 +156,141 @@ async function child(size: string, file: string, o: { warmup: number; seed: numb
     opt.apply(model.p.vars, named, clipCoef(gradNorm(named), 1.0));
     losses.push(value.dataSync()[0]!);
     tf.dispose([value, ...named.values(), t.inputIds, t.attentionMask, t.tokenTypeIds, mlm, nsp]);
-    if (i >= o.warmup) { ms.push(performance.now() - t0); tokens.push(b.attention_mask.flat().reduce((a, x) => a + x, 0)); }
+    if (i >= o.warmup) {
+      ms.push(performance.now() - t0);
+      tokens.push(b.attention_mask.flat().reduce((a, x) => a + x, 0));
+    }
   }
   opt.dispose();
   const r: Result = {
-    impl: 'bert-lab', size, vocab: data.vocab_size, train_tokens_per_s: tokens.reduce((a, x) => a + x, 0) / (ms.reduce((a, x) => a + x, 0) / 1000),
-    train_seq_per_s: data.batches[0]!.input_ids.length / (median(ms) / 1000), train_step_ms_median: median(ms),
-    peak_rss_mb: process.resourceUsage().maxRSS / 1024, loss_first: losses[0], loss_last: losses.at(-1),
+    impl: 'bert-lab',
+    size,
+    vocab: data.vocab_size,
+    train_tokens_per_s: tokens.reduce((a, x) => a + x, 0) / (ms.reduce((a, x) => a + x, 0) / 1000),
+    train_seq_per_s: data.batches[0]!.input_ids.length / (median(ms) / 1000),
+    train_step_ms_median: median(ms),
+    peak_rss_mb: process.resourceUsage().maxRSS / 1024,
+    loss_first: losses[0],
+    loss_last: losses.at(-1),
   };
   console.log(JSON.stringify(r));
 }
 
 function runChild(size: string, file: string, vocab: number, argv: string[]): Result {
   // A benchmark uses every core, as PyTorch's side does.
-  const env = { ...process.env, BERT_LAB_NATIVE_THREADS: process.env.BERT_LAB_NATIVE_THREADS ?? String(os.availableParallelism()) };
-  const r = spawnSync(process.execPath, ['--import', 'tsx', fileURLToPath(import.meta.url), '--child', size, '--batches', file, ...argv], { encoding: 'utf8', maxBuffer: 64 << 20, env });
-  const line = r.stdout.trim().split('\n').filter((l) => l.startsWith('{')).at(-1);
+  const env = {
+    ...process.env,
+    BERT_LAB_NATIVE_THREADS: process.env.BERT_LAB_NATIVE_THREADS ?? String(os.availableParallelism()),
+  };
+  const r = spawnSync(
+    process.execPath,
+    ['--import', 'tsx', fileURLToPath(import.meta.url), '--child', size, '--batches', file, ...argv],
+    { encoding: 'utf8', maxBuffer: 64 << 20, env },
+  );
+  const line = r.stdout
+    .trim()
+    .split('\n')
+    .filter((l) => l.startsWith('{'))
+    .at(-1);
   if (r.status === 0 && line) return JSON.parse(line) as Result;
-  return { impl: 'bert-lab', size, vocab, train_tokens_per_s: NaN, train_seq_per_s: NaN, train_step_ms_median: NaN, peak_rss_mb: NaN, error: r.stderr.trim().split('\n').at(-1) ?? `exit ${r.status}` };
+  return {
+    impl: 'bert-lab',
+    size,
+    vocab,
+    train_tokens_per_s: NaN,
+    train_seq_per_s: NaN,
+    train_step_ms_median: NaN,
+    peak_rss_mb: NaN,
+    error: r.stderr.trim().split('\n').at(-1) ?? `exit ${r.status}`,
+  };
 }
 
-function torch(sizes: string[], file: string, positions: 'all' | 'masked', o: { warmup: number; seed: number }): Result[] {
+function torch(
+  sizes: string[],
+  file: string,
+  positions: 'all' | 'masked',
+  o: { warmup: number; seed: number },
+): Result[] {
   const py = '/usr/bin/python3';
   if (!existsSync(py)) return [];
-  const r = spawnSync(py, [path.join(here, 'torch_bench.py'), '--task', 'pretrain', '--batches', file, '--mlm-positions', positions, '--sizes', sizes.join(','), '--warmup', String(o.warmup), '--seed', String(o.seed)], { encoding: 'utf8', maxBuffer: 64 << 20 });
-  if (r.status !== 0) { console.error(`PyTorch reference failed: ${r.stderr.trim().split('\n').at(-1)}`); return []; }
-  return r.stdout.trim().split('\n').filter((l) => l.startsWith('{')).map((l) => JSON.parse(l) as Result);
+  const r = spawnSync(
+    py,
+    [
+      path.join(here, 'torch_bench.py'),
+      '--task',
+      'pretrain',
+      '--batches',
+      file,
+      '--mlm-positions',
+      positions,
+      '--sizes',
+      sizes.join(','),
+      '--warmup',
+      String(o.warmup),
+      '--seed',
+      String(o.seed),
+    ],
+    { encoding: 'utf8', maxBuffer: 64 << 20 },
+  );
+  if (r.status !== 0) {
+    console.error(`PyTorch reference failed: ${r.stderr.trim().split('\n').at(-1)}`);
+    return [];
+  }
+  return r.stdout
+    .trim()
+    .split('\n')
+    .filter((l) => l.startsWith('{'))
+    .map((l) => JSON.parse(l) as Result);
 }
 
 async function main(): Promise<void> {
-  const { repoRoot, sharedDir } = { repoRoot: path.resolve(here, '..'), sharedDir: process.env.BERT_LAB_SHARED ?? path.resolve(here, '../../shared') };
+  const { repoRoot, sharedDir } = {
+    repoRoot: path.resolve(here, '..'),
+    sharedDir: process.env.BERT_LAB_SHARED ?? path.resolve(here, '../../shared'),
+  };
   const { values: v } = parseArgs({
     options: {
       sizes: { type: 'string', default: 'tiny,mini' },
-      vocabs: { type: 'string', default: `${path.join(sharedDir, 'models/bert-base-uncased')},${path.join(repoRoot, 'models/bert-lab-tiny')}` },
-      batch: { type: 'string', default: '32' }, seq: { type: 'string', default: '128' }, steps: { type: 'string', default: '10' },
-      warmup: { type: 'string', default: '2' }, seed: { type: 'string', default: '42' }, corpus: { type: 'string', default: 'moby-dick' },
-      'no-torch': { type: 'boolean', default: false }, child: { type: 'string' }, batches: { type: 'string' }, out: { type: 'string' },
+      vocabs: {
+        type: 'string',
+        default: `${path.join(sharedDir, 'models/bert-base-uncased')},${path.join(repoRoot, 'models/bert-lab-tiny')}`,
+      },
+      batch: { type: 'string', default: '32' },
+      seq: { type: 'string', default: '128' },
+      steps: { type: 'string', default: '10' },
+      warmup: { type: 'string', default: '2' },
+      seed: { type: 'string', default: '42' },
+      corpus: { type: 'string', default: 'moby-dick' },
+      'no-torch': { type: 'boolean', default: false },
+      child: { type: 'string' },
+      batches: { type: 'string' },
+      out: { type: 'string' },
     },
   });
-  const o = { batch: Number(v.batch), seq: Number(v.seq), steps: Number(v.steps), warmup: Number(v.warmup), seed: Number(v.seed) };
-  for (const [k, x] of Object.entries(o)) if (!Number.isInteger(x) || x < (k === 'warmup' || k === 'seed' ? 0 : 1)) throw new Error(`--${k}: expected an integer, got ${x}`);
+  const o = {
+    batch: Number(v.batch),
+    seq: Number(v.seq),
+    steps: Number(v.steps),
+    warmup: Number(v.warmup),
+    seed: Number(v.seed),
+  };
+  for (const [k, x] of Object.entries(o))
+    if (!Number.isInteger(x) || x < (k === 'warmup' || k === 'seed' ? 0 : 1))
+      throw new Error(`--${k}: expected an integer, got ${x}`);
   if (v.child) return child(v.child, v.batches!, o);
   const sizes = v.sizes!.split(',');
-  for (const s of sizes) if (!SIZES.includes(s)) throw new Error(`--sizes: unknown size "${s}"; use ${SIZES.join(', ')}`);
+  for (const s of sizes)
+    if (!SIZES.includes(s)) throw new Error(`--sizes: unknown size "${s}"; use ${SIZES.join(', ')}`);
   const vocabDirs = v.vocabs!.split(',');
-  for (const d of vocabDirs) if (!existsSync(path.join(d, 'vocab.txt')) && !existsSync(path.join(d, 'tokenizer.json'))) throw new Error(`--vocabs: ${d} holds no vocab.txt or tokenizer.json`);
-  console.log(`Machine: ${os.cpus()[0]?.model ?? 'unknown CPU'}, ${os.cpus().length} cores, ${(os.totalmem() / 2 ** 30).toFixed(0)} GB; Node ${process.version}`);
-  console.log(`Work: BertForPreTraining MLM+NSP step (AdamW lr 1e-4, clipping 1.0), batch ${o.batch} x up to ${o.seq} tokens from ${v.corpus}; ${o.steps} timed steps after ${o.warmup} warm-up`);
+  for (const d of vocabDirs)
+    if (!existsSync(path.join(d, 'vocab.txt')) && !existsSync(path.join(d, 'tokenizer.json')))
+      throw new Error(`--vocabs: ${d} holds no vocab.txt or tokenizer.json`);
+  console.log(
+    `Machine: ${os.cpus()[0]?.model ?? 'unknown CPU'}, ${os.cpus().length} cores, ${(os.totalmem() / 2 ** 30).toFixed(0)} GB; Node ${process.version}`,
+  );
+  console.log(
+    `Work: BertForPreTraining MLM+NSP step (AdamW lr 1e-4, clipping 1.0), batch ${o.batch} x up to ${o.seq} tokens from ${v.corpus}; ${o.steps} timed steps after ${o.warmup} warm-up`,
+  );
   const tmp = await mkdtemp(path.join(os.tmpdir(), 'bert-bench-pretrain-'));
   const results: Result[] = [];
   try {
@@ -157,11 +299,15 @@ async function main(): Promise<void> {
       const data = await makeBatches(dir, v.corpus!, o, file);
       const cells = data.batches.reduce((s, b) => s + b.input_ids.length * b.input_ids[0]!.length, 0);
       const real = data.batches.reduce((s, b) => s + b.attention_mask.flat().reduce((a, x) => a + x, 0), 0);
-      console.log(`Vocabulary ${data.vocab_size} (${dir}): ${data.batches.length} batches, ${(real / data.batches.length / o.batch).toFixed(1)} tokens per sequence, ${(cells / real).toFixed(3)} positions per token`);
+      console.log(
+        `Vocabulary ${data.vocab_size} (${dir}): ${data.batches.length} batches, ${(real / data.batches.length / o.batch).toFixed(1)} tokens per sequence, ${(cells / real).toFixed(3)} positions per token`,
+      );
       const argv = ['--warmup', String(o.warmup), '--seed', String(o.seed)];
       for (const size of sizes) {
         const r = runChild(size, file, data.vocab_size, argv);
-        console.error(`  bert-lab ${size} vocab ${data.vocab_size}: ${r.error ?? `${r.train_tokens_per_s.toFixed(0)} tokens/s, peak ${r.peak_rss_mb.toFixed(0)} MB`}`);
+        console.error(
+          `  bert-lab ${size} vocab ${data.vocab_size}: ${r.error ?? `${r.train_tokens_per_s.toFixed(0)} tokens/s, peak ${r.peak_rss_mb.toFixed(0)} MB`}`,
+        );
         results.push(r);
       }
       if (!v['no-torch']) for (const p of ['all', 'masked'] as const) results.push(...torch(sizes, file, p, o));
@@ -170,17 +316,38 @@ async function main(): Promise<void> {
     await rm(tmp, { recursive: true, force: true });
   }
   const f = (x: number | undefined, d = 1) => (x !== undefined && Number.isFinite(x) ? x.toFixed(d) : '-');
-  const ref = (r: Result, p: string) => results.find((t) => t.impl === 'pytorch' && t.mlm_positions === p && t.size === r.size && t.vocab === r.vocab);
+  const ref = (r: Result, p: string) =>
+    results.find((t) => t.impl === 'pytorch' && t.mlm_positions === p && t.size === r.size && t.vocab === r.vocab);
   const ratio = (a: number, b: number | undefined) => (b ? `${f(a / b, 2)}x` : '-');
-  const rows = ['| impl | size | vocab | tokens/s | vs PyTorch (MLM head on all positions) | vs PyTorch (labelled positions only) | step ms (median) | peak MB | vs PyTorch (all) | vs PyTorch (labelled) |', '|---|---|---|---|---|---|---|---|---|---|'];
+  const rows = [
+    '| impl | size | vocab | tokens/s | vs PyTorch (MLM head on all positions) | vs PyTorch (labelled positions only) | step ms (median) | peak MB | vs PyTorch (all) | vs PyTorch (labelled) |',
+    '|---|---|---|---|---|---|---|---|---|---|',
+  ];
   for (const r of results) {
-    const name = r.impl === 'pytorch' ? `pytorch, MLM on ${r.mlm_positions === 'all' ? 'all positions' : 'labelled positions'}${r.threads ? ` (${r.threads} threads)` : ''}` : 'bert-lab (wasm + native)';
-    if (r.error) { rows.push(`| ${name} | ${r.size} | ${r.vocab} | ${r.error} |||||||`); continue; }
-    const a = ref(r, 'all'), m = ref(r, 'masked');
-    rows.push(`| ${name} | ${r.size} | ${r.vocab} | ${f(r.train_tokens_per_s, 0)} | ${ratio(r.train_tokens_per_s, a?.train_tokens_per_s)} | ${ratio(r.train_tokens_per_s, m?.train_tokens_per_s)} | ${f(r.train_step_ms_median)} | ${f(r.peak_rss_mb, 0)} | ${ratio(r.peak_rss_mb, a?.peak_rss_mb)} | ${ratio(r.peak_rss_mb, m?.peak_rss_mb)} |`);
+    const name =
+      r.impl === 'pytorch'
+        ? `pytorch, MLM on ${r.mlm_positions === 'all' ? 'all positions' : 'labelled positions'}${r.threads ? ` (${r.threads} threads)` : ''}`
+        : 'bert-lab (wasm + native)';
+    if (r.error) {
+      rows.push(`| ${name} | ${r.size} | ${r.vocab} | ${r.error} |||||||`);
+      continue;
+    }
+    const a = ref(r, 'all'),
+      m = ref(r, 'masked');
+    rows.push(
+      `| ${name} | ${r.size} | ${r.vocab} | ${f(r.train_tokens_per_s, 0)} | ${ratio(r.train_tokens_per_s, a?.train_tokens_per_s)} | ${ratio(r.train_tokens_per_s, m?.train_tokens_per_s)} | ${f(r.train_step_ms_median)} | ${f(r.peak_rss_mb, 0)} | ${ratio(r.peak_rss_mb, a?.peak_rss_mb)} | ${ratio(r.peak_rss_mb, m?.peak_rss_mb)} |`,
+    );
   }
   console.log('\n' + rows.join('\n'));
-  if (v.out) await writeFileAtomic(v.out, JSON.stringify({ date: new Date().toISOString(), options: { ...o, corpus: v.corpus, sizes, vocabs: vocabDirs }, results }, null, 2) + '\n');
+  if (v.out)
+    await writeFileAtomic(
+      v.out,
+      JSON.stringify(
+        { date: new Date().toISOString(), options: { ...o, corpus: v.corpus, sizes, vocabs: vocabDirs }, results },
+        null,
+        2,
+      ) + '\n',
+    );
 }
 
 await main();

@@ -14,22 +14,51 @@ import { artifactsDir, notebooksDir, readNotebook, root } from './nb.js';
 const htmlDir = path.join(artifactsDir, 'notebooks');
 const shotDir = path.join(artifactsDir, 'screenshots');
 
-export interface PageReport { name: string; ok: boolean; plots: number; drawn: number; tables: number; problems: string[]; screenshot: string }
+export interface PageReport {
+  name: string;
+  ok: boolean;
+  plots: number;
+  drawn: number;
+  tables: number;
+  problems: string[];
+  screenshot: string;
+}
 
 async function main(): Promise<void> {
-  const picked = process.argv.slice(2).filter((a) => !a.startsWith('--')).map((f) => path.resolve(f));
-  const pages = picked.length ? picked
-    : existsSync(htmlDir) ? readdirSync(htmlDir).filter((f) => f.endsWith('.html')).sort().map((f) => path.join(htmlDir, f)) : [];
-  if (!pages.length) { console.log('[browser] no HTML exports in artifacts/notebooks/: nothing to check'); return; }
+  const picked = process.argv
+    .slice(2)
+    .filter((a) => !a.startsWith('--'))
+    .map((f) => path.resolve(f));
+  const pages = picked.length
+    ? picked
+    : existsSync(htmlDir)
+      ? readdirSync(htmlDir)
+          .filter((f) => f.endsWith('.html'))
+          .sort()
+          .map((f) => path.join(htmlDir, f))
+      : [];
+  if (!pages.length) {
+    console.log('[browser] no HTML exports in artifacts/notebooks/: nothing to check');
+    return;
+  }
   mkdirSync(shotDir, { recursive: true });
   const executablePath = process.env.CHROMIUM ?? '/usr/bin/chromium';
-  if (!existsSync(executablePath)) throw new Error(`${executablePath} not found (apt-get install chromium, or set CHROMIUM)`);
+  if (!existsSync(executablePath))
+    throw new Error(`${executablePath} not found (apt-get install chromium, or set CHROMIUM)`);
   const userDataDir = mkdtempSync(path.join(os.tmpdir(), 'bert-lab-chromium-'));
   const context = await chromium.launchPersistentContext(userDataDir, {
     executablePath,
     headless: true,
-    args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking',
-      '--disable-component-update', '--disable-sync'],
+    args: [
+      '--headless',
+      '--no-sandbox',
+      '--disable-gpu',
+      '--disable-quic',
+      '--no-first-run',
+      '--disable-background-networking',
+      '--disable-component-update',
+      '--disable-sync',
+    ],
     viewport: { width: 1280, height: 900 },
   });
   const reports: PageReport[] = [];
@@ -41,7 +70,9 @@ async function main(): Promise<void> {
   }
   const failed = reports.filter((r) => !r.ok);
   for (const r of reports) {
-    console.log(`[browser] ${r.ok ? 'OK  ' : 'FAIL'} ${r.name}: ${r.drawn}/${r.plots} plot(s) drawn, ${r.tables} table(s) -> ${path.relative(root, r.screenshot)}`);
+    console.log(
+      `[browser] ${r.ok ? 'OK  ' : 'FAIL'} ${r.name}: ${r.drawn}/${r.plots} plot(s) drawn, ${r.tables} table(s) -> ${path.relative(root, r.screenshot)}`,
+    );
     for (const p of r.problems) console.log(`    ${p}`);
   }
   console.log(`[browser] ${reports.length - failed.length}/${reports.length} page(s) passed`);
@@ -51,22 +82,30 @@ async function main(): Promise<void> {
 async function checkPage(context: import('playwright-core').BrowserContext, file: string): Promise<PageReport> {
   const name = path.basename(file, '.html');
   const src = path.join(notebooksDir, `${name}.ipynb`);
-  const checks = existsSync(src) ? readNotebook(src).metadata.bert_lab ?? {} : {};
-  const minPlots = checks.plots ?? 1, minTables = checks.tables ?? 1;
+  const checks = existsSync(src) ? (readNotebook(src).metadata.bert_lab ?? {}) : {};
+  const minPlots = checks.plots ?? 1,
+    minTables = checks.tables ?? 1;
   const problems: string[] = [];
   const page = await context.newPage();
   // The exports reference CDNs (require.js, MathJax); this check must not depend on them.
   await page.route(/^https?:/, (route) => route.abort());
   page.on('pageerror', (e) => problems.push(`page error: ${e.message}`));
   page.on('console', (m) => {
-    if (m.type() === 'error' && !/ERR_FAILED|ERR_INTERNET_DISCONNECTED|Failed to load resource|net::/.test(m.text())) problems.push(`console error: ${m.text()}`);
+    if (m.type() === 'error' && !/ERR_FAILED|ERR_INTERNET_DISCONNECTED|Failed to load resource|net::/.test(m.text()))
+      problems.push(`console error: ${m.text()}`);
   });
   await page.goto(pathToFileURL(file).href, { waitUntil: 'domcontentloaded', timeout: 60_000 });
   const plots = await page.locator('.bert-lab-plot').count();
   if (plots > 0) {
     try {
-      await page.waitForFunction(() => Array.from(document.querySelectorAll('.bert-lab-plot')).every((d) => d.querySelector('svg.main-svg')), undefined, { timeout: 30_000 });
-    } catch { /* counted below */ }
+      await page.waitForFunction(
+        () => Array.from(document.querySelectorAll('.bert-lab-plot')).every((d) => d.querySelector('svg.main-svg')),
+        undefined,
+        { timeout: 30_000 },
+      );
+    } catch {
+      /* counted below */
+    }
   }
   const drawn = await page.locator('.bert-lab-plot:has(svg.main-svg)').count();
   const tables = await page.locator('table').count();
@@ -78,10 +117,16 @@ async function checkPage(context: import('playwright-core').BrowserContext, file
   await page.screenshot({ path: screenshot, fullPage: true });
   const plotDivs = page.locator('.bert-lab-plot');
   for (let i = 0; i < Math.min(drawn, 6); i++) {
-    await plotDivs.nth(i).screenshot({ path: path.join(shotDir, `${name}-plot${i + 1}.png`) }).catch(() => undefined);
+    await plotDivs
+      .nth(i)
+      .screenshot({ path: path.join(shotDir, `${name}-plot${i + 1}.png`) })
+      .catch(() => undefined);
   }
   await page.close();
   return { name, ok: problems.length === 0, plots, drawn, tables, problems, screenshot };
 }
 
-main().catch((e: Error) => { console.error(e.stack ?? e.message); process.exit(1); });
+main().catch((e: Error) => {
+  console.error(e.stack ?? e.message);
+  process.exit(1);
+});

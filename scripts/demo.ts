@@ -43,7 +43,9 @@ function walk(dir: string, prefix: string, out: Map<string, Source>): void {
 export function demoSite(modelDir: string): Map<string, Source> {
   for (const f of ['config.json', 'tokenizer.json', 'onnx/model.onnx']) {
     if (!existsSync(path.join(modelDir, f))) {
-      throw new Error(`${modelDir} has no ${f}: pass a folder written by \`bert-lab export --model DIR --out ${modelDir}\``);
+      throw new Error(
+        `${modelDir} has no ${f}: pass a folder written by \`bert-lab export --model DIR --out ${modelDir}\``,
+      );
     }
   }
   const site = new Map<string, Source>();
@@ -68,24 +70,45 @@ export function demoSite(modelDir: string): Map<string, Source> {
 }
 
 const MIME: Record<string, string> = {
-  '.html': 'text/html; charset=utf-8', '.js': 'text/javascript; charset=utf-8', '.mjs': 'text/javascript; charset=utf-8',
-  '.css': 'text/css; charset=utf-8', '.json': 'application/json; charset=utf-8', '.wasm': 'application/wasm',
-  '.onnx': 'application/octet-stream', '.txt': 'text/plain; charset=utf-8',
+  '.html': 'text/html; charset=utf-8',
+  '.js': 'text/javascript; charset=utf-8',
+  '.mjs': 'text/javascript; charset=utf-8',
+  '.css': 'text/css; charset=utf-8',
+  '.json': 'application/json; charset=utf-8',
+  '.wasm': 'application/wasm',
+  '.onnx': 'application/octet-stream',
+  '.txt': 'text/plain; charset=utf-8',
 };
 
 /** Serves `site` on http://host:port/ (port 0: any free port). Resolves once listening. */
-export async function serveDemo(site: Map<string, Source>, port = 8080, host = '127.0.0.1'): Promise<{ url: string; server: Server }> {
+export async function serveDemo(
+  site: Map<string, Source>,
+  port = 8080,
+  host = '127.0.0.1',
+): Promise<{ url: string; server: Server }> {
   const server = createServer((req, res) => {
     const url = new URL(req.url ?? '/', 'http://localhost');
     const key = decodeURIComponent(url.pathname).replace(/^\/+/, '') || 'index.html';
     const src = site.get(key);
-    if (req.method !== 'GET' && req.method !== 'HEAD') { res.writeHead(405).end(); return; }
-    if (!src) { res.writeHead(404, { 'content-type': 'text/plain' }).end(`not found: /${key}\n`); return; }
+    if (req.method !== 'GET' && req.method !== 'HEAD') {
+      res.writeHead(405).end();
+      return;
+    }
+    if (!src) {
+      res.writeHead(404, { 'content-type': 'text/plain' }).end(`not found: /${key}\n`);
+      return;
+    }
     const body = 'file' in src ? readFileSync(src.file) : src.content;
-    res.writeHead(200, { 'content-type': MIME[path.extname(key)] ?? 'application/octet-stream', 'cache-control': 'no-store' });
+    res.writeHead(200, {
+      'content-type': MIME[path.extname(key)] ?? 'application/octet-stream',
+      'cache-control': 'no-store',
+    });
     res.end(req.method === 'HEAD' ? undefined : body);
   });
-  await new Promise<void>((resolve, reject) => { server.once('error', reject); server.listen(port, host, resolve); });
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(port, host, resolve);
+  });
   const addr = server.address();
   const actual = typeof addr === 'object' && addr ? addr.port : port;
   return { url: `http://${host}:${actual}/`, server };
@@ -100,7 +123,8 @@ export async function writeSite(site: Map<string, Source>, outDir: string): Prom
     for (const [key, src] of site) {
       const dest = path.join(tmp, key);
       await mkdir(path.dirname(dest), { recursive: true });
-      if ('file' in src) await cp(src.file, dest); else await writeFile(dest, src.content);
+      if ('file' in src) await cp(src.file, dest);
+      else await writeFile(dest, src.content);
     }
     const old = `${tmp}.old`;
     if (existsSync(out)) await rename(out, old);
@@ -113,16 +137,23 @@ export async function writeSite(site: Map<string, Source>, outDir: string): Prom
 }
 
 async function main(): Promise<void> {
-  const { values: v } = parseArgs({ options: {
-    model: { type: 'string' }, port: { type: 'string', default: '8080' }, host: { type: 'string', default: '127.0.0.1' }, out: { type: 'string' },
-  } });
+  const { values: v } = parseArgs({
+    options: {
+      model: { type: 'string' },
+      port: { type: 'string', default: '8080' },
+      host: { type: 'string', default: '127.0.0.1' },
+      out: { type: 'string' },
+    },
+  });
   let model = v.model;
   if (!model) {
     model = path.join(root, 'runs/lab/onnx');
     const trained = path.join(root, 'runs/lab/best');
     if (!existsSync(path.join(model, 'onnx/model.onnx'))) {
       if (!existsSync(path.join(trained, 'config.json'))) {
-        throw new Error('no model: run `npm run lab` (trains runs/lab/best), or pass --model DIR (a folder written by `bert-lab export`)');
+        throw new Error(
+          'no model: run `npm run lab` (trains runs/lab/best), or pass --model DIR (a folder written by `bert-lab export`)',
+        );
       }
       console.error(`[demo] exporting ${trained} to ${model}`);
       const { exportOnnx } = await import('../src/app/export-onnx.js');
@@ -132,15 +163,21 @@ async function main(): Promise<void> {
   const site = demoSite(model);
   if (v.out) {
     await writeSite(site, v.out);
-    console.log(`[demo] wrote ${site.size} files to ${path.resolve(v.out)}: serve that folder with any static web server`);
+    console.log(
+      `[demo] wrote ${site.size} files to ${path.resolve(v.out)}: serve that folder with any static web server`,
+    );
     return;
   }
   const port = Number(v.port);
-  if (!Number.isInteger(port) || port < 0 || port > 65535) throw new Error(`--port must be an integer in 0..65535, got "${v.port}"`);
+  if (!Number.isInteger(port) || port < 0 || port > 65535)
+    throw new Error(`--port must be an integer in 0..65535, got "${v.port}"`);
   const { url } = await serveDemo(site, port, v.host);
   console.log(`[demo] ${model} at ${url}  (Ctrl-C stops)`);
 }
 
 if (process.argv[1] && import.meta.url === pathToFileURL(path.resolve(process.argv[1])).href) {
-  main().catch((e: Error) => { console.error(`[demo] ${e.message}`); process.exitCode = 1; });
+  main().catch((e: Error) => {
+    console.error(`[demo] ${e.message}`);
+    process.exitCode = 1;
+  });
 }

@@ -6,5 +6,8 @@ import { fileURLToPath } from 'node:url';
 
 const script = fileURLToPath(new URL('./build-native.sh', import.meta.url));
 const r = spawnSync('bash', [script], { stdio: 'inherit' });
-if (r.error) console.error(`[build-native] skipped: bash not found (${r.error.message}); the wasm backend runs without the native kernels`);
+if (r.error)
+  console.error(
+    `[build-native] skipped: bash not found (${r.error.message}); the wasm backend runs without the native kernels`,
+  );
 process.exit(process.env.BERT_LAB_NATIVE_REQUIRE === '1' ? (r.status ?? 1) : 0);

@@ -46,7 +46,10 @@ export interface Notebook {
 /** Notebooks under notebooks/ (names starting with "_" are scratch files and skipped). */
 export function listNotebooks(): string[] {
   if (!existsSync(notebooksDir)) return [];
-  return readdirSync(notebooksDir).filter((f) => f.endsWith('.ipynb') && !f.startsWith('_')).sort().map((f) => path.join(notebooksDir, f));
+  return readdirSync(notebooksDir)
+    .filter((f) => f.endsWith('.ipynb') && !f.startsWith('_'))
+    .sort()
+    .map((f) => path.join(notebooksDir, f));
 }
 
 export function readNotebook(file: string): Notebook {
@@ -62,7 +65,7 @@ export function writeNotebook(file: string, nb: Notebook): void {
   writeFileSync(file, serialize(nb));
 }
 
-export const joinText = (t: string | string[] | undefined): string => (Array.isArray(t) ? t.join('') : t ?? '');
+export const joinText = (t: string | string[] | undefined): string => (Array.isArray(t) ? t.join('') : (t ?? ''));
 
 /** All text an output shows (stream text, text/plain, text/html, error name/value). */
 export function outputText(o: Output): string {
@@ -114,4 +117,8 @@ export function checkOutputs(nb: Notebook): string[] {
   return problems;
 }
 
-const indent = (s: string) => s.split('\n').map((l) => '    ' + l).join('\n');
+const indent = (s: string) =>
+  s
+    .split('\n')
+    .map((l) => '    ' + l)
+    .join('\n');

@@ -17,7 +17,11 @@ import { build } from './build-notebook-lib.js';
 const outDir = path.join(artifactsDir, 'notebooks');
 const jupyter = process.env.JUPYTER ?? 'jupyter';
 
-const indent = (s: string) => s.split('\n').map((l) => '    ' + l).join('\n');
+const indent = (s: string) =>
+  s
+    .split('\n')
+    .map((l) => '    ' + l)
+    .join('\n');
 
 /** A kernelspec for this checkout's tslab, found first through JUPYTER_PATH. */
 function privateKernelPath(): string {
@@ -26,13 +30,28 @@ function privateKernelPath(): string {
   mkdirSync(spec, { recursive: true });
   const bin = path.join(root, 'node_modules', '.bin', process.platform === 'win32' ? 'tslab.cmd' : 'tslab');
   if (!existsSync(bin)) throw new Error(`${bin} not found: run npm install first`);
-  writeFileSync(path.join(spec, 'kernel.json'), JSON.stringify({
-    argv: [bin, 'kernel', '--config-path', '{connection_file}'], display_name: 'TypeScript', language: 'typescript',
-  }, null, 1));
+  writeFileSync(
+    path.join(spec, 'kernel.json'),
+    JSON.stringify(
+      {
+        argv: [bin, 'kernel', '--config-path', '{connection_file}'],
+        display_name: 'TypeScript',
+        language: 'typescript',
+      },
+      null,
+      1,
+    ),
+  );
   return dir;
 }
 
-export interface RunResult { name: string; ok: boolean; seconds: number; problems: string[]; html?: string }
+export interface RunResult {
+  name: string;
+  ok: boolean;
+  seconds: number;
+  problems: string[];
+  html?: string;
+}
 
 export function runNotebook(file: string, env: NodeJS.ProcessEnv): RunResult {
   const name = path.basename(file, '.ipynb');
@@ -41,27 +60,62 @@ export function runNotebook(file: string, env: NodeJS.ProcessEnv): RunResult {
   const timeout = src.metadata.bert_lab?.cell_timeout ?? 1200;
   const executed = path.join(outDir, `${name}.ipynb`);
   const problems: string[] = [];
-  const r = spawnSync(jupyter, ['nbconvert', '--config', path.join(root, 'scripts', 'nbconvert_config.py'), '--to', 'notebook', '--execute',
-    `--ExecutePreprocessor.timeout=${timeout}`, '--ExecutePreprocessor.kernel_name=tslab',
-    '--output-dir', outDir, '--output', `${name}.ipynb`, file], { cwd: root, env, encoding: 'utf8', maxBuffer: 256 << 20 });
+  const r = spawnSync(
+    jupyter,
+    [
+      'nbconvert',
+      '--config',
+      path.join(root, 'scripts', 'nbconvert_config.py'),
+      '--to',
+      'notebook',
+      '--execute',
+      `--ExecutePreprocessor.timeout=${timeout}`,
+      '--ExecutePreprocessor.kernel_name=tslab',
+      '--output-dir',
+      outDir,
+      '--output',
+      `${name}.ipynb`,
+      file,
+    ],
+    { cwd: root, env, encoding: 'utf8', maxBuffer: 256 << 20 },
+  );
   if (r.error) throw new Error(`cannot run ${jupyter}: ${r.error.message} (install jupyter-nbconvert)`);
-  const log = (r.stderr ?? '').split('\n').filter((l) => !/Debugger warning|frozen modules|Xfrozen_modules|PYDEVD_DISABLE|Debugging will proceed|MissingIDFieldWarning|validate\(nb\)/.test(l)).join('\n');
+  const log = (r.stderr ?? '')
+    .split('\n')
+    .filter(
+      (l) =>
+        !/Debugger warning|frozen modules|Xfrozen_modules|PYDEVD_DISABLE|Debugging will proceed|MissingIDFieldWarning|validate\(nb\)/.test(
+          l,
+        ),
+    )
+    .join('\n');
   if (r.status !== 0) {
     const cellErr = /\[bert-lab-cell-error (\d+)\]\n([\s\S]*?)\n\[\/bert-lab-cell-error\]/.exec(log);
     const source = /An error occurred while executing the following cell:\n-+\n([\s\S]*?)\n-+\n/.exec(log);
     if (cellErr) {
-      problems.push(`cell ${cellErr[1]} failed:\n${indent((source?.[1] ?? '').split('\n').slice(0, 8).join('\n'))}\n  its output:\n${indent(cellErr[2])}`);
+      problems.push(
+        `cell ${cellErr[1]} failed:\n${indent((source?.[1] ?? '').split('\n').slice(0, 8).join('\n'))}\n  its output:\n${indent(cellErr[2])}`,
+      );
     } else if (/Timeout|timed out/i.test(log)) {
-      problems.push(`a cell timed out (limit ${timeout} s per cell; metadata.bert_lab.cell_timeout):\n${indent(log.trim().split('\n').slice(-15).join('\n'))}`);
+      problems.push(
+        `a cell timed out (limit ${timeout} s per cell; metadata.bert_lab.cell_timeout):\n${indent(log.trim().split('\n').slice(-15).join('\n'))}`,
+      );
     } else {
-      problems.push(`nbconvert --execute failed (exit ${r.status}):\n${indent(log.trim().split('\n').slice(-40).join('\n'))}`);
+      problems.push(
+        `nbconvert --execute failed (exit ${r.status}):\n${indent(log.trim().split('\n').slice(-40).join('\n'))}`,
+      );
     }
   }
-  if (/UnhandledPromiseRejection|UncaughtException/.test(log)) problems.push(`kernel reported an unhandled error:\n${indent(log.slice(-2000))}`);
+  if (/UnhandledPromiseRejection|UncaughtException/.test(log))
+    problems.push(`kernel reported an unhandled error:\n${indent(log.slice(-2000))}`);
   let html: string | undefined;
   if (existsSync(executed) && r.status === 0) {
     problems.push(...checkOutputs(readNotebook(executed)));
-    const h = spawnSync(jupyter, ['nbconvert', '--to', 'html', '--output-dir', outDir, executed], { cwd: root, env, encoding: 'utf8' });
+    const h = spawnSync(jupyter, ['nbconvert', '--to', 'html', '--output-dir', outDir, executed], {
+      cwd: root,
+      env,
+      encoding: 'utf8',
+    });
     if (h.status !== 0) problems.push(`nbconvert --to html failed:\n${indent((h.stderr ?? '').slice(-2000))}`);
     else html = path.join(outDir, `${name}.html`);
   }
@@ -73,17 +127,27 @@ async function main(): Promise<void> {
   const full = args.includes('--full');
   const picked = args.filter((a) => !a.startsWith('--')).map((f) => path.resolve(f));
   const files = picked.length ? picked : listNotebooks();
-  if (!files.length) { console.log('[notebooks] no notebooks under notebooks/ yet: nothing to run'); return; }
+  if (!files.length) {
+    console.log('[notebooks] no notebooks under notebooks/ yet: nothing to run');
+    return;
+  }
   mkdirSync(outDir, { recursive: true });
   if (!args.includes('--no-build')) await build();
-  const env: NodeJS.ProcessEnv = { ...process.env, JUPYTER_PATH: [privateKernelPath(), process.env.JUPYTER_PATH].filter(Boolean).join(path.delimiter), PYDEVD_DISABLE_FILE_VALIDATION: '1' };
-  if (full) delete env.BERT_LAB_QUICK; else env.BERT_LAB_QUICK = env.BERT_LAB_QUICK ?? '1';
+  const env: NodeJS.ProcessEnv = {
+    ...process.env,
+    JUPYTER_PATH: [privateKernelPath(), process.env.JUPYTER_PATH].filter(Boolean).join(path.delimiter),
+    PYDEVD_DISABLE_FILE_VALIDATION: '1',
+  };
+  if (full) delete env.BERT_LAB_QUICK;
+  else env.BERT_LAB_QUICK = env.BERT_LAB_QUICK ?? '1';
   const results: RunResult[] = [];
   for (const file of files) {
     console.log(`[notebooks] running ${path.relative(root, file)} (${full ? 'full' : 'quick'} mode) ...`);
     const res = runNotebook(file, env);
     results.push(res);
-    console.log(`[notebooks] ${res.ok ? 'OK  ' : 'FAIL'} ${res.name} in ${res.seconds.toFixed(1)} s${res.html ? ` -> ${path.relative(root, res.html)}` : ''}`);
+    console.log(
+      `[notebooks] ${res.ok ? 'OK  ' : 'FAIL'} ${res.name} in ${res.seconds.toFixed(1)} s${res.html ? ` -> ${path.relative(root, res.html)}` : ''}`,
+    );
     for (const p of res.problems) console.log(indent(p));
   }
   writeFileSync(path.join(outDir, 'results.json'), JSON.stringify(results, null, 1));
@@ -92,4 +156,7 @@ async function main(): Promise<void> {
   if (failed.length) process.exit(1);
 }
 
-main().catch((e: Error) => { console.error(e.stack ?? e.message); process.exit(1); });
+main().catch((e: Error) => {
+  console.error(e.stack ?? e.message);
+  process.exit(1);
+});

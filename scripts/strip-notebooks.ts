@@ -12,7 +12,10 @@ function main(): void {
   const check = args.includes('--check');
   const files = args.filter((a) => !a.startsWith('--')).map((f) => path.resolve(f));
   const targets = files.length ? files : listNotebooks();
-  if (!targets.length) { console.log('[strip] no notebooks under notebooks/'); return; }
+  if (!targets.length) {
+    console.log('[strip] no notebooks under notebooks/');
+    return;
+  }
   const dirty: string[] = [];
   for (const file of targets) {
     const text = readFileSync(file, 'utf8');
@@ -22,10 +25,16 @@ function main(): void {
     if (!check) writeNotebook(file, JSON.parse(stripped));
   }
   if (check && dirty.length) {
-    console.error(`[strip] these notebooks have outputs or are not in Jupyter's layout; run\n  node --import tsx scripts/strip-notebooks.ts\n${dirty.map((f) => '  ' + f).join('\n')}`);
+    console.error(
+      `[strip] these notebooks have outputs or are not in Jupyter's layout; run\n  node --import tsx scripts/strip-notebooks.ts\n${dirty.map((f) => '  ' + f).join('\n')}`,
+    );
     process.exit(1);
   }
-  console.log(check ? `[strip] ${targets.length} notebook(s) clean` : `[strip] stripped ${dirty.length} of ${targets.length} notebook(s)`);
+  console.log(
+    check
+      ? `[strip] ${targets.length} notebook(s) clean`
+      : `[strip] stripped ${dirty.length} of ${targets.length} notebook(s)`,
+  );
 }
 
 main();

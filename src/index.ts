@@ -39,30 +39,96 @@ export { trainWordPiece, type WordPieceTrainOptions } from './text/wordpiece.js'
 
 // Data.
 export { readCsv, parseCsv, labelledFromFrame, splitIndices, batches, type LabelledData } from './data/data.js';
-export { loadCorpus, corpusStats, BUILTIN_CORPORA, loadSpamCorpus, type Document, type CorpusInfo, type CorpusStats } from './data/corpus.js';
+export {
+  loadCorpus,
+  corpusStats,
+  BUILTIN_CORPORA,
+  loadSpamCorpus,
+  type Document,
+  type CorpusInfo,
+  type CorpusStats,
+} from './data/corpus.js';
 
 // Training.
 export {
-  fineTune, trainStep, evaluate, predict, batchTensors, formatTime, estimateTrainingBytes, LAB_TRAIN_CONFIG,
-  type TrainConfig, type TrainHooks, type EpochStats, type StepInfo, type Evaluation, type LabelledBatchData,
+  fineTune,
+  trainStep,
+  evaluate,
+  predict,
+  batchTensors,
+  formatTime,
+  estimateTrainingBytes,
+  LAB_TRAIN_CONFIG,
+  type TrainConfig,
+  type TrainHooks,
+  type EpochStats,
+  type StepInfo,
+  type Evaluation,
+  type LabelledBatchData,
 } from './training/train.js';
-export { pretrain, PRETRAIN_DEFAULTS, type PretrainConfig, type PretrainResult, type PretrainPoint } from './training/pretrain.js';
-export { readRecipe, applyRecipe, describeRecipe, RECIPE_FILE, type Recipe, type AdaptRecipe } from './training/recipe.js';
 export {
-  runBaseline, runBaselineOnData, baselineSummary, TfidfVectorizer, LogisticRegression,
-  type BaselineOptions, type BaselineResult, type BaselineSummary,
+  pretrain,
+  PRETRAIN_DEFAULTS,
+  type PretrainConfig,
+  type PretrainResult,
+  type PretrainPoint,
+} from './training/pretrain.js';
+export {
+  readRecipe,
+  applyRecipe,
+  describeRecipe,
+  RECIPE_FILE,
+  type Recipe,
+  type AdaptRecipe,
+} from './training/recipe.js';
+export {
+  runBaseline,
+  runBaselineOnData,
+  baselineSummary,
+  TfidfVectorizer,
+  LogisticRegression,
+  type BaselineOptions,
+  type BaselineResult,
+  type BaselineSummary,
 } from './training/baseline.js';
 export {
-  accuracy, confusionMatrix, classificationReport, formatClassificationReport, type ClassMetrics, type ClassificationReport,
+  accuracy,
+  confusionMatrix,
+  classificationReport,
+  formatClassificationReport,
+  type ClassMetrics,
+  type ClassificationReport,
 } from './training/metrics.js';
 
 // Display: tables, charts and progress bars for notebooks and terminals.
-export { showTable, htmlTable, textTable, plot, plotHtml, ProgressBar, type Figure, type PlotOptions } from './ui/display.js';
+export {
+  showTable,
+  htmlTable,
+  textTable,
+  plot,
+  plotHtml,
+  ProgressBar,
+  type Figure,
+  type PlotOptions,
+} from './ui/display.js';
 
 // The lab: the whole fine-tuning job in a few calls, as the CLI and the notebooks run it.
 export {
-  prepareData, readLabelled, loadClassifier, trainAndSave, predictCsv, defaultModel, defaultData, BUNDLED_MODEL, LAB_COLUMNS,
-  type Columns, type PreparedData, type PrepareOptions, type ModelChoice, type RunReport, type PredictOptions,
+  prepareData,
+  readLabelled,
+  loadClassifier,
+  trainAndSave,
+  predictCsv,
+  defaultModel,
+  defaultData,
+  BUNDLED_MODEL,
+  LAB_COLUMNS,
+  type Columns,
+  type PreparedData,
+  type PrepareOptions,
+  type ModelChoice,
+  type RunReport,
+  type PredictOptions,
 } from './app/lab.js';
 export { fillMask, type MaskGuess, type MaskPrediction } from './app/fillmask.js';
 export { progressHooks } from './app/progress.js';

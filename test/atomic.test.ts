@@ -21,16 +21,28 @@ test('withAtomicFile: a failing writer keeps the old file; data is flushed befor
   await withTemp(async (dir) => {
     const file = path.join(dir, 'a.bin');
     await writeFileAtomic(file, 'old');
-    await assert.rejects(withAtomicFile(file, async (fh) => { await fh.writeFile('half'); throw new Error('disk full'); }), /disk full/);
+    await assert.rejects(
+      withAtomicFile(file, async (fh) => {
+        await fh.writeFile('half');
+        throw new Error('disk full');
+      }),
+      /disk full/,
+    );
     assert.equal(await fs.readFile(file, 'utf8'), 'old');
     assert.deepEqual(await fs.readdir(dir), ['a.bin']);
     const order: string[] = [];
     const real = fs.rename;
-    const rename = mock.method(fs, 'rename', async (from: string, to: string) => { order.push('rename'); return real(from, to); });
+    const rename = mock.method(fs, 'rename', async (from: string, to: string) => {
+      order.push('rename');
+      return real(from, to);
+    });
     try {
       await withAtomicFile(file, async (fh) => {
         const sync = fh.sync.bind(fh);
-        fh.sync = async () => { order.push('sync'); await sync(); };
+        fh.sync = async () => {
+          order.push('sync');
+          await sync();
+        };
         await fh.writeFile('newer');
         order.push('written');
       });
@@ -39,20 +51,32 @@ test('withAtomicFile: a failing writer keeps the old file; data is flushed befor
     }
     assert.deepEqual(order, ['written', 'sync', 'rename']);
     assert.equal(await fs.readFile(file, 'utf8'), 'newer');
-    await assert.rejects(withAtomicFile(path.join(dir, 'missing', 'x'), async () => {}), /ENOENT/);
+    await assert.rejects(
+      withAtomicFile(path.join(dir, 'missing', 'x'), async () => {}),
+      /ENOENT/,
+    );
   });
 });
 
 test('replaceDir: swaps a directory, and puts the previous one back when the swap fails', async () => {
   await withTemp(async (dir) => {
     const target = path.join(dir, 'best');
-    await replaceDir(target, async (tmp) => { await fs.writeFile(path.join(tmp, 'v'), '1'); });
-    await replaceDir(target, async (tmp) => { await fs.writeFile(path.join(tmp, 'v'), '2'); });
+    await replaceDir(target, async (tmp) => {
+      await fs.writeFile(path.join(tmp, 'v'), '1');
+    });
+    await replaceDir(target, async (tmp) => {
+      await fs.writeFile(path.join(tmp, 'v'), '2');
+    });
     assert.equal(await fs.readFile(path.join(target, 'v'), 'utf8'), '2');
     assert.deepEqual(await fs.readdir(dir), ['best']);
 
     // A failure while filling: the previous directory is untouched.
-    await assert.rejects(replaceDir(target, async () => { throw new Error('out of space'); }), /out of space/);
+    await assert.rejects(
+      replaceDir(target, async () => {
+        throw new Error('out of space');
+      }),
+      /out of space/,
+    );
     assert.equal(await fs.readFile(path.join(target, 'v'), 'utf8'), '2');
     assert.deepEqual(await fs.readdir(dir), ['best']);
 
@@ -61,11 +85,17 @@ test('replaceDir: swaps a directory, and puts the previous one back when the swa
     let calls = 0;
     const rename = mock.method(fs, 'rename', async (from: string, to: string) => {
       calls++;
-      if (calls === 2) throw Object.assign(new Error(`EXDEV: cross-device link, rename '${from}' -> '${to}'`), { code: 'EXDEV' });
+      if (calls === 2)
+        throw Object.assign(new Error(`EXDEV: cross-device link, rename '${from}' -> '${to}'`), { code: 'EXDEV' });
       return real(from, to);
     });
     try {
-      await assert.rejects(replaceDir(target, async (tmp) => { await fs.writeFile(path.join(tmp, 'v'), '3'); }), /EXDEV/);
+      await assert.rejects(
+        replaceDir(target, async (tmp) => {
+          await fs.writeFile(path.join(tmp, 'v'), '3');
+        }),
+        /EXDEV/,
+      );
     } finally {
       rename.mock.restore();
     }

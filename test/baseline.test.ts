@@ -8,21 +8,42 @@ import os from 'node:os';
 import path from 'node:path';
 import { cleanText } from '../src/text/clean.js';
 import { readCsv, labelledFromFrame, splitIndices } from '../src/data/data.js';
-import { denseRow, lbfgs, LogisticRegression, runBaseline, runBaselineOnData, TfidfVectorizer, type CsrMatrix } from '../src/training/baseline.js';
+import {
+  denseRow,
+  lbfgs,
+  LogisticRegression,
+  runBaseline,
+  runBaselineOnData,
+  TfidfVectorizer,
+  type CsrMatrix,
+} from '../src/training/baseline.js';
 import { assertClose, needsShared, repoRoot, shared } from './shared.js';
 
 const tweets = shared('data/disaster-tweets/train.csv');
 
-test('analyze: scikit-learn\'s token pattern (2+ letters, digits or _), lower-cased, then bigrams', () => {
+test("analyze: scikit-learn's token pattern (2+ letters, digits or _), lower-cased, then bigrams", () => {
   const v = new TfidfVectorizer();
   // Reference: TfidfVectorizer(ngram_range=(1, 2)).build_analyzer() on the same string. The
   // combining accent is not a word character in Python's \w, so 'cafés' (decomposed) gives 'cafe'.
   assert.deepEqual(v.analyze('Ünïcode café_bar 42 x cafe\u0301s ①② ΣΑΣ'), [
-    'ünïcode', 'café_bar', '42', 'cafe', '①②', 'σας',
-    'ünïcode café_bar', 'café_bar 42', '42 cafe', 'cafe ①②', '①② σας',
+    'ünïcode',
+    'café_bar',
+    '42',
+    'cafe',
+    '①②',
+    'σας',
+    'ünïcode café_bar',
+    'café_bar 42',
+    '42 cafe',
+    'cafe ①②',
+    '①② σας',
   ]);
   assert.deepEqual(v.analyze('a I x'), []);
-  assert.deepEqual(new TfidfVectorizer({ ngramRange: [2, 3] }).analyze('one two three'), ['one two', 'two three', 'one two three']);
+  assert.deepEqual(new TfidfVectorizer({ ngramRange: [2, 3] }).analyze('one two three'), [
+    'one two',
+    'two three',
+    'one two three',
+  ]);
 });
 
 test('TF-IDF of a tiny corpus, checked by hand', () => {
@@ -45,26 +66,44 @@ test('TF-IDF of a tiny corpus, checked by hand', () => {
   const Y = v.transform(['fire fire fire smoke']);
   const plain = new TfidfVectorizer({ sublinearTf: false }).fit(['Forest fire, fire!', 'fire truck', 'a I x']);
   const Z = plain.transform(['fire fire fire smoke']);
-  const unit = (xs: number[]) => { const n = Math.hypot(...xs); return xs.map((x) => x / n); };
-  assertClose(denseRow(Y, 0), unit([(1 + Math.log(3)) * v.idf[0]!, (1 + Math.log(2)) * v.idf[1]!, 0, 0, 0, 0]), 'sublinear', 1e-12);
+  const unit = (xs: number[]) => {
+    const n = Math.hypot(...xs);
+    return xs.map((x) => x / n);
+  };
+  assertClose(
+    denseRow(Y, 0),
+    unit([(1 + Math.log(3)) * v.idf[0]!, (1 + Math.log(2)) * v.idf[1]!, 0, 0, 0, 0]),
+    'sublinear',
+    1e-12,
+  );
   assertClose(denseRow(Z, 0), unit([3 * v.idf[0]!, 2 * v.idf[1]!, 0, 0, 0, 0]), 'raw counts', 1e-12);
 });
 
 test('TF-IDF: bad input and options give clear errors', () => {
-  assert.throws(() => new TfidfVectorizer({ ngramRange: [2, 1] }), /ngramRange must be integers \[min, max\] with 1 <= min <= max, got \[2, 1\]/);
+  assert.throws(
+    () => new TfidfVectorizer({ ngramRange: [2, 1] }),
+    /ngramRange must be integers \[min, max\] with 1 <= min <= max, got \[2, 1\]/,
+  );
   assert.throws(() => new TfidfVectorizer().fit([]), /no texts/);
   assert.throws(() => new TfidfVectorizer().fit(['a b', '!']), /empty vocabulary: none of the 2 texts/);
   assert.throws(() => new TfidfVectorizer().transform(['fire']), /call fit first/);
-  assert.throws(() => new TfidfVectorizer().fit(['fire', 3 as unknown as string]), /TfidfVectorizer.fit: text 1 is a number, expected a string/);
+  assert.throws(
+    () => new TfidfVectorizer().fit(['fire', 3 as unknown as string]),
+    /TfidfVectorizer.fit: text 1 is a number, expected a string/,
+  );
 });
 
 test('lbfgs finds the minimum of the Rosenbrock function', () => {
-  const r = lbfgs((x, g) => {
-    const [a, b] = [x[0]!, x[1]!];
-    g[0] = -2 * (1 - a) - 400 * a * (b - a * a);
-    g[1] = 200 * (b - a * a);
-    return (1 - a) ** 2 + 100 * (b - a * a) ** 2;
-  }, Float64Array.from([-1.2, 1]), { maxIter: 200, gtol: 1e-8, ftol: 0, memory: 10 });
+  const r = lbfgs(
+    (x, g) => {
+      const [a, b] = [x[0]!, x[1]!];
+      g[0] = -2 * (1 - a) - 400 * a * (b - a * a);
+      g[1] = 200 * (b - a * a);
+      return (1 - a) ** 2 + 100 * (b - a * a) ** 2;
+    },
+    Float64Array.from([-1.2, 1]),
+    { maxIter: 200, gtol: 1e-8, ftol: 0, memory: 10 },
+  );
   assert.ok(r.converged, `stopped after ${r.iterations} iterations`);
   assertClose(r.x, [1, 1], 'argmin', 1e-6);
 });
@@ -72,7 +111,8 @@ test('lbfgs finds the minimum of the Rosenbrock function', () => {
 /** The gradient of C·Σ log-loss + ½‖W‖² at the fitted weights, computed from the probabilities. */
 function objectiveGradient(clf: LogisticRegression, X: CsrMatrix, y: number[]): number[] {
   const P = clf.predictProba(X);
-  const K = clf.coef.length, d = X.cols;
+  const K = clf.coef.length,
+    d = X.cols;
   const g = new Array<number>(K * (d + 1)).fill(0);
   for (let i = 0; i < X.rows; i++) {
     for (let k = 0; k < K; k++) {
@@ -86,8 +126,20 @@ function objectiveGradient(clf: LogisticRegression, X: CsrMatrix, y: number[]): 
   return g;
 }
 
-const TOY = ['forest fire spreads', 'fire near the school', 'huge flood downtown', 'flood warning issued', 'lovely sunny day',
-  'my new shoes', 'this song is fire', 'sunny beach day', 'evacuate now fire', 'flooded my kitchen lol', 'storm flood forest', 'new phone day'];
+const TOY = [
+  'forest fire spreads',
+  'fire near the school',
+  'huge flood downtown',
+  'flood warning issued',
+  'lovely sunny day',
+  'my new shoes',
+  'this song is fire',
+  'sunny beach day',
+  'evacuate now fire',
+  'flooded my kitchen lol',
+  'storm flood forest',
+  'new phone day',
+];
 
 test('logistic regression stops at the optimum of its objective (intercept not penalised)', () => {
   const X = new TfidfVectorizer().fitTransform(TOY);
@@ -97,7 +149,10 @@ test('logistic regression stops at the optimum of its objective (intercept not p
     assert.ok(clf.converged);
     assert.equal(clf.coef.length, 1, 'two classes: one weight vector');
     const g = objectiveGradient(clf, X, y2);
-    assert.ok(Math.max(...g.map(Math.abs)) < 1e-6, `C=${C}: gradient ${Math.max(...g.map(Math.abs))} at the fitted weights`);
+    assert.ok(
+      Math.max(...g.map(Math.abs)) < 1e-6,
+      `C=${C}: gradient ${Math.max(...g.map(Math.abs))} at the fitted weights`,
+    );
     // An unpenalised intercept makes the mean probability equal the positive rate.
     const mean = clf.predictProba(X).reduce((s, p) => s + p[1]!, 0) / X.rows;
     assert.ok(Math.abs(mean - 6 / 12) < 1e-7, `mean probability ${mean}`);
@@ -137,92 +192,151 @@ function sklearnPython(): string | undefined {
     try {
       execFileSync(py, ['-c', 'import sklearn'], { stdio: 'ignore' });
       return py;
-    } catch { /* try the next */ }
+    } catch {
+      /* try the next */
+    }
   }
   return undefined;
 }
 
-test('the lab\'s split: same vocabulary and accuracy as scikit-learn', { ...needsShared, timeout: 600_000 }, async (t) => {
-  const py = sklearnPython();
-  if (!py) {
-    const why = 'python3 with scikit-learn not found (apt-get install -y python3-sklearn)';
-    if (process.env.CI) assert.fail(`${why}: the baseline is checked against it under CI`);
-    t.skip(why);
-    return;
-  }
-  // The lab's data, cleaning and split (seed 42), as prepareData does them.
-  const data = labelledFromFrame(await readCsv(tweets), { text: 'text', label: 'target', id: 'id' }, tweets);
-  const cleaned = data.texts.map((s) => cleanText(s, 'lab'));
-  const { train, val } = splitIndices(cleaned.length, 0.2, 42);
-  const input = {
-    train_texts: train.map((i) => cleaned[i]!), train_labels: train.map((i) => data.labels[i]!),
-    val_texts: val.map((i) => cleaned[i]!), val_labels: val.map((i) => data.labels[i]!), rows: [0, 1, 2],
-  };
-  const dir = await mkdtemp(path.join(os.tmpdir(), 'bert-baseline-'));
-  try {
-    await writeFile(path.join(dir, 'in.json'), JSON.stringify(input));
-    execFileSync(py, [path.join(repoRoot, 'test/sklearn_baseline.py'), path.join(dir, 'in.json'), path.join(dir, 'out.json')], { stdio: ['ignore', 'ignore', 'pipe'], timeout: 600_000 });
-    const ref = JSON.parse(await readFile(path.join(dir, 'out.json'), 'utf8')) as {
-      vocabulary: string[]; idf: number[]; rows: { indices: number[]; data: number[] }[];
-      accuracy: number; positive_f1: number; predictions: number[]; probabilities: number[][];
+test(
+  "the lab's split: same vocabulary and accuracy as scikit-learn",
+  { ...needsShared, timeout: 600_000 },
+  async (t) => {
+    const py = sklearnPython();
+    if (!py) {
+      const why = 'python3 with scikit-learn not found (apt-get install -y python3-sklearn)';
+      if (process.env.CI) assert.fail(`${why}: the baseline is checked against it under CI`);
+      t.skip(why);
+      return;
+    }
+    // The lab's data, cleaning and split (seed 42), as prepareData does them.
+    const data = labelledFromFrame(await readCsv(tweets), { text: 'text', label: 'target', id: 'id' }, tweets);
+    const cleaned = data.texts.map((s) => cleanText(s, 'lab'));
+    const { train, val } = splitIndices(cleaned.length, 0.2, 42);
+    const input = {
+      train_texts: train.map((i) => cleaned[i]!),
+      train_labels: train.map((i) => data.labels[i]!),
+      val_texts: val.map((i) => cleaned[i]!),
+      val_labels: val.map((i) => data.labels[i]!),
+      rows: [0, 1, 2],
     };
-    const r = runBaseline(input.train_texts, input.train_labels, input.val_texts, input.val_labels, { labelNames: data.labelNames });
-    assert.equal(r.vocabularySize, ref.vocabulary.length, 'vocabulary size');
-    const vec = new TfidfVectorizer().fit(input.train_texts);
-    assert.deepEqual(vec.terms, ref.vocabulary, 'vocabulary');
-    assertClose(vec.idf, ref.idf, 'idf', 1e-12);
-    const X = vec.transform(input.train_texts.slice(0, 3));
-    ref.rows.forEach((row, k) => {
-      // scipy leaves a row's columns in insertion order; compare them sorted.
-      const order = row.indices.map((_, p) => p).sort((a, b) => row.indices[a]! - row.indices[b]!);
-      assert.deepEqual([...X.indices.subarray(X.indptr[k]!, X.indptr[k + 1]!)], order.map((p) => row.indices[p]!), `row ${k} columns`);
-      assertClose(X.data.subarray(X.indptr[k]!, X.indptr[k + 1]!), order.map((p) => row.data[p]!), `row ${k} values`, 1e-12);
-    });
-    assert.ok(Math.abs(r.accuracy - ref.accuracy) <= 0.005, `accuracy ${r.accuracy} vs scikit-learn ${ref.accuracy}`);
-    assert.ok(Math.abs(r.positiveF1! - ref.positive_f1) <= 0.01, `positive-class F1 ${r.positiveF1} vs scikit-learn ${ref.positive_f1}`);
-    // Both solvers stop near the same optimum: predictions agree, probabilities to a few 1e-3.
-    const agree = r.predictions.filter((p, i) => p === ref.predictions[i]).length / r.predictions.length;
-    assert.ok(agree >= 0.995, `predictions agree on ${(agree * 100).toFixed(2)}%`);
-    assertClose(r.probabilities.map((p) => p[1]!), ref.probabilities.map((p) => p[1]!), 'P(class 1)', 5e-3);
-  } finally {
-    await rm(dir, { recursive: true, force: true });
-  }
-});
+    const dir = await mkdtemp(path.join(os.tmpdir(), 'bert-baseline-'));
+    try {
+      await writeFile(path.join(dir, 'in.json'), JSON.stringify(input));
+      execFileSync(
+        py,
+        [path.join(repoRoot, 'test/sklearn_baseline.py'), path.join(dir, 'in.json'), path.join(dir, 'out.json')],
+        { stdio: ['ignore', 'ignore', 'pipe'], timeout: 600_000 },
+      );
+      const ref = JSON.parse(await readFile(path.join(dir, 'out.json'), 'utf8')) as {
+        vocabulary: string[];
+        idf: number[];
+        rows: { indices: number[]; data: number[] }[];
+        accuracy: number;
+        positive_f1: number;
+        predictions: number[];
+        probabilities: number[][];
+      };
+      const r = runBaseline(input.train_texts, input.train_labels, input.val_texts, input.val_labels, {
+        labelNames: data.labelNames,
+      });
+      assert.equal(r.vocabularySize, ref.vocabulary.length, 'vocabulary size');
+      const vec = new TfidfVectorizer().fit(input.train_texts);
+      assert.deepEqual(vec.terms, ref.vocabulary, 'vocabulary');
+      assertClose(vec.idf, ref.idf, 'idf', 1e-12);
+      const X = vec.transform(input.train_texts.slice(0, 3));
+      ref.rows.forEach((row, k) => {
+        // scipy leaves a row's columns in insertion order; compare them sorted.
+        const order = row.indices.map((_, p) => p).sort((a, b) => row.indices[a]! - row.indices[b]!);
+        assert.deepEqual(
+          [...X.indices.subarray(X.indptr[k]!, X.indptr[k + 1]!)],
+          order.map((p) => row.indices[p]!),
+          `row ${k} columns`,
+        );
+        assertClose(
+          X.data.subarray(X.indptr[k]!, X.indptr[k + 1]!),
+          order.map((p) => row.data[p]!),
+          `row ${k} values`,
+          1e-12,
+        );
+      });
+      assert.ok(Math.abs(r.accuracy - ref.accuracy) <= 0.005, `accuracy ${r.accuracy} vs scikit-learn ${ref.accuracy}`);
+      assert.ok(
+        Math.abs(r.positiveF1! - ref.positive_f1) <= 0.01,
+        `positive-class F1 ${r.positiveF1} vs scikit-learn ${ref.positive_f1}`,
+      );
+      // Both solvers stop near the same optimum: predictions agree, probabilities to a few 1e-3.
+      const agree = r.predictions.filter((p, i) => p === ref.predictions[i]).length / r.predictions.length;
+      assert.ok(agree >= 0.995, `predictions agree on ${(agree * 100).toFixed(2)}%`);
+      assertClose(
+        r.probabilities.map((p) => p[1]!),
+        ref.probabilities.map((p) => p[1]!),
+        'P(class 1)',
+        5e-3,
+      );
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
+  },
+);
 
-test('runBaselineOnData uses the lab\'s split and --limit', needsShared, async () => {
+test("runBaselineOnData uses the lab's split and --limit", needsShared, async () => {
   const data = labelledFromFrame(await readCsv(tweets), { text: 'text', label: 'target', id: 'id' }, tweets);
   const r = runBaselineOnData(data, { limit: 700, seed: 3, file: tweets });
   assert.equal(r.trainSize, 560);
   assert.equal(r.valSize, 140);
   const { train, val } = splitIndices(700, 0.2, 3);
   const cleaned = data.texts.slice(0, 700).map((s) => cleanText(s, 'lab'));
-  const direct = runBaseline(train.map((i) => cleaned[i]!), train.map((i) => data.labels[i]!), val.map((i) => cleaned[i]!), val.map((i) => data.labels[i]!));
+  const direct = runBaseline(
+    train.map((i) => cleaned[i]!),
+    train.map((i) => data.labels[i]!),
+    val.map((i) => cleaned[i]!),
+    val.map((i) => data.labels[i]!),
+  );
   assert.deepEqual(r.predictions, direct.predictions);
   assert.equal(r.vocabularySize, direct.vocabularySize);
-  assert.throws(() => runBaselineOnData({ ...data, labels: data.labels.map(() => 0) }, { limit: 10, file: 'x.csv' }), /x.csv: the first 10 rows hold a single class; raise --limit/);
+  assert.throws(
+    () => runBaselineOnData({ ...data, labels: data.labels.map(() => 0) }, { limit: 10, file: 'x.csv' }),
+    /x.csv: the first 10 rows hold a single class; raise --limit/,
+  );
 });
 
 function cli(...args: string[]): { code: number | null; stdout: string; stderr: string } {
-  const r = spawnSync(process.execPath, ['--import', 'tsx', path.join(repoRoot, 'src/app/cli.ts'), ...args], { cwd: repoRoot, encoding: 'utf8', maxBuffer: 64 << 20 });
+  const r = spawnSync(process.execPath, ['--import', 'tsx', path.join(repoRoot, 'src/app/cli.ts'), ...args], {
+    cwd: repoRoot,
+    encoding: 'utf8',
+    maxBuffer: 64 << 20,
+  });
   return { code: r.status, stdout: r.stdout, stderr: r.stderr };
 }
 
-test('bert-lab baseline prints accuracy, F1, vocabulary and time; bad input gives one clear error', { ...needsShared, timeout: 300_000 }, () => {
-  const r = cli('baseline', '--data', tweets, '--limit', '800');
-  assert.equal(r.code, 0, r.stderr);
-  for (const re of [/640 training and 160 validation samples \(seed 42\)/, /Validation accuracy: 0\.\d{4}/, /Positive-class F1 \(1\): 0\.\d{4}/, /Vocabulary: [\d,]+ n-grams/, /Time: [\d.]+ s/]) {
-    assert.match(r.stdout, re);
-  }
-  const j = cli('baseline', '--data', tweets, '--limit', '800', '--json');
-  assert.equal(j.code, 0, j.stderr);
-  const out = JSON.parse(j.stdout);
-  assert.equal(out.val_size, 160);
-  assert.ok(r.stdout.includes(`Validation accuracy: ${out.accuracy.toFixed(4)}`), 'the same numbers in both forms');
-  assert.ok(r.stdout.includes(`Vocabulary: ${out.vocabulary_size.toLocaleString('en-US')} n-grams`));
-  const bad = cli('baseline', '--data', tweets, '--label-col', 'nope');
-  assert.equal(bad.code, 1);
-  assert.match(bad.stderr, /train\.csv: no column "nope"; available columns: id, keyword, location, text, target/);
-  const usage = cli('baseline', '--data', tweets, '--val-split', 'x');
-  assert.equal(usage.code, 2);
-  assert.match(usage.stderr, /--val-split must be a number/);
-});
+test(
+  'bert-lab baseline prints accuracy, F1, vocabulary and time; bad input gives one clear error',
+  { ...needsShared, timeout: 300_000 },
+  () => {
+    const r = cli('baseline', '--data', tweets, '--limit', '800');
+    assert.equal(r.code, 0, r.stderr);
+    for (const re of [
+      /640 training and 160 validation samples \(seed 42\)/,
+      /Validation accuracy: 0\.\d{4}/,
+      /Positive-class F1 \(1\): 0\.\d{4}/,
+      /Vocabulary: [\d,]+ n-grams/,
+      /Time: [\d.]+ s/,
+    ]) {
+      assert.match(r.stdout, re);
+    }
+    const j = cli('baseline', '--data', tweets, '--limit', '800', '--json');
+    assert.equal(j.code, 0, j.stderr);
+    const out = JSON.parse(j.stdout);
+    assert.equal(out.val_size, 160);
+    assert.ok(r.stdout.includes(`Validation accuracy: ${out.accuracy.toFixed(4)}`), 'the same numbers in both forms');
+    assert.ok(r.stdout.includes(`Vocabulary: ${out.vocabulary_size.toLocaleString('en-US')} n-grams`));
+    const bad = cli('baseline', '--data', tweets, '--label-col', 'nope');
+    assert.equal(bad.code, 1);
+    assert.match(bad.stderr, /train\.csv: no column "nope"; available columns: id, keyword, location, text, target/);
+    const usage = cli('baseline', '--data', tweets, '--val-split', 'x');
+    assert.equal(usage.code, 2);
+    assert.match(usage.stderr, /--val-split must be a number/);
+  },
+);

@@ -21,7 +21,11 @@ test('imports are read from import, export-from and literal import(), not from c
     "const m = await import('../nn/ops.js');",
   ].join('\n');
   const got = importsOf(file, text).map((i) => [path.relative(path.join(root, 'src'), i.to), i.line]);
-  assert.deepEqual(got, [['model/config.ts', 2], ['model/inputs.ts', 3], ['nn/ops.ts', 6]]);
+  assert.deepEqual(got, [
+    ['model/config.ts', 2],
+    ['model/inputs.ts', 3],
+    ['nn/ops.ts', 6],
+  ]);
 });
 
 test('layers: folder order, index on top, stray files in none', () => {
@@ -37,16 +41,51 @@ test('layers: folder order, index on top, stray files in none', () => {
 test('cycles: a two-file circle and a longer one are found, a chain is not', () => {
   const g = (edges: [string, string][]) => {
     const m = new Map<string, Set<string>>();
-    for (const [a, b] of edges) { if (!m.has(a)) m.set(a, new Set()); if (!m.has(b)) m.set(b, new Set()); m.get(a)!.add(b); }
+    for (const [a, b] of edges) {
+      if (!m.has(a)) m.set(a, new Set());
+      if (!m.has(b)) m.set(b, new Set());
+      m.get(a)!.add(b);
+    }
     return m;
   };
-  assert.deepEqual(cycles(g([['a', 'b'], ['b', 'a'], ['b', 'c']])), [['a', 'b']]);
-  assert.deepEqual(cycles(g([['a', 'b'], ['b', 'c'], ['c', 'a'], ['c', 'd']])), [['a', 'b', 'c']]);
-  assert.deepEqual(cycles(g([['a', 'b'], ['b', 'c'], ['a', 'c']])), []);
+  assert.deepEqual(
+    cycles(
+      g([
+        ['a', 'b'],
+        ['b', 'a'],
+        ['b', 'c'],
+      ]),
+    ),
+    [['a', 'b']],
+  );
+  assert.deepEqual(
+    cycles(
+      g([
+        ['a', 'b'],
+        ['b', 'c'],
+        ['c', 'a'],
+        ['c', 'd'],
+      ]),
+    ),
+    [['a', 'b', 'c']],
+  );
+  assert.deepEqual(
+    cycles(
+      g([
+        ['a', 'b'],
+        ['b', 'c'],
+        ['a', 'c'],
+      ]),
+    ),
+    [],
+  );
 });
 
 test('src/ has no cycle and no upward import', () => {
-  const r = spawnSync(process.execPath, ['--import', 'tsx', path.join(root, 'scripts/check-imports.ts')], { cwd: root, encoding: 'utf8' });
+  const r = spawnSync(process.execPath, ['--import', 'tsx', path.join(root, 'scripts/check-imports.ts')], {
+    cwd: root,
+    encoding: 'utf8',
+  });
   assert.equal(r.status, 0, r.stderr);
   assert.match(r.stdout, /no cycle, no upward import/);
 });

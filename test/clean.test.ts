@@ -6,12 +6,16 @@ import { needsShared, shared } from './shared.js';
 
 test("NLTK's 179 English stop words, apostrophe forms included", () => {
   assert.equal(STOP_WORDS.size, 179);
-  for (const w of ["don't", "you're", "should've", "mightn't", 'ain', 'ma', 'o', 'y', 'i']) assert.ok(STOP_WORDS.has(w), w);
+  for (const w of ["don't", "you're", "should've", "mightn't", 'ain', 'ma', 'o', 'y', 'i'])
+    assert.ok(STOP_WORDS.has(w), w);
   assert.ok(!STOP_WORDS.has('us'));
 });
 
 test('lab mode: the first tweet as in the notebook', () => {
-  assert.equal(cleanText('Our Deeds are the Reason of this #earthquake May ALLAH Forgive us all'), 'deeds reason earthquake may allah forgive us');
+  assert.equal(
+    cleanText('Our Deeds are the Reason of this #earthquake May ALLAH Forgive us all'),
+    'deeds reason earthquake may allah forgive us',
+  );
 });
 
 test("lab mode keeps the notebook's URL quirk", () => {

@@ -10,7 +10,10 @@ import { assertClose, needsShared, repoRoot, shared } from './shared.js';
 
 function cli(...args: string[]): { code: number | null; stdout: string; stderr: string } {
   const r = spawnSync(process.execPath, ['--import', 'tsx', path.join(repoRoot, 'src/app/cli.ts'), ...args], {
-    cwd: repoRoot, encoding: 'utf8', env: { ...process.env, HF_HUB_OFFLINE: '1' }, maxBuffer: 64 << 20,
+    cwd: repoRoot,
+    encoding: 'utf8',
+    env: { ...process.env, HF_HUB_OFFLINE: '1' },
+    maxBuffer: 64 << 20,
   });
   return { code: r.status, stdout: r.stdout, stderr: r.stderr };
 }
@@ -18,7 +21,7 @@ function cli(...args: string[]): { code: number | null; stdout: string; stderr: 
 const bertBase = shared('models/bert-base-uncased');
 const tweets = shared('data/disaster-tweets/train.csv');
 
-test('encode prints the lab tweet\'s ids; --pair adds a second segment', needsShared, () => {
+test("encode prints the lab tweet's ids; --pair adds a second segment", needsShared, () => {
   const r = cli('encode', '--model', bertBase, '--text', 'deeds reason earthquake may allah forgive us');
   assert.equal(r.code, 0, r.stderr);
   const out = JSON.parse(r.stdout);
@@ -32,24 +35,45 @@ test('encode prints the lab tweet\'s ids; --pair adds a second segment', needsSh
 
 test('forward prints the PyTorch outputs for both parity checkpoints', needsShared, () => {
   const expected = JSON.parse(readFileSync(shared('fixtures/parity/expected.json'), 'utf8'));
-  const cls = cli('forward', '--model', shared('fixtures/parity/tiny-bert-cls'), '--inputs', shared('fixtures/parity/expected.json'));
+  const cls = cli(
+    'forward',
+    '--model',
+    shared('fixtures/parity/tiny-bert-cls'),
+    '--inputs',
+    shared('fixtures/parity/expected.json'),
+  );
   assert.equal(cls.code, 0, cls.stderr);
   const a = JSON.parse(cls.stdout);
   assertClose(a.last_hidden_state.flat(2), expected.last_hidden_state.values, 'last_hidden_state');
   assertClose(a.pooler_output.flat(), expected.pooler_output.values, 'pooler_output');
   assertClose(a.logits.flat(), expected.logits.values, 'logits');
-  const pt = cli('forward', '--model', shared('fixtures/parity/tiny-bert-pretraining'), '--inputs', shared('fixtures/parity/expected.json'));
+  const pt = cli(
+    'forward',
+    '--model',
+    shared('fixtures/parity/tiny-bert-pretraining'),
+    '--inputs',
+    shared('fixtures/parity/expected.json'),
+  );
   assert.equal(pt.code, 0, pt.stderr);
   const b = JSON.parse(pt.stdout);
   assertClose(b.nsp_logits.flat(), expected.nsp_logits.values, 'nsp_logits');
-  assertClose(b.mlm_logits.flatMap((row: number[][]) => row.map((v) => v.slice(0, 8))).flat(), expected.mlm_logits_first_8_vocab.values, 'mlm_logits');
+  assertClose(
+    b.mlm_logits.flatMap((row: number[][]) => row.map((v) => v.slice(0, 8))).flat(),
+    expected.mlm_logits_first_8_vocab.values,
+    'mlm_logits',
+  );
   assert.equal(b.logits, undefined);
 });
 
-test('train --dry-run prints the lab\'s data-preparation facts', needsShared, () => {
+test("train --dry-run prints the lab's data-preparation facts", needsShared, () => {
   const r = cli('train', '--data', tweets, '--model', bertBase, '--out', path.join(os.tmpdir(), 'unused'), '--dry-run');
   assert.equal(r.code, 0, r.stderr);
-  for (const line of ['Max sentence length: 45', '6,090 training samples', '1,523 validation samples', 'deeds reason earthquake may allah forgive us']) {
+  for (const line of [
+    'Max sentence length: 45',
+    '6,090 training samples',
+    '1,523 validation samples',
+    'deeds reason earthquake may allah forgive us',
+  ]) {
     assert.ok(r.stdout.includes(line), `missing "${line}" in:\n${r.stdout}`);
   }
   assert.ok(!existsSync(path.join(os.tmpdir(), 'unused')), 'a dry run writes nothing');
@@ -58,17 +82,38 @@ test('train --dry-run prints the lab\'s data-preparation facts', needsShared, ()
 test('bad input gives one clear error naming the file or column', needsShared, async () => {
   const dir = await mkdtemp(path.join(os.tmpdir(), 'bert-cli-bad-'));
   try {
-    const write = async (name: string, text: string) => { const f = path.join(dir, name); await writeFile(f, text); return f; };
-    const run = (data: string, ...extra: string[]) => cli('train', '--data', data, '--model', bertBase, '--out', path.join(dir, 'out'), '--dry-run', ...extra);
+    const write = async (name: string, text: string) => {
+      const f = path.join(dir, name);
+      await writeFile(f, text);
+      return f;
+    };
+    const run = (data: string, ...extra: string[]) =>
+      cli('train', '--data', data, '--model', bertBase, '--out', path.join(dir, 'out'), '--dry-run', ...extra);
     const cases: [string, ReturnType<typeof cli>, RegExp][] = [
       ['missing file', run(path.join(dir, 'nope.csv')), /nope\.csv: file not found/],
-      ['missing column', run(await write('cols.csv', 'id,tweet,target\n1,hello,0\n2,bye,1\n')), /cols\.csv: no column "text"; available columns: id, tweet, target/],
+      [
+        'missing column',
+        run(await write('cols.csv', 'id,tweet,target\n1,hello,0\n2,bye,1\n')),
+        /cols\.csv: no column "text"; available columns: id, tweet, target/,
+      ],
       ['empty CSV', run(await write('empty.csv', '')), /empty\.csv: file is empty/],
-      ['blank label', run(await write('blank.csv', 'id,text,target\n1,hello,0\n2,bye,\n3,yo,1\n')), /blank\.csv.*row.*2|blank\.csv.*line 3/i],
-      ['single class', run(await write('one.csv', 'id,text,target\n1,hello,0\n2,bye,0\n')), /one\.csv.*single class|one\.csv.*only one/i],
+      [
+        'blank label',
+        run(await write('blank.csv', 'id,text,target\n1,hello,0\n2,bye,\n3,yo,1\n')),
+        /blank\.csv.*row.*2|blank\.csv.*line 3/i,
+      ],
+      [
+        'single class',
+        run(await write('one.csv', 'id,text,target\n1,hello,0\n2,bye,0\n')),
+        /one\.csv.*single class|one\.csv.*only one/i,
+      ],
       ['bad option', run(tweets, '--epochs', 'two'), /--epochs must be an integer/],
       ['bad clean', run(tweets, '--clean', 'harsh'), /--clean must be one of lab, improved, none/],
-      ['bad padding', run(tweets, '--padding', 'dynamic'), /--padding must be one of max_length, longest, got "dynamic"/],
+      [
+        'bad padding',
+        run(tweets, '--padding', 'dynamic'),
+        /--padding must be one of max_length, longest, got "dynamic"/,
+      ],
     ];
     for (const [what, r, re] of cases) {
       assert.notEqual(r.code, 0, `${what}: should fail`);
@@ -76,7 +121,9 @@ test('bad input gives one clear error naming the file or column', needsShared, a
       assert.ok(!/\n\s+at /.test(r.stderr), `${what}: no stack trace`);
     }
     // A text that is empty after cleaning is kept (as [CLS] [SEP]) and reported.
-    const r = run(await write('emptytext.csv', 'id,text,target\n1,the and of,0\n2,fire in the forest,1\n3,calm day,0\n'));
+    const r = run(
+      await write('emptytext.csv', 'id,text,target\n1,the and of,0\n2,fire in the forest,1\n3,calm day,0\n'),
+    );
     assert.equal(r.code, 0, r.stderr);
     assert.match(r.stdout, /1 text\(s\) are empty after cleaning \(rows 1\)/);
   } finally {
@@ -84,55 +131,140 @@ test('bad input gives one clear error naming the file or column', needsShared, a
   }
 });
 
-test('a real run on the lab\'s data: loss falls, beats the majority class, best/ reloads and predicts the test set', needsShared, async () => {
-  const out = await mkdtemp(path.join(os.tmpdir(), 'bert-cli-run-'));
-  try {
-    // A small random-init BERT (no pretrained weights exist offline) on 2,000 tweets, 2 epochs.
-    const r = cli('train', '--data', tweets, '--model', bertBase, '--random-init', 'tiny', '--limit', '2000', '--epochs', '2',
-      '--lr', '5e-4', '--batch-size', '16', '--out', out, '--backend', 'wasm');
-    assert.equal(r.code, 0, r.stderr);
-    assert.match(r.stdout, /======== Epoch 2 \/ 2 ========/);
-    const stats = JSON.parse(await readFile(path.join(out, 'stats.json'), 'utf8')) as { trainLoss: number; valAccuracy: number }[];
-    assert.equal(stats.length, 2);
-    assert.ok(stats[1].trainLoss < stats[0].trainLoss, `training loss falls: ${stats.map((s) => s.trainLoss)}`);
-    assert.ok(readFileSync(path.join(out, 'stats.csv'), 'utf8').startsWith('epoch,train_loss,val_loss,val_accuracy'));
-    const report = JSON.parse(await readFile(path.join(out, 'report.json'), 'utf8'));
-    const val = report.report;
-    const majority = Math.max(val['0'].support, val['1'].support) / (val['0'].support + val['1'].support);
-    assert.ok(val.accuracy > majority, `validation accuracy ${val.accuracy} beats the majority class rate ${majority}`);
-    assert.equal(report.best.valAccuracy, Math.max(...stats.map((s) => s.valAccuracy)));
-    for (const f of ['config.json', 'model.safetensors', 'tokenizer.json', 'vocab.txt']) assert.ok(existsSync(path.join(out, 'best', f)), f);
-    // Reloaded best/ gives the same labels as the report's evaluation.
-    const ev = cli('eval', '--model', path.join(out, 'best'), '--data', tweets);
-    assert.equal(ev.code, 0, ev.stderr);
-    assert.ok(JSON.parse(ev.stdout).accuracy > 0.5);
-    const sub = path.join(out, 'submission.csv');
-    const p = cli('predict', '--model', path.join(out, 'best'), '--data', shared('data/disaster-tweets/test.csv'), '--out', sub);
-    assert.equal(p.code, 0, p.stderr);
-    const lines = readFileSync(sub, 'utf8').trim().split('\n');
-    assert.equal(lines[0], 'id,target');
-    assert.equal(lines.length - 1, 3263);
-    assert.ok(lines.slice(1).every((l) => /^\d+,[01]$/.test(l)));
-    const again = path.join(out, 'again.csv');
-    cli('predict', '--model', path.join(out, 'best'), '--data', shared('data/disaster-tweets/test.csv'), '--out', again);
-    assert.equal(readFileSync(again, 'utf8'), readFileSync(sub, 'utf8'), 'the reloaded model predicts the same labels');
-    // Each batch padded to its own longest row: the same labels, the same evaluation.
-    const dyn = path.join(out, 'dynamic.csv');
-    assert.equal(cli('predict', '--model', path.join(out, 'best'), '--data', shared('data/disaster-tweets/test.csv'), '--out', dyn, '--padding', 'longest').code, 0);
-    assert.equal(readFileSync(dyn, 'utf8'), readFileSync(sub, 'utf8'), 'padding longest predicts the same labels');
-    const evDyn = JSON.parse(cli('eval', '--model', path.join(out, 'best'), '--data', tweets, '--padding', 'longest').stdout);
-    assert.equal(evDyn.accuracy, JSON.parse(ev.stdout).accuracy);
-    assertClose([evDyn.loss], [JSON.parse(ev.stdout).loss], 'eval loss', 1e-5);
-  } finally {
-    await rm(out, { recursive: true, force: true });
-  }
-});
+test(
+  "a real run on the lab's data: loss falls, beats the majority class, best/ reloads and predicts the test set",
+  needsShared,
+  async () => {
+    const out = await mkdtemp(path.join(os.tmpdir(), 'bert-cli-run-'));
+    try {
+      // A small random-init BERT (no pretrained weights exist offline) on 2,000 tweets, 2 epochs.
+      const r = cli(
+        'train',
+        '--data',
+        tweets,
+        '--model',
+        bertBase,
+        '--random-init',
+        'tiny',
+        '--limit',
+        '2000',
+        '--epochs',
+        '2',
+        '--lr',
+        '5e-4',
+        '--batch-size',
+        '16',
+        '--out',
+        out,
+        '--backend',
+        'wasm',
+      );
+      assert.equal(r.code, 0, r.stderr);
+      assert.match(r.stdout, /======== Epoch 2 \/ 2 ========/);
+      const stats = JSON.parse(await readFile(path.join(out, 'stats.json'), 'utf8')) as {
+        trainLoss: number;
+        valAccuracy: number;
+      }[];
+      assert.equal(stats.length, 2);
+      assert.ok(stats[1].trainLoss < stats[0].trainLoss, `training loss falls: ${stats.map((s) => s.trainLoss)}`);
+      assert.ok(readFileSync(path.join(out, 'stats.csv'), 'utf8').startsWith('epoch,train_loss,val_loss,val_accuracy'));
+      const report = JSON.parse(await readFile(path.join(out, 'report.json'), 'utf8'));
+      const val = report.report;
+      const majority = Math.max(val['0'].support, val['1'].support) / (val['0'].support + val['1'].support);
+      assert.ok(
+        val.accuracy > majority,
+        `validation accuracy ${val.accuracy} beats the majority class rate ${majority}`,
+      );
+      assert.equal(report.best.valAccuracy, Math.max(...stats.map((s) => s.valAccuracy)));
+      for (const f of ['config.json', 'model.safetensors', 'tokenizer.json', 'vocab.txt'])
+        assert.ok(existsSync(path.join(out, 'best', f)), f);
+      // Reloaded best/ gives the same labels as the report's evaluation.
+      const ev = cli('eval', '--model', path.join(out, 'best'), '--data', tweets);
+      assert.equal(ev.code, 0, ev.stderr);
+      assert.ok(JSON.parse(ev.stdout).accuracy > 0.5);
+      const sub = path.join(out, 'submission.csv');
+      const p = cli(
+        'predict',
+        '--model',
+        path.join(out, 'best'),
+        '--data',
+        shared('data/disaster-tweets/test.csv'),
+        '--out',
+        sub,
+      );
+      assert.equal(p.code, 0, p.stderr);
+      const lines = readFileSync(sub, 'utf8').trim().split('\n');
+      assert.equal(lines[0], 'id,target');
+      assert.equal(lines.length - 1, 3263);
+      assert.ok(lines.slice(1).every((l) => /^\d+,[01]$/.test(l)));
+      const again = path.join(out, 'again.csv');
+      cli(
+        'predict',
+        '--model',
+        path.join(out, 'best'),
+        '--data',
+        shared('data/disaster-tweets/test.csv'),
+        '--out',
+        again,
+      );
+      assert.equal(
+        readFileSync(again, 'utf8'),
+        readFileSync(sub, 'utf8'),
+        'the reloaded model predicts the same labels',
+      );
+      // Each batch padded to its own longest row: the same labels, the same evaluation.
+      const dyn = path.join(out, 'dynamic.csv');
+      assert.equal(
+        cli(
+          'predict',
+          '--model',
+          path.join(out, 'best'),
+          '--data',
+          shared('data/disaster-tweets/test.csv'),
+          '--out',
+          dyn,
+          '--padding',
+          'longest',
+        ).code,
+        0,
+      );
+      assert.equal(readFileSync(dyn, 'utf8'), readFileSync(sub, 'utf8'), 'padding longest predicts the same labels');
+      const evDyn = JSON.parse(
+        cli('eval', '--model', path.join(out, 'best'), '--data', tweets, '--padding', 'longest').stdout,
+      );
+      assert.equal(evDyn.accuracy, JSON.parse(ev.stdout).accuracy);
+      assertClose([evDyn.loss], [JSON.parse(ev.stdout).loss], 'eval loss', 1e-5);
+    } finally {
+      await rm(out, { recursive: true, force: true });
+    }
+  },
+);
 
 test('train --padding longest --group-by-length runs and says how it batches', needsShared, async () => {
   const out = await mkdtemp(path.join(os.tmpdir(), 'bert-cli-pad-'));
   try {
-    const r = cli('train', '--data', tweets, '--model', bertBase, '--random-init', 'tiny', '--limit', '300', '--epochs', '1',
-      '--batch-size', '16', '--padding', 'longest', '--group-by-length', '--out', out, '--backend', 'wasm');
+    const r = cli(
+      'train',
+      '--data',
+      tweets,
+      '--model',
+      bertBase,
+      '--random-init',
+      'tiny',
+      '--limit',
+      '300',
+      '--epochs',
+      '1',
+      '--batch-size',
+      '16',
+      '--padding',
+      'longest',
+      '--group-by-length',
+      '--out',
+      out,
+      '--backend',
+      'wasm',
+    );
     assert.equal(r.code, 0, r.stderr);
     assert.match(r.stdout, /Batches: each padded to its longest row; training batches grouped by length/);
     assert.ok(existsSync(path.join(out, 'best', 'model.safetensors')));
@@ -141,13 +273,37 @@ test('train --padding longest --group-by-length runs and says how it batches', n
   }
 });
 
-test('the usage text names every option of train and pretrain, with the library\'s defaults', () => {
+test("the usage text names every option of train and pretrain, with the library's defaults", () => {
   const r = cli('--help');
   assert.equal(r.code, 0, r.stderr);
-  for (const opt of ['--text-col text', '--label-col target', '--id-col id', '--epochs 4', '--lr 0.00002', '--eps 1e-8', '--weight-decay 0',
-    '--warmup 0', '--clip 1', '--batch-size 32', '--val-split 0.2', '--seed 42', '--limit', '--clean lab|improved|none', '--random-init',
-    '--padding max_length|longest', '--group-by-length', '--patience', '--monitor', '--target-col target',
-    '--corpus sotu,brown,moby-dick', '--vocab-size 8192', '--accumulate 1', '--eval-fraction 0.05', '--checkpoint-every 100', '--whole-word']) {
+  for (const opt of [
+    '--text-col text',
+    '--label-col target',
+    '--id-col id',
+    '--epochs 4',
+    '--lr 0.00002',
+    '--eps 1e-8',
+    '--weight-decay 0',
+    '--warmup 0',
+    '--clip 1',
+    '--batch-size 32',
+    '--val-split 0.2',
+    '--seed 42',
+    '--limit',
+    '--clean lab|improved|none',
+    '--random-init',
+    '--padding max_length|longest',
+    '--group-by-length',
+    '--patience',
+    '--monitor',
+    '--target-col target',
+    '--corpus sotu,brown,moby-dick',
+    '--vocab-size 8192',
+    '--accumulate 1',
+    '--eval-fraction 0.05',
+    '--checkpoint-every 100',
+    '--whole-word',
+  ]) {
     assert.ok(r.stdout.includes(opt), `usage lacks "${opt}"`);
   }
 });
@@ -156,17 +312,34 @@ test('train needs no id column; eval, predict and forward take preset names like
   const dir = await mkdtemp(path.join(os.tmpdir(), 'bert-cli-noid-'));
   try {
     const csv = path.join(dir, 'noid.csv');
-    await writeFile(csv, 'text,target\n' + Array.from({ length: 12 }, (_, i) => `"text number ${i} about ${i % 2 ? 'fire' : 'cats'}",${i % 2}`).join('\n') + '\n');
+    await writeFile(
+      csv,
+      'text,target\n' +
+        Array.from({ length: 12 }, (_, i) => `"text number ${i} about ${i % 2 ? 'fire' : 'cats'}",${i % 2}`).join(
+          '\n',
+        ) +
+        '\n',
+    );
     const r = cli('train', '--data', csv, '--model', bertBase, '--out', path.join(dir, 'run'), '--dry-run');
     assert.equal(r.code, 0, r.stderr);
     assert.match(r.stdout, /Loaded 12 rows/);
     // Offline with an empty cache: the preset is looked up under its Hub id, not as a folder "bert-mini".
     const inputs = path.join(dir, 'inputs.json');
     await writeFile(inputs, JSON.stringify({ input_ids: [[101, 102]] }));
-    for (const cmd of [['eval', '--data', csv], ['predict', '--data', csv, '--out', path.join(dir, 'p.csv')], ['forward', '--inputs', inputs]]) {
-      const e = spawnSync(process.execPath, ['--import', 'tsx', path.join(repoRoot, 'src/app/cli.ts'), cmd[0], '--model', 'bert-mini', ...cmd.slice(1)], {
-        cwd: repoRoot, encoding: 'utf8', env: { ...process.env, HF_HUB_OFFLINE: '1', HF_HUB_CACHE: path.join(dir, 'empty-cache') },
-      });
+    for (const cmd of [
+      ['eval', '--data', csv],
+      ['predict', '--data', csv, '--out', path.join(dir, 'p.csv')],
+      ['forward', '--inputs', inputs],
+    ]) {
+      const e = spawnSync(
+        process.execPath,
+        ['--import', 'tsx', path.join(repoRoot, 'src/app/cli.ts'), cmd[0], '--model', 'bert-mini', ...cmd.slice(1)],
+        {
+          cwd: repoRoot,
+          encoding: 'utf8',
+          env: { ...process.env, HF_HUB_OFFLINE: '1', HF_HUB_CACHE: path.join(dir, 'empty-cache') },
+        },
+      );
       assert.notEqual(e.status, 0);
       assert.match(e.stderr, /google\/bert_uncased_L-4_H-256_A-4/, `${cmd[0]}: ${e.stderr}`);
     }

@@ -62,15 +62,24 @@ test('built-in corpora load with the expected sizes', async () => {
     assert.equal(stats.documents, want.documents, c.name);
     assert.ok(stats.words >= want.minWords, `${c.name}: ${stats.words} words`);
     assert.equal(new Set(docs.map((d) => d.id)).size, docs.length, `${c.name}: ids unique`);
-    assert.ok(docs.every((d) => d.text.length > 0 && d.text === d.text.trim()), `${c.name}: trimmed, non-empty`);
+    assert.ok(
+      docs.every((d) => d.text.length > 0 && d.text === d.text.trim()),
+      `${c.name}: trimmed, non-empty`,
+    );
   }
   const moby = await loadCorpus('moby-dick');
   assert.equal(moby[2]!.id, 'moby-dick/chapter_1');
   assert.match(moby[2]!.text, /^CHAPTER 1\. Loomings\.\n\nCall me Ishmael\./);
   assert.equal((await loadCorpus('sotu')).length + moby.length, 233 + 138);
-  await assert.rejects(loadCorpus('sotu+moby-dick'), /"sotu\+moby-dick" is neither .*: list several as separate names, --corpus a,b on the command line/);
+  await assert.rejects(
+    loadCorpus('sotu+moby-dick'),
+    /"sotu\+moby-dick" is neither .*: list several as separate names, --corpus a,b on the command line/,
+  );
   const brown = await loadCorpus('brown');
-  assert.match(brown[0]!.text, /^The Fulton County Grand Jury said Friday an investigation of Atlanta's recent primary election produced "no evidence" that any irregularities took place\.\n\n/);
+  assert.match(
+    brown[0]!.text,
+    /^The Fulton County Grand Jury said Friday an investigation of Atlanta's recent primary election produced "no evidence" that any irregularities took place\.\n\n/,
+  );
   assert.ok(!brown.some((d) => /\b\w+\/(nn|vb|vbd|at|in|jj)\b/.test(d.text)), 'no POS tags left');
 });
 
@@ -103,7 +112,14 @@ test('emailToText: headers dropped, multipart text preferred, QP/base64/encoded 
     '',
   ].join('\n');
   assert.equal(emailToText(raw), 'Café offer\n\nPrice: £5 for naïve folks, a long line that is soft wrapped.');
-  const b64 = ['Subject: hi', 'Content-Type: text/plain; charset=utf-8', 'Content-Transfer-Encoding: base64', '', Buffer.from('héllo wörld').toString('base64'), ''].join('\n');
+  const b64 = [
+    'Subject: hi',
+    'Content-Type: text/plain; charset=utf-8',
+    'Content-Transfer-Encoding: base64',
+    '',
+    Buffer.from('héllo wörld').toString('base64'),
+    '',
+  ].join('\n');
   assert.equal(emailToText(b64), 'hi\n\nhéllo wörld');
   assert.equal(htmlToText('<style>x{}</style>a&nbsp;<b>b</b>&#233;&#x41;').replace(/\s+/g, ' ').trim(), 'a b éA');
 });
@@ -114,7 +130,10 @@ test('loadSpamCorpus: 6,046 SpamAssassin messages as readable text with ham/spam
   assert.deepEqual(spam.labelNames, ['ham', 'spam']);
   assert.equal(spam.labels.filter((l) => l === 1).length, 500 + 1396);
   const spamOnly = await loadSpamCorpus({ groups: ['spam-1', 'spam-2'], maxChars: 100 });
-  assert.ok(spamOnly.texts.length === 1896 && spamOnly.labels.every((l) => l === 1), 'the spam groups are labelled spam');
+  assert.ok(
+    spamOnly.texts.length === 1896 && spamOnly.labels.every((l) => l === 1),
+    'the spam groups are labelled spam',
+  );
   const withHeaders = spam.texts.filter((t) => /^(Received|Return-Path|Delivered-To): /m.test(t.slice(0, 300))).length;
   assert.ok(withHeaders < 20, `${withHeaders} texts still start with mail headers`);
   const qp = spam.texts.filter((t) => /=3D|=20\n/.test(t)).length;

@@ -4,7 +4,20 @@ import { mkdtempSync, writeFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import * as dfd from 'danfojs';
-import { readCsv, parseCsv, labelledFromFrame, unlabelledFromFrame, splitIndices, batches, sortLabelNames, unpaddedLength, batchWidth, groupedBatches, groupByLength, lengthSortedBatches } from '../src/data/data.js';
+import {
+  readCsv,
+  parseCsv,
+  labelledFromFrame,
+  unlabelledFromFrame,
+  splitIndices,
+  batches,
+  sortLabelNames,
+  unpaddedLength,
+  batchWidth,
+  groupedBatches,
+  groupByLength,
+  lengthSortedBatches,
+} from '../src/data/data.js';
 import { rng, shuffle, mixSeed } from '../src/nn/random.js';
 import { needsShared, shared } from './shared.js';
 
@@ -17,7 +30,10 @@ function csv(name: string, content: string): string {
 }
 
 test('readCsv: quotes, "" escapes, line breaks in quotes, BOM, emoji, CRLF, blank cells', async () => {
-  const f = csv('tricky.csv', '\uFEFFid,keyword,text,target\r\n1,,"Fire, ""big"" one\nsecond line 🔥",1\r\n\r\n2,flood,plain text,0\r\n3,,"",1\n');
+  const f = csv(
+    'tricky.csv',
+    '\uFEFFid,keyword,text,target\r\n1,,"Fire, ""big"" one\nsecond line 🔥",1\r\n\r\n2,flood,plain text,0\r\n3,,"",1\n',
+  );
   const df = await readCsv(f);
   assert.deepEqual(df.shape, [3, 4]);
   assert.deepEqual(df.columns, ['id', 'keyword', 'text', 'target']);
@@ -38,41 +54,78 @@ test('readCsv: numeric columns with blanks become float32 with NaN', async () =>
 
 test('parseCsv reports the line a record starts on', () => {
   const recs = parseCsv('h1,h2\n"a\nb",c\nd,e\n');
-  assert.deepEqual(recs.map((r) => r.line), [1, 2, 4]);
+  assert.deepEqual(
+    recs.map((r) => r.line),
+    [1, 2, 4],
+  );
   assert.deepEqual(recs[1]!.fields, ['a\nb', 'c']);
   assert.deepEqual(parseCsv('x\n\n\n').length, 1);
-  assert.deepEqual(parseCsv('a,"b"\r"c",d').map((r) => r.fields), [['a', 'b'], ['c', 'd']]);
+  assert.deepEqual(
+    parseCsv('a,"b"\r"c",d').map((r) => r.fields),
+    [
+      ['a', 'b'],
+      ['c', 'd'],
+    ],
+  );
 });
 
 test('parseCsv: quotes, doubled quotes, line breaks in quotes, CRLF, BOM', () => {
   const text = '\uFEFFid,text,target\r\n1,"Hello, ""world""",0\r\n2,"two\nlines",1\n3,,0\n4,plain "inner" quote,1\n';
-  assert.deepEqual(parseCsv(text).map((r) => r.fields), [
-    ['id', 'text', 'target'],
-    ['1', 'Hello, "world"', '0'],
-    ['2', 'two\nlines', '1'],
-    ['3', '', '0'],
-    ['4', 'plain "inner" quote', '1'],
-  ]);
-  assert.deepEqual(parseCsv('a,b').map((r) => r.fields), [['a', 'b']]);
+  assert.deepEqual(
+    parseCsv(text).map((r) => r.fields),
+    [
+      ['id', 'text', 'target'],
+      ['1', 'Hello, "world"', '0'],
+      ['2', 'two\nlines', '1'],
+      ['3', '', '0'],
+      ['4', 'plain "inner" quote', '1'],
+    ],
+  );
+  assert.deepEqual(
+    parseCsv('a,b').map((r) => r.fields),
+    [['a', 'b']],
+  );
   assert.throws(() => parseCsv('a,b\n1,"open\n2,3\n', 'x.csv'), /x\.csv: line 2: quoted field is never closed/);
 });
 
 test('readCsv: clear errors', async () => {
   await assert.rejects(readCsv(path.join(dir, 'nope.csv')), /nope\.csv: file not found/);
   await assert.rejects(readCsv(csv('empty.csv', '\uFEFF \n')), /empty\.csv: file is empty/);
-  await assert.rejects(readCsv(csv('open.csv', 'a,b\n1,"never closed\n')), /open\.csv: line 2: quoted field is never closed/);
-  await assert.rejects(readCsv(csv('count.csv', 'a,b\n1,2\n"x\ny",2,3\n')), /count\.csv: line 3 \(data row 2\): expected 2 fields \(a,b\), found 3/);
+  await assert.rejects(
+    readCsv(csv('open.csv', 'a,b\n1,"never closed\n')),
+    /open\.csv: line 2: quoted field is never closed/,
+  );
+  await assert.rejects(
+    readCsv(csv('count.csv', 'a,b\n1,2\n"x\ny",2,3\n')),
+    /count\.csv: line 3 \(data row 2\): expected 2 fields \(a,b\), found 3/,
+  );
   await assert.rejects(readCsv(csv('dup.csv', 'a,a\n1,2\n')), /column name "a" appears twice/);
   await assert.rejects(readCsv(csv('nohead.csv', ',\n1,2\n')), /header row has no column names/);
-  await assert.rejects(readCsv(csv('junk.csv', 'a,b\n"x"y,2\n')), /junk\.csv: line 2: unexpected character "y" after a closing quote/);
+  await assert.rejects(
+    readCsv(csv('junk.csv', 'a,b\n"x"y,2\n')),
+    /junk\.csv: line 2: unexpected character "y" after a closing quote/,
+  );
   const headerOnly = await readCsv(csv('head.csv', 'a,b\n'));
   assert.deepEqual(headerOnly.shape, [0, 2]);
 });
 
 test('labelledFromFrame: numeric and string labels, sorted names, ids, pairs', () => {
-  const df = new dfd.DataFrame([[7, 'x', 'p', 1], [8, 'y', 'q', 0], [9, 'z', 'r', 1]], { columns: ['id', 'text', 'ctx', 'target'] });
+  const df = new dfd.DataFrame(
+    [
+      [7, 'x', 'p', 1],
+      [8, 'y', 'q', 0],
+      [9, 'z', 'r', 1],
+    ],
+    { columns: ['id', 'text', 'ctx', 'target'] },
+  );
   const d = labelledFromFrame(df, { text: 'text', label: 'target', id: 'id', pair: 'ctx' }, 'mem.csv');
-  assert.deepEqual(d, { texts: ['x', 'y', 'z'], pairs: ['p', 'q', 'r'], labels: [1, 0, 1], labelNames: ['0', '1'], ids: ['7', '8', '9'] });
+  assert.deepEqual(d, {
+    texts: ['x', 'y', 'z'],
+    pairs: ['p', 'q', 'r'],
+    labels: [1, 0, 1],
+    labelNames: ['0', '1'],
+    ids: ['7', '8', '9'],
+  });
   const s = new dfd.DataFrame({ text: ['a', 'b', 'c', 'd'], label: ['pos', 'neg', 'neutral', 'neg'] });
   const ds = labelledFromFrame(s, { text: 'text', label: 'label' }, 'mem.csv');
   assert.deepEqual(ds.labelNames, ['neg', 'neutral', 'pos']);
@@ -88,16 +141,37 @@ test('labelledFromFrame: given labelNames map by name or by integer id', () => {
   assert.deepEqual(d.labels, [1, 0, 1]);
   assert.deepEqual(d.labelNames, ['not disaster', 'disaster']);
   const byName = new dfd.DataFrame({ text: ['a', 'b'], target: ['disaster', 'disaster'] });
-  assert.deepEqual(labelledFromFrame(byName, { text: 'text', label: 'target' }, 'f.csv', ['not disaster', 'disaster']).labels, [1, 1]);
-  assert.throws(() => labelledFromFrame(new dfd.DataFrame({ text: ['a'], target: [5] }), { text: 'text', label: 'target' }, 'f.csv', ['a', 'b']),
-    /f\.csv: label "5" in column "target" at data row 1 \(1-based, header excluded\) is not one of the classes: a, b/);
+  assert.deepEqual(
+    labelledFromFrame(byName, { text: 'text', label: 'target' }, 'f.csv', ['not disaster', 'disaster']).labels,
+    [1, 1],
+  );
+  assert.throws(
+    () =>
+      labelledFromFrame(new dfd.DataFrame({ text: ['a'], target: [5] }), { text: 'text', label: 'target' }, 'f.csv', [
+        'a',
+        'b',
+      ]),
+    /f\.csv: label "5" in column "target" at data row 1 \(1-based, header excluded\) is not one of the classes: a, b/,
+  );
 });
 
 test('labelledFromFrame: clear errors', () => {
-  const df = new dfd.DataFrame([[1, 'a', '1'], [2, 'b', ''], [3, 'c', '0']], { columns: ['id', 'text', 'target'] });
-  assert.throws(() => labelledFromFrame(df, { text: 'tweet', label: 'target' }, 'f.csv'), /f\.csv: no column "tweet"; available columns: id, text, target/);
-  assert.throws(() => labelledFromFrame(df, { text: 'text', label: 'target', id: 'id' }, 'f.csv'),
-    /f\.csv: blank label in column "target" at data row 2 \(1-based, header excluded; id 2\)/);
+  const df = new dfd.DataFrame(
+    [
+      [1, 'a', '1'],
+      [2, 'b', ''],
+      [3, 'c', '0'],
+    ],
+    { columns: ['id', 'text', 'target'] },
+  );
+  assert.throws(
+    () => labelledFromFrame(df, { text: 'tweet', label: 'target' }, 'f.csv'),
+    /f\.csv: no column "tweet"; available columns: id, text, target/,
+  );
+  assert.throws(
+    () => labelledFromFrame(df, { text: 'text', label: 'target', id: 'id' }, 'f.csv'),
+    /f\.csv: blank label in column "target" at data row 2 \(1-based, header excluded; id 2\)/,
+  );
   const one = new dfd.DataFrame({ text: ['a', 'b'], target: [1, 1] });
   assert.throws(() => labelledFromFrame(one, { text: 'text', label: 'target' }, 'f.csv'), /single class \("1"\)/);
 });
@@ -112,7 +186,10 @@ test('splitIndices: sklearn sizes, disjoint, reproducible', () => {
   const s = splitIndices(7613, 0.2, 42);
   assert.equal(s.train.length, 6090);
   assert.equal(s.val.length, 1523);
-  assert.deepEqual([...s.train, ...s.val].sort((a, b) => a - b), Array.from({ length: 7613 }, (_, i) => i));
+  assert.deepEqual(
+    [...s.train, ...s.val].sort((a, b) => a - b),
+    Array.from({ length: 7613 }, (_, i) => i),
+  );
   assert.deepEqual(splitIndices(7613, 0.2, 42), s);
   assert.notDeepEqual(splitIndices(7613, 0.2, 43).val, s.val);
   assert.equal(splitIndices(10, 0.3, 0).val.length, 3);
@@ -126,8 +203,14 @@ test('batches: sequential, per-epoch shuffles, partial last batch', () => {
   assert.deepEqual(batches(0, 4, { shuffle: false }), []);
   const e0 = batches(100, 32, { shuffle: true, seed: 1, epoch: 0 });
   const e1 = batches(100, 32, { shuffle: true, seed: 1, epoch: 1 });
-  assert.deepEqual(e0.map((b) => b.length), [32, 32, 32, 4]);
-  assert.deepEqual(e0.flat().sort((a, b) => a - b), Array.from({ length: 100 }, (_, i) => i));
+  assert.deepEqual(
+    e0.map((b) => b.length),
+    [32, 32, 32, 4],
+  );
+  assert.deepEqual(
+    e0.flat().sort((a, b) => a - b),
+    Array.from({ length: 100 }, (_, i) => i),
+  );
   assert.notDeepEqual(e0, e1);
   assert.deepEqual(batches(100, 32, { shuffle: true, seed: 1, epoch: 1 }), e1);
   assert.throws(() => batches(10, 0, { shuffle: false }), /batchSize must be a positive integer/);
@@ -137,7 +220,10 @@ test('random: seeded, uniform-looking, Box–Muller normal', () => {
   const a = rng(7);
   const b = rng(7);
   const xs = Array.from({ length: 10000 }, () => a());
-  assert.deepEqual(Array.from({ length: 10000 }, () => b()), xs);
+  assert.deepEqual(
+    Array.from({ length: 10000 }, () => b()),
+    xs,
+  );
   assert.ok(xs.every((x) => x >= 0 && x < 1));
   const mean = xs.reduce((s, x) => s + x, 0) / xs.length;
   assert.ok(Math.abs(mean - 0.5) < 0.02, `mean ${mean}`);
@@ -156,7 +242,10 @@ test('disaster tweets: 7,613 training rows (3,271 positive), 3,263 test rows', n
   assert.equal(train.labels.filter((y) => y === 1).length, 3271);
   assert.deepEqual(train.labelNames, ['0', '1']);
   assert.equal(train.ids[0], '1');
-  assert.ok(train.texts.some((t) => t.includes('\n')), 'line breaks inside quoted tweets survive');
+  assert.ok(
+    train.texts.some((t) => t.includes('\n')),
+    'line breaks inside quoted tweets survive',
+  );
   const testFile = shared('data/disaster-tweets/test.csv');
   const te = unlabelledFromFrame(await readCsv(testFile), { text: 'text', id: 'id' }, testFile);
   assert.equal(te.texts.length, 3263);
@@ -167,7 +256,11 @@ test('unpaddedLength and batchWidth: a batch is as wide as its longest row under
   assert.equal(unpaddedLength([1, 1, 1, 0, 0]), 3);
   assert.equal(unpaddedLength([1, 1, 1, 1]), 4);
   assert.equal(unpaddedLength([0, 0]), 0);
-  const masks = [[1, 1, 0, 0, 0, 0], [1, 1, 1, 1, 0, 0], [1, 1, 1, 0, 0, 0]];
+  const masks = [
+    [1, 1, 0, 0, 0, 0],
+    [1, 1, 1, 1, 0, 0],
+    [1, 1, 1, 0, 0, 0],
+  ];
   assert.equal(batchWidth(masks, [0, 2], 'longest'), 3);
   assert.equal(batchWidth(masks, [0, 1, 2], 'longest'), 4);
   assert.equal(batchWidth(masks, [0], 'max_length'), 6);
@@ -176,38 +269,75 @@ test('unpaddedLength and batchWidth: a batch is as wide as its longest row under
 });
 
 // Lengths with a long tail, like texts: most short, a few long.
-const tailLengths = (n: number, seed: number) => { const r = rng(seed); return Array.from({ length: n }, () => 3 + Math.floor(250 * r() ** 6)); };
-const paddedCells = (bs: number[][], lengths: number[]) => bs.reduce((s, b) => s + b.length * Math.max(...b.map((i) => lengths[i]!)), 0);
+const tailLengths = (n: number, seed: number) => {
+  const r = rng(seed);
+  return Array.from({ length: n }, () => 3 + Math.floor(250 * r() ** 6));
+};
+const paddedCells = (bs: number[][], lengths: number[]) =>
+  bs.reduce((s, b) => s + b.length * Math.max(...b.map((i) => lengths[i]!)), 0);
 
 test('groupedBatches: mega-batches of 50 batches sorted longest first, batches shuffled, every example once', () => {
   const lengths = tailLengths(3333, 5);
-  const order = shuffle(lengths.map((_, i) => i), rng(1));
+  const order = shuffle(
+    lengths.map((_, i) => i),
+    rng(1),
+  );
   const a = groupedBatches(order, (i) => lengths[i]!, 16, rng(2));
-  assert.deepEqual(a.flat().sort((x, y) => x - y), lengths.map((_, i) => i), 'a permutation');
+  assert.deepEqual(
+    a.flat().sort((x, y) => x - y),
+    lengths.map((_, i) => i),
+    'a permutation',
+  );
   assert.equal(a.filter((b) => b.length !== 16).length, 1, 'one partial batch (3333 = 208 x 16 + 5)');
-  for (const b of a) for (let k = 1; k < b.length; k++) assert.ok(lengths[b[k - 1]!]! >= lengths[b[k]!]!, 'each batch sorted longest first');
+  for (const b of a)
+    for (let k = 1; k < b.length; k++)
+      assert.ok(lengths[b[k - 1]!]! >= lengths[b[k]!]!, 'each batch sorted longest first');
   // Each batch comes from one mega-batch of 800 consecutive positions of the shuffled order.
   const pos = new Map(order.map((x, k) => [x, Math.floor(k / 800)]));
   for (const b of a) assert.equal(new Set(b.map((i) => pos.get(i))).size, 1);
-  assert.deepEqual(groupedBatches(order, (i) => lengths[i]!, 16, rng(2)), a, 'same seed, same batches');
-  assert.notDeepEqual(groupedBatches(order, (i) => lengths[i]!, 16, rng(3)).map((b) => b[0]), a.map((b) => b[0]), 'another seed, another batch order');
-  assert.deepEqual(groupByLength(order, (i) => lengths[i]!, 16, rng(2)), a.flat());
+  assert.deepEqual(
+    groupedBatches(order, (i) => lengths[i]!, 16, rng(2)),
+    a,
+    'same seed, same batches',
+  );
+  assert.notDeepEqual(
+    groupedBatches(order, (i) => lengths[i]!, 16, rng(3)).map((b) => b[0]),
+    a.map((b) => b[0]),
+    'another seed, another batch order',
+  );
+  assert.deepEqual(
+    groupByLength(order, (i) => lengths[i]!, 16, rng(2)),
+    a.flat(),
+  );
   // The batches are not in length order (the waves HF's shuffle avoids).
   const widths = a.map((b) => lengths[b[0]!]!);
-  assert.notDeepEqual(widths, [...widths].sort((x, y) => y - x));
+  assert.notDeepEqual(
+    widths,
+    [...widths].sort((x, y) => y - x),
+  );
 });
 
 test('batches with lengths: grouped, seeded per epoch, and far less padding than random batches', () => {
   const lengths = tailLengths(2000, 9);
   const plain = batches(2000, 32, { shuffle: true, seed: 42, epoch: 1 });
   const grouped = batches(2000, 32, { shuffle: true, seed: 42, epoch: 1, lengths });
-  assert.deepEqual(grouped.flat().sort((x, y) => x - y), plain.flat().sort((x, y) => x - y));
+  assert.deepEqual(
+    grouped.flat().sort((x, y) => x - y),
+    plain.flat().sort((x, y) => x - y),
+  );
   assert.deepEqual(batches(2000, 32, { shuffle: true, seed: 42, epoch: 1, lengths }), grouped, 'a rerun repeats');
-  assert.notDeepEqual(batches(2000, 32, { shuffle: true, seed: 42, epoch: 2, lengths }), grouped, 'another epoch differs');
+  assert.notDeepEqual(
+    batches(2000, 32, { shuffle: true, seed: 42, epoch: 2, lengths }),
+    grouped,
+    'another epoch differs',
+  );
   const real = lengths.reduce((a, b) => a + b, 0);
   const fixed = 2000 * Math.max(...lengths);
   // Random batches each hold a long row now and then; grouped ones pad little.
-  assert.ok(paddedCells(grouped, lengths) < 1.2 * real, `grouped: ${paddedCells(grouped, lengths)} cells for ${real} tokens`);
+  assert.ok(
+    paddedCells(grouped, lengths) < 1.2 * real,
+    `grouped: ${paddedCells(grouped, lengths)} cells for ${real} tokens`,
+  );
   assert.ok(paddedCells(plain, lengths) > 2 * paddedCells(grouped, lengths));
   assert.ok(fixed > 3 * paddedCells(grouped, lengths));
   assert.throws(() => batches(3, 2, { shuffle: true, lengths: [1, 2] }), /3 rows but 2 lengths/);

@@ -2,8 +2,18 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { Writable } from 'node:stream';
 import {
-  escapeHtml, truncate, formatCell, htmlTable, textTable, toTableData, plotHtml, plotlyLibrary,
-  formatDuration, formatRate, ProgressBar, inNotebook,
+  escapeHtml,
+  truncate,
+  formatCell,
+  htmlTable,
+  textTable,
+  toTableData,
+  plotHtml,
+  plotlyLibrary,
+  formatDuration,
+  formatRate,
+  ProgressBar,
+  inNotebook,
 } from '../src/ui/display.js';
 
 test('escapeHtml escapes markup and quotes', () => {
@@ -49,7 +59,14 @@ test('htmlTable from records: index, columns, escaping, truncation, footer', () 
 });
 
 test('htmlTable from a DataFrame-like object and a Series-like object', () => {
-  const df = { columns: ['a', 'b'], index: ['r1', 'r2'], values: [[1, 'x'], [2, 'y']] };
+  const df = {
+    columns: ['a', 'b'],
+    index: ['r1', 'r2'],
+    values: [
+      [1, 'x'],
+      [2, 'y'],
+    ],
+  };
   const html = htmlTable(df, { index: true });
   assert.match(html, /<th>r1<\/th><td style="text-align:right">1<\/td><td style="text-align:left">x<\/td>/);
   const s = { index: [0, 1], values: [0.25, 0.75], name: 'p' };
@@ -60,7 +77,13 @@ test('htmlTable from a DataFrame-like object and a Series-like object', () => {
 });
 
 test('textTable aligns columns and right-aligns numbers', () => {
-  const txt = textTable([{ name: 'a', n: 1 }, { name: 'bbbb', n: 100 }], { index: false });
+  const txt = textTable(
+    [
+      { name: 'a', n: 1 },
+      { name: 'bbbb', n: 100 },
+    ],
+    { index: false },
+  );
   const lines = txt.split('\n');
   assert.equal(lines[0], 'name    n');
   assert.equal(lines[2], 'a       1');
@@ -69,7 +92,10 @@ test('textTable aligns columns and right-aligns numbers', () => {
 });
 
 test('plotHtml embeds plotly.js only when asked and keeps JSON script-safe', () => {
-  const fig = { data: [{ x: [1, 2], y: [3, 4], type: 'scatter', name: '</script><b>' }], layout: { title: { text: 't' } } };
+  const fig = {
+    data: [{ x: [1, 2], y: [3, 4], type: 'scatter', name: '</script><b>' }],
+    layout: { title: { text: 't' } },
+  };
   const withLib = plotHtml(fig, true, 'p1');
   const without = plotHtml(fig, false, 'p2');
   assert.ok(withLib.length > plotlyLibrary().length);
@@ -95,8 +121,14 @@ test('formatDuration and formatRate', () => {
 class Capture extends Writable {
   chunks: string[] = [];
   isTTY: boolean;
-  constructor(tty: boolean) { super(); this.isTTY = tty; }
-  override _write(c: Buffer, _e: BufferEncoding, cb: () => void) { this.chunks.push(c.toString()); cb(); }
+  constructor(tty: boolean) {
+    super();
+    this.isTTY = tty;
+  }
+  override _write(c: Buffer, _e: BufferEncoding, cb: () => void) {
+    this.chunks.push(c.toString());
+    cb();
+  }
 }
 
 test('ProgressBar computes rate and ETA and redraws in place on a TTY', () => {
@@ -123,7 +155,10 @@ test('ProgressBar throttles redraws and writes whole lines when not a TTY', () =
   let t = 0;
   const stream = new Capture(false);
   const bar = new ProgressBar(1000, { now: () => t, stream, text: true }); // 10 s interval off-TTY
-  for (let i = 0; i < 1000; i++) { t += 50; bar.tick(); }
+  for (let i = 0; i < 1000; i++) {
+    t += 50;
+    bar.tick();
+  }
   bar.done();
   // initial line + one per 10 s over 50 s + the final line
   assert.ok(stream.chunks.length <= 8, `too many lines: ${stream.chunks.length}`);

@@ -14,7 +14,10 @@ import { formatDoctor, runDoctor, type DoctorReport } from '../src/app/doctor.js
 import { repoRoot } from './shared.js';
 
 function cli(...args: string[]): { code: number | null; stdout: string; stderr: string } {
-  const r = spawnSync(process.execPath, ['--import', 'tsx', path.join(repoRoot, 'src/app/cli.ts'), ...args], { encoding: 'utf8', timeout: 180_000 });
+  const r = spawnSync(process.execPath, ['--import', 'tsx', path.join(repoRoot, 'src/app/cli.ts'), ...args], {
+    encoding: 'utf8',
+    timeout: 180_000,
+  });
   return { code: r.status, stdout: r.stdout, stderr: r.stderr };
 }
 
@@ -40,7 +43,8 @@ test('doctor reports the backend in use, the native kernels, ONNX Runtime, the G
   const gpu = check(r, 'GPU (nvidia-smi)');
   assert.equal(gpu.status, smi.status === 0 ? 'ok' : 'no');
   const tfGpu = check(r, 'tfjs-node-gpu');
-  if (tfGpu.status !== 'ok') assert.match(tfGpu.fix ?? '', /2\.9\.1.*CUDA 11\.2.*cuDNN 8\.1|npm install @tensorflow\/tfjs-node-gpu/);
+  if (tfGpu.status !== 'ok')
+    assert.match(tfGpu.fix ?? '', /2\.9\.1.*CUDA 11\.2.*cuDNN 8\.1|npm install @tensorflow\/tfjs-node-gpu/);
   const specs = spawnSync('jupyter', ['kernelspec', 'list'], { encoding: 'utf8' });
   const tslab = check(r, 'tslab kernel');
   assert.equal(tslab.status, specs.status === 0 && /^\s*tslab\s/m.test(specs.stdout) ? 'ok' : 'no');
@@ -50,7 +54,7 @@ test('doctor reports the backend in use, the native kernels, ONNX Runtime, the G
   for (const c of r.checks) assert.ok(table.includes(c.item), `table row for ${c.item}`);
 });
 
-test('doctor --model: the training estimate is train.ts\'s, with a measured step; an oversized batch does not fit the wasm heap', async () => {
+test("doctor --model: the training estimate is train.ts's, with a measured step; an oversized batch does not fit the wasm heap", async () => {
   const r = await runDoctor({ model: BUNDLED_MODEL, batchSize: 8, maxLen: 32 });
   const t = r.training!;
   const m = await BertForSequenceClassification.fromPretrained(BUNDLED_MODEL, { labels: ['0', '1'], log: () => {} });

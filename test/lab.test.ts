@@ -26,27 +26,31 @@ test('offline and uncached, the main job uses the bundled pre-trained model and 
   }
 });
 
-test('the main job\'s data: --data, else data/train.csv with its test.csv, else the npm spam corpus', needsShared, async () => {
-  const cwd = process.cwd();
-  const dir = await mkdtemp(path.join(os.tmpdir(), 'bert-maindata-'));
-  try {
-    process.chdir(dir);
-    const spam = await defaultData(undefined);
-    assert.equal(typeof spam.source, 'object');
-    const corpus = spam.source as { name: string; data: { texts: string[]; labels: number[]; labelNames: string[] } };
-    assert.deepEqual(corpus.data.labelNames, ['ham', 'spam']);
-    assert.equal(corpus.data.texts.length, corpus.data.labels.length);
-    assert.ok(corpus.data.texts.length > 5000);
-    assert.match(spam.why, /SpamAssassin/);
-    await mkdir('data');
-    await copyFile(shared('data/disaster-tweets/train.csv'), 'data/train.csv');
-    await copyFile(shared('data/disaster-tweets/test.csv'), 'data/test.csv');
-    const lab = await defaultData(undefined);
-    assert.equal(lab.source, 'data/train.csv');
-    assert.equal(lab.test, path.join('data', 'test.csv'));
-    assert.equal((await defaultData('other.csv')).source, 'other.csv');
-  } finally {
-    process.chdir(cwd);
-    await rm(dir, { recursive: true, force: true });
-  }
-});
+test(
+  "the main job's data: --data, else data/train.csv with its test.csv, else the npm spam corpus",
+  needsShared,
+  async () => {
+    const cwd = process.cwd();
+    const dir = await mkdtemp(path.join(os.tmpdir(), 'bert-maindata-'));
+    try {
+      process.chdir(dir);
+      const spam = await defaultData(undefined);
+      assert.equal(typeof spam.source, 'object');
+      const corpus = spam.source as { name: string; data: { texts: string[]; labels: number[]; labelNames: string[] } };
+      assert.deepEqual(corpus.data.labelNames, ['ham', 'spam']);
+      assert.equal(corpus.data.texts.length, corpus.data.labels.length);
+      assert.ok(corpus.data.texts.length > 5000);
+      assert.match(spam.why, /SpamAssassin/);
+      await mkdir('data');
+      await copyFile(shared('data/disaster-tweets/train.csv'), 'data/train.csv');
+      await copyFile(shared('data/disaster-tweets/test.csv'), 'data/test.csv');
+      const lab = await defaultData(undefined);
+      assert.equal(lab.source, 'data/train.csv');
+      assert.equal(lab.test, path.join('data', 'test.csv'));
+      assert.equal((await defaultData('other.csv')).source, 'other.csv');
+    } finally {
+      process.chdir(cwd);
+      await rm(dir, { recursive: true, force: true });
+    }
+  },
+);

@@ -1,8 +1,15 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { accuracy, confusionMatrix, classificationReport, formatClassificationReport, type ClassMetrics } from '../src/training/metrics.js';
+import {
+  accuracy,
+  confusionMatrix,
+  classificationReport,
+  formatClassificationReport,
+  type ClassMetrics,
+} from '../src/training/metrics.js';
 
-const close = (a: number, b: number, msg?: string): void => assert.ok(Math.abs(a - b) < 1e-12, `${msg ?? ''} ${a} != ${b}`);
+const close = (a: number, b: number, msg?: string): void =>
+  assert.ok(Math.abs(a - b) < 1e-12, `${msg ?? ''} ${a} != ${b}`);
 function closeMetrics(got: ClassMetrics | number | undefined, want: ClassMetrics, name: string): void {
   assert.ok(typeof got === 'object' && got !== null, `${name} missing`);
   close(got.precision, want.precision, `${name} precision`);
@@ -17,8 +24,15 @@ const yPred = [1, 1, 0, 0, 1, 0, 0, 0, 0, 0];
 
 test('accuracy and confusion matrix (rows true, columns predicted)', () => {
   assert.equal(accuracy(yTrue, yPred), 0.7);
-  assert.deepEqual(confusionMatrix(yTrue, yPred, 2), [[5, 1], [2, 2]]);
-  assert.deepEqual(confusionMatrix([0, 2], [1, 2], 3), [[0, 1, 0], [0, 0, 0], [0, 0, 1]]);
+  assert.deepEqual(confusionMatrix(yTrue, yPred, 2), [
+    [5, 1],
+    [2, 2],
+  ]);
+  assert.deepEqual(confusionMatrix([0, 2], [1, 2], 3), [
+    [0, 1, 0],
+    [0, 0, 0],
+    [0, 0, 1],
+  ]);
 });
 
 test('classification report matches hand-computed sklearn values', () => {

@@ -6,7 +6,9 @@ import { readFileSync } from 'node:fs';
 import { checkOutputs, listNotebooks, readNotebook, serialize, strip, type Notebook } from '../scripts/nb.js';
 
 const nb = (outputs: Notebook['cells'][number]['outputs'], expect?: string[]): Notebook => ({
-  cells: [{ cell_type: 'code', source: 'x', metadata: { execution: { t: 1 }, tags: ['keep'] }, execution_count: 3, outputs }],
+  cells: [
+    { cell_type: 'code', source: 'x', metadata: { execution: { t: 1 }, tags: ['keep'] }, execution_count: 3, outputs },
+  ],
   metadata: { bert_lab: { expect } },
   nbformat: 4,
   nbformat_minor: 5,
@@ -20,20 +22,44 @@ test('strip removes outputs, counts and timing, keeps other metadata', () => {
 });
 
 test('checkOutputs: clean run with markers passes', () => {
-  assert.deepEqual(checkOutputs(nb([
-    { output_type: 'stream', name: 'stdout', text: ['Max sentence length: ', '45\n'] },
-    { output_type: 'stream', name: 'stderr', text: '[bert-lab] backend: wasm (fastest that loads)\n' },
-    { output_type: 'display_data', data: { 'text/html': '<table class="bert-lab-table">' } },
-  ], ['Max sentence length: 45', '<table'])), []);
+  assert.deepEqual(
+    checkOutputs(
+      nb(
+        [
+          { output_type: 'stream', name: 'stdout', text: ['Max sentence length: ', '45\n'] },
+          { output_type: 'stream', name: 'stderr', text: '[bert-lab] backend: wasm (fastest that loads)\n' },
+          { output_type: 'display_data', data: { 'text/html': '<table class="bert-lab-table">' } },
+        ],
+        ['Max sentence length: 45', '<table'],
+      ),
+    ),
+    [],
+  );
 });
 
 test('checkOutputs: missing markers, error outputs, stack traces and diagnostics fail', () => {
   assert.match(checkOutputs(nb([], ['plotly']))[0], /expected output "plotly" not found/);
-  assert.match(checkOutputs(nb([{ output_type: 'error', ename: 'TypeError', evalue: 'x is undefined' }]))[0], /cell 1: error output TypeError/);
+  assert.match(
+    checkOutputs(nb([{ output_type: 'error', ename: 'TypeError', evalue: 'x is undefined' }]))[0],
+    /cell 1: error output TypeError/,
+  );
   const stack = 'Error: boom\n    at evalmachine.<anonymous>:3:43\n    at Script.runInThisContext (node:vm:135:14)\n';
-  assert.match(checkOutputs(nb([{ output_type: 'stream', name: 'stderr', text: stack }]))[0], /stderr looks like an error/);
-  assert.equal(checkOutputs(nb([{ output_type: 'stream', name: 'stderr', text: "1:7 - Type 'string' is not assignable to type 'number'.\n" }])).length, 1);
-  assert.equal(checkOutputs(nb([{ output_type: 'stream', name: 'stderr', text: 'UnhandledPromiseRejection: x\n' }])).length, 1);
+  assert.match(
+    checkOutputs(nb([{ output_type: 'stream', name: 'stderr', text: stack }]))[0],
+    /stderr looks like an error/,
+  );
+  assert.equal(
+    checkOutputs(
+      nb([
+        { output_type: 'stream', name: 'stderr', text: "1:7 - Type 'string' is not assignable to type 'number'.\n" },
+      ]),
+    ).length,
+    1,
+  );
+  assert.equal(
+    checkOutputs(nb([{ output_type: 'stream', name: 'stderr', text: 'UnhandledPromiseRejection: x\n' }])).length,
+    1,
+  );
 });
 
 test('committed notebooks are stripped, use the tslab kernel and declare expected outputs', () => {
@@ -41,7 +67,14 @@ test('committed notebooks are stripped, use the tslab kernel and declare expecte
     const text = readFileSync(file, 'utf8');
     const book = readNotebook(file);
     assert.equal(serialize(strip(book)), text, `${file} has outputs: run node --import tsx scripts/strip-notebooks.ts`);
-    assert.equal((book.metadata.kernelspec as { name?: string } | undefined)?.name, 'tslab', `${file}: kernel must be tslab`);
-    assert.ok((book.metadata.bert_lab?.expect ?? []).length > 0, `${file}: metadata.bert_lab.expect lists no outputs to check`);
+    assert.equal(
+      (book.metadata.kernelspec as { name?: string } | undefined)?.name,
+      'tslab',
+      `${file}: kernel must be tslab`,
+    );
+    assert.ok(
+      (book.metadata.bert_lab?.expect ?? []).length > 0,
+      `${file}: metadata.bert_lab.expect lists no outputs to check`,
+    );
   }
 });

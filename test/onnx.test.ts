@@ -24,16 +24,22 @@ const ptDir = shared('fixtures/parity/tiny-bert-pretraining');
 const quiet = { log: () => {} };
 let work: string;
 
-interface Fixture { inputs: { input_ids: number[][]; attention_mask: number[][]; token_type_ids: number[][] }; logits: { values: number[] } }
+interface Fixture {
+  inputs: { input_ids: number[][]; attention_mask: number[][]; token_type_ids: number[][] };
+  logits: { values: number[] };
+}
 const fixture = (): Fixture => JSON.parse(readFileSync(shared('fixtures/parity/expected.json'), 'utf8')) as Fixture;
 
 before(async () => {
   await initBackend(undefined, () => {});
   work = await mkdtemp(path.join(os.tmpdir(), 'bert-lab-onnx-'));
 });
-after(async () => { await rm(work, { recursive: true, force: true }); });
+after(async () => {
+  await rm(work, { recursive: true, force: true });
+});
 
-const int64 = (rows: number[][]) => new ort.Tensor('int64', BigInt64Array.from(rows.flat().map(BigInt)), [rows.length, rows[0].length]);
+const int64 = (rows: number[][]) =>
+  new ort.Tensor('int64', BigInt64Array.from(rows.flat().map(BigInt)), [rows.length, rows[0].length]);
 
 /** Runs an .onnx file (or bytes) on rows of ids; returns the named outputs. */
 async function runOnnx(model: string | Uint8Array, a: BertArrays): Promise<Record<string, ort.Tensor>> {
@@ -53,50 +59,75 @@ function labLogits(model: BertForSequenceClassification, a: BertArrays): Float32
 }
 
 const argmaxRows = (x: ArrayLike<number>, n: number): number[] =>
-  Array.from({ length: x.length / n }, (_, i) => { let b = 0; for (let j = 1; j < n; j++) if (x[i * n + j] > x[i * n + b]) b = j; return b; });
+  Array.from({ length: x.length / n }, (_, i) => {
+    let b = 0;
+    for (let j = 1; j < n; j++) if (x[i * n + j] > x[i * n + b]) b = j;
+    return b;
+  });
 
-test('exported classifier: ONNX Runtime logits match bert-lab and PyTorch on the parity fixture (incl. a sentence pair)', needsShared, async () => {
-  const f = fixture();
-  const a: BertArrays = { inputIds: f.inputs.input_ids, attentionMask: f.inputs.attention_mask, tokenTypeIds: f.inputs.token_type_ids };
-  assert.ok(a.tokenTypeIds!.some((r) => r.includes(1)), 'the fixture holds a sentence pair (token type 1)');
-  const model = await BertForSequenceClassification.fromPretrained(clsDir, quiet);
-  const out = path.join(work, 'fixture-cls');
-  const r = await exportOnnx(model, out, { quantize: true });
-  assert.equal(r.task, 'text-classification');
-  const logits = (await runOnnx(path.join(out, 'onnx/model.onnx'), a)).logits;
-  assert.deepEqual(logits.dims, [3, 3]);
-  assertClose(logits.data as Float32Array, labLogits(model, a), 'ONNX vs bert-lab logits', 1e-4);
-  assertClose(logits.data as Float32Array, f.logits.values, 'ONNX vs PyTorch logits', 1e-4);
-  // Padding must not matter: row 0 alone, unpadded, gives the same logits.
-  const alone = (await runOnnx(path.join(out, 'onnx/model.onnx'), { inputIds: [a.inputIds[0].slice(0, 5)] })).logits;
-  assertClose(alone.data as Float32Array, f.logits.values.slice(0, 3), 'row 0 without padding', 1e-4);
-  const config = JSON.parse(await readFile(path.join(out, 'config.json'), 'utf8'));
-  assert.deepEqual(config.architectures, ['BertForSequenceClassification']);
-  assert.deepEqual(config.id2label, { 0: 'LABEL_0', 1: 'LABEL_1', 2: 'LABEL_2' });
-  assert.deepEqual(config.label2id, { LABEL_0: 0, LABEL_1: 1, LABEL_2: 2 });
-  model.dispose();
-});
+test(
+  'exported classifier: ONNX Runtime logits match bert-lab and PyTorch on the parity fixture (incl. a sentence pair)',
+  needsShared,
+  async () => {
+    const f = fixture();
+    const a: BertArrays = {
+      inputIds: f.inputs.input_ids,
+      attentionMask: f.inputs.attention_mask,
+      tokenTypeIds: f.inputs.token_type_ids,
+    };
+    assert.ok(
+      a.tokenTypeIds!.some((r) => r.includes(1)),
+      'the fixture holds a sentence pair (token type 1)',
+    );
+    const model = await BertForSequenceClassification.fromPretrained(clsDir, quiet);
+    const out = path.join(work, 'fixture-cls');
+    const r = await exportOnnx(model, out, { quantize: true });
+    assert.equal(r.task, 'text-classification');
+    const logits = (await runOnnx(path.join(out, 'onnx/model.onnx'), a)).logits;
+    assert.deepEqual(logits.dims, [3, 3]);
+    assertClose(logits.data as Float32Array, labLogits(model, a), 'ONNX vs bert-lab logits', 1e-4);
+    assertClose(logits.data as Float32Array, f.logits.values, 'ONNX vs PyTorch logits', 1e-4);
+    // Padding must not matter: row 0 alone, unpadded, gives the same logits.
+    const alone = (await runOnnx(path.join(out, 'onnx/model.onnx'), { inputIds: [a.inputIds[0].slice(0, 5)] })).logits;
+    assertClose(alone.data as Float32Array, f.logits.values.slice(0, 3), 'row 0 without padding', 1e-4);
+    const config = JSON.parse(await readFile(path.join(out, 'config.json'), 'utf8'));
+    assert.deepEqual(config.architectures, ['BertForSequenceClassification']);
+    assert.deepEqual(config.id2label, { 0: 'LABEL_0', 1: 'LABEL_1', 2: 'LABEL_2' });
+    assert.deepEqual(config.label2id, { LABEL_0: 0, LABEL_1: 1, LABEL_2: 2 });
+    model.dispose();
+  },
+);
 
-test('a pre-training checkpoint with a fresh 5-class head, and its fill-mask head, export with parity', needsShared, async () => {
-  const f = fixture();
-  const a: BertArrays = { inputIds: f.inputs.input_ids, attentionMask: f.inputs.attention_mask, tokenTypeIds: f.inputs.token_type_ids };
-  const labels = ['a', 'b', 'c', 'd', 'e'];
-  const cls = await BertForSequenceClassification.fromPretrained(ptDir, { labels, seed: 7, ...quiet });
-  const logits = (await runOnnx(encodeModel(bertToOnnx(cls)), a)).logits;
-  assert.deepEqual(logits.dims, [3, 5]);
-  assertClose(logits.data as Float32Array, labLogits(cls, a), 'fresh-head logits', 1e-4);
-  cls.dispose();
+test(
+  'a pre-training checkpoint with a fresh 5-class head, and its fill-mask head, export with parity',
+  needsShared,
+  async () => {
+    const f = fixture();
+    const a: BertArrays = {
+      inputIds: f.inputs.input_ids,
+      attentionMask: f.inputs.attention_mask,
+      tokenTypeIds: f.inputs.token_type_ids,
+    };
+    const labels = ['a', 'b', 'c', 'd', 'e'];
+    const cls = await BertForSequenceClassification.fromPretrained(ptDir, { labels, seed: 7, ...quiet });
+    const logits = (await runOnnx(encodeModel(bertToOnnx(cls)), a)).logits;
+    assert.deepEqual(logits.dims, [3, 5]);
+    assertClose(logits.data as Float32Array, labLogits(cls, a), 'fresh-head logits', 1e-4);
+    cls.dispose();
 
-  const mlm = await BertForPreTraining.fromPretrained(ptDir, quiet);
-  const out = path.join(work, 'fixture-mlm');
-  assert.equal((await exportOnnx(mlm, out)).task, 'fill-mask');
-  const onnx = (await runOnnx(path.join(out, 'onnx/model.onnx'), a)).logits;
-  assert.deepEqual(onnx.dims, [3, 10, mlm.config.vocab_size]);
-  const ref = tf.tidy(() => mlm.forward(toInputs(a, mlm.config)).mlmLogits.dataSync());
-  assertClose(onnx.data as Float32Array, ref, 'MLM logits', 1e-4);
-  assert.deepEqual(JSON.parse(await readFile(path.join(out, 'config.json'), 'utf8')).architectures, ['BertForMaskedLM']);
-  mlm.dispose();
-});
+    const mlm = await BertForPreTraining.fromPretrained(ptDir, quiet);
+    const out = path.join(work, 'fixture-mlm');
+    assert.equal((await exportOnnx(mlm, out)).task, 'fill-mask');
+    const onnx = (await runOnnx(path.join(out, 'onnx/model.onnx'), a)).logits;
+    assert.deepEqual(onnx.dims, [3, 10, mlm.config.vocab_size]);
+    const ref = tf.tidy(() => mlm.forward(toInputs(a, mlm.config)).mlmLogits.dataSync());
+    assertClose(onnx.data as Float32Array, ref, 'MLM logits', 1e-4);
+    assert.deepEqual(JSON.parse(await readFile(path.join(out, 'config.json'), 'utf8')).architectures, [
+      'BertForMaskedLM',
+    ]);
+    mlm.dispose();
+  },
+);
 
 test('int8 quantization: per-channel scales, symmetric range, error on non-finite weights', () => {
   const w = Float32Array.from([127, 1, -63.5, -4, 62.5, 0]); // [3, 2]
@@ -105,7 +136,10 @@ test('int8 quantization: per-channel scales, symmetric range, error on non-finit
   // Ties round to even, as ONNX Runtime's quantizer (numpy rint) does: -63.5 -> -64, 62.5 -> 62.
   assert.deepEqual([...q], [127, 32, -64, -127, 62, 0]);
   const rows = quantizeInt8(Float32Array.from([0, 0, 3, -1]), 2, 2, 0);
-  assert.deepEqual([...rows.scales].map((s) => +s.toFixed(6)), [1, +(3 / 127).toFixed(6)]); // all-zero row: scale 1
+  assert.deepEqual(
+    [...rows.scales].map((s) => +s.toFixed(6)),
+    [1, +(3 / 127).toFixed(6)],
+  ); // all-zero row: scale 1
   assert.throws(() => quantizeInt8(Float32Array.from([1, NaN]), 1, 2, 1), /value \[0, 1\] is NaN/);
   assert.throws(() => quantizeInt8(new Float32Array(5), 2, 2, 1), /5 values do not make a \[2, 2\] matrix/);
 });
@@ -117,25 +151,35 @@ test('int8 quantization: per-channel scales, symmetric range, error on non-finit
 let tuned: Promise<TweetsModel> | undefined;
 const fineTuned = (): Promise<TweetsModel> => (tuned ??= tweetsModel(work));
 
-test('fine-tuned bundled model: float ONNX matches bert-lab on 200 validation tweets; int8 agrees on >= 99% of labels', needsShared, async (t) => {
-  const { model, val, labels, dir } = await fineTuned();
-  assert.equal(val.inputIds.length, 200);
-  const ref = labLogits(model, val);
-  const fp32 = (await runOnnx(path.join(dir, 'onnx/model.onnx'), val)).logits.data as Float32Array;
-  assertClose(fp32, ref, 'validation logits', 1e-4);
-  const int8 = (await runOnnx(path.join(dir, 'onnx/model_quantized.onnx'), val)).logits.data as Float32Array;
-  const a = argmaxRows(ref, 2), b = argmaxRows(int8, 2);
-  const agree = a.filter((x, i) => x === b[i]).length / a.length;
-  assert.ok(new Set(a).size === 2, 'the fine-tuned model predicts both classes (else agreement says little)');
-  assert.ok(agree >= 0.99, `int8 labels agree on ${(100 * agree).toFixed(1)}% of validation tweets`);
-  const size = (f: string) => readFileSync(path.join(dir, 'onnx', f)).length;
-  const worst = fp32.reduce((m, v, i) => Math.max(m, Math.abs(v - ref[i])), 0);
-  t.diagnostic(`float max |logit diff| ${worst.toExponential(2)}; int8 label agreement ${(100 * agree).toFixed(1)}%; ` +
-    `bert-lab accuracy ${(100 * a.filter((x, i) => x === labels[i]).length / a.length).toFixed(1)}%; files ${size('model.onnx')} / ${size('model_quantized.onnx')} bytes`);
-  assert.ok(size('model_quantized.onnx') < 0.35 * size('model.onnx'), `int8 file ${size('model_quantized.onnx')} B vs float ${size('model.onnx')} B`);
-});
+test(
+  'fine-tuned bundled model: float ONNX matches bert-lab on 200 validation tweets; int8 agrees on >= 99% of labels',
+  needsShared,
+  async (t) => {
+    const { model, val, labels, dir } = await fineTuned();
+    assert.equal(val.inputIds.length, 200);
+    const ref = labLogits(model, val);
+    const fp32 = (await runOnnx(path.join(dir, 'onnx/model.onnx'), val)).logits.data as Float32Array;
+    assertClose(fp32, ref, 'validation logits', 1e-4);
+    const int8 = (await runOnnx(path.join(dir, 'onnx/model_quantized.onnx'), val)).logits.data as Float32Array;
+    const a = argmaxRows(ref, 2),
+      b = argmaxRows(int8, 2);
+    const agree = a.filter((x, i) => x === b[i]).length / a.length;
+    assert.ok(new Set(a).size === 2, 'the fine-tuned model predicts both classes (else agreement says little)');
+    assert.ok(agree >= 0.99, `int8 labels agree on ${(100 * agree).toFixed(1)}% of validation tweets`);
+    const size = (f: string) => readFileSync(path.join(dir, 'onnx', f)).length;
+    const worst = fp32.reduce((m, v, i) => Math.max(m, Math.abs(v - ref[i])), 0);
+    t.diagnostic(
+      `float max |logit diff| ${worst.toExponential(2)}; int8 label agreement ${(100 * agree).toFixed(1)}%; ` +
+        `bert-lab accuracy ${((100 * a.filter((x, i) => x === labels[i]).length) / a.length).toFixed(1)}%; files ${size('model.onnx')} / ${size('model_quantized.onnx')} bytes`,
+    );
+    assert.ok(
+      size('model_quantized.onnx') < 0.35 * size('model.onnx'),
+      `int8 file ${size('model_quantized.onnx')} B vs float ${size('model.onnx')} B`,
+    );
+  },
+);
 
-test('transformers.js pipeline on the exported folder gives bert-lab\'s labels and scores', needsShared, async () => {
+test("transformers.js pipeline on the exported folder gives bert-lab's labels and scores", needsShared, async () => {
   const { model, tok, texts, dir } = await fineTuned();
   const { pipeline, env } = await import('@huggingface/transformers');
   env.allowRemoteModels = false;
@@ -145,7 +189,11 @@ test('transformers.js pipeline on the exported folder gives bert-lab\'s labels a
   const some = texts.slice(0, 24);
   const got = (await classify(some)) as { label: string; score: number }[];
   const enc = tok.encodeBatch(some, { truncation: true, maxLength: 512 });
-  const logits = labLogits(model, { inputIds: enc.inputIds, attentionMask: enc.attentionMask, tokenTypeIds: enc.tokenTypeIds });
+  const logits = labLogits(model, {
+    inputIds: enc.inputIds,
+    attentionMask: enc.attentionMask,
+    tokenTypeIds: enc.tokenTypeIds,
+  });
   const probs = tf.tidy(() => tf.softmax(tf.tensor2d(logits, [some.length, 2])).arraySync() as number[][]);
   some.forEach((t, i) => {
     const best = probs[i][0] >= probs[i][1] ? 0 : 1;
@@ -158,17 +206,27 @@ test('transformers.js pipeline on the exported folder gives bert-lab\'s labels a
   await classify.dispose();
 });
 
-test('export errors: output over the model folder, a tokenizer of another vocabulary; a failed export keeps the old folder', needsShared, async () => {
-  await assert.rejects(exportOnnx(clsDir, clsDir), /is the model's own folder/);
-  const model = await BertForSequenceClassification.fromPretrained(clsDir, quiet);
-  await assert.rejects(exportOnnx(model, path.join(work, 'x'), { tokenizer: BUNDLED_MODEL }), /8192 tokens but the model's config.json has vocab_size 512/);
-  const out = path.join(work, 'keep');
-  await mkdir(out);
-  await writeFile(path.join(out, 'marker'), 'old');
-  // Fails half-way (while writing the graph): the old folder stays, no temporary folder is left.
-  (model.config as { hidden_act: string }).hidden_act = 'softplus';
-  await assert.rejects(exportOnnx(model, out), /hidden_act "softplus"/);
-  assert.equal(readFileSync(path.join(out, 'marker'), 'utf8'), 'old');
-  assert.deepEqual((await readdir(work)).filter((n) => n.includes('.tmp-')), []);
-  model.dispose();
-});
+test(
+  'export errors: output over the model folder, a tokenizer of another vocabulary; a failed export keeps the old folder',
+  needsShared,
+  async () => {
+    await assert.rejects(exportOnnx(clsDir, clsDir), /is the model's own folder/);
+    const model = await BertForSequenceClassification.fromPretrained(clsDir, quiet);
+    await assert.rejects(
+      exportOnnx(model, path.join(work, 'x'), { tokenizer: BUNDLED_MODEL }),
+      /8192 tokens but the model's config.json has vocab_size 512/,
+    );
+    const out = path.join(work, 'keep');
+    await mkdir(out);
+    await writeFile(path.join(out, 'marker'), 'old');
+    // Fails half-way (while writing the graph): the old folder stays, no temporary folder is left.
+    (model.config as { hidden_act: string }).hidden_act = 'softplus';
+    await assert.rejects(exportOnnx(model, out), /hidden_act "softplus"/);
+    assert.equal(readFileSync(path.join(out, 'marker'), 'utf8'), 'old');
+    assert.deepEqual(
+      (await readdir(work)).filter((n) => n.includes('.tmp-')),
+      [],
+    );
+    model.dispose();
+  },
+);

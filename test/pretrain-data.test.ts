@@ -19,7 +19,9 @@ const SPECIAL: SpecialIds = { pad: 0, cls: 2, sep: 3, mask: 4, vocabSize: 30000 
 
 test('splitSentences: terminal punctuation before a capital, abbreviations and initials kept', () => {
   assert.deepEqual(
-    splitSentences('Mr. Smith went to Washington, D.C. on Monday. He met Dr. J. R. Jones of the U.S. Navy! "Really?" she asked. "Yes." Then it was 3.5 p.m. and e.g. late... OK'),
+    splitSentences(
+      'Mr. Smith went to Washington, D.C. on Monday. He met Dr. J. R. Jones of the U.S. Navy! "Really?" she asked. "Yes." Then it was 3.5 p.m. and e.g. late... OK',
+    ),
     [
       'Mr. Smith went to Washington, D.C. on Monday.',
       'He met Dr. J. R. Jones of the U.S. Navy!',
@@ -36,7 +38,9 @@ test('splitSentences: terminal punctuation before a capital, abbreviations and i
     'Second (one).',
   ]);
   assert.deepEqual(splitSentences('  '), []);
-  assert.deepEqual(splitSentences('lower case after period. still one? yes'), ['lower case after period. still one? yes']);
+  assert.deepEqual(splitSentences('lower case after period. still one? yes'), [
+    'lower case after period. still one? yes',
+  ]);
 });
 
 test('maskTokens: HF collator proportions on 200k tokens, specials never touched', () => {
@@ -50,7 +54,11 @@ test('maskTokens: HF collator proportions on 200k tokens, specials never touched
   }
   const { inputIds, labels } = maskTokens(ids, SPECIAL, rng(99));
   assert.equal(inputIds.length, ids.length);
-  let eligible = 0, chosen = 0, masked = 0, random = 0, kept = 0;
+  let eligible = 0,
+    chosen = 0,
+    masked = 0,
+    random = 0,
+    kept = 0;
   for (let i = 0; i < ids.length; i++) {
     const special = ids[i] === SPECIAL.cls || ids[i] === SPECIAL.sep || ids[i] === SPECIAL.pad;
     if (special) {
@@ -124,11 +132,18 @@ test('makeNspPairs: balanced, random B from another document, actual B follows A
     assert.ok(p.a.length + p.b.length <= maxLen - 3, 'fits with [CLS] A [SEP] B [SEP]');
     if (p.a.length + p.b.length < (maxLen - 3) / 2) short++;
     const docA = docOf[p.a[0]!]!;
-    assert.ok(p.a.every((t) => docOf[t] === docA), 'A from one document');
+    assert.ok(
+      p.a.every((t) => docOf[t] === docA),
+      'A from one document',
+    );
     // Within a segment tokens are consecutive text (truncation only cuts the ends).
-    for (const seg of [p.a, p.b]) for (let k = 1; k < seg.length; k++) assert.equal(posOf[seg[k]!], posOf[seg[k - 1]!]! + 1);
+    for (const seg of [p.a, p.b])
+      for (let k = 1; k < seg.length; k++) assert.equal(posOf[seg[k]!], posOf[seg[k - 1]!]! + 1);
     const docB = docOf[p.b[0]!]!;
-    assert.ok(p.b.every((t) => docOf[t] === docB), 'B from one document');
+    assert.ok(
+      p.b.every((t) => docOf[t] === docB),
+      'B from one document',
+    );
     if (p.isRandomNext) {
       randomNext++;
       assert.notEqual(docB, docA, 'random next segment comes from another document');
@@ -212,7 +227,10 @@ test('buildExamples: [CLS] A [SEP] B [SEP], segment ids, padding, masks, NSP lab
     }
   });
   assert.ok(labelled > 0);
-  assert.throws(() => buildExamples([{ a: [1, 2, 3], b: [4, 5], isRandomNext: false }], SPECIAL, 7, rng(1)), /pair 0 needs 8 tokens .* maxLen is 7/);
+  assert.throws(
+    () => buildExamples([{ a: [1, 2, 3], b: [4, 5], isRandomNext: false }], SPECIAL, 7, rng(1)),
+    /pair 0 needs 8 tokens .* maxLen is 7/,
+  );
 });
 
 test('end to end on moby-dick with a trained vocabulary', async () => {

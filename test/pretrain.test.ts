@@ -15,17 +15,43 @@ import { repoRoot } from './shared.js';
 
 test('the pre-training loss is MLM cross-entropy over labelled positions plus NSP cross-entropy', async () => {
   await initBackend();
-  const model = new BertForPreTraining(presetConfig('tiny', { vocab_size: 50, hidden_size: 16, num_attention_heads: 2, intermediate_size: 32, num_hidden_layers: 1, max_position_embeddings: 16 }));
+  const model = new BertForPreTraining(
+    presetConfig('tiny', {
+      vocab_size: 50,
+      hidden_size: 16,
+      num_attention_heads: 2,
+      intermediate_size: 32,
+      num_hidden_layers: 1,
+      max_position_embeddings: 16,
+    }),
+  );
   model.initWeights(3);
-  const ids = [[2, 7, 8, 9, 3, 10, 11, 3], [2, 12, 4, 14, 3, 15, 3, 0]];
-  const mlm = [[-100, 7, -100, -100, -100, 10, -100, -100], [-100, -100, 13, -100, -100, -100, -100, -100]];
+  const ids = [
+    [2, 7, 8, 9, 3, 10, 11, 3],
+    [2, 12, 4, 14, 3, 15, 3, 0],
+  ];
+  const mlm = [
+    [-100, 7, -100, -100, -100, 10, -100, -100],
+    [-100, -100, 13, -100, -100, -100, -100, -100],
+  ];
   const nsp = [0, 1];
-  const inputs = { inputIds: tf.tensor2d(ids, undefined, 'int32'), attentionMask: tf.tensor2d(ids.map((r) => r.map((x) => (x ? 1 : 0))), undefined, 'int32') };
+  const inputs = {
+    inputIds: tf.tensor2d(ids, undefined, 'int32'),
+    attentionMask: tf.tensor2d(
+      ids.map((r) => r.map((x) => (x ? 1 : 0))),
+      undefined,
+      'int32',
+    ),
+  };
   const r = model.loss(inputs, tf.tensor2d(mlm, undefined, 'int32'), tf.tensor1d(nsp, 'int32'));
   // By hand from the full forward pass: -log softmax at each labelled position, averaged; same for NSP.
   const out = model.forward(inputs);
   const logits = out.mlmLogits.arraySync() as number[][][];
-  const nll = (row: number[], y: number) => { const m = Math.max(...row); const z = row.reduce((s, v) => s + Math.exp(v - m), 0); return -(row[y] - m - Math.log(z)); };
+  const nll = (row: number[], y: number) => {
+    const m = Math.max(...row);
+    const z = row.reduce((s, v) => s + Math.exp(v - m), 0);
+    return -(row[y] - m - Math.log(z));
+  };
   const terms = mlm.flatMap((row, b) => row.flatMap((y, t) => (y === -100 ? [] : [nll(logits[b][t], y)])));
   const mlmLoss = terms.reduce((a, b) => a + b, 0) / terms.length;
   const nspRows = out.nspLogits.arraySync() as number[][];
@@ -37,8 +63,30 @@ test('the pre-training loss is MLM cross-entropy over labelled positions plus NS
   model.dispose();
 });
 
-const tinyRun = ['--corpus', 'moby-dick', '--vocab-size', '300', '--layers', '1', '--hidden', '32', '--heads', '2',
-  '--max-len', '32', '--batch-size', '8', '--steps', '12', '--checkpoint-every', '3', '--warmup', '2', '--backend', 'wasm'];
+const tinyRun = [
+  '--corpus',
+  'moby-dick',
+  '--vocab-size',
+  '300',
+  '--layers',
+  '1',
+  '--hidden',
+  '32',
+  '--heads',
+  '2',
+  '--max-len',
+  '32',
+  '--batch-size',
+  '8',
+  '--steps',
+  '12',
+  '--checkpoint-every',
+  '3',
+  '--warmup',
+  '2',
+  '--backend',
+  'wasm',
+];
 
 test('a killed pre-training run resumes from its last checkpoint and finishes', async () => {
   const out = await mkdtemp(path.join(os.tmpdir(), 'bert-pretrain-'));
@@ -61,12 +109,30 @@ test('a killed pre-training run resumes from its last checkpoint and finishes', 
     assert.match(r.stdout, new RegExp(`Resuming from .* at step ${killedAt} of 12`));
     const final = JSON.parse(readFileSync(state, 'utf8'));
     assert.equal(final.step, 12);
-    assert.deepEqual(final.points.map((p: { step: number }) => p.step), Array.from({ length: 12 }, (_, i) => i + 1));
+    assert.deepEqual(
+      final.points.map((p: { step: number }) => p.step),
+      Array.from({ length: 12 }, (_, i) => i + 1),
+    );
     const curve = readFileSync(path.join(out, 'loss.csv'), 'utf8').trim().split('\n');
     assert.equal(curve.length, 13);
-    for (const f of ['model.safetensors', 'config.json', 'tokenizer.json', 'vocab.txt', 'README.md']) assert.ok(existsSync(path.join(out, 'model', f)), f);
+    for (const f of ['model.safetensors', 'config.json', 'tokenizer.json', 'vocab.txt', 'README.md'])
+      assert.ok(existsSync(path.join(out, 'model', f)), f);
     assert.ok(readFileSync(path.join(out, 'loss.html'), 'utf8').includes('Plotly'));
-    const fill = spawnSync(process.execPath, ['--import', 'tsx', path.join(repoRoot, 'src/app/cli.ts'), 'fill-mask', '--model', path.join(out, 'model'), '--text', 'the [MASK] of the whale', '--json'], { cwd: repoRoot, encoding: 'utf8' });
+    const fill = spawnSync(
+      process.execPath,
+      [
+        '--import',
+        'tsx',
+        path.join(repoRoot, 'src/app/cli.ts'),
+        'fill-mask',
+        '--model',
+        path.join(out, 'model'),
+        '--text',
+        'the [MASK] of the whale',
+        '--json',
+      ],
+      { cwd: repoRoot, encoding: 'utf8' },
+    );
     assert.equal(fill.status, 0, fill.stderr);
     const preds = JSON.parse(fill.stdout);
     assert.equal(preds.length, 1);
@@ -74,7 +140,10 @@ test('a killed pre-training run resumes from its last checkpoint and finishes', 
     const total = preds[0].predictions.reduce((s: number, p: { probability: number }) => s + p.probability, 0);
     assert.ok(total > 0 && total <= 1.0001);
     // Different settings on the same directory are refused, not silently mixed.
-    const clash = spawnSync(process.execPath, [...args.slice(0, -2), '--hidden', '64', '--backend', 'wasm'], { cwd: repoRoot, encoding: 'utf8' });
+    const clash = spawnSync(process.execPath, [...args.slice(0, -2), '--hidden', '64', '--backend', 'wasm'], {
+      cwd: repoRoot,
+      encoding: 'utf8',
+    });
     assert.notEqual(clash.status, 0);
     assert.match(clash.stderr, /made with different settings \(hidden: 32 there, 64 now\)/);
   } finally {
@@ -92,13 +161,50 @@ test('pre-training runs over many passes of a small corpus (later passes may hol
   const out = await mkdtemp(path.join(os.tmpdir(), 'bert-pretrain-passes-'));
   try {
     const words = 'the whale ship sea captain harpoon crew storm deck sail ocean night wind wave boat'.split(' ');
-    const docs = Array.from({ length: 14 }, (_, d) => Array.from({ length: 6 }, (_, s) =>
-      Array.from({ length: 6 + ((d + s) % 5) }, (_, w) => words[(d * 7 + s * 3 + w * 5) % words.length]).join(' ') + '.').join(' '));
+    const docs = Array.from({ length: 14 }, (_, d) =>
+      Array.from(
+        { length: 6 },
+        (_, s) =>
+          Array.from({ length: 6 + ((d + s) % 5) }, (_, w) => words[(d * 7 + s * 3 + w * 5) % words.length]).join(' ') +
+          '.',
+      ).join(' '),
+    );
     const corpus = path.join(out, 'tiny.txt');
     writeFileSync(corpus, docs.join('\n\n'));
-    const r = spawnSync(process.execPath, ['--import', 'tsx', path.join(repoRoot, 'src/app/cli.ts'), 'pretrain', '--out', path.join(out, 'run'),
-      '--corpus', corpus, '--vocab-size', '120', '--layers', '1', '--hidden', '32', '--heads', '2', '--max-len', '24',
-      '--batch-size', '8', '--steps', '40', '--checkpoint-every', '20', '--warmup', '2', '--backend', 'wasm'], { cwd: repoRoot, encoding: 'utf8' });
+    const r = spawnSync(
+      process.execPath,
+      [
+        '--import',
+        'tsx',
+        path.join(repoRoot, 'src/app/cli.ts'),
+        'pretrain',
+        '--out',
+        path.join(out, 'run'),
+        '--corpus',
+        corpus,
+        '--vocab-size',
+        '120',
+        '--layers',
+        '1',
+        '--hidden',
+        '32',
+        '--heads',
+        '2',
+        '--max-len',
+        '24',
+        '--batch-size',
+        '8',
+        '--steps',
+        '40',
+        '--checkpoint-every',
+        '20',
+        '--warmup',
+        '2',
+        '--backend',
+        'wasm',
+      ],
+      { cwd: repoRoot, encoding: 'utf8' },
+    );
     assert.equal(r.status, 0, r.stderr);
     const perPass = Number(/([\d,]+) training examples/.exec(r.stdout)?.[1].replace(/,/g, ''));
     assert.ok(perPass >= 8 && perPass / 8 <= 10, `examples per pass: ${perPass}`);

@@ -25,11 +25,20 @@ async function withRecipe(json: unknown, f: (dir: string) => Promise<void>): Pro
 }
 
 test('readRecipe: fields read, bad fields named with the file', async () => {
-  await withRecipe({ lr: 1e-4, epochs: 6, batch_size: 16, warmup_ratio: 0.1, adapt: { steps: 100, lr: 1e-4, batch_size: 32, max_len: 64, warmup: 10 } }, async (dir) => {
-    const r = await readRecipe(dir);
-    assert.deepEqual(r?.train, { lr: 1e-4, epochs: 6, batchSize: 16, warmupRatio: 0.1 });
-    assert.deepEqual(r?.adapt, { steps: 100, lr: 1e-4, batchSize: 32, maxLen: 64, warmup: 10 });
-  });
+  await withRecipe(
+    {
+      lr: 1e-4,
+      epochs: 6,
+      batch_size: 16,
+      warmup_ratio: 0.1,
+      adapt: { steps: 100, lr: 1e-4, batch_size: 32, max_len: 64, warmup: 10 },
+    },
+    async (dir) => {
+      const r = await readRecipe(dir);
+      assert.deepEqual(r?.train, { lr: 1e-4, epochs: 6, batchSize: 16, warmupRatio: 0.1 });
+      assert.deepEqual(r?.adapt, { steps: 100, lr: 1e-4, batchSize: 32, maxLen: 64, warmup: 10 });
+    },
+  );
   assert.equal(await readRecipe(os.tmpdir() + '/no-such-model-dir'), undefined);
   for (const [json, msg] of [
     ['{', /fine_tuning\.json: not valid JSON/],
@@ -39,7 +48,9 @@ test('readRecipe: fields read, bad fields named with the file', async () => {
     [{ learning_rate: 1 }, /unknown field "learning_rate" \(known: epochs, lr,/],
     [{ adapt: { steps: 1 } }, /"adapt\.lr" is missing/],
   ] as const) {
-    await withRecipe(json, async (dir) => { await assert.rejects(readRecipe(dir), (e: Error) => e.message.includes(dir) && msg.test(e.message)); });
+    await withRecipe(json, async (dir) => {
+      await assert.rejects(readRecipe(dir), (e: Error) => e.message.includes(dir) && msg.test(e.message));
+    });
   }
 });
 
@@ -47,68 +58,105 @@ test('applyRecipe: the recipe fills what the user did not pass; a warm-up ratio 
   const recipe = { train: { lr: 1e-4, epochs: 6, batchSize: 16, warmupRatio: 0.1 } };
   const all = applyRecipe(LAB_TRAIN_CONFIG, recipe, new Set(), 160);
   assert.deepEqual([all.lr, all.epochs, all.batchSize, all.warmupSteps], [1e-4, 6, 16, 6]); // 10 steps x 6 epochs x 0.1
-  const given = applyRecipe({ ...LAB_TRAIN_CONFIG, lr: 3e-5, epochs: 2 }, recipe, new Set(['lr', 'epochs'] as const), 160);
+  const given = applyRecipe(
+    { ...LAB_TRAIN_CONFIG, lr: 3e-5, epochs: 2 },
+    recipe,
+    new Set(['lr', 'epochs'] as const),
+    160,
+  );
   assert.deepEqual([given.lr, given.epochs, given.batchSize, given.warmupSteps], [3e-5, 2, 16, 2]);
 });
 
 function lab(cwd: string, ...args: string[]) {
-  return spawnSync(process.execPath, ['--import', import.meta.resolve('tsx'), path.join(repoRoot, 'src/app/cli.ts'), 'lab', '--dry-run', ...args], {
-    cwd, encoding: 'utf8', env: { ...process.env, HF_HUB_OFFLINE: '1', HF_HOME: path.join(cwd, 'hf') },
-  });
+  return spawnSync(
+    process.execPath,
+    ['--import', import.meta.resolve('tsx'), path.join(repoRoot, 'src/app/cli.ts'), 'lab', '--dry-run', ...args],
+    {
+      cwd,
+      encoding: 'utf8',
+      env: { ...process.env, HF_HUB_OFFLINE: '1', HF_HOME: path.join(cwd, 'hf') },
+    },
+  );
 }
 
-test('the main job uses the bundled model\'s recipe only on its fallback, and passed options win', needsShared, async () => {
-  const recipe = await readRecipe(BUNDLED_MODEL);
-  assert.ok(recipe, `${BUNDLED_MODEL} carries ${RECIPE_FILE}`);
-  const cwd = await mkdtemp(path.join(os.tmpdir(), 'bert-lab-recipe-'));
-  try {
-    const csv = readFileSync(shared('data/disaster-tweets/train.csv'), 'utf8').split('\n').slice(0, 301).join('\n') + '\n';
-    writeFileSync(path.join(cwd, 'train.csv'), csv);
-    const fallback = lab(cwd, '--data', 'train.csv');
-    assert.equal(fallback.status, 0, fallback.stderr);
-    const line = fallback.stdout.split('\n').find((l) => l.startsWith('Recipe: '));
-    assert.ok(line, fallback.stdout);
-    assert.ok(line.includes(`lr ${recipe.train.lr}`) && line.includes(RECIPE_FILE), line);
-    const passed = lab(cwd, '--data', 'train.csv', '--lr', '3e-5', '--epochs', '2');
-    assert.equal(passed.status, 0, passed.stderr);
-    assert.match(passed.stdout, /^Recipe: lr 0\.00003, 2 epochs/m);
-    // Any other model (here a copy of the bundled one, given with --model) keeps the lab's recipe.
-    const copy = path.join(cwd, 'model');
-    cpSync(BUNDLED_MODEL, copy, { recursive: true });
-    const other = lab(cwd, '--data', 'train.csv', '--model', copy);
-    assert.equal(other.status, 0, other.stderr);
-    assert.doesNotMatch(other.stdout, /Recipe:/);
-  } finally {
-    await rm(cwd, { recursive: true, force: true });
-  }
-});
+test(
+  "the main job uses the bundled model's recipe only on its fallback, and passed options win",
+  needsShared,
+  async () => {
+    const recipe = await readRecipe(BUNDLED_MODEL);
+    assert.ok(recipe, `${BUNDLED_MODEL} carries ${RECIPE_FILE}`);
+    const cwd = await mkdtemp(path.join(os.tmpdir(), 'bert-lab-recipe-'));
+    try {
+      const csv =
+        readFileSync(shared('data/disaster-tweets/train.csv'), 'utf8').split('\n').slice(0, 301).join('\n') + '\n';
+      writeFileSync(path.join(cwd, 'train.csv'), csv);
+      const fallback = lab(cwd, '--data', 'train.csv');
+      assert.equal(fallback.status, 0, fallback.stderr);
+      const line = fallback.stdout.split('\n').find((l) => l.startsWith('Recipe: '));
+      assert.ok(line, fallback.stdout);
+      assert.ok(line.includes(`lr ${recipe.train.lr}`) && line.includes(RECIPE_FILE), line);
+      const passed = lab(cwd, '--data', 'train.csv', '--lr', '3e-5', '--epochs', '2');
+      assert.equal(passed.status, 0, passed.stderr);
+      assert.match(passed.stdout, /^Recipe: lr 0\.00003, 2 epochs/m);
+      // Any other model (here a copy of the bundled one, given with --model) keeps the lab's recipe.
+      const copy = path.join(cwd, 'model');
+      cpSync(BUNDLED_MODEL, copy, { recursive: true });
+      const other = lab(cwd, '--data', 'train.csv', '--model', copy);
+      assert.equal(other.status, 0, other.stderr);
+      assert.doesNotMatch(other.stdout, /Recipe:/);
+    } finally {
+      await rm(cwd, { recursive: true, force: true });
+    }
+  },
+);
 
-test('early stopping ends the run after `patience` epochs without a better validation metric', needsShared, async () => {
-  await initBackend();
-  const f = JSON.parse(readFileSync(shared('fixtures/parity/expected.json'), 'utf8')) as { inputs: { input_ids: number[][]; attention_mask: number[][]; token_type_ids: number[][]; labels: number[] } };
-  const rows = Array.from({ length: 12 }, (_, i) => i % 3);
-  const data: LabelledBatchData = {
-    inputIds: rows.map((r) => f.inputs.input_ids[r]), attentionMask: rows.map((r) => f.inputs.attention_mask[r]),
-    tokenTypeIds: rows.map((r) => f.inputs.token_type_ids[r]), labels: rows.map((r) => f.inputs.labels[r]),
-  };
-  const run = async (patience: number, metric: 'accuracy' | 'loss', lr: number) => {
-    const model = await BertForSequenceClassification.fromPretrained(shared('fixtures/parity/tiny-bert-cls'), { log: () => {} });
-    const lines: string[] = [];
-    const stats = await fineTune(model, data, data, { ...LAB_TRAIN_CONFIG, epochs: 6, batchSize: 4, lr, earlyStopping: { patience, metric } }, { log: (l) => lines.push(l) });
-    model.dispose();
-    return { stats, lines };
-  };
-  // lr 0: nothing changes, so epoch 1 is the best and epochs 2..1+patience bring nothing better.
-  const a = await run(2, 'accuracy', 0);
-  assert.equal(a.stats.length, 3);
-  assert.ok(a.lines.some((l) => /^Early stopping: no better validation accuracy for 2 epoch\(s\) \(patience 2\); 3 epoch\(s\) not run$/.test(l)), a.lines.join('\n'));
-  const b = await run(1, 'loss', 0);
-  assert.equal(b.stats.length, 2);
-  // patience 0 is off: every epoch runs.
-  assert.equal((await run(0, 'loss', 0)).stats.length, 6);
-  // A run that keeps improving its loss is not stopped.
-  const c = await run(1, 'loss', 1e-3);
-  const losses = c.stats.map((s) => s.valLoss);
-  const firstWorse = losses.findIndex((x, i) => i > 0 && x >= Math.min(...losses.slice(0, i)));
-  assert.equal(c.stats.length, firstWorse < 0 ? 6 : firstWorse + 1);
-});
+test(
+  'early stopping ends the run after `patience` epochs without a better validation metric',
+  needsShared,
+  async () => {
+    await initBackend();
+    const f = JSON.parse(readFileSync(shared('fixtures/parity/expected.json'), 'utf8')) as {
+      inputs: { input_ids: number[][]; attention_mask: number[][]; token_type_ids: number[][]; labels: number[] };
+    };
+    const rows = Array.from({ length: 12 }, (_, i) => i % 3);
+    const data: LabelledBatchData = {
+      inputIds: rows.map((r) => f.inputs.input_ids[r]),
+      attentionMask: rows.map((r) => f.inputs.attention_mask[r]),
+      tokenTypeIds: rows.map((r) => f.inputs.token_type_ids[r]),
+      labels: rows.map((r) => f.inputs.labels[r]),
+    };
+    const run = async (patience: number, metric: 'accuracy' | 'loss', lr: number) => {
+      const model = await BertForSequenceClassification.fromPretrained(shared('fixtures/parity/tiny-bert-cls'), {
+        log: () => {},
+      });
+      const lines: string[] = [];
+      const stats = await fineTune(
+        model,
+        data,
+        data,
+        { ...LAB_TRAIN_CONFIG, epochs: 6, batchSize: 4, lr, earlyStopping: { patience, metric } },
+        { log: (l) => lines.push(l) },
+      );
+      model.dispose();
+      return { stats, lines };
+    };
+    // lr 0: nothing changes, so epoch 1 is the best and epochs 2..1+patience bring nothing better.
+    const a = await run(2, 'accuracy', 0);
+    assert.equal(a.stats.length, 3);
+    assert.ok(
+      a.lines.some((l) =>
+        /^Early stopping: no better validation accuracy for 2 epoch\(s\) \(patience 2\); 3 epoch\(s\) not run$/.test(l),
+      ),
+      a.lines.join('\n'),
+    );
+    const b = await run(1, 'loss', 0);
+    assert.equal(b.stats.length, 2);
+    // patience 0 is off: every epoch runs.
+    assert.equal((await run(0, 'loss', 0)).stats.length, 6);
+    // A run that keeps improving its loss is not stopped.
+    const c = await run(1, 'loss', 1e-3);
+    const losses = c.stats.map((s) => s.valLoss);
+    const firstWorse = losses.findIndex((x, i) => i > 0 && x >= Math.min(...losses.slice(0, i)));
+    assert.equal(c.stats.length, firstWorse < 0 ? 6 : firstWorse + 1);
+  },
+);

@@ -4,8 +4,14 @@ import { mkdtemp, readFile, readdir, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import {
-  WeightsError, float16BitsToFloat32, float32ToFloat16Bits, parseSafetensors, readSafetensors,
-  readSafetensorsWithMetadata, writeSafetensors, type TensorData,
+  WeightsError,
+  float16BitsToFloat32,
+  float32ToFloat16Bits,
+  parseSafetensors,
+  readSafetensors,
+  readSafetensorsWithMetadata,
+  writeSafetensors,
+  type TensorData,
 } from '../src/io/safetensors.js';
 import { expectError as expectErrorIn, needsShared, shared } from './shared.js';
 
@@ -26,7 +32,12 @@ function f32bytes(values: number[]): Uint8Array {
 }
 
 function expectError(buf: Uint8Array, pattern: RegExp): void {
-  expectErrorIn(() => parseSafetensors(buf, FILE), WeightsError, /^model\.safetensors \(\/x\/model\.safetensors\): /, pattern);
+  expectErrorIn(
+    () => parseSafetensors(buf, FILE),
+    WeightsError,
+    /^model\.safetensors \(\/x\/model\.safetensors\): /,
+    pattern,
+  );
 }
 
 async function tempDir(): Promise<string> {
@@ -53,7 +64,11 @@ test('reads the parity fixtures and writes them back byte for byte', needsShared
       assert.deepEqual(await readFile(out), await readFile(file));
     }
     assert.equal((await readSafetensors(shared('fixtures/parity/tiny-bert-cls/model.safetensors'))).size, 41);
-    assert.ok((await readSafetensors(shared('fixtures/parity/tiny-bert-pretraining/model.safetensors'))).has('bert.embeddings.LayerNorm.gamma'));
+    assert.ok(
+      (await readSafetensors(shared('fixtures/parity/tiny-bert-pretraining/model.safetensors'))).has(
+        'bert.embeddings.LayerNorm.gamma',
+      ),
+    );
   } finally {
     await rm(dir, { recursive: true, force: true });
   }
@@ -63,7 +78,7 @@ test('F16 encoding is round-to-nearest-even over every half value', () => {
   for (let h = 0; h < 0x10000; h++) {
     const v = float16BitsToFloat32(h);
     const exp = (h >> 10) & 0x1f;
-    if (exp === 0x1f && (h & 0x3ff)) {
+    if (exp === 0x1f && h & 0x3ff) {
       assert.ok(Number.isNaN(v));
       assert.ok(Number.isNaN(float16BitsToFloat32(float32ToFloat16Bits(v))));
       continue;
@@ -76,7 +91,11 @@ test('F16 encoding is round-to-nearest-even over every half value', () => {
       if (!Number.isFinite(w)) continue;
       const mid = Math.fround((v + w) / 2);
       assert.equal(mid, (v + w) / 2, 'midpoint is exact in float32');
-      assert.equal(float32ToFloat16Bits(mid), h & 1 ? next : h, `tie between 0x${h.toString(16)} and 0x${next.toString(16)}`);
+      assert.equal(
+        float32ToFloat16Bits(mid),
+        h & 1 ? next : h,
+        `tie between 0x${h.toString(16)} and 0x${next.toString(16)}`,
+      );
       const above = Math.fround(mid + Math.abs(mid) * 2 ** -20);
       const below = Math.fround(mid - Math.abs(mid) * 2 ** -20);
       if (h < 0x8000 && mid !== 0) {
@@ -134,12 +153,15 @@ test('writes and reads F16, decodes BF16, converts I64/I32/BOOL buffers, filters
     const i32 = new Uint8Array(new Int32Array([5, -6]).buffer);
     const bool = new Uint8Array([1, 0, 1]);
     const data = new Uint8Array([...bf16, ...i64, ...i32, ...bool]);
-    const buf = build({
-      w: { dtype: 'BF16', shape: [4], data_offsets: [0, 8] },
-      'bert.embeddings.position_ids': { dtype: 'I64', shape: [1, 4], data_offsets: [8, 40] },
-      n: { dtype: 'I32', shape: [2], data_offsets: [40, 48] },
-      m: { dtype: 'BOOL', shape: [3], data_offsets: [48, 51] },
-    }, data);
+    const buf = build(
+      {
+        w: { dtype: 'BF16', shape: [4], data_offsets: [0, 8] },
+        'bert.embeddings.position_ids': { dtype: 'I64', shape: [1, 4], data_offsets: [8, 40] },
+        n: { dtype: 'I32', shape: [2], data_offsets: [40, 48] },
+        m: { dtype: 'BOOL', shape: [3], data_offsets: [48, 51] },
+      },
+      data,
+    );
     const { tensors: t } = parseSafetensors(buf, FILE);
     assert.deepEqual([...(t.get('w') as TensorData).data], [1, -3, Infinity, 2 ** -133]);
     assert.deepEqual(t.get('bert.embeddings.position_ids'), { shape: [1, 4], data: new Float32Array([0, 1, 511, -3]) });
@@ -148,7 +170,11 @@ test('writes and reads F16, decodes BF16, converts I64/I32/BOOL buffers, filters
     const filtered = parseSafetensors(buf, FILE, { filter: (_name, dtype) => dtype === 'BF16' }).tensors;
     assert.deepEqual([...filtered.keys()], ['w']);
     // Unaligned data section (header length not a multiple of 4) still decodes.
-    const odd = build({ x: { dtype: 'F32', shape: [2], data_offsets: [0, 8] } }, f32bytes([1.5, -2]), '{"x":{"dtype":"F32","shape":[2],"data_offsets":[0,8]}} ');
+    const odd = build(
+      { x: { dtype: 'F32', shape: [2], data_offsets: [0, 8] } },
+      f32bytes([1.5, -2]),
+      '{"x":{"dtype":"F32","shape":[2],"data_offsets":[0,8]}} ',
+    );
     assert.deepEqual([...(parseSafetensors(odd, FILE).tensors.get('x') as TensorData).data], [1.5, -2]);
   } finally {
     await rm(dir, { recursive: true, force: true });
@@ -165,17 +191,35 @@ test('malformed files give errors naming the file, the tensor and the problem', 
   expectError(build({ __metadata__: { format: 3 } }), /"__metadata__" field "format" is number, expected a string/);
   expectError(build({ x: 5 }), /tensor "x": header entry is number/);
   expectError(build({ x: { shape: [2], data_offsets: [0, 8] } }, d8), /tensor "x": "dtype" is missing/);
-  expectError(build({ x: { ...ok, dtype: 'F8_E4M3', shape: [8] } }, d8), /tensor "x": dtype "F8_E4M3" is not supported \(supported: F32, F16, BF16/);
+  expectError(
+    build({ x: { ...ok, dtype: 'F8_E4M3', shape: [8] } }, d8),
+    /tensor "x": dtype "F8_E4M3" is not supported \(supported: F32, F16, BF16/,
+  );
   expectError(build({ x: { ...ok, dtype: 'Q4' } }, d8), /tensor "x": dtype "Q4" is not a known safetensors dtype/);
   expectError(build({ x: { ...ok, shape: [-2] } }, d8), /tensor "x": shape \[-2\] must hold non-negative integers/);
   expectError(build({ x: { ...ok, shape: [1.5] } }, d8), /tensor "x": shape \[1\.5\] must hold/);
   expectError(build({ x: { ...ok, shape: undefined } }, d8), /tensor "x": "shape" is missing/);
   expectError(build({ x: { ...ok, data_offsets: [0] } }, d8), /tensor "x": "data_offsets" must be \[begin, end\]/);
-  expectError(build({ x: { ...ok, data_offsets: [8, 0] } }, d8), /tensor "x": data_offsets \[8, 0\]: begin is after end/);
-  expectError(build({ x: { ...ok, data_offsets: [0, 16], shape: [4] } }, d8), /tensor "x": data_offsets \[0, 16\] run past the 8-byte data section/);
-  expectError(build({ x: { ...ok, shape: [3] } }, d8), /tensor "x": data_offsets \[0, 8\] hold 8 bytes but F32 shape \[3\] needs 12/);
-  expectError(build({ x: ok, y: { ...ok, shape: [1], data_offsets: [4, 8] } }, f32bytes([1, 2])), /tensor "y": data_offsets \[4, 8\] overlap the previous tensor/);
-  expectError(build({ x: { ...ok, shape: [1], data_offsets: [4, 8] } }, d8), /tensor "x": data_offsets \[4, 8\] leave a gap/);
+  expectError(
+    build({ x: { ...ok, data_offsets: [8, 0] } }, d8),
+    /tensor "x": data_offsets \[8, 0\]: begin is after end/,
+  );
+  expectError(
+    build({ x: { ...ok, data_offsets: [0, 16], shape: [4] } }, d8),
+    /tensor "x": data_offsets \[0, 16\] run past the 8-byte data section/,
+  );
+  expectError(
+    build({ x: { ...ok, shape: [3] } }, d8),
+    /tensor "x": data_offsets \[0, 8\] hold 8 bytes but F32 shape \[3\] needs 12/,
+  );
+  expectError(
+    build({ x: ok, y: { ...ok, shape: [1], data_offsets: [4, 8] } }, f32bytes([1, 2])),
+    /tensor "y": data_offsets \[4, 8\] overlap the previous tensor/,
+  );
+  expectError(
+    build({ x: { ...ok, shape: [1], data_offsets: [4, 8] } }, d8),
+    /tensor "x": data_offsets \[4, 8\] leave a gap/,
+  );
   expectError(build({ x: ok }, f32bytes([1, 2, 3])), /tensors cover 8 bytes of the 12-byte data section/);
 });
 
@@ -190,7 +234,10 @@ test('writeSafetensors refuses bad tensors and leaves nothing behind', async () 
     );
     assert.equal(await readFile(file, 'utf8'), 'previous', 'a failed write keeps the old file');
     assert.deepEqual(await readdir(dir), ['model.safetensors']);
-    await assert.rejects(writeSafetensors(path.join(dir, 'missing', 'm.safetensors'), new Map()), /m\.safetensors \(.*\): cannot write/);
+    await assert.rejects(
+      writeSafetensors(path.join(dir, 'missing', 'm.safetensors'), new Map()),
+      /m\.safetensors \(.*\): cannot write/,
+    );
     await assert.rejects(readSafetensors(path.join(dir, 'nope.safetensors')), /nope\.safetensors \(.*\): cannot open/);
     await writeFile(file, new Uint8Array(3));
     await assert.rejects(readSafetensors(file), /file is 3 bytes, shorter than the 8-byte header length/);

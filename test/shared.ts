@@ -20,12 +20,22 @@ export const needsShared = haveShared ? {} : { skip: `../shared not found at ${s
 export const shared = (...p: string[]): string => path.join(sharedDir, ...p);
 
 /** Asserts |a - b| <= atol + rtol*|b| elementwise, reporting the worst element. */
-export function assertClose(actual: ArrayLike<number>, expected: ArrayLike<number>, what: string, atol = 1e-4, rtol = 0): void {
+export function assertClose(
+  actual: ArrayLike<number>,
+  expected: ArrayLike<number>,
+  what: string,
+  atol = 1e-4,
+  rtol = 0,
+): void {
   assert.equal(actual.length, expected.length, `${what}: length ${actual.length} != ${expected.length}`);
-  let worst = 0, at = -1;
+  let worst = 0,
+    at = -1;
   for (let i = 0; i < expected.length; i++) {
     const excess = Math.abs(actual[i] - expected[i]) - (atol + rtol * Math.abs(expected[i]));
-    if (excess > worst || Number.isNaN(actual[i])) { worst = excess; at = i; }
+    if (excess > worst || Number.isNaN(actual[i])) {
+      worst = excess;
+      at = i;
+    }
   }
   assert.ok(at < 0, `${what}: element ${at} is ${actual[at]}, expected ${expected[at]}`);
 }
@@ -44,7 +54,12 @@ export async function withTemp(fn: (dir: string) => Promise<void>, prefix = 'ber
  * Asserts that `f` throws an `ErrorClass` whose message starts with `start` (the file it names)
  * and matches `pattern` (what is wrong).
  */
-export function expectError(f: () => unknown, ErrorClass: new (...args: never[]) => Error, start: RegExp, pattern: RegExp): void {
+export function expectError(
+  f: () => unknown,
+  ErrorClass: new (...args: never[]) => Error,
+  start: RegExp,
+  pattern: RegExp,
+): void {
   assert.throws(f, (e: unknown) => {
     assert.ok(e instanceof ErrorClass, `expected ${ErrorClass.name}, got ${String(e)}`);
     assert.match(e.message, start);

@@ -12,7 +12,9 @@ import { haveShared, shared, withTemp } from './shared.js';
 // --- A minimal pickle and zip writer, so the reader is tested without Python too. ---
 const enc = new TextEncoder();
 const cat = (...parts: (Uint8Array | number[] | string)[]): Uint8Array => {
-  const bufs = parts.map((p) => (typeof p === 'string' ? enc.encode(p) : p instanceof Uint8Array ? p : new Uint8Array(p)));
+  const bufs = parts.map((p) =>
+    typeof p === 'string' ? enc.encode(p) : p instanceof Uint8Array ? p : new Uint8Array(p),
+  );
   const out = new Uint8Array(bufs.reduce((a, b) => a + b.length, 0));
   let o = 0;
   for (const b of bufs) {
@@ -28,14 +30,40 @@ const int = (n: number): number[] => [0x4b, n];
 const glob = (m: string, n: string): string => `c${m}\n${n}\n`;
 
 /** Pickle of `OrderedDict(name -> tensor)` as torch.save writes it (protocol 2). */
-function stateDictPickle(tensors: { name: string; storage: string; key: string; numel: number; offset: number; size: number[]; stride: number[] }[]): Uint8Array {
+function stateDictPickle(
+  tensors: {
+    name: string;
+    storage: string;
+    key: string;
+    numel: number;
+    offset: number;
+    size: number[];
+    stride: number[];
+  }[],
+): Uint8Array {
   const tuple = (xs: number[]): Uint8Array => cat('(', ...xs.map(int), 't');
   const parts: Uint8Array[] = [cat([0x80, 2], glob('collections', 'OrderedDict'), [0x71, 0], ')R(')];
   for (const t of tensors) {
-    parts.push(cat(
-      str(t.name), glob('torch._utils', '_rebuild_tensor_v2'), '((', str('storage'), glob('torch', t.storage), str(t.key), str('cpu'), int(t.numel), 'tQ',
-      int(t.offset), tuple(t.size), tuple(t.stride), [0x89], [0x68, 0], ')R', 'tR',
-    ));
+    parts.push(
+      cat(
+        str(t.name),
+        glob('torch._utils', '_rebuild_tensor_v2'),
+        '((',
+        str('storage'),
+        glob('torch', t.storage),
+        str(t.key),
+        str('cpu'),
+        int(t.numel),
+        'tQ',
+        int(t.offset),
+        tuple(t.size),
+        tuple(t.stride),
+        [0x89],
+        [0x68, 0],
+        ')R',
+        'tR',
+      ),
+    );
   }
   parts.push(cat('u.'));
   return cat(...parts);
@@ -49,14 +77,36 @@ function zip(entries: [string, Uint8Array, boolean?][]): Uint8Array {
   for (const [name, data, deflate] of entries) {
     const body = deflate ? new Uint8Array(deflateRawSync(data)) : data;
     const method = deflate ? 8 : 0;
-    const common = cat(u16(20), u16(0), u16(method), u16(0), u16(0), u32(0), u32(body.length), u32(data.length), u16(enc.encode(name).length), u16(0));
+    const common = cat(
+      u16(20),
+      u16(0),
+      u16(method),
+      u16(0),
+      u16(0),
+      u32(0),
+      u32(body.length),
+      u32(data.length),
+      u16(enc.encode(name).length),
+      u16(0),
+    );
     const local = cat(u32(0x04034b50), common, name, body);
     central.push(cat(u32(0x02014b50), u16(20), common, u16(0), u16(0), u16(0), u32(0), u32(offset), name));
     locals.push(local);
     offset += local.length;
   }
   const dir = cat(...central);
-  return cat(...locals, dir, u32(0x06054b50), u16(0), u16(0), u16(entries.length), u16(entries.length), u32(dir.length), u32(offset), u16(0));
+  return cat(
+    ...locals,
+    dir,
+    u32(0x06054b50),
+    u16(0),
+    u16(0),
+    u16(entries.length),
+    u16(entries.length),
+    u32(dir.length),
+    u32(offset),
+    u16(0),
+  );
 }
 
 const f32 = (xs: number[]): Uint8Array => new Uint8Array(new Float32Array(xs).buffer);
@@ -71,7 +121,15 @@ test('reads a hand-made torch zip: contiguous, strided, shared and deflated stor
       { name: 'ids', storage: 'LongStorage', key: '1', numel: 3, offset: 0, size: [1, 3], stride: [3, 1] },
     ]);
     const ids = new Uint8Array(new BigInt64Array([0n, 1n, 2n]).buffer);
-    await writeFile(file, zip([['archive/data.pkl', pkl], ['archive/data/0', f32([0, 1, 2, 3, 4, 5])], ['archive/data/1', ids, true], ['archive/version', enc.encode('3\n')]]));
+    await writeFile(
+      file,
+      zip([
+        ['archive/data.pkl', pkl],
+        ['archive/data/0', f32([0, 1, 2, 3, 4, 5])],
+        ['archive/data/1', ids, true],
+        ['archive/version', enc.encode('3\n')],
+      ]),
+    );
     const t = await readTorchBin(file);
     assert.deepEqual([...t.keys()], ['w', 'w.T', 'row1', 'ids']);
     assert.deepEqual(t.get('w'), { shape: [2, 3], data: new Float32Array([0, 1, 2, 3, 4, 5]) });
@@ -100,17 +158,41 @@ test('refuses code, and names the file and tensor when something is wrong', asyn
     const evil4 = cat([0x80, 4], [0x8c, 8], 'builtins', [0x8c, 4], 'eval', [0x93], '.');
     await check(zip([['a/data.pkl', evil4]]), /refusing global builtins\.eval/);
     const tensor = { name: 'w', storage: 'FloatStorage', key: '0', numel: 4, offset: 0, size: [2, 2], stride: [2, 1] };
-    await check(zip([['a/data.pkl', stateDictPickle([tensor])]]), /tensor "w": storage a\/data\/0 is missing from the zip/);
-    await check(zip([['a/data.pkl', stateDictPickle([{ ...tensor, size: [3, 2] }])], ['a/data/0', f32([1, 2, 3, 4])]]), /tensor "w": size \[3,2\], stride \[2,1\] and offset 0 reach element 5 of a 4-element storage/);
-    await check(zip([['a/data.pkl', stateDictPickle([{ ...tensor, storage: 'ComplexFloatStorage' }])]]), /refusing global torch\.ComplexFloatStorage/);
-    await check(zip([['a/data.pkl', cat([0x80, 2], '}', str('step'), int(3), 's.')]]), /tensor "step": value is number, expected a tensor/);
+    await check(
+      zip([['a/data.pkl', stateDictPickle([tensor])]]),
+      /tensor "w": storage a\/data\/0 is missing from the zip/,
+    );
+    await check(
+      zip([
+        ['a/data.pkl', stateDictPickle([{ ...tensor, size: [3, 2] }])],
+        ['a/data/0', f32([1, 2, 3, 4])],
+      ]),
+      /tensor "w": size \[3,2\], stride \[2,1\] and offset 0 reach element 5 of a 4-element storage/,
+    );
+    await check(
+      zip([['a/data.pkl', stateDictPickle([{ ...tensor, storage: 'ComplexFloatStorage' }])]]),
+      /refusing global torch\.ComplexFloatStorage/,
+    );
+    await check(
+      zip([['a/data.pkl', cat([0x80, 2], '}', str('step'), int(3), 's.')]]),
+      /tensor "step": value is number, expected a tensor/,
+    );
     await check(zip([['a/data.pkl', stateDictPickle([tensor]).subarray(0, 60)]]), /pickle: .*\(truncated file\?\)/);
     await check(zip([['a/other.txt', enc.encode('x')]]), /no data\.pkl in the zip: not a torch\.save file/);
     await check(zip([['a/data.pkl', evil]]).subarray(0, 40), /zip end-of-directory record not found/);
     await check(enc.encode('hello world'), /not a PyTorch checkpoint/);
-    await check(zip([['a/data.pkl', stateDictPickle([{ ...tensor, size: [255, 255, 255, 255], stride: [0, 0, 0, 0] }])], ['a/data/0', f32([1, 2, 3, 4])]]), /tensor "w": size \[255,255,255,255\] has more elements than one array can hold/);
+    await check(
+      zip([
+        ['a/data.pkl', stateDictPickle([{ ...tensor, size: [255, 255, 255, 255], stride: [0, 0, 0, 0] }])],
+        ['a/data/0', f32([1, 2, 3, 4])],
+      ]),
+      /tensor "w": size \[255,255,255,255\] has more elements than one array can hold/,
+    );
     // A deflated entry that claims fewer bytes than it inflates to is refused, not inflated without bound.
-    const bomb = zip([['a/data.pkl', stateDictPickle([tensor])], ['a/data/0', new Uint8Array(1 << 20), true]]);
+    const bomb = zip([
+      ['a/data.pkl', stateDictPickle([tensor])],
+      ['a/data/0', new Uint8Array(1 << 20), true],
+    ]);
     const dv = new DataView(bomb.buffer);
     const cd = dv.getUint32(bomb.length - 6, true);
     const second = cd + 46 + 'a/data.pkl'.length;
@@ -169,7 +251,10 @@ test('reads what torch.save writes, zip and legacy formats, exactly', { timeout:
       t.skip('python3 with torch not found (apt-get install -y python3-torch)');
       return;
     }
-    const expected = JSON.parse(await readFile(path.join(dir, 'expected.json'), 'utf8')) as Record<string, { shape: number[]; data: number[] }>;
+    const expected = JSON.parse(await readFile(path.join(dir, 'expected.json'), 'utf8')) as Record<
+      string,
+      { shape: number[]; data: number[] }
+    >;
     for (const name of ['zip.bin', 'legacy.bin']) {
       const got = await readTorchBin(path.join(dir, name));
       assert.deepEqual([...got.keys()], Object.keys(expected), name);
@@ -191,27 +276,66 @@ test('reads what torch.save writes, zip and legacy formats, exactly', { timeout:
 
 test('readModelWeights picks safetensors, sharded safetensors or pytorch_model.bin', async () => {
   await withTemp(async (dir) => {
-    await assert.rejects(readModelWeights(dir), /no weights found \(looked for model\.safetensors, model\.safetensors\.index\.json, pytorch_model\.bin/);
-    const pkl = stateDictPickle([{ name: 'w', storage: 'FloatStorage', key: '0', numel: 2, offset: 0, size: [2], stride: [1] }]);
-    await writeFile(path.join(dir, 'pytorch_model.bin'), zip([['m/data.pkl', pkl], ['m/data/0', f32([1, 2])]]));
+    await assert.rejects(
+      readModelWeights(dir),
+      /no weights found \(looked for model\.safetensors, model\.safetensors\.index\.json, pytorch_model\.bin/,
+    );
+    const pkl = stateDictPickle([
+      { name: 'w', storage: 'FloatStorage', key: '0', numel: 2, offset: 0, size: [2], stride: [1] },
+    ]);
+    await writeFile(
+      path.join(dir, 'pytorch_model.bin'),
+      zip([
+        ['m/data.pkl', pkl],
+        ['m/data/0', f32([1, 2])],
+      ]),
+    );
     let r = await readModelWeights(dir);
     assert.equal(path.basename(r.file), 'pytorch_model.bin');
     assert.deepEqual(r.tensors.get('w'), { shape: [2], data: new Float32Array([1, 2]) });
 
     const t = (xs: number[]): TensorData => ({ shape: [xs.length], data: new Float32Array(xs) });
-    await writeSafetensors(path.join(dir, 'model-00001-of-00002.safetensors'), new Map([['a', t([1])], ['b', t([2, 3])]]));
+    await writeSafetensors(
+      path.join(dir, 'model-00001-of-00002.safetensors'),
+      new Map([
+        ['a', t([1])],
+        ['b', t([2, 3])],
+      ]),
+    );
     await writeSafetensors(path.join(dir, 'model-00002-of-00002.safetensors'), new Map([['c', t([4])]]));
-    const index = { metadata: { total_size: 16 }, weight_map: { a: 'model-00001-of-00002.safetensors', b: 'model-00001-of-00002.safetensors', c: 'model-00002-of-00002.safetensors' } };
+    const index = {
+      metadata: { total_size: 16 },
+      weight_map: {
+        a: 'model-00001-of-00002.safetensors',
+        b: 'model-00001-of-00002.safetensors',
+        c: 'model-00002-of-00002.safetensors',
+      },
+    };
     await writeFile(path.join(dir, 'model.safetensors.index.json'), JSON.stringify(index));
     r = await readModelWeights(dir);
     assert.equal(path.basename(r.file), 'model.safetensors.index.json');
     assert.deepEqual([...r.tensors.keys()].sort(), ['a', 'b', 'c']);
     assert.deepEqual(r.tensors.get('c'), t([4]));
-    assert.deepEqual([...(await readModelWeights(dir, { filter: (n) => n !== 'b' })).tensors.keys()].sort(), ['a', 'c']);
-    await writeFile(path.join(dir, 'model.safetensors.index.json'), JSON.stringify({ weight_map: { ...index.weight_map, d: 'model-00002-of-00002.safetensors' } }));
-    await assert.rejects(readModelWeights(dir), /model\.safetensors\.index\.json \(.*\): tensor "d": listed in shard model-00002-of-00002\.safetensors but not found there/);
-    await writeFile(path.join(dir, 'model.safetensors.index.json'), JSON.stringify({ weight_map: { a: '../x.safetensors' } }));
-    await assert.rejects(readModelWeights(dir), /tensor "a": shard "\.\.\/x\.safetensors" is not a file name in this directory/);
+    assert.deepEqual([...(await readModelWeights(dir, { filter: (n) => n !== 'b' })).tensors.keys()].sort(), [
+      'a',
+      'c',
+    ]);
+    await writeFile(
+      path.join(dir, 'model.safetensors.index.json'),
+      JSON.stringify({ weight_map: { ...index.weight_map, d: 'model-00002-of-00002.safetensors' } }),
+    );
+    await assert.rejects(
+      readModelWeights(dir),
+      /model\.safetensors\.index\.json \(.*\): tensor "d": listed in shard model-00002-of-00002\.safetensors but not found there/,
+    );
+    await writeFile(
+      path.join(dir, 'model.safetensors.index.json'),
+      JSON.stringify({ weight_map: { a: '../x.safetensors' } }),
+    );
+    await assert.rejects(
+      readModelWeights(dir),
+      /tensor "a": shard "\.\.\/x\.safetensors" is not a file name in this directory/,
+    );
 
     if (haveShared) {
       await copyFile(shared('fixtures/parity/tiny-bert-cls/model.safetensors'), path.join(dir, 'model.safetensors'));

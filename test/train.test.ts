@@ -7,22 +7,42 @@ import { initBackend } from '../src/backend/init.js';
 import { BertForSequenceClassification } from '../src/model/bert.js';
 import { toInputs } from '../src/model/inputs.js';
 import { AdamW, linearSchedule, clipCoef, gradNorm } from '../src/nn/optim.js';
-import { trainStep, fineTune, evaluate, predict, batchTensors, LAB_TRAIN_CONFIG, formatTime, type LabelledBatchData } from '../src/training/train.js';
+import {
+  trainStep,
+  fineTune,
+  evaluate,
+  predict,
+  batchTensors,
+  LAB_TRAIN_CONFIG,
+  formatTime,
+  type LabelledBatchData,
+} from '../src/training/train.js';
 import { batches, batchWidth, unpaddedLength } from '../src/data/data.js';
 import { BUNDLED_MODEL, cleanAll, maxTokenLength, readLabelled } from '../src/app/lab.js';
 import { BertTokenizer } from '../src/text/tokenizer.js';
 import { assertClose, needsShared, shared } from './shared.js';
 
-interface Trajectory { steps: { step: number; loss: number; grad_norm_before_clip: number; lr: number }[]; final_logits: { values: number[] } }
-const fixture = () => JSON.parse(readFileSync(shared('fixtures/parity/expected.json'), 'utf8')) as {
-  inputs: { input_ids: number[][]; attention_mask: number[][]; token_type_ids: number[][]; labels: number[] }; finetune_trajectory: Trajectory };
+interface Trajectory {
+  steps: { step: number; loss: number; grad_norm_before_clip: number; lr: number }[];
+  final_logits: { values: number[] };
+}
+const fixture = () =>
+  JSON.parse(readFileSync(shared('fixtures/parity/expected.json'), 'utf8')) as {
+    inputs: { input_ids: number[][]; attention_mask: number[][]; token_type_ids: number[][]; labels: number[] };
+    finetune_trajectory: Trajectory;
+  };
 const quiet = { log: () => {} };
 
 test('3 AdamW steps reproduce the PyTorch trajectory (loss, grad norm, lr, final logits)', needsShared, async () => {
   await initBackend();
   const f = fixture();
   const model = await BertForSequenceClassification.fromPretrained(shared('fixtures/parity/tiny-bert-cls'), quiet);
-  const data: LabelledBatchData = { inputIds: f.inputs.input_ids, attentionMask: f.inputs.attention_mask, tokenTypeIds: f.inputs.token_type_ids, labels: f.inputs.labels };
+  const data: LabelledBatchData = {
+    inputIds: f.inputs.input_ids,
+    attentionMask: f.inputs.attention_mask,
+    tokenTypeIds: f.inputs.token_type_ids,
+    labels: f.inputs.labels,
+  };
   const opt = new AdamW({ lr: 1e-2, betas: [0.9, 0.999], eps: 1e-8, weightDecay: 0.01 });
   const before = tf.memory().numTensors;
   for (const expected of f.finetune_trajectory.steps) {
@@ -40,16 +60,29 @@ test('3 AdamW steps reproduce the PyTorch trajectory (loss, grad norm, lr, final
   model.dispose();
   const fresh = await BertForSequenceClassification.fromPretrained(shared('fixtures/parity/tiny-bert-cls'), quiet);
   const opt2 = new AdamW({ lr: 1e-2, weightDecay: 0.01 });
-  for (let s = 0; s < 3; s++) { opt2.lr = 1e-2 * linearSchedule(opt2.step, 0, 3); trainStep(fresh, opt2, data, [0, 1, 2], 1.0, false); }
+  for (let s = 0; s < 3; s++) {
+    opt2.lr = 1e-2 * linearSchedule(opt2.step, 0, 3);
+    trainStep(fresh, opt2, data, [0, 1, 2], 1.0, false);
+  }
   tf.tidy(() => {
-    const logits = fresh.forward(toInputs({ inputIds: data.inputIds, attentionMask: data.attentionMask, tokenTypeIds: data.tokenTypeIds }, fresh.config)).logits;
+    const logits = fresh.forward(
+      toInputs(
+        { inputIds: data.inputIds, attentionMask: data.attentionMask, tokenTypeIds: data.tokenTypeIds },
+        fresh.config,
+      ),
+    ).logits;
     assertClose(logits.dataSync(), f.finetune_trajectory.final_logits.values, 'logits after 3 steps');
   });
-  fresh.dispose(); opt.dispose(); opt2.dispose();
+  fresh.dispose();
+  opt.dispose();
+  opt2.dispose();
 });
 
 test('linear schedule with warmup matches get_linear_schedule_with_warmup', () => {
-  assert.deepEqual([0, 1, 2, 3, 4, 5, 10].map((s) => linearSchedule(s, 2, 10)), [0, 0.5, 1, 7 / 8, 6 / 8, 5 / 8, 0]);
+  assert.deepEqual(
+    [0, 1, 2, 3, 4, 5, 10].map((s) => linearSchedule(s, 2, 10)),
+    [0, 0.5, 1, 7 / 8, 6 / 8, 5 / 8, 0],
+  );
   assert.equal(linearSchedule(12, 2, 10), 0);
 });
 
@@ -58,45 +91,65 @@ test('clipping (clip_grad_norm_): the global norm, and a factor that leaves smal
   const small = new Map([['a', tf.tensor1d([0.3, 0.4])]]);
   assertClose([gradNorm(small)], [0.5], 'norm', 1e-6);
   assert.equal(clipCoef(gradNorm(small), 1.0), 1);
-  const big = new Map([['a', tf.tensor1d([3, 4])], ['b', tf.tensor1d([12])]]);
+  const big = new Map([
+    ['a', tf.tensor1d([3, 4])],
+    ['b', tf.tensor1d([12])],
+  ]);
   assertClose([gradNorm(big)], [13], 'norm', 1e-5);
   assertClose([clipCoef(gradNorm(big), 1.0)], [1 / (13 + 1e-6)], 'factor', 1e-9);
   tf.dispose([...small.values(), ...big.values()]);
 });
 
-test('fine-tuning with one seed gives the same losses twice; the best epoch is kept across epochs', needsShared, async () => {
-  await initBackend();
-  const f = fixture();
-  // 24 examples built from the fixture's 3 rows, labels by row, so the model can learn them.
-  const rows = Array.from({ length: 24 }, (_, i) => i % 3);
-  const data: LabelledBatchData = {
-    inputIds: rows.map((r) => f.inputs.input_ids[r]), attentionMask: rows.map((r) => f.inputs.attention_mask[r]),
-    tokenTypeIds: rows.map((r) => f.inputs.token_type_ids[r]), labels: rows.map((r) => f.inputs.labels[r]),
-  };
-  const runOnce = async () => {
-    const model = await BertForSequenceClassification.fromPretrained(shared('fixtures/parity/tiny-bert-cls'), quiet);
-    const losses: number[] = [];
-    const best: number[] = [];
-    const lines: string[] = [];
-    const stats = await fineTune(model, data, data, { ...LAB_TRAIN_CONFIG, epochs: 3, batchSize: 8, lr: 1e-3 },
-      { log: (l) => lines.push(l), onStep: (s) => losses.push(s.loss), onBest: (s) => { best.push(s.epoch); } });
-    const acc = evaluate(model, data, 5).accuracy;
-    model.dispose();
-    return { losses, best, stats, lines, acc };
-  };
-  const a = await runOnce();
-  const b = await runOnce();
-  assert.equal(a.losses.length, 9);
-  assert.deepEqual(a.losses, b.losses, 'same seed, same backend: same losses');
-  assert.ok(a.lines.includes('======== Epoch 1 / 3 ========'));
-  assert.ok(a.lines.some((l) => /^ {2}Average training loss: \d\.\d\d$/.test(l)));
-  assert.ok(a.lines.some((l) => /^ {2}Accuracy: \d\.\d\d$/.test(l)));
-  // onBest fires only on strict improvements across epochs.
-  const accs = a.stats.map((s) => s.valAccuracy);
-  const expectedBest = accs.flatMap((x, i) => (accs.slice(0, i).every((y) => x > y) ? [i + 1] : []));
-  assert.deepEqual(a.best, expectedBest);
-  assert.ok(a.acc >= 2 / 3, `the model learns the 3 rows (accuracy ${a.acc})`);
-});
+test(
+  'fine-tuning with one seed gives the same losses twice; the best epoch is kept across epochs',
+  needsShared,
+  async () => {
+    await initBackend();
+    const f = fixture();
+    // 24 examples built from the fixture's 3 rows, labels by row, so the model can learn them.
+    const rows = Array.from({ length: 24 }, (_, i) => i % 3);
+    const data: LabelledBatchData = {
+      inputIds: rows.map((r) => f.inputs.input_ids[r]),
+      attentionMask: rows.map((r) => f.inputs.attention_mask[r]),
+      tokenTypeIds: rows.map((r) => f.inputs.token_type_ids[r]),
+      labels: rows.map((r) => f.inputs.labels[r]),
+    };
+    const runOnce = async () => {
+      const model = await BertForSequenceClassification.fromPretrained(shared('fixtures/parity/tiny-bert-cls'), quiet);
+      const losses: number[] = [];
+      const best: number[] = [];
+      const lines: string[] = [];
+      const stats = await fineTune(
+        model,
+        data,
+        data,
+        { ...LAB_TRAIN_CONFIG, epochs: 3, batchSize: 8, lr: 1e-3 },
+        {
+          log: (l) => lines.push(l),
+          onStep: (s) => losses.push(s.loss),
+          onBest: (s) => {
+            best.push(s.epoch);
+          },
+        },
+      );
+      const acc = evaluate(model, data, 5).accuracy;
+      model.dispose();
+      return { losses, best, stats, lines, acc };
+    };
+    const a = await runOnce();
+    const b = await runOnce();
+    assert.equal(a.losses.length, 9);
+    assert.deepEqual(a.losses, b.losses, 'same seed, same backend: same losses');
+    assert.ok(a.lines.includes('======== Epoch 1 / 3 ========'));
+    assert.ok(a.lines.some((l) => /^ {2}Average training loss: \d\.\d\d$/.test(l)));
+    assert.ok(a.lines.some((l) => /^ {2}Accuracy: \d\.\d\d$/.test(l)));
+    // onBest fires only on strict improvements across epochs.
+    const accs = a.stats.map((s) => s.valAccuracy);
+    const expectedBest = accs.flatMap((x, i) => (accs.slice(0, i).every((y) => x > y) ? [i + 1] : []));
+    assert.deepEqual(a.best, expectedBest);
+    assert.ok(a.acc >= 2 / 3, `the model learns the 3 rows (accuracy ${a.acc})`);
+  },
+);
 
 test('formatTime prints h:mm:ss like the lab', () => {
   assert.equal(formatTime(47.4), '0:00:47');
@@ -113,16 +166,24 @@ test('a save that fails part-way leaves the previous best/ intact and loadable',
     const model = await BertForSequenceClassification.fromPretrained(shared('fixtures/parity/tiny-bert-cls'), quiet);
     const best = path.join(dir, 'best');
     await model.save(best);
-    const before = (await BertForSequenceClassification.fromPretrained(best, quiet));
+    const before = await BertForSequenceClassification.fromPretrained(best, quiet);
     const ref = before.p.get('classifier.weight').dataSync().slice();
     before.dispose();
     // Change the weights, then fail while writing: the old directory must survive unchanged.
     model.p.vars.get('classifier.weight')!.assign(tf.zerosLike(model.p.get('classifier.weight')));
-    await assert.rejects(model.save(best, { extra: async () => { throw new Error('disk full'); } }), /disk full/);
+    await assert.rejects(
+      model.save(best, {
+        extra: async () => {
+          throw new Error('disk full');
+        },
+      }),
+      /disk full/,
+    );
     const after = await BertForSequenceClassification.fromPretrained(best, quiet);
     assert.deepEqual([...after.p.get('classifier.weight').dataSync()], [...ref]);
     assert.deepEqual((await readdir(dir)).sort(), ['best'], 'no temporary directories left behind');
-    after.dispose(); model.dispose();
+    after.dispose();
+    model.dispose();
   } finally {
     await rm(dir, { recursive: true, force: true });
   }
@@ -137,7 +198,10 @@ test('a run that cannot fit the wasm heap stops at once with what to change', as
   // bert-base: 4 floats per parameter alone are 1.6 GB; at 512 tokens the activations add far more.
   assert.ok(estimateTrainingBytes(base, 32, 64) > 1.6e9);
   const need = (b: number, t: number) => estimateTrainingBytes(base, b, t);
-  assert.throws(() => checkMemory(need(32, 512), 'training bert-base', 'wasm'), /needs about \d+\.\d GB, more than the wasm backend's 4\.0 GB heap: lower --batch-size or --max-len/);
+  assert.throws(
+    () => checkMemory(need(32, 512), 'training bert-base', 'wasm'),
+    /needs about \d+\.\d GB, more than the wasm backend's 4\.0 GB heap: lower --batch-size or --max-len/,
+  );
   assert.doesNotThrow(() => checkMemory(need(32, 512), 'training bert-base', 'tensorflow'));
   assert.doesNotThrow(() => checkMemory(need(8, 64), 'training bert-base', 'wasm'));
 });
@@ -147,82 +211,118 @@ async function tweets(n: number): Promise<LabelledBatchData> {
   const d = await readLabelled(shared('data/disaster-tweets/train.csv'));
   const tok = await BertTokenizer.fromDir(BUNDLED_MODEL);
   const texts = cleanAll(d.texts.slice(0, n), 'lab').cleaned;
-  const enc = tok.encodeBatch(texts, { padding: 'max_length', truncation: true, maxLength: maxTokenLength(tok, texts) });
+  const enc = tok.encodeBatch(texts, {
+    padding: 'max_length',
+    truncation: true,
+    maxLength: maxTokenLength(tok, texts),
+  });
   return { ...enc, labels: d.labels.slice(0, n) };
 }
-const bundled = () => BertForSequenceClassification.fromPretrained(BUNDLED_MODEL, { labels: ['0', '1'], seed: 3, log: () => {} });
+const bundled = () =>
+  BertForSequenceClassification.fromPretrained(BUNDLED_MODEL, { labels: ['0', '1'], seed: 3, log: () => {} });
 
-test('padding longest: the same predictions, probabilities and loss as max_length, in input order', needsShared, async () => {
-  await initBackend();
-  const data = await tweets(300);
-  const model = await bundled();
-  const width = data.inputIds[0].length;
-  const fixed = evaluate(model, data, 32, 'max_length');
-  const dynamic = evaluate(model, data, 32, 'longest');
-  assertClose(dynamic.probabilities.flat(), fixed.probabilities.flat(), 'probabilities', 1e-5);
-  assert.deepEqual(dynamic.predictions, fixed.predictions);
-  assertClose([dynamic.loss], [fixed.loss], 'loss', 1e-5);
-  assert.equal(dynamic.accuracy, fixed.accuracy);
-  const p = predict(model, data, 32, 'longest');
-  assertClose(p.probabilities.flat(), fixed.probabilities.flat(), 'predict probabilities', 1e-5);
-  // Logits of one batch, and its shape: the batch's longest row, not the encoded width.
-  const idx = [5, 0, 17, 3, 250];
-  const longest = Math.max(...idx.map((i) => unpaddedLength(data.attentionMask[i])));
-  assert.ok(longest < width, `batch longest ${longest} < encoded width ${width}`);
-  tf.tidy(() => {
-    const cut = batchTensors(data, idx, 'longest');
-    const full = batchTensors(data, idx, 'max_length');
-    assert.deepEqual(cut.inputIds.shape, [5, longest]);
-    assert.deepEqual(cut.attentionMask!.shape, [5, longest]);
-    assert.deepEqual(full.inputIds.shape, [5, width]);
-    assertClose(model.forward(cut).logits.dataSync(), model.forward(full).logits.dataSync(), 'logits', 1e-5);
-  });
-  model.dispose();
-});
-
-test('padding longest: a training step (dropout off) has the same loss and gradient norm as max_length', needsShared, async () => {
-  await initBackend();
-  const data = await tweets(64);
-  const idx = Array.from({ length: 16 }, (_, i) => i * 4);
-  const step = async (padding: 'max_length' | 'longest') => {
+test(
+  'padding longest: the same predictions, probabilities and loss as max_length, in input order',
+  needsShared,
+  async () => {
+    await initBackend();
+    const data = await tweets(300);
     const model = await bundled();
-    const opt = new AdamW({ lr: 1e-3, weightDecay: 0.01 });
-    const a = trainStep(model, opt, data, idx, 1.0, false, padding);
-    const b = trainStep(model, opt, data, idx, 1.0, false, padding);
-    model.dispose(); opt.dispose();
-    return [a.loss, a.gradNorm, b.loss, b.gradNorm];
-  };
-  assertClose(await step('longest'), await step('max_length'), 'loss, grad norm over two steps', 1e-5, 1e-5);
-});
-
-test('fine-tuning with padding longest and grouped batches: deterministic under the seed, batches as wide as their longest row', needsShared, async () => {
-  await initBackend();
-  const data = await tweets(96);
-  const cfg = { ...LAB_TRAIN_CONFIG, epochs: 2, batchSize: 16, lr: 1e-3, padding: 'longest' as const, groupByLength: true };
-  const runOnce = async (c: typeof cfg | typeof LAB_TRAIN_CONFIG) => {
-    const model = await bundled();
-    const shapes: number[][] = [];
-    const loss = model.loss.bind(model);
-    // Records the shape of every training batch the loop builds.
-    model.loss = (inputs, labels, dropout) => { shapes.push(inputs.inputIds.shape); return loss(inputs, labels, dropout); };
-    const losses: number[] = [];
-    const lines: string[] = [];
-    await fineTune(model, data, data, c, { log: (l) => lines.push(l), onStep: (s) => losses.push(s.loss) });
+    const width = data.inputIds[0].length;
+    const fixed = evaluate(model, data, 32, 'max_length');
+    const dynamic = evaluate(model, data, 32, 'longest');
+    assertClose(dynamic.probabilities.flat(), fixed.probabilities.flat(), 'probabilities', 1e-5);
+    assert.deepEqual(dynamic.predictions, fixed.predictions);
+    assertClose([dynamic.loss], [fixed.loss], 'loss', 1e-5);
+    assert.equal(dynamic.accuracy, fixed.accuracy);
+    const p = predict(model, data, 32, 'longest');
+    assertClose(p.probabilities.flat(), fixed.probabilities.flat(), 'predict probabilities', 1e-5);
+    // Logits of one batch, and its shape: the batch's longest row, not the encoded width.
+    const idx = [5, 0, 17, 3, 250];
+    const longest = Math.max(...idx.map((i) => unpaddedLength(data.attentionMask[i])));
+    assert.ok(longest < width, `batch longest ${longest} < encoded width ${width}`);
+    tf.tidy(() => {
+      const cut = batchTensors(data, idx, 'longest');
+      const full = batchTensors(data, idx, 'max_length');
+      assert.deepEqual(cut.inputIds.shape, [5, longest]);
+      assert.deepEqual(cut.attentionMask!.shape, [5, longest]);
+      assert.deepEqual(full.inputIds.shape, [5, width]);
+      assertClose(model.forward(cut).logits.dataSync(), model.forward(full).logits.dataSync(), 'logits', 1e-5);
+    });
     model.dispose();
-    return { losses, shapes, lines };
-  };
-  const a = await runOnce(cfg);
-  const b = await runOnce(cfg);
-  assert.deepEqual(a.losses, b.losses, 'same seed: same losses');
-  assert.deepEqual(a.shapes, b.shapes);
-  assert.ok(a.lines.includes('Batches: each padded to its longest row; training batches grouped by length'));
-  const lengths = data.attentionMask.map(unpaddedLength);
-  const expected = [1, 2].flatMap((epoch) => batches(96, 16, { shuffle: true, seed: cfg.seed, epoch, lengths }).map((bt) => [bt.length, batchWidth(data.attentionMask, bt, 'longest')]));
-  assert.deepEqual(a.shapes, expected);
-  const width = data.inputIds[0].length;
-  assert.ok(a.shapes.some(([, w]) => w < width), 'some batches are narrower than the encoded width');
-  // The lab's default keeps every batch at the encoded width.
-  const fixed = await runOnce({ ...LAB_TRAIN_CONFIG, epochs: 1, batchSize: 16, lr: 1e-3 });
-  assert.ok(fixed.shapes.every(([, w]) => w === width));
-  assert.ok(!fixed.lines.some((l) => l.startsWith('Batches:')));
-});
+  },
+);
+
+test(
+  'padding longest: a training step (dropout off) has the same loss and gradient norm as max_length',
+  needsShared,
+  async () => {
+    await initBackend();
+    const data = await tweets(64);
+    const idx = Array.from({ length: 16 }, (_, i) => i * 4);
+    const step = async (padding: 'max_length' | 'longest') => {
+      const model = await bundled();
+      const opt = new AdamW({ lr: 1e-3, weightDecay: 0.01 });
+      const a = trainStep(model, opt, data, idx, 1.0, false, padding);
+      const b = trainStep(model, opt, data, idx, 1.0, false, padding);
+      model.dispose();
+      opt.dispose();
+      return [a.loss, a.gradNorm, b.loss, b.gradNorm];
+    };
+    assertClose(await step('longest'), await step('max_length'), 'loss, grad norm over two steps', 1e-5, 1e-5);
+  },
+);
+
+test(
+  'fine-tuning with padding longest and grouped batches: deterministic under the seed, batches as wide as their longest row',
+  needsShared,
+  async () => {
+    await initBackend();
+    const data = await tweets(96);
+    const cfg = {
+      ...LAB_TRAIN_CONFIG,
+      epochs: 2,
+      batchSize: 16,
+      lr: 1e-3,
+      padding: 'longest' as const,
+      groupByLength: true,
+    };
+    const runOnce = async (c: typeof cfg | typeof LAB_TRAIN_CONFIG) => {
+      const model = await bundled();
+      const shapes: number[][] = [];
+      const loss = model.loss.bind(model);
+      // Records the shape of every training batch the loop builds.
+      model.loss = (inputs, labels, dropout) => {
+        shapes.push(inputs.inputIds.shape);
+        return loss(inputs, labels, dropout);
+      };
+      const losses: number[] = [];
+      const lines: string[] = [];
+      await fineTune(model, data, data, c, { log: (l) => lines.push(l), onStep: (s) => losses.push(s.loss) });
+      model.dispose();
+      return { losses, shapes, lines };
+    };
+    const a = await runOnce(cfg);
+    const b = await runOnce(cfg);
+    assert.deepEqual(a.losses, b.losses, 'same seed: same losses');
+    assert.deepEqual(a.shapes, b.shapes);
+    assert.ok(a.lines.includes('Batches: each padded to its longest row; training batches grouped by length'));
+    const lengths = data.attentionMask.map(unpaddedLength);
+    const expected = [1, 2].flatMap((epoch) =>
+      batches(96, 16, { shuffle: true, seed: cfg.seed, epoch, lengths }).map((bt) => [
+        bt.length,
+        batchWidth(data.attentionMask, bt, 'longest'),
+      ]),
+    );
+    assert.deepEqual(a.shapes, expected);
+    const width = data.inputIds[0].length;
+    assert.ok(
+      a.shapes.some(([, w]) => w < width),
+      'some batches are narrower than the encoded width',
+    );
+    // The lab's default keeps every batch at the encoded width.
+    const fixed = await runOnce({ ...LAB_TRAIN_CONFIG, epochs: 1, batchSize: 16, lr: 1e-3 });
+    assert.ok(fixed.shapes.every(([, w]) => w === width));
+    assert.ok(!fixed.lines.some((l) => l.startsWith('Batches:')));
+  },
+);

@@ -25,10 +25,25 @@ export interface TweetsModel {
 export async function tweetsModel(work: string): Promise<TweetsModel> {
   const tok = await BertTokenizer.fromDir(BUNDLED_MODEL);
   // 1,000 tweets: 800 to train on, 200 to check on.
-  const prep = await prepareData(shared('data/disaster-tweets/train.csv'), tok, { limit: 1000, seed: 42, log: () => {} });
-  const model = await BertForSequenceClassification.fromPretrained(BUNDLED_MODEL, { labels: prep.data.labelNames, log: () => {} });
+  const prep = await prepareData(shared('data/disaster-tweets/train.csv'), tok, {
+    limit: 1000,
+    seed: 42,
+    log: () => {},
+  });
+  const model = await BertForSequenceClassification.fromPretrained(BUNDLED_MODEL, {
+    labels: prep.data.labelNames,
+    log: () => {},
+  });
   await fineTune(model, prep.train, prep.val, { ...LAB_TRAIN_CONFIG, epochs: 2, lr: 1e-3 }, { log: () => {} });
   const dir = path.join(work, 'tweets');
   await exportOnnx(model, dir, { quantize: true, tokenizer: tok });
-  return { model, tok, raw: prep.valIdx.map((i) => prep.data.texts[i]), texts: prep.valIdx.map((i) => prep.cleaned[i]), val: prep.val, labels: prep.val.labels, dir };
+  return {
+    model,
+    tok,
+    raw: prep.valIdx.map((i) => prep.data.texts[i]),
+    texts: prep.valIdx.map((i) => prep.cleaned[i]),
+    val: prep.val,
+    labels: prep.val.labels,
+    dir,
+  };
 }

@@ -24,7 +24,7 @@ function referenceWordPiece(vocabTxt: string, words: string[]): string[] {
     }
     const pieces: string[] = [];
     let bad = false;
-    for (let start = 0; start < cps.length && !bad; ) {
+    for (let start = 0; start < cps.length && !bad;) {
       let end = cps.length;
       let cur: string | null = null;
       for (; end > start; end--) {
@@ -71,7 +71,21 @@ test('normalizeBert: clean text, CJK spacing, accents, lowercase', () => {
 
 test('preTokenizeBert: whitespace removed, each punctuation char its own word', () => {
   assert.deepEqual(preTokenizeBert("don't stop... $5+3=8 — well"), [
-    'don', "'", 't', 'stop', '.', '.', '.', '$', '5', '+', '3', '=', '8', '—', 'well',
+    'don',
+    "'",
+    't',
+    'stop',
+    '.',
+    '.',
+    '.',
+    '$',
+    '5',
+    '+',
+    '3',
+    '=',
+    '8',
+    '—',
+    'well',
   ]);
   assert.deepEqual(preTokenizeBert('  '), []);
 });
@@ -109,7 +123,10 @@ test('trainWordPiece: deterministic and independent of document order', () => {
 /** Token ids of `text` without [CLS]/[SEP], by the project's tokenizer over `vocab`. */
 const encoderOf = (vocab: string[]) => {
   const tok = BertTokenizer.fromVocab(vocab);
-  return { encode: (text: string) => tok.convertTokensToIds(tok.tokenize(text)), tokenize: (text: string) => tok.tokenize(text) };
+  return {
+    encode: (text: string) => tok.convertTokensToIds(tok.tokenize(text)),
+    tokenize: (text: string) => tok.tokenize(text),
+  };
 };
 
 test('a trained vocabulary saved by BertTokenizer loads in @huggingface/tokenizers and agrees with a reference WordPiece', async () => {
@@ -127,7 +144,10 @@ test('a trained vocabulary saved by BertTokenizer loads in @huggingface/tokenize
     const vocabTxt = await readFile(path.join(dir, 'vocab.txt'), 'utf8');
     assert.deepEqual(parseVocab(vocabTxt), vocab);
     const json: unknown = JSON.parse(await readFile(path.join(dir, 'tokenizer.json'), 'utf8'));
-    const config = JSON.parse(await readFile(path.join(dir, 'tokenizer_config.json'), 'utf8')) as Record<string, unknown>;
+    const config = JSON.parse(await readFile(path.join(dir, 'tokenizer_config.json'), 'utf8')) as Record<
+      string,
+      unknown
+    >;
     assert.equal(config.tokenizer_class, 'BertTokenizer');
     assert.equal(config.do_lower_case, true);
     assert.equal(config.model_max_length, 128);
@@ -179,10 +199,16 @@ test('a trained vocabulary saved by BertTokenizer loads in @huggingface/tokenize
 
 test('vocabularies without specials, with a token twice or with unwritable tokens are refused', async () => {
   assert.throws(() => BertTokenizer.fromVocab(['a', 'b']), /vocabulary has no pad_token "\[PAD\]"/);
-  assert.throws(() => BertTokenizer.fromVocab([...SPECIAL_TOKENS, 'a', 'a']), /token "a" appears twice \(ids 5 and 6\)/);
+  assert.throws(
+    () => BertTokenizer.fromVocab([...SPECIAL_TOKENS, 'a', 'a']),
+    /token "a" appears twice \(ids 5 and 6\)/,
+  );
   const dir = await mkdtemp(path.join(os.tmpdir(), 'wordpiece-test-'));
   try {
-    await assert.rejects(BertTokenizer.fromVocab([...SPECIAL_TOKENS, 'a\nb']).save(dir), /vocab\.txt: token 5 .* cannot be written as a line of vocab\.txt/);
+    await assert.rejects(
+      BertTokenizer.fromVocab([...SPECIAL_TOKENS, 'a\nb']).save(dir),
+      /vocab\.txt: token 5 .* cannot be written as a line of vocab\.txt/,
+    );
     assert.deepEqual(await readdir(dir), [], 'nothing written');
   } finally {
     await rm(dir, { recursive: true, force: true });
@@ -201,13 +227,18 @@ test('Python tokenizers, when installed, loads the files the same way', async (t
     t.skip('python3 with the tokenizers package is not installed on this machine');
     return;
   }
-  const vocab = trainWordPiece(['The quick brown fox jumps over the lazy dog. Ünïcödé!'], { vocabSize: 80, minFrequency: 1 });
+  const vocab = trainWordPiece(['The quick brown fox jumps over the lazy dog. Ünïcödé!'], {
+    vocabSize: 80,
+    minFrequency: 1,
+  });
   const dir = await mkdtemp(path.join(os.tmpdir(), 'wordpiece-test-'));
   try {
     await BertTokenizer.fromVocab(vocab).save(dir);
     const text = 'The lazy fox, Ünïcödé!';
     const script = `import sys, json\nfrom tokenizers import Tokenizer\nt = Tokenizer.from_file(sys.argv[1])\nprint(json.dumps(t.encode(sys.argv[2]).ids))`;
-    const out = execFileSync('/usr/bin/python3', ['-c', script, path.join(dir, 'tokenizer.json'), text], { encoding: 'utf8' });
+    const out = execFileSync('/usr/bin/python3', ['-c', script, path.join(dir, 'tokenizer.json'), text], {
+      encoding: 'utf8',
+    });
     assert.deepEqual(JSON.parse(out), [2, ...encoderOf(vocab).encode(text), 3]);
   } finally {
     await rm(dir, { recursive: true, force: true });
@@ -217,7 +248,10 @@ test('Python tokenizers, when installed, loads the files the same way', async (t
 test('on bert-base-uncased: same files as the real tokenizer.json and the lab tokenization', needsShared, async () => {
   const vocab = parseVocab(await readFile(shared('models/bert-base-uncased/vocab.txt'), 'utf8'));
   assert.equal(vocab.length, 30522);
-  const real = JSON.parse(await readFile(shared('models/bert-base-uncased/tokenizer.json'), 'utf8')) as Record<string, unknown>;
+  const real = JSON.parse(await readFile(shared('models/bert-base-uncased/tokenizer.json'), 'utf8')) as Record<
+    string,
+    unknown
+  >;
   const ours = bertTokenizerJson(vocab) as Record<string, unknown>;
   for (const key of ['added_tokens', 'normalizer', 'pre_tokenizer', 'post_processor', 'decoder']) {
     assert.deepEqual(ours[key], real[key], `tokenizer.json ${key}`);
@@ -232,7 +266,10 @@ test('on bert-base-uncased: same files as the real tokenizer.json and the lab to
   assert.equal((ourVocab as Record<string, number>)['[MASK]'], 103);
   const enc = encoderOf(vocab);
   // The fact ../shared/README.md gives for the first cleaned tweet.
-  assert.deepEqual(enc.encode('deeds reason earthquake may allah forgive us'), [15616, 3114, 8372, 2089, 16455, 9641, 2149]);
+  assert.deepEqual(
+    enc.encode('deeds reason earthquake may allah forgive us'),
+    [15616, 3114, 8372, 2089, 16455, 9641, 2149],
+  );
   const tok = new Tokenizer(real, {});
   const s = 'Forest fire near La Ronge Sask. Canada — naïve résumé 🔥 #wildfires';
   assert.deepEqual(tok.encode(s).ids, [101, ...enc.encode(s), 102]);

@@ -15,10 +15,31 @@ import { PRESETS, presetHubId } from '../model/presets.js';
 import { CLEAN_MODES, type CleanMode } from '../text/clean.js';
 import { evaluate, LAB_TRAIN_CONFIG, type TrainConfig } from '../training/train.js';
 import { PADDINGS, type Padding } from '../data/data.js';
-import { BUNDLED_MODEL, LAB_COLUMNS, PREPARE_DEFAULTS, compareWithBaseline, defaultData, defaultModel, encodeForModel, loadClassifier, predictCsv, prepareData, readLabelled, trainAndSave, type Columns } from './lab.js';
+import {
+  BUNDLED_MODEL,
+  LAB_COLUMNS,
+  PREPARE_DEFAULTS,
+  compareWithBaseline,
+  defaultData,
+  defaultModel,
+  encodeForModel,
+  loadClassifier,
+  predictCsv,
+  prepareData,
+  readLabelled,
+  trainAndSave,
+  type Columns,
+} from './lab.js';
 import { classificationReport, confusionMatrix, formatClassificationReport } from '../training/metrics.js';
 import { progressHooks } from './progress.js';
-import { ADAPT_DEFAULTS, adaptModel, pretrain, PRETRAIN_DEFAULTS, type PretrainConfig, type PretrainPoint } from '../training/pretrain.js';
+import {
+  ADAPT_DEFAULTS,
+  adaptModel,
+  pretrain,
+  PRETRAIN_DEFAULTS,
+  type PretrainConfig,
+  type PretrainPoint,
+} from '../training/pretrain.js';
 import { applyRecipe, describeRecipe, readRecipe, RECIPE_FILE } from '../training/recipe.js';
 import { ProgressBar } from '../ui/display.js';
 import { fillMask } from './fillmask.js';
@@ -117,7 +138,9 @@ class UsageError extends Error {}
 function num(v: string | undefined, name: string, { int = false, min = -Infinity } = {}): number {
   const x = Number(v);
   if (v === undefined || v === '' || !Number.isFinite(x) || (int && !Number.isInteger(x)) || x < min) {
-    throw new UsageError(`--${name} must be ${int ? 'an integer' : 'a number'}${min > -Infinity ? ` >= ${min}` : ''}, got "${v}"`);
+    throw new UsageError(
+      `--${name} must be ${int ? 'an integer' : 'a number'}${min > -Infinity ? ` >= ${min}` : ''}, got "${v}"`,
+    );
   }
   return x;
 }
@@ -133,12 +156,14 @@ async function resolveModelOption(v: { model?: string | boolean }, log: LogFn = 
 }
 
 function cleanMode(v: string): CleanMode {
-  if (!(CLEAN_MODES as readonly string[]).includes(v)) throw new UsageError(`--clean must be one of ${CLEAN_MODES.join(', ')}, got "${v}"`);
+  if (!(CLEAN_MODES as readonly string[]).includes(v))
+    throw new UsageError(`--clean must be one of ${CLEAN_MODES.join(', ')}, got "${v}"`);
   return v as CleanMode;
 }
 
 function padding(v: string): Padding {
-  if (!(PADDINGS as readonly string[]).includes(v)) throw new UsageError(`--padding must be one of ${PADDINGS.join(', ')}, got "${v}"`);
+  if (!(PADDINGS as readonly string[]).includes(v))
+    throw new UsageError(`--padding must be one of ${PADDINGS.join(', ')}, got "${v}"`);
   return v as Padding;
 }
 
@@ -149,16 +174,33 @@ function parse<T extends NonNullable<ParseArgsConfig['options']>>(args: string[]
 const json = (x: unknown) => console.log(JSON.stringify(x));
 
 async function cmdEncode(args: string[]) {
-  const { values } = parse(args, { model: { type: 'string' }, text: { type: 'string' }, pair: { type: 'string' }, 'max-len': { type: 'string' } });
+  const { values } = parse(args, {
+    model: { type: 'string' },
+    text: { type: 'string' },
+    pair: { type: 'string' },
+    'max-len': { type: 'string' },
+  });
   const dir = await resolveModelOption(values);
   const tok = await BertTokenizer.fromDir(dir);
   const text = need(values.text, 'text');
   const maxLength = values['max-len'] ? num(values['max-len'], 'max-len', { int: true, min: 2 }) : undefined;
-  const enc = tok.encodeBatch([text], { pairs: values.pair !== undefined ? [values.pair] : undefined, maxLength, padding: maxLength ? 'max_length' : 'longest', truncation: maxLength !== undefined });
-  json({ tokens: tok.convertIdsToTokens(enc.inputIds[0]), input_ids: enc.inputIds[0], attention_mask: enc.attentionMask[0], token_type_ids: enc.tokenTypeIds[0] });
+  const enc = tok.encodeBatch([text], {
+    pairs: values.pair !== undefined ? [values.pair] : undefined,
+    maxLength,
+    padding: maxLength ? 'max_length' : 'longest',
+    truncation: maxLength !== undefined,
+  });
+  json({
+    tokens: tok.convertIdsToTokens(enc.inputIds[0]),
+    input_ids: enc.inputIds[0],
+    attention_mask: enc.attentionMask[0],
+    token_type_ids: enc.tokenTypeIds[0],
+  });
 }
 
-function nested(t: tf.Tensor): unknown { return t.arraySync(); }
+function nested(t: tf.Tensor): unknown {
+  return t.arraySync();
+}
 
 async function cmdForward(args: string[]) {
   const { values } = parse(args, { model: { type: 'string' }, inputs: { type: 'string' } });
@@ -166,19 +208,40 @@ async function cmdForward(args: string[]) {
   const file = need(values.inputs, 'inputs');
   if (!existsSync(file)) throw new UsageError(`${file}: file not found`);
   let raw: unknown;
-  try { raw = JSON.parse(await readFile(file, 'utf8')); } catch (e) { throw new Error(`${file}: not valid JSON (${(e as Error).message})`); }
-  const obj = (raw && typeof raw === 'object' && 'inputs' in raw ? (raw as { inputs: unknown }).inputs : raw) as Record<string, unknown>;
-  if (!obj || typeof obj !== 'object' || !Array.isArray(obj.input_ids)) throw new Error(`${file}: expected an object with input_ids (and optionally attention_mask, token_type_ids)`);
-  const arrays: BertArrays = { inputIds: obj.input_ids as number[][], attentionMask: obj.attention_mask as number[][] | undefined, tokenTypeIds: obj.token_type_ids as number[][] | undefined };
+  try {
+    raw = JSON.parse(await readFile(file, 'utf8'));
+  } catch (e) {
+    throw new Error(`${file}: not valid JSON (${(e as Error).message})`);
+  }
+  const obj = (raw && typeof raw === 'object' && 'inputs' in raw ? (raw as { inputs: unknown }).inputs : raw) as Record<
+    string,
+    unknown
+  >;
+  if (!obj || typeof obj !== 'object' || !Array.isArray(obj.input_ids))
+    throw new Error(`${file}: expected an object with input_ids (and optionally attention_mask, token_type_ids)`);
+  const arrays: BertArrays = {
+    inputIds: obj.input_ids as number[][],
+    attentionMask: obj.attention_mask as number[][] | undefined,
+    tokenTypeIds: obj.token_type_ids as number[][] | undefined,
+  };
   const model = await loadAuto(await resolveModelOption(values));
   const out: Record<string, unknown> = {};
   tf.tidy(() => {
     const inputs = toInputs(arrays, model.config, file);
-    const r: { lastHiddenState: tf.Tensor; poolerOutput: tf.Tensor; logits?: tf.Tensor; mlmLogits?: tf.Tensor; nspLogits?: tf.Tensor } = model.forward(inputs);
+    const r: {
+      lastHiddenState: tf.Tensor;
+      poolerOutput: tf.Tensor;
+      logits?: tf.Tensor;
+      mlmLogits?: tf.Tensor;
+      nspLogits?: tf.Tensor;
+    } = model.forward(inputs);
     out.last_hidden_state = nested(r.lastHiddenState);
     out.pooler_output = nested(r.poolerOutput);
     if (r.logits) out.logits = nested(r.logits);
-    if (r.mlmLogits && r.nspLogits) { out.mlm_logits = nested(r.mlmLogits); out.nsp_logits = nested(r.nspLogits); }
+    if (r.mlmLogits && r.nspLogits) {
+      out.mlm_logits = nested(r.mlmLogits);
+      out.nsp_logits = nested(r.nspLogits);
+    }
   });
   json(out);
   model.dispose();
@@ -194,7 +257,10 @@ function trainConfig(v: Record<string, string | boolean | undefined>): TrainConf
     clip: num(v.clip as string, 'clip', { min: 0 }),
     warmupSteps: num(v.warmup as string, 'warmup', { int: true, min: 0 }),
     seed: num(v.seed as string, 'seed', { int: true }),
-    earlyStopping: { patience: num(v.patience as string, 'patience', { int: true, min: 0 }), metric: monitor(v.monitor as string) },
+    earlyStopping: {
+      patience: num(v.patience as string, 'patience', { int: true, min: 0 }),
+      metric: monitor(v.monitor as string),
+    },
     padding: padding(v.padding as string),
     groupByLength: v['group-by-length'] as boolean,
   };
@@ -207,7 +273,17 @@ function monitor(m: string): 'accuracy' | 'loss' {
 
 /** The TrainConfig fields the user set on the command line (they win over a model's recipe). */
 function givenTrainOptions(args: string[]): Set<keyof TrainConfig> {
-  const flags: Record<string, keyof TrainConfig> = { epochs: 'epochs', lr: 'lr', eps: 'eps', 'weight-decay': 'weightDecay', 'batch-size': 'batchSize', clip: 'clip', warmup: 'warmupSteps', seed: 'seed', padding: 'padding' };
+  const flags: Record<string, keyof TrainConfig> = {
+    epochs: 'epochs',
+    lr: 'lr',
+    eps: 'eps',
+    'weight-decay': 'weightDecay',
+    'batch-size': 'batchSize',
+    clip: 'clip',
+    warmup: 'warmupSteps',
+    seed: 'seed',
+    padding: 'padding',
+  };
   const out = new Set<keyof TrainConfig>();
   for (const a of args) {
     const m = /^--([a-z-]+)(=|$)/.exec(a);
@@ -217,7 +293,12 @@ function givenTrainOptions(args: string[]): Set<keyof TrainConfig> {
 }
 
 function columns(v: Record<string, string | boolean | undefined>): Columns {
-  return { text: v['text-col'] as string, label: v['label-col'] as string, pair: v['pair-col'] as string | undefined, id: v['id-col'] as string };
+  return {
+    text: v['text-col'] as string,
+    label: v['label-col'] as string,
+    pair: v['pair-col'] as string | undefined,
+    id: v['id-col'] as string,
+  };
 }
 
 async function cmdTrain(args: string[], main = false) {
@@ -233,22 +314,30 @@ async function cmdTrain(args: string[], main = false) {
   const tok = await BertTokenizer.fromDir(model.dir);
   const longTexts = typeof data.source !== 'string';
   const prep = await prepareData(data.source, tok, {
-    columns: columns(v), clean: cleanMode(v.clean as string), seed: cfg.seed,
+    columns: columns(v),
+    clean: cleanMode(v.clean as string),
+    seed: cfg.seed,
     // E-mails run to thousands of tokens; the corpus fallback keeps the lab's speed with 128.
     maxLen: v['max-len'] ? num(v['max-len'], 'max-len', { int: true, min: 2 }) : longTexts ? 128 : undefined,
     valSplit: num(v['val-split'], 'val-split', { min: 0.0001 }),
-    limit: v.limit ? num(v.limit, 'limit', { int: true, min: 2 }) : undefined, log,
+    limit: v.limit ? num(v.limit, 'limit', { int: true, min: 2 }) : undefined,
+    log,
   });
   let modelDir = model.dir;
   // A bundled model's own recipe, on the main job's fallback only (bert-base-uncased keeps the lab's).
   const recipe = main && model.dir === BUNDLED_MODEL && !v['random-init'] ? await readRecipe(model.dir) : undefined;
   if (recipe) {
     cfg = applyRecipe(cfg, recipe, givenTrainOptions(args), prep.train.labels.length);
-    log(`Recipe: ${describeRecipe(cfg, recipe)} (${path.join(model.dir, RECIPE_FILE)}, measured for this model; options you pass win)`);
+    log(
+      `Recipe: ${describeRecipe(cfg, recipe)} (${path.join(model.dir, RECIPE_FILE)}, measured for this model; options you pass win)`,
+    );
   }
   if (v['dry-run']) return;
   await initBackend(v.backend);
-  const adaptSteps = v['adapt-steps'] !== undefined ? num(v['adapt-steps'], 'adapt-steps', { int: true, min: 0 }) : recipe?.adapt?.steps ?? 0;
+  const adaptSteps =
+    v['adapt-steps'] !== undefined
+      ? num(v['adapt-steps'], 'adapt-steps', { int: true, min: 0 })
+      : (recipe?.adapt?.steps ?? 0);
   if (recipe?.adapt && adaptSteps > 0) {
     // Task-adaptive pre-training on the texts of the task (training and test files, no labels).
     const files = [data.source, data.test].filter((f): f is string => typeof f === 'string');
@@ -256,33 +345,63 @@ async function cmdTrain(args: string[], main = false) {
       const a = { ...recipe.adapt, steps: adaptSteps };
       const adaptDir = path.join(out, 'adapted');
       const corpus = files.map((f) => `${f}:${v['text-col'] as string}`);
-      log(`Adapting the model to the task's texts first (${corpus.join(', ')}; ${a.steps} steps of masked-language modelling) into ${adaptDir}`);
+      log(
+        `Adapting the model to the task's texts first (${corpus.join(', ')}; ${a.steps} steps of masked-language modelling) into ${adaptDir}`,
+      );
       const progress = stepBar('adapting');
-      const r = await adaptModel(model.dir, corpus, adaptDir, { ...a, clean: cleanMode(v.clean as string), seed: cfg.seed }, diagnostics.info, progress.onStep);
+      const r = await adaptModel(
+        model.dir,
+        corpus,
+        adaptDir,
+        { ...a, clean: cleanMode(v.clean as string), seed: cfg.seed },
+        diagnostics.info,
+        progress.onStep,
+      );
       progress.done();
       modelDir = r.modelDir;
     }
   }
-  if (cfg.batchSize > prep.train.labels.length) log(`Note: --batch-size ${cfg.batchSize} is larger than the ${prep.train.labels.length} training samples: each epoch is one batch of all of them.`);
-  const choice = await loadClassifier(modelDir, prep.data.labelNames, { randomInit: v['random-init'], seed: cfg.seed, log: diagnostics.info });
+  if (cfg.batchSize > prep.train.labels.length)
+    log(
+      `Note: --batch-size ${cfg.batchSize} is larger than the ${prep.train.labels.length} training samples: each epoch is one batch of all of them.`,
+    );
+  const choice = await loadClassifier(modelDir, prep.data.labelNames, {
+    randomInit: v['random-init'],
+    seed: cfg.seed,
+    log: diagnostics.info,
+  });
   log(`Model: ${choice.source} (${choice.why}); ${choice.model.numParameters().toLocaleString('en-US')} parameters`);
   const result = await trainAndSave(choice, prep, out, cfg, progressHooks(log));
   choice.model.dispose();
   console.log('');
   console.log(formatClassificationReport(result.report));
-  console.log(`Best epoch ${result.best?.epoch} (validation accuracy ${result.best?.valAccuracy.toFixed(4)}) saved in ${path.join(out, 'best')}`);
+  console.log(
+    `Best epoch ${result.best?.epoch} (validation accuracy ${result.best?.valAccuracy.toFixed(4)}) saved in ${path.join(out, 'best')}`,
+  );
   if (main) {
     const rows = await compareWithBaseline(prep, result, out);
     const f = (x: number | null) => (x === null ? '-' : x.toFixed(4));
     console.log('');
     console.log(`On the ${prep.valIdx.length.toLocaleString('en-US')} validation rows (report.json):`);
-    console.log(`  ${'model'.padEnd(30)} ${'accuracy'.padStart(8)} ${'F1 (pos)'.padStart(8)} ${'macro F1'.padStart(8)}`);
-    for (const r of rows) console.log(`  ${r.model.padEnd(30)} ${f(r.accuracy).padStart(8)} ${f(r.positiveF1).padStart(8)} ${f(r.macroF1).padStart(8)}`);
+    console.log(
+      `  ${'model'.padEnd(30)} ${'accuracy'.padStart(8)} ${'F1 (pos)'.padStart(8)} ${'macro F1'.padStart(8)}`,
+    );
+    for (const r of rows)
+      console.log(
+        `  ${r.model.padEnd(30)} ${f(r.accuracy).padStart(8)} ${f(r.positiveF1).padStart(8)} ${f(r.macroF1).padStart(8)}`,
+      );
   }
   const test = v.test ?? data.test;
   if (main && test) {
     const sub = v.submission ?? path.join(out, 'submission.csv');
-    const p = await predictCsv(path.join(out, 'best'), test, sub, { columns: { text: v['text-col'] as string, id: v['id-col'] as string, pair: v['pair-col'] as string | undefined }, clean: cleanMode(v.clean as string), batchSize: cfg.batchSize, padding: cfg.padding, targetCol: v['label-col'] as string, log: () => {} });
+    const p = await predictCsv(path.join(out, 'best'), test, sub, {
+      columns: { text: v['text-col'] as string, id: v['id-col'] as string, pair: v['pair-col'] as string | undefined },
+      clean: cleanMode(v.clean as string),
+      batchSize: cfg.batchSize,
+      padding: cfg.padding,
+      targetCol: v['label-col'] as string,
+      log: () => {},
+    });
     console.log(`Predicted ${p.ids.length.toLocaleString('en-US')} rows of ${test} into ${sub}`);
   }
 }
@@ -296,17 +415,39 @@ async function cmdEval(args: string[]) {
   const file = need(v.data, 'data');
   const d = await readLabelled(file, columns(v), model.labels);
   const enc = encodeForModel(tok, d.texts, d.pairs, cleanMode(v.clean as string), model.config.max_position_embeddings);
-  const ev = evaluate(model, { ...enc, labels: d.labels }, num(v['batch-size'], 'batch-size', { int: true, min: 1 }), padding(v.padding as string));
-  json({ loss: ev.loss, ...classificationReport(d.labels, ev.predictions, model.labels), confusion_matrix: confusionMatrix(d.labels, ev.predictions, model.numLabels), labels: model.labels });
+  const ev = evaluate(
+    model,
+    { ...enc, labels: d.labels },
+    num(v['batch-size'], 'batch-size', { int: true, min: 1 }),
+    padding(v.padding as string),
+  );
+  json({
+    loss: ev.loss,
+    ...classificationReport(d.labels, ev.predictions, model.labels),
+    confusion_matrix: confusionMatrix(d.labels, ev.predictions, model.numLabels),
+    labels: model.labels,
+  });
   model.dispose();
 }
 
 async function cmdPredict(args: string[]) {
-  const { values: v } = parse(args, { ...DATA_OPTS, model: { type: 'string' }, out: { type: 'string' }, 'target-col': { type: 'string', default: 'target' } });
+  const { values: v } = parse(args, {
+    ...DATA_OPTS,
+    model: { type: 'string' },
+    out: { type: 'string' },
+    'target-col': { type: 'string', default: 'target' },
+  });
   await initBackend(v.backend);
   const dir = await resolveModelOption(v);
   const out = need(v.out, 'out');
-  const r = await predictCsv(dir, need(v.data, 'data'), out, { columns: { text: v['text-col'] as string, pair: v['pair-col'] as string | undefined, id: v['id-col'] as string }, clean: cleanMode(v.clean as string), batchSize: num(v['batch-size'], 'batch-size', { int: true, min: 1 }), padding: padding(v.padding as string), targetCol: v['target-col'] as string, log: diagnostics.info });
+  const r = await predictCsv(dir, need(v.data, 'data'), out, {
+    columns: { text: v['text-col'] as string, pair: v['pair-col'] as string | undefined, id: v['id-col'] as string },
+    clean: cleanMode(v.clean as string),
+    batchSize: num(v['batch-size'], 'batch-size', { int: true, min: 1 }),
+    padding: padding(v.padding as string),
+    targetCol: v['target-col'] as string,
+    log: diagnostics.info,
+  });
   console.log(`Wrote ${r.ids.length.toLocaleString('en-US')} predictions to ${out}`);
 }
 
@@ -321,33 +462,63 @@ async function cmdDownload(args: string[]) {
 async function cmdPretrain(args: string[]) {
   const d = PRETRAIN_DEFAULTS;
   const { values: v } = parse(args, {
-    out: { type: 'string' }, corpus: { type: 'string', default: d.corpus.join(',') },
-    'vocab-size': { type: 'string', default: String(d.vocabSize) }, layers: { type: 'string', default: String(d.layers) },
-    hidden: { type: 'string', default: String(d.hidden) }, heads: { type: 'string', default: String(d.heads) },
-    steps: { type: 'string', default: String(d.steps) }, 'batch-size': { type: 'string', default: String(d.batchSize) },
-    'max-len': { type: 'string', default: String(d.maxLen) }, lr: { type: 'string', default: String(d.lr) },
-    warmup: { type: 'string', default: String(d.warmup) }, 'weight-decay': { type: 'string', default: String(d.weightDecay) },
-    seed: { type: 'string', default: String(d.seed) }, 'checkpoint-every': { type: 'string', default: String(d.checkpointEvery) },
+    out: { type: 'string' },
+    corpus: { type: 'string', default: d.corpus.join(',') },
+    'vocab-size': { type: 'string', default: String(d.vocabSize) },
+    layers: { type: 'string', default: String(d.layers) },
+    hidden: { type: 'string', default: String(d.hidden) },
+    heads: { type: 'string', default: String(d.heads) },
+    steps: { type: 'string', default: String(d.steps) },
+    'batch-size': { type: 'string', default: String(d.batchSize) },
+    'max-len': { type: 'string', default: String(d.maxLen) },
+    lr: { type: 'string', default: String(d.lr) },
+    warmup: { type: 'string', default: String(d.warmup) },
+    'weight-decay': { type: 'string', default: String(d.weightDecay) },
+    seed: { type: 'string', default: String(d.seed) },
+    'checkpoint-every': { type: 'string', default: String(d.checkpointEvery) },
     'eval-fraction': { type: 'string', default: String(d.evalFraction) },
-    vocab: { type: 'string', default: d.vocab }, accumulate: { type: 'string', default: String(d.accumulate) },
-    schedule: { type: 'string', default: d.schedule }, nsp: { type: 'string', default: String(d.nsp) },
-    'whole-word': { type: 'boolean', default: d.wholeWord }, clip: { type: 'string', default: String(d.clip) },
+    vocab: { type: 'string', default: d.vocab },
+    accumulate: { type: 'string', default: String(d.accumulate) },
+    schedule: { type: 'string', default: d.schedule },
+    nsp: { type: 'string', default: String(d.nsp) },
+    'whole-word': { type: 'boolean', default: d.wholeWord },
+    clip: { type: 'string', default: String(d.clip) },
   });
   const schedule = v.schedule as string;
-  if (schedule !== 'linear' && schedule !== 'cosine') throw new UsageError(`--schedule must be linear or cosine, got ${schedule}`);
+  if (schedule !== 'linear' && schedule !== 'cosine')
+    throw new UsageError(`--schedule must be linear or cosine, got ${schedule}`);
   const nsp = v.nsp as string;
   if (nsp !== 'true' && nsp !== 'false') throw new UsageError(`--nsp must be true or false, got ${nsp}`);
   const int = (k: string, min = 1) => num(v[k as keyof typeof v] as string, k, { int: true, min });
   const cfg: PretrainConfig = {
-    corpus: (v.corpus as string).split(',').map((s) => s.trim()).filter(Boolean),
-    vocabSize: int('vocab-size', 64), layers: int('layers'), hidden: int('hidden'), heads: int('heads'), steps: int('steps'),
-    batchSize: int('batch-size'), maxLen: int('max-len', 8), lr: num(v.lr, 'lr', { min: 0 }), warmup: int('warmup', 0),
-    weightDecay: num(v['weight-decay'], 'weight-decay', { min: 0 }), seed: num(v.seed, 'seed', { int: true }),
-    checkpointEvery: int('checkpoint-every'), evalFraction: num(v['eval-fraction'], 'eval-fraction', { min: 0 }),
-    vocab: v.vocab as string, accumulate: int('accumulate'), schedule, nsp: nsp === 'true', wholeWord: v['whole-word'] as boolean,
-    init: '', clean: 'none', clip: num(v.clip, 'clip', { min: 0 }),
+    corpus: (v.corpus as string)
+      .split(',')
+      .map((s) => s.trim())
+      .filter(Boolean),
+    vocabSize: int('vocab-size', 64),
+    layers: int('layers'),
+    hidden: int('hidden'),
+    heads: int('heads'),
+    steps: int('steps'),
+    batchSize: int('batch-size'),
+    maxLen: int('max-len', 8),
+    lr: num(v.lr, 'lr', { min: 0 }),
+    warmup: int('warmup', 0),
+    weightDecay: num(v['weight-decay'], 'weight-decay', { min: 0 }),
+    seed: num(v.seed, 'seed', { int: true }),
+    checkpointEvery: int('checkpoint-every'),
+    evalFraction: num(v['eval-fraction'], 'eval-fraction', { min: 0 }),
+    vocab: v.vocab as string,
+    accumulate: int('accumulate'),
+    schedule,
+    nsp: nsp === 'true',
+    wholeWord: v['whole-word'] as boolean,
+    init: '',
+    clean: 'none',
+    clip: num(v.clip, 'clip', { min: 0 }),
   };
-  if (cfg.hidden % cfg.heads !== 0) throw new UsageError(`--hidden ${cfg.hidden} must be a multiple of --heads ${cfg.heads}`);
+  if (cfg.hidden % cfg.heads !== 0)
+    throw new UsageError(`--hidden ${cfg.hidden} must be a multiple of --heads ${cfg.heads}`);
   await initBackend(v.backend);
   const progress = stepBar('pre-training');
   const r = await pretrain(need(v.out, 'out'), cfg, report, progress.onStep);
@@ -361,7 +532,13 @@ function stepBar(label: string): { onStep: (p: PretrainPoint, total: number) => 
   let first = 0;
   return {
     onStep: (p, total) => {
-      if (!bar) { first = p.step - 1; bar = new ProgressBar(total - first, { label: first ? `${label} (steps ${first + 1}-${total})` : label, unit: 'step' }); }
+      if (!bar) {
+        first = p.step - 1;
+        bar = new ProgressBar(total - first, {
+          label: first ? `${label} (steps ${first + 1}-${total})` : label,
+          unit: 'step',
+        });
+      }
       bar.update(p.step - first, { loss: p.loss, mlm: p.mlmLoss });
     },
     done: () => bar?.done(),
@@ -370,52 +547,97 @@ function stepBar(label: string): { onStep: (p: PretrainPoint, total: number) => 
 
 async function cmdAdapt(args: string[]) {
   const { values: v } = parse(args, {
-    model: { type: 'string' }, corpus: { type: 'string' }, out: { type: 'string' }, steps: { type: 'string', default: String(A.steps) },
-    lr: { type: 'string', default: String(A.lr) }, 'batch-size': { type: 'string', default: String(A.batchSize) },
-    'max-len': { type: 'string', default: String(A.maxLen) }, warmup: { type: 'string' }, clean: { type: 'string', default: A.clean },
-    seed: { type: 'string', default: String(A.seed) }, 'checkpoint-every': { type: 'string', default: String(A.checkpointEvery) },
+    model: { type: 'string' },
+    corpus: { type: 'string' },
+    out: { type: 'string' },
+    steps: { type: 'string', default: String(A.steps) },
+    lr: { type: 'string', default: String(A.lr) },
+    'batch-size': { type: 'string', default: String(A.batchSize) },
+    'max-len': { type: 'string', default: String(A.maxLen) },
+    warmup: { type: 'string' },
+    clean: { type: 'string', default: A.clean },
+    seed: { type: 'string', default: String(A.seed) },
+    'checkpoint-every': { type: 'string', default: String(A.checkpointEvery) },
   });
   const steps = num(v.steps, 'steps', { int: true, min: 1 });
-  const corpus = need(v.corpus, 'corpus').split(',').map((s) => s.trim()).filter(Boolean);
+  const corpus = need(v.corpus, 'corpus')
+    .split(',')
+    .map((s) => s.trim())
+    .filter(Boolean);
   await initBackend(v.backend);
   const dir = await resolveModelOption(v);
   const progress = stepBar('adapting');
-  const r = await adaptModel(dir, corpus, need(v.out, 'out'), {
-    steps, lr: num(v.lr, 'lr', { min: 0 }), batchSize: num(v['batch-size'], 'batch-size', { int: true, min: 1 }),
-    maxLen: num(v['max-len'], 'max-len', { int: true, min: 8 }), warmup: v.warmup ? num(v.warmup, 'warmup', { int: true, min: 0 }) : Math.round(A.warmupRatio * steps),
-    clean: cleanMode(v.clean as string), seed: num(v.seed, 'seed', { int: true }), checkpointEvery: num(v['checkpoint-every'], 'checkpoint-every', { int: true, min: 1 }),
-  }, report, progress.onStep);
+  const r = await adaptModel(
+    dir,
+    corpus,
+    need(v.out, 'out'),
+    {
+      steps,
+      lr: num(v.lr, 'lr', { min: 0 }),
+      batchSize: num(v['batch-size'], 'batch-size', { int: true, min: 1 }),
+      maxLen: num(v['max-len'], 'max-len', { int: true, min: 8 }),
+      warmup: v.warmup ? num(v.warmup, 'warmup', { int: true, min: 0 }) : Math.round(A.warmupRatio * steps),
+      clean: cleanMode(v.clean as string),
+      seed: num(v.seed, 'seed', { int: true }),
+      checkpointEvery: num(v['checkpoint-every'], 'checkpoint-every', { int: true, min: 1 }),
+    },
+    report,
+    progress.onStep,
+  );
   progress.done();
   console.log(`Adapted model in ${r.modelDir}`);
 }
 
 async function cmdBaseline(args: string[]) {
   const { 'batch-size': _unused, ...data } = DATA_OPTS;
-  const { values: v } = parse(args, { ...data, 'val-split': TRAIN_OPTS['val-split'], seed: TRAIN_OPTS.seed, limit: TRAIN_OPTS.limit, json: { type: 'boolean', default: false } });
+  const { values: v } = parse(args, {
+    ...data,
+    'val-split': TRAIN_OPTS['val-split'],
+    seed: TRAIN_OPTS.seed,
+    limit: TRAIN_OPTS.limit,
+    json: { type: 'boolean', default: false },
+  });
   const file = need(v.data, 'data');
   const r = runBaselineOnData(await readLabelled(file, columns(v)), {
-    file, clean: cleanMode(v.clean as string), valSplit: num(v['val-split'], 'val-split', { min: 0.0001 }),
-    seed: num(v.seed, 'seed', { int: true }), limit: v.limit ? num(v.limit, 'limit', { int: true, min: 2 }) : undefined,
+    file,
+    clean: cleanMode(v.clean as string),
+    valSplit: num(v['val-split'], 'val-split', { min: 0.0001 }),
+    seed: num(v.seed, 'seed', { int: true }),
+    limit: v.limit ? num(v.limit, 'limit', { int: true, min: 2 }) : undefined,
   });
   const binary = r.positiveF1 !== undefined;
   if (v.json) {
     json({ ...baselineSummary(r), train_size: r.trainSize, val_size: r.valSize });
     return;
   }
-  console.log(`Baseline: TF-IDF (word 1- and 2-grams, sublinear tf) + logistic regression (C=1), ${r.trainSize.toLocaleString('en-US')} training and ${r.valSize.toLocaleString('en-US')} validation samples (seed ${v.seed})`);
+  console.log(
+    `Baseline: TF-IDF (word 1- and 2-grams, sublinear tf) + logistic regression (C=1), ${r.trainSize.toLocaleString('en-US')} training and ${r.valSize.toLocaleString('en-US')} validation samples (seed ${v.seed})`,
+  );
   console.log(formatClassificationReport(r.report));
   console.log(`Validation accuracy: ${r.accuracy.toFixed(4)}`);
-  console.log(binary ? `Positive-class F1 (${r.labels[1]}): ${r.positiveF1!.toFixed(4)}` : `Macro F1: ${r.macroF1.toFixed(4)}`);
+  console.log(
+    binary ? `Positive-class F1 (${r.labels[1]}): ${r.positiveF1!.toFixed(4)}` : `Macro F1: ${r.macroF1.toFixed(4)}`,
+  );
   console.log(`Vocabulary: ${r.vocabularySize.toLocaleString('en-US')} n-grams`);
-  console.log(`Time: ${r.seconds.toFixed(1)} s${r.converged ? '' : ` (L-BFGS stopped after ${r.iterations} iterations before converging)`}`);
+  console.log(
+    `Time: ${r.seconds.toFixed(1)} s${r.converged ? '' : ` (L-BFGS stopped after ${r.iterations} iterations before converging)`}`,
+  );
 }
 
 async function cmdFillMask(args: string[]) {
-  const { values: v } = parse(args, { model: { type: 'string' }, text: { type: 'string' }, 'top-k': { type: 'string', default: '5' }, json: { type: 'boolean', default: false } });
+  const { values: v } = parse(args, {
+    model: { type: 'string' },
+    text: { type: 'string' },
+    'top-k': { type: 'string', default: '5' },
+    json: { type: 'boolean', default: false },
+  });
   await initBackend(v.backend);
   const dir = await resolveModelOption(v);
   const model = await loadAuto(dir, { log: () => {} });
-  if (!('mlmHead' in model)) throw new Error(`${dir}: ${model.architecture} has no masked-language-model head (cls.predictions); fill-mask needs a pre-training or MLM checkpoint`);
+  if (!('mlmHead' in model))
+    throw new Error(
+      `${dir}: ${model.architecture} has no masked-language-model head (cls.predictions); fill-mask needs a pre-training or MLM checkpoint`,
+    );
   const tok = await BertTokenizer.fromDir(dir);
   let results;
   try {
@@ -424,7 +646,10 @@ async function cmdFillMask(args: string[]) {
     throw new UsageError(`--text: ${(e as Error).message}`);
   }
   model.dispose();
-  if (v.json) { json(results); return; }
+  if (v.json) {
+    json(results);
+    return;
+  }
   for (const r of results) {
     console.log(`[MASK] at position ${r.position}:`);
     for (const p of r.predictions) console.log(`  ${p.token.padEnd(16)} ${p.probability.toFixed(4)}`);
@@ -432,29 +657,67 @@ async function cmdFillMask(args: string[]) {
 }
 
 async function cmdExport(args: string[]) {
-  const { values: v } = parse(args, { model: { type: 'string' }, out: { type: 'string' }, tokenizer: { type: 'string' }, quantize: { type: 'boolean', default: false } });
+  const { values: v } = parse(args, {
+    model: { type: 'string' },
+    out: { type: 'string' },
+    tokenizer: { type: 'string' },
+    quantize: { type: 'boolean', default: false },
+  });
   await initBackend(v.backend);
-  const r = await exportOnnx(presetHubId(need(v.model, 'model')), need(v.out, 'out'), { quantize: v.quantize, tokenizer: v.tokenizer, log: diagnostics.info });
+  const r = await exportOnnx(presetHubId(need(v.model, 'model')), need(v.out, 'out'), {
+    quantize: v.quantize,
+    tokenizer: v.tokenizer,
+    log: diagnostics.info,
+  });
   for (const f of r.files) console.log(`${path.join(r.dir, f.file)}  ${(f.bytes / 2 ** 20).toFixed(1)} MiB`);
 }
 
 async function cmdDoctor(args: string[]) {
-  const { values: v } = parse(args, { model: { type: 'string' }, 'batch-size': { type: 'string', default: '32' }, 'max-len': { type: 'string', default: '64' }, json: { type: 'boolean', default: false } });
-  await doctor({ model: v.model && presetHubId(v.model), batchSize: num(v['batch-size'], 'batch-size', { int: true, min: 1 }), maxLen: num(v['max-len'], 'max-len', { int: true, min: 2 }), json: v.json, backend: v.backend });
+  const { values: v } = parse(args, {
+    model: { type: 'string' },
+    'batch-size': { type: 'string', default: '32' },
+    'max-len': { type: 'string', default: '64' },
+    json: { type: 'boolean', default: false },
+  });
+  await doctor({
+    model: v.model && presetHubId(v.model),
+    batchSize: num(v['batch-size'], 'batch-size', { int: true, min: 1 }),
+    maxLen: num(v['max-len'], 'max-len', { int: true, min: 2 }),
+    json: v.json,
+    backend: v.backend,
+  });
 }
 
 export async function main(argv: string[]): Promise<number> {
   const [cmd, ...rest] = argv;
   const commands: Record<string, (a: string[]) => Promise<void>> = {
-    encode: cmdEncode, forward: cmdForward, train: (a) => cmdTrain(a), lab: (a) => cmdTrain(a, true),
-    eval: cmdEval, predict: cmdPredict, download: cmdDownload, pretrain: cmdPretrain, adapt: cmdAdapt, 'fill-mask': cmdFillMask,
+    encode: cmdEncode,
+    forward: cmdForward,
+    train: (a) => cmdTrain(a),
+    lab: (a) => cmdTrain(a, true),
+    eval: cmdEval,
+    predict: cmdPredict,
+    download: cmdDownload,
+    pretrain: cmdPretrain,
+    adapt: cmdAdapt,
+    'fill-mask': cmdFillMask,
     baseline: cmdBaseline,
-    export: cmdExport, doctor: cmdDoctor,
+    export: cmdExport,
+    doctor: cmdDoctor,
   };
-  if (!cmd || cmd === '--help' || cmd === '-h' || cmd === 'help') { console.log(USAGE); return cmd ? 0 : 2; }
+  if (!cmd || cmd === '--help' || cmd === '-h' || cmd === 'help') {
+    console.log(USAGE);
+    return cmd ? 0 : 2;
+  }
   const run = commands[cmd];
-  if (!run) { console.error(`bert-lab: unknown command "${cmd}"\n\n${USAGE}`); return 2; }
-  if (rest.includes('--help') || rest.includes('-h')) { console.log(USAGE); return 0; }
+  if (!run) {
+    console.error(`bert-lab: unknown command "${cmd}"\n\n${USAGE}`);
+    return 2;
+  }
+  if (rest.includes('--help') || rest.includes('-h')) {
+    console.log(USAGE);
+    return 0;
+  }
   try {
     await run(rest);
     return 0;

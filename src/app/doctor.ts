@@ -47,7 +47,11 @@ export interface TrainingEstimate {
   epochSeconds: number;
 }
 
-export interface DoctorReport { backend: { name: string; reason: string }; checks: DoctorCheck[]; training?: TrainingEstimate }
+export interface DoctorReport {
+  backend: { name: string; reason: string };
+  checks: DoctorCheck[];
+  training?: TrainingEstimate;
+}
 
 export interface DoctorOptions {
   /** A model (folder or Hub id) to estimate training memory and time for. */
@@ -61,7 +65,9 @@ export interface DoctorOptions {
 /** The lab's training split: 80% of the 7,613 tweets. */
 const LAB_TRAIN_ROWS = 6090;
 // tfjs-node(-gpu) 4.x is built against libtensorflow 2.9.1; its GPU build needs these.
-const TF_VERSION = '2.9.1', CUDA = '11.2', CUDNN = '8.1';
+const TF_VERSION = '2.9.1',
+  CUDA = '11.2',
+  CUDNN = '8.1';
 
 const require = createRequire(import.meta.url);
 const gib = (b: number) => `${(b / 2 ** 30).toFixed(2)} GiB`;
@@ -75,12 +81,18 @@ function run(cmd: string, args: string[]): string | undefined {
 }
 
 function packageDir(name: string): string | undefined {
-  try { return path.dirname(require.resolve(`${name}/package.json`)); } catch { /* not installed, or package.json not exported */ }
+  try {
+    return path.dirname(require.resolve(`${name}/package.json`));
+  } catch {
+    /* not installed, or package.json not exported */
+  }
   try {
     let dir = path.dirname(require.resolve(name));
     while (dir !== path.dirname(dir) && !existsSync(path.join(dir, 'package.json'))) dir = path.dirname(dir);
     return dir;
-  } catch { return undefined; }
+  } catch {
+    return undefined;
+  }
 }
 
 function packageVersion(name: string): string | undefined {
@@ -97,7 +109,11 @@ function sharedLibs(prefix: string): string[] {
     if (m && m[1].startsWith(prefix)) found.add(m[2]);
   }
   for (const dir of (process.env.LD_LIBRARY_PATH ?? '').split(':').filter(Boolean)) {
-    try { for (const f of readdirSync(dir)) if (f.startsWith(prefix)) found.add(path.join(dir, f)); } catch { /* missing dir */ }
+    try {
+      for (const f of readdirSync(dir)) if (f.startsWith(prefix)) found.add(path.join(dir, f));
+    } catch {
+      /* missing dir */
+    }
   }
   return [...found].sort();
 }
@@ -105,44 +121,121 @@ function sharedLibs(prefix: string): string[] {
 async function backendChecks(): Promise<DoctorCheck[]> {
   const checks: DoctorCheck[] = [];
   const gpu = packageVersion('@tensorflow/tfjs-node-gpu');
-  const cudart = sharedLibs('libcudart.so.11'), cudnn = sharedLibs('libcudnn.so.8');
+  const cudart = sharedLibs('libcudart.so.11'),
+    cudnn = sharedLibs('libcudnn.so.8');
   const smi = run('nvidia-smi', ['--query-gpu=name,driver_version,memory.total', '--format=csv,noheader']);
   const gpuNeeds = `tfjs-node-gpu ${'4.x'} needs libtensorflow ${TF_VERSION} with CUDA ${CUDA} (libcudart.so.11.0) and cuDNN ${CUDNN} (libcudnn.so.8)`;
-  checks.push({ item: 'GPU (nvidia-smi)', status: smi ? 'ok' : 'no', detail: smi ?? 'no NVIDIA GPU or driver (nvidia-smi not found or failing)' });
-  checks.push({ item: 'CUDA 11 runtime', status: cudart.length ? 'ok' : 'no', detail: cudart.length ? cudart.join(', ') : 'libcudart.so.11* not found by the loader', fix: cudart.length ? undefined : `install the CUDA ${CUDA} runtime beside the driver (see environment.md) and add its lib64 to LD_LIBRARY_PATH` });
-  checks.push({ item: 'cuDNN 8', status: cudnn.length ? 'ok' : 'no', detail: cudnn.length ? cudnn.join(', ') : 'libcudnn.so.8* not found by the loader', fix: cudnn.length ? undefined : `install cuDNN ${CUDNN} for CUDA 11.x (see environment.md)` });
+  checks.push({
+    item: 'GPU (nvidia-smi)',
+    status: smi ? 'ok' : 'no',
+    detail: smi ?? 'no NVIDIA GPU or driver (nvidia-smi not found or failing)',
+  });
+  checks.push({
+    item: 'CUDA 11 runtime',
+    status: cudart.length ? 'ok' : 'no',
+    detail: cudart.length ? cudart.join(', ') : 'libcudart.so.11* not found by the loader',
+    fix: cudart.length
+      ? undefined
+      : `install the CUDA ${CUDA} runtime beside the driver (see environment.md) and add its lib64 to LD_LIBRARY_PATH`,
+  });
+  checks.push({
+    item: 'cuDNN 8',
+    status: cudnn.length ? 'ok' : 'no',
+    detail: cudnn.length ? cudnn.join(', ') : 'libcudnn.so.8* not found by the loader',
+    fix: cudnn.length ? undefined : `install cuDNN ${CUDNN} for CUDA 11.x (see environment.md)`,
+  });
   if (gpu) {
     const err = await tryImport('@tensorflow/tfjs-node-gpu');
-    checks.push({ item: 'tfjs-node-gpu', status: err ? 'no' : 'ok', detail: err ? `${gpu} installed but does not load: ${err}` : `${gpu} loads`, fix: err ? gpuNeeds : undefined });
+    checks.push({
+      item: 'tfjs-node-gpu',
+      status: err ? 'no' : 'ok',
+      detail: err ? `${gpu} installed but does not load: ${err}` : `${gpu} loads`,
+      fix: err ? gpuNeeds : undefined,
+    });
   } else {
     const could = smi && cudart.length && cudnn.length;
-    checks.push({ item: 'tfjs-node-gpu', status: 'no', detail: `not installed; ${could ? 'GPU, CUDA 11 and cuDNN 8 are present, so it could work here' : 'it could not work here yet'}`, fix: could ? 'npm install @tensorflow/tfjs-node-gpu@4.22.0' : gpuNeeds });
+    checks.push({
+      item: 'tfjs-node-gpu',
+      status: 'no',
+      detail: `not installed; ${could ? 'GPU, CUDA 11 and cuDNN 8 are present, so it could work here' : 'it could not work here yet'}`,
+      fix: could ? 'npm install @tensorflow/tfjs-node-gpu@4.22.0' : gpuNeeds,
+    });
   }
   const node = packageVersion('@tensorflow/tfjs-node');
   if (node) {
     const err = await tryImport('@tensorflow/tfjs-node');
     const lib = packageDir('@tensorflow/tfjs-node');
-    const libtf = lib && existsSync(path.join(lib, 'deps/lib')) ? readdirSync(path.join(lib, 'deps/lib')).filter((f) => f.startsWith('libtensorflow')) : [];
-    checks.push({ item: 'tfjs-node', status: err ? 'no' : 'ok', detail: err ? `${node} installed but does not load: ${err}` : `${node} loads (${libtf.join(', ') || 'libtensorflow'})`, fix: err ? `its install script downloads libtensorflow ${TF_VERSION} into node_modules/@tensorflow/tfjs-node/deps; re-run npm rebuild @tensorflow/tfjs-node with network access` : undefined });
+    const libtf =
+      lib && existsSync(path.join(lib, 'deps/lib'))
+        ? readdirSync(path.join(lib, 'deps/lib')).filter((f) => f.startsWith('libtensorflow'))
+        : [];
+    checks.push({
+      item: 'tfjs-node',
+      status: err ? 'no' : 'ok',
+      detail: err
+        ? `${node} installed but does not load: ${err}`
+        : `${node} loads (${libtf.join(', ') || 'libtensorflow'})`,
+      fix: err
+        ? `its install script downloads libtensorflow ${TF_VERSION} into node_modules/@tensorflow/tfjs-node/deps; re-run npm rebuild @tensorflow/tfjs-node with network access`
+        : undefined,
+    });
   } else {
     const libtf = sharedLibs('libtensorflow.so');
-    checks.push({ item: 'tfjs-node', status: 'no', detail: `not installed (an optional dependency; its install downloads libtensorflow ${TF_VERSION})${libtf.length ? `; system libtensorflow: ${libtf.join(', ')}` : ''}`, fix: 'npm install @tensorflow/tfjs-node@4.22.0 (needs network access to storage.googleapis.com), or keep the wasm backend' });
+    checks.push({
+      item: 'tfjs-node',
+      status: 'no',
+      detail: `not installed (an optional dependency; its install downloads libtensorflow ${TF_VERSION})${libtf.length ? `; system libtensorflow: ${libtf.join(', ')}` : ''}`,
+      fix: 'npm install @tensorflow/tfjs-node@4.22.0 (needs network access to storage.googleapis.com), or keep the wasm backend',
+    });
   }
   const wasm = packageVersion('@tensorflow/tfjs-backend-wasm');
-  checks.push({ item: 'tfjs wasm', status: wasm ? 'ok' : 'no', detail: wasm ? `${wasm}; heap limit ${gib(WASM_HEAP_BYTES)} (single-threaded in Node)` : 'not installed', fix: wasm ? undefined : 'npm install' });
+  checks.push({
+    item: 'tfjs wasm',
+    status: wasm ? 'ok' : 'no',
+    detail: wasm ? `${wasm}; heap limit ${gib(WASM_HEAP_BYTES)} (single-threaded in Node)` : 'not installed',
+    fix: wasm ? undefined : 'npm install',
+  });
   return checks;
 }
 
 function nativeChecks(backend: string): DoctorCheck[] {
   const built = addonCandidates.find((p) => existsSync(p));
-  if (!built) return [{ item: 'native kernels', status: 'no', detail: `addon not built (looked for ${addonCandidates.join(', ')})`, fix: 'apt-get install libopenblas-openmp-dev build-essential, then npm run build:native' }];
-  if (backend !== 'wasm') return [{ item: 'native kernels', status: 'info', detail: `built (${built}); used only with the wasm backend, not ${backend}` }];
+  if (!built)
+    return [
+      {
+        item: 'native kernels',
+        status: 'no',
+        detail: `addon not built (looked for ${addonCandidates.join(', ')})`,
+        fix: 'apt-get install libopenblas-openmp-dev build-essential, then npm run build:native',
+      },
+    ];
+  if (backend !== 'wasm')
+    return [
+      {
+        item: 'native kernels',
+        status: 'info',
+        detail: `built (${built}); used only with the wasm backend, not ${backend}`,
+      },
+    ];
   const s = enableNativeBlas();
-  const extras = [nativeFused() && 'fused LayerNorm/GELU/softmax/dropout', nativeOptim() && 'AdamW step'].filter(Boolean);
-  const threads = process.env.BERT_LAB_NATIVE_THREADS ? `BERT_LAB_NATIVE_THREADS=${process.env.BERT_LAB_NATIVE_THREADS}` : 'BERT_LAB_NATIVE_THREADS unset: the cores not busy at start';
+  const extras = [nativeFused() && 'fused LayerNorm/GELU/softmax/dropout', nativeOptim() && 'AdamW step'].filter(
+    Boolean,
+  );
+  const threads = process.env.BERT_LAB_NATIVE_THREADS
+    ? `BERT_LAB_NATIVE_THREADS=${process.env.BERT_LAB_NATIVE_THREADS}`
+    : 'BERT_LAB_NATIVE_THREADS unset: the cores not busy at start';
   return [
-    { item: 'native kernels', status: s.enabled ? 'ok' : 'warn', detail: s.enabled ? `${s.reason}${extras.length ? `; also ${extras.join(', ')}` : ''}` : s.reason, fix: s.enabled ? undefined : 'npm run build:native' },
-    { item: 'BLAS threads', status: 'info', detail: `${threads}; ${os.cpus().length} cores, load ${os.loadavg()[0].toFixed(1)}` },
+    {
+      item: 'native kernels',
+      status: s.enabled ? 'ok' : 'warn',
+      detail: s.enabled ? `${s.reason}${extras.length ? `; also ${extras.join(', ')}` : ''}` : s.reason,
+      fix: s.enabled ? undefined : 'npm run build:native',
+    },
+    {
+      item: 'BLAS threads',
+      status: 'info',
+      detail: `${threads}; ${os.cpus().length} cores, load ${os.loadavg()[0].toFixed(1)}`,
+    },
   ];
 }
 
@@ -156,40 +249,92 @@ async function toolChecks(): Promise<DoctorCheck[]> {
       const ort = await import('onnxruntime-node');
       ortOk = typeof ort.InferenceSession?.create === 'function';
       ortDetail += ortOk ? ' loads' : ' loads without InferenceSession';
-    } catch (e) { ortDetail += ` does not load: ${(e as Error).message.split('\n')[0]}`; }
+    } catch (e) {
+      ortDetail += ` does not load: ${(e as Error).message.split('\n')[0]}`;
+    }
   }
-  const web = packageVersion('onnxruntime-web'), tjs = packageVersion('@huggingface/transformers');
+  const web = packageVersion('onnxruntime-web'),
+    tjs = packageVersion('@huggingface/transformers');
   ortDetail += `; onnxruntime-web ${web ?? 'not installed'}; transformers.js ${tjs ?? 'not installed'}`;
-  checks.push({ item: 'ONNX Runtime', status: ortOk ? 'ok' : 'warn', detail: ortDetail, fix: ortOk ? undefined : 'npm install (dev dependencies; .npmrc sets onnxruntime-node-install=skip so no CUDA download is tried)' });
+  checks.push({
+    item: 'ONNX Runtime',
+    status: ortOk ? 'ok' : 'warn',
+    detail: ortDetail,
+    fix: ortOk
+      ? undefined
+      : 'npm install (dev dependencies; .npmrc sets onnxruntime-node-install=skip so no CUDA download is tried)',
+  });
 
   const jupyter = run('jupyter', ['--version']);
   const specs = run('jupyter', ['kernelspec', 'list', '--json']);
   let kernels: string[] = [];
-  try { kernels = Object.keys((JSON.parse(specs ?? '{}') as { kernelspecs?: Record<string, unknown> }).kernelspecs ?? {}); } catch { /* not JSON */ }
-  checks.push({ item: 'Jupyter', status: jupyter ? 'ok' : 'no', detail: jupyter ? `found; kernels: ${kernels.join(', ') || 'none'}` : 'jupyter not on PATH', fix: jupyter ? undefined : 'see environment.md, section 1' });
+  try {
+    kernels = Object.keys((JSON.parse(specs ?? '{}') as { kernelspecs?: Record<string, unknown> }).kernelspecs ?? {});
+  } catch {
+    /* not JSON */
+  }
+  checks.push({
+    item: 'Jupyter',
+    status: jupyter ? 'ok' : 'no',
+    detail: jupyter ? `found; kernels: ${kernels.join(', ') || 'none'}` : 'jupyter not on PATH',
+    fix: jupyter ? undefined : 'see environment.md, section 1',
+  });
   const tslab = kernels.includes('tslab');
-  checks.push({ item: 'tslab kernel', status: tslab ? 'ok' : 'no', detail: tslab ? 'registered (TypeScript notebooks run)' : 'not registered', fix: tslab ? undefined : 'npx tslab install --python=python3 --binary="$PWD/node_modules/.bin/tslab"' });
+  checks.push({
+    item: 'tslab kernel',
+    status: tslab ? 'ok' : 'no',
+    detail: tslab ? 'registered (TypeScript notebooks run)' : 'not registered',
+    fix: tslab ? undefined : 'npx tslab install --python=python3 --binary="$PWD/node_modules/.bin/tslab"',
+  });
 
   const cache = hubCacheDir();
-  const cached = existsSync(cache) ? readdirSync(cache).filter((d) => d.startsWith('models--')).map((d) => d.slice(8).replace(/--/g, '/')) : [];
-  checks.push({ item: 'Hugging Face cache', status: 'info', detail: `${cache}: ${cached.length ? cached.join(', ') : 'no models cached'}` });
+  const cached = existsSync(cache)
+    ? readdirSync(cache)
+        .filter((d) => d.startsWith('models--'))
+        .map((d) => d.slice(8).replace(/--/g, '/'))
+    : [];
+  checks.push({
+    item: 'Hugging Face cache',
+    status: 'info',
+    detail: `${cache}: ${cached.length ? cached.join(', ') : 'no models cached'}`,
+  });
   return checks;
 }
 
-async function trainingEstimate(model: string, batchSize: number, maxLen: number, backend: string): Promise<TrainingEstimate> {
+async function trainingEstimate(
+  model: string,
+  batchSize: number,
+  maxLen: number,
+  backend: string,
+): Promise<TrainingEstimate> {
   const dir = await resolveModel(model, { log: () => {} });
   const m = await BertForSequenceClassification.fromPretrained(dir, { labels: ['0', '1'], log: () => {} });
   try {
-    if (maxLen > m.config.max_position_embeddings) throw new Error(`--max-len ${maxLen} is longer than the model's max_position_embeddings ${m.config.max_position_embeddings}`);
+    if (maxLen > m.config.max_position_embeddings)
+      throw new Error(
+        `--max-len ${maxLen} is longer than the model's max_position_embeddings ${m.config.max_position_embeddings}`,
+      );
     const estimatedBytes = estimateTrainingBytes(m, batchSize, maxLen);
     let problem: string | undefined;
-    try { checkTrainingMemory(m, batchSize, maxLen, backend); } catch (e) { problem = (e as Error).message; }
-    if (backend !== 'wasm' && estimatedBytes > 0.9 * os.totalmem()) problem = `needs about ${gib(estimatedBytes)}, more than 90% of this machine's ${gib(os.totalmem())} RAM: lower --batch-size or --max-len`;
+    try {
+      checkTrainingMemory(m, batchSize, maxLen, backend);
+    } catch (e) {
+      problem = (e as Error).message;
+    }
+    if (backend !== 'wasm' && estimatedBytes > 0.9 * os.totalmem())
+      problem = `needs about ${gib(estimatedBytes)}, more than 90% of this machine's ${gib(os.totalmem())} RAM: lower --batch-size or --max-len`;
     let stepSeconds = NaN;
     if (!problem) {
       // Random ids of the full length: a measured step of exactly the asked shape.
-      const ids = Array.from({ length: batchSize }, (_, i) => Array.from({ length: maxLen }, (_, j) => 1 + ((i * 7919 + j * 104729) % (m.config.vocab_size - 1))));
-      const data = { inputIds: ids, attentionMask: ids.map((r) => r.map(() => 1)), tokenTypeIds: ids.map((r) => r.map(() => 0)), labels: ids.map((_, i) => i % 2) };
+      const ids = Array.from({ length: batchSize }, (_, i) =>
+        Array.from({ length: maxLen }, (_, j) => 1 + ((i * 7919 + j * 104729) % (m.config.vocab_size - 1))),
+      );
+      const data = {
+        inputIds: ids,
+        attentionMask: ids.map((r) => r.map(() => 1)),
+        tokenTypeIds: ids.map((r) => r.map(() => 0)),
+        labels: ids.map((_, i) => i % 2),
+      };
       const idx = ids.map((_, i) => i);
       const opt = new AdamW({ lr: 2e-5, eps: 1e-8 });
       trainStep(m, opt, data, idx, 1); // warm-up: kernel setup and first allocations
@@ -198,9 +343,17 @@ async function trainingEstimate(model: string, batchSize: number, maxLen: number
       stepSeconds = (performance.now() - t0) / 1000;
     }
     return {
-      model: dir, parameters: m.numParameters(), batchSize, maxLen, backend, estimatedBytes,
-      heapBytes: backend === 'wasm' ? WASM_HEAP_BYTES : os.totalmem(), fits: !problem, problem,
-      stepSeconds, epochSeconds: stepSeconds * Math.ceil(LAB_TRAIN_ROWS / batchSize),
+      model: dir,
+      parameters: m.numParameters(),
+      batchSize,
+      maxLen,
+      backend,
+      estimatedBytes,
+      heapBytes: backend === 'wasm' ? WASM_HEAP_BYTES : os.totalmem(),
+      fits: !problem,
+      problem,
+      stepSeconds,
+      epochSeconds: stepSeconds * Math.ceil(LAB_TRAIN_ROWS / batchSize),
     };
   } finally {
     m.dispose();
@@ -222,13 +375,19 @@ export async function runDoctor(opts: DoctorOptions = {}): Promise<DoctorReport>
   const choice = await initBackend(opts.backend, () => {});
   const backend = { name: tf.getBackend(), reason: choice.reason };
   const checks: DoctorCheck[] = [
-    { item: 'Node.js', status: 'info', detail: `${process.version} on ${os.platform()}-${os.arch()}, ${os.cpus().length} cores, ${gib(os.totalmem())} RAM` },
+    {
+      item: 'Node.js',
+      status: 'info',
+      detail: `${process.version} on ${os.platform()}-${os.arch()}, ${os.cpus().length} cores, ${gib(os.totalmem())} RAM`,
+    },
     { item: 'tfjs backend', status: 'ok', detail: `${backend.name}: ${backend.reason}` },
     ...(await backendChecks()),
     ...nativeChecks(backend.name),
     ...(await toolChecks()),
   ];
-  const training = opts.model ? await trainingEstimate(opts.model, opts.batchSize ?? 32, opts.maxLen ?? 64, backend.name) : undefined;
+  const training = opts.model
+    ? await trainingEstimate(opts.model, opts.batchSize ?? 32, opts.maxLen ?? 64, backend.name)
+    : undefined;
   return { backend, checks, training };
 }
 
@@ -244,11 +403,20 @@ export function formatDoctor(r: DoctorReport): string {
   }
   const t = r.training;
   if (t) {
-    const time = (s: number) => (s < 90 ? `${s.toFixed(1)} s` : s < 5400 ? `${(s / 60).toFixed(1)} min` : `${(s / 3600).toFixed(1)} h`);
-    lines.push('', `Training ${t.model} (${t.parameters.toLocaleString('en-US')} parameters), batch ${t.batchSize} x ${t.maxLen} tokens on ${t.backend}:`);
-    lines.push(`  memory  about ${gib(t.estimatedBytes)} of ${gib(t.heapBytes)} ${t.backend === 'wasm' ? 'wasm heap' : 'RAM'}: ${t.fits ? 'fits' : 'does NOT fit'}`);
+    const time = (s: number) =>
+      s < 90 ? `${s.toFixed(1)} s` : s < 5400 ? `${(s / 60).toFixed(1)} min` : `${(s / 3600).toFixed(1)} h`;
+    lines.push(
+      '',
+      `Training ${t.model} (${t.parameters.toLocaleString('en-US')} parameters), batch ${t.batchSize} x ${t.maxLen} tokens on ${t.backend}:`,
+    );
+    lines.push(
+      `  memory  about ${gib(t.estimatedBytes)} of ${gib(t.heapBytes)} ${t.backend === 'wasm' ? 'wasm heap' : 'RAM'}: ${t.fits ? 'fits' : 'does NOT fit'}`,
+    );
     if (t.problem) lines.push(`  ${t.problem}`);
-    else lines.push(`  time    ${time(t.stepSeconds)} per step (measured), about ${time(t.epochSeconds)} per epoch of the lab's ${LAB_TRAIN_ROWS.toLocaleString('en-US')} tweets`);
+    else
+      lines.push(
+        `  time    ${time(t.stepSeconds)} per step (measured), about ${time(t.epochSeconds)} per epoch of the lab's ${LAB_TRAIN_ROWS.toLocaleString('en-US')} tweets`,
+      );
   }
   return lines.join('\n');
 }

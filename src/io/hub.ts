@@ -34,7 +34,11 @@ export interface ResolveOptions {
 
 /** Non-weight files fetched by default, when the repo has them. */
 export const DEFAULT_FILES: readonly string[] = [
-  'config.json', 'tokenizer.json', 'tokenizer_config.json', 'vocab.txt', 'special_tokens_map.json',
+  'config.json',
+  'tokenizer.json',
+  'tokenizer_config.json',
+  'vocab.txt',
+  'special_tokens_map.json',
 ];
 
 export const DEFAULT_HUB_URL = 'https://huggingface.co';
@@ -94,7 +98,8 @@ async function readToken(opts: ResolveOptions): Promise<string | undefined> {
   const direct = opts.token ?? process.env.HF_TOKEN ?? process.env.HUGGING_FACE_HUB_TOKEN;
   if (direct !== undefined && direct.trim() !== '') return direct.trim();
   // Where `huggingface-cli login` stores it.
-  const hfHome = process.env.HF_HOME ?? path.join(process.env.XDG_CACHE_HOME ?? path.join(homedir(), '.cache'), 'huggingface');
+  const hfHome =
+    process.env.HF_HOME ?? path.join(process.env.XDG_CACHE_HOME ?? path.join(homedir(), '.cache'), 'huggingface');
   const file = process.env.HF_TOKEN_PATH ?? path.join(expandHome(hfHome), 'token');
   try {
     const t = (await readFile(expandHome(file), 'utf8')).trim();
@@ -107,7 +112,12 @@ async function readToken(opts: ResolveOptions): Promise<string | undefined> {
 /** Revisions become paths under refs/, so they must stay inside it. */
 function checkRevision(revision: string): void {
   const parts = revision.split('/');
-  if (revision === '' || path.isAbsolute(revision) || revision.includes('\\') || parts.some((p) => p === '' || p === '.' || p === '..')) {
+  if (
+    revision === '' ||
+    path.isAbsolute(revision) ||
+    revision.includes('\\') ||
+    parts.some((p) => p === '' || p === '.' || p === '..')
+  ) {
     throw new HubError(`revision ${JSON.stringify(revision)} is not a valid branch, tag or commit`);
   }
 }
@@ -116,7 +126,11 @@ function checkRevision(revision: string): void {
  * The snapshot directory of a cached repo at `revision`, or undefined when the revision has not
  * been downloaded. Needs no network.
  */
-export async function findCachedSnapshot(repoId: string, revision = 'main', cacheDir: string = hubCacheDir()): Promise<string | undefined> {
+export async function findCachedSnapshot(
+  repoId: string,
+  revision = 'main',
+  cacheDir: string = hubCacheDir(),
+): Promise<string | undefined> {
   const folder = repoCacheFolder(repoId, cacheDir);
   let commit = revision;
   if (!COMMIT_HASH.test(revision)) {
@@ -155,7 +169,6 @@ function offlineHelp(repoId: string, cacheDir: string, why: string): HubError {
       `or copy the model's folder and pass --model DIR`,
   );
 }
-
 
 /**
  * Wraps fetch so that metadata requests time out (a dead network fails in seconds, not minutes),
@@ -242,9 +255,16 @@ async function downloadFiles(ctx: HubContext, wanted: string[]): Promise<void> {
   const snapshot = path.join(repoCacheFolder(ctx.repoId, ctx.cacheDir), 'snapshots', ctx.commit);
   let infos: { path: string; type: string; size: number; lfs?: { size: number } }[];
   try {
-    infos = await pathsInfo({ repo: { type: 'model', name: ctx.repoId }, paths: wanted, revision: ctx.commit, ...hubParams(ctx) });
+    infos = await pathsInfo({
+      repo: { type: 'model', name: ctx.repoId },
+      paths: wanted,
+      revision: ctx.commit,
+      ...hubParams(ctx),
+    });
   } catch (e) {
-    throw new HubError(`listing files of ${ctx.repoId}@${ctx.commit} on ${ctx.hubUrl} failed: ${describe(e)}`, { cause: e });
+    throw new HubError(`listing files of ${ctx.repoId}@${ctx.commit} on ${ctx.hubUrl} failed: ${describe(e)}`, {
+      cause: e,
+    });
   }
   const sizes = new Map(infos.filter((i) => i.type === 'file').map((i) => [i.path, i.lfs?.size ?? i.size]));
   for (const file of wanted) {
@@ -255,15 +275,19 @@ async function downloadFiles(ctx: HubContext, wanted: string[]): Promise<void> {
     const started = Date.now();
     const stop = watchProgress(path.join(repoCacheFolder(ctx.repoId, ctx.cacheDir), 'blobs'), file, size, ctx.log);
     try {
-      await quietLibrary(() => downloadFileToCacheDir({
-        repo: { type: 'model', name: ctx.repoId },
-        path: file,
-        revision: ctx.commit,
-        cacheDir: ctx.cacheDir,
-        ...hubParams(ctx),
-      }));
+      await quietLibrary(() =>
+        downloadFileToCacheDir({
+          repo: { type: 'model', name: ctx.repoId },
+          path: file,
+          revision: ctx.commit,
+          cacheDir: ctx.cacheDir,
+          ...hubParams(ctx),
+        }),
+      );
     } catch (e) {
-      throw new HubError(`downloading ${file} of ${ctx.repoId} from ${ctx.hubUrl} failed: ${describe(e)}`, { cause: e });
+      throw new HubError(`downloading ${file} of ${ctx.repoId} from ${ctx.hubUrl} failed: ${describe(e)}`, {
+        cause: e,
+      });
     } finally {
       stop();
     }
@@ -273,7 +297,9 @@ async function downloadFiles(ctx: HubContext, wanted: string[]): Promise<void> {
       const pointer = path.join(snapshot, file);
       await unlink(await realpath(pointer)).catch(() => undefined);
       await unlink(pointer).catch(() => undefined);
-      throw new HubError(`downloading ${file} of ${ctx.repoId}: got ${got} bytes, the Hub lists ${size}; run again to retry`);
+      throw new HubError(
+        `downloading ${file} of ${ctx.repoId}: got ${got} bytes, the Hub lists ${size}; run again to retry`,
+      );
     }
     ctx.log(`  ${file}: ${formatBytes(got)} in ${((Date.now() - started) / 1000).toFixed(1)} s`);
   }
@@ -288,11 +314,19 @@ async function shardsOf(indexFile: string): Promise<string[]> {
   }
 }
 
-async function useCache(repoId: string, revision: string, cacheDir: string, why: string, log: (s: string) => void): Promise<string> {
+async function useCache(
+  repoId: string,
+  revision: string,
+  cacheDir: string,
+  why: string,
+  log: (s: string) => void,
+): Promise<string> {
   const cached = await findCachedSnapshot(repoId, revision, cacheDir);
   if (!cached) throw offlineHelp(repoId, cacheDir, why);
   if (!(await exists(path.join(cached, 'config.json')))) {
-    throw new HubError(`${repoId} is in the Hugging Face cache at ${cached} but without config.json, and the Hub cannot be reached (${why})`);
+    throw new HubError(
+      `${repoId} is in the Hugging Face cache at ${cached} but without config.json, and the Hub cannot be reached (${why})`,
+    );
   }
   log(`using cached ${repoId} (${revision}) from ${cached}`);
   return cached;
@@ -314,14 +348,20 @@ export async function resolveModel(nameOrPath: string, opts: ResolveOptions = {}
   const local = path.resolve(expandHome(nameOrPath));
   if (await isDir(local)) {
     if (!(await exists(path.join(local, 'config.json')))) {
-      throw new HubError(`model directory ${local} has no config.json: pass the folder that holds the model's config.json and weights`);
+      throw new HubError(
+        `model directory ${local} has no config.json: pass the folder that holds the model's config.json and weights`,
+      );
     }
     return local;
   }
-  if (await exists(local)) throw new HubError(`${local} is a file: pass the directory that holds config.json and the weights`);
-  const looksLikePath = nameOrPath.startsWith('.') || nameOrPath.startsWith('/') || nameOrPath.startsWith('~') || nameOrPath.includes('\\');
+  if (await exists(local))
+    throw new HubError(`${local} is a file: pass the directory that holds config.json and the weights`);
+  const looksLikePath =
+    nameOrPath.startsWith('.') || nameOrPath.startsWith('/') || nameOrPath.startsWith('~') || nameOrPath.includes('\\');
   if (looksLikePath || !isRepoId(nameOrPath)) {
-    throw new HubError(`model directory ${local} does not exist, and "${nameOrPath}" is not a Hugging Face Hub id (like "bert-base-uncased" or "google/bert_uncased_L-4_H-256_A-4")`);
+    throw new HubError(
+      `model directory ${local} does not exist, and "${nameOrPath}" is not a Hugging Face Hub id (like "bert-base-uncased" or "google/bert_uncased_L-4_H-256_A-4")`,
+    );
   }
 
   const repoId = nameOrPath;
@@ -337,25 +377,43 @@ export async function resolveModel(nameOrPath: string, opts: ResolveOptions = {}
   const hubUrl = (opts.hubUrl ?? process.env.HF_ENDPOINT ?? DEFAULT_HUB_URL).replace(/\/+$/, '');
   const accessToken = await readToken(opts);
   if (accessToken !== undefined && !accessToken.startsWith('hf_')) {
-    throw new HubError('the Hugging Face access token (from the token option, HF_TOKEN or the saved login) must start with "hf_"');
+    throw new HubError(
+      'the Hugging Face access token (from the token option, HF_TOKEN or the saved login) must start with "hf_"',
+    );
   }
   const timeoutS = Number(process.env.HF_HUB_ETAG_TIMEOUT ?? 10);
   const ctxFetch = withTimeout(opts.fetch ?? fetch, (Number.isFinite(timeoutS) && timeoutS > 0 ? timeoutS : 10) * 1000);
-  const base = { repoId, revision, commit: revision, hubUrl, cacheDir, fetch: ctxFetch, log, ...(accessToken ? { accessToken } : {}) };
+  const base = {
+    repoId,
+    revision,
+    commit: revision,
+    hubUrl,
+    cacheDir,
+    fetch: ctxFetch,
+    log,
+    ...(accessToken ? { accessToken } : {}),
+  };
 
   let commit: string;
   try {
     const info = await modelInfo({ name: repoId, revision, additionalFields: ['sha'], ...hubParams(base) });
-    if (typeof info.sha !== 'string' || !COMMIT_HASH.test(info.sha)) throw new HubError(`the Hub at ${hubUrl} answered without a commit hash for ${repoId}@${revision}`);
+    if (typeof info.sha !== 'string' || !COMMIT_HASH.test(info.sha))
+      throw new HubError(`the Hub at ${hubUrl} answered without a commit hash for ${repoId}@${revision}`);
     commit = info.sha;
   } catch (e) {
     if (e instanceof HubError) throw e;
     if (e instanceof HubApiError && e.statusCode < 500) {
       if (e.statusCode === 401 || e.statusCode === 403) {
-        throw new HubError(`${repoId} on ${hubUrl} needs access: it is private or gated. Accept its terms on the Hub and set HF_TOKEN (${e.message})`, { cause: e });
+        throw new HubError(
+          `${repoId} on ${hubUrl} needs access: it is private or gated. Accept its terms on the Hub and set HF_TOKEN (${e.message})`,
+          { cause: e },
+        );
       }
       if (e.statusCode === 404) {
-        throw new HubError(`${repoId} (revision "${revision}") was not found on ${hubUrl}: check the name and revision; private repos need HF_TOKEN (${e.message})`, { cause: e });
+        throw new HubError(
+          `${repoId} (revision "${revision}") was not found on ${hubUrl}: check the name and revision; private repos need HF_TOKEN (${e.message})`,
+          { cause: e },
+        );
       }
       throw new HubError(`the Hub at ${hubUrl} refused ${repoId}: ${e.message}`, { cause: e });
     }
@@ -364,7 +422,8 @@ export async function resolveModel(nameOrPath: string, opts: ResolveOptions = {}
   }
 
   const ctx: HubContext = { ...base, commit };
-  if (revision !== commit) await writeFileAtomic(path.join(repoCacheFolder(repoId, cacheDir), 'refs', revision), commit);
+  if (revision !== commit)
+    await writeFileAtomic(path.join(repoCacheFolder(repoId, cacheDir), 'refs', revision), commit);
   const snapshot = path.join(repoCacheFolder(repoId, cacheDir), 'snapshots', commit);
 
   if (opts.files) {
@@ -374,15 +433,25 @@ export async function resolveModel(nameOrPath: string, opts: ResolveOptions = {}
     let present: Set<string>;
     try {
       present = new Set(
-        (await pathsInfo({ repo: { type: 'model', name: repoId }, paths: candidates, revision: commit, ...hubParams(ctx) }))
-          .filter((i) => i.type === 'file').map((i) => i.path),
+        (
+          await pathsInfo({
+            repo: { type: 'model', name: repoId },
+            paths: candidates,
+            revision: commit,
+            ...hubParams(ctx),
+          })
+        )
+          .filter((i) => i.type === 'file')
+          .map((i) => i.path),
       );
     } catch (e) {
       throw new HubError(`listing files of ${repoId}@${commit} on ${hubUrl} failed: ${describe(e)}`, { cause: e });
     }
     const weights = WEIGHT_FILES.find((w) => present.has(w));
     if (!weights) {
-      throw new HubError(`${repoId}@${revision} on ${hubUrl} has none of ${WEIGHT_FILES.join(', ')}: bert-lab cannot load its weights`);
+      throw new HubError(
+        `${repoId}@${revision} on ${hubUrl} has none of ${WEIGHT_FILES.join(', ')}: bert-lab cannot load its weights`,
+      );
     }
     await downloadFiles(ctx, [...DEFAULT_FILES.filter((f) => present.has(f)), weights]);
     if (weights.endsWith('.index.json')) await downloadFiles(ctx, await shardsOf(path.join(snapshot, weights)));

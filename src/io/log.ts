@@ -33,10 +33,18 @@ export function parseLogLevel(name: string, source = 'BERT_LAB_LOG'): LogLevel {
 export function createLogger(level: LogLevel = 'info', write: LogFn = (s) => process.stderr.write(s + '\n')): Logger {
   const logger: Logger = {
     level,
-    debug: (s) => { if (RANK[logger.level] <= RANK.debug) write(s); },
-    info: (s) => { if (RANK[logger.level] <= RANK.info) write(s); },
-    warn: (s) => { if (RANK[logger.level] <= RANK.warn) write(s); },
-    error: (s) => { if (RANK[logger.level] <= RANK.error) write(s); },
+    debug: (s) => {
+      if (RANK[logger.level] <= RANK.debug) write(s);
+    },
+    info: (s) => {
+      if (RANK[logger.level] <= RANK.info) write(s);
+    },
+    warn: (s) => {
+      if (RANK[logger.level] <= RANK.warn) write(s);
+    },
+    error: (s) => {
+      if (RANK[logger.level] <= RANK.error) write(s);
+    },
   };
   return logger;
 }
@@ -45,4 +53,6 @@ export function createLogger(level: LogLevel = 'info', write: LogFn = (s) => pro
 export const log: Logger = createLogger(process.env.BERT_LAB_LOG ? parseLogLevel(process.env.BERT_LAB_LOG) : 'info');
 
 /** Results and a run's report, on stdout. */
-export const report: LogFn = (s) => { process.stdout.write(s + '\n'); };
+export const report: LogFn = (s) => {
+  process.stdout.write(s + '\n');
+};

@@ -8,7 +8,8 @@ import { fileURLToPath } from 'node:url';
 export function packageRootOf(dir: string): string {
   for (let d = dir; ; d = path.dirname(d)) {
     if (existsSync(path.join(d, 'package.json'))) return d;
-    if (path.dirname(d) === d) throw new Error(`no package.json in ${dir} or any folder above it: cannot find the bert-lab package root`);
+    if (path.dirname(d) === d)
+      throw new Error(`no package.json in ${dir} or any folder above it: cannot find the bert-lab package root`);
   }
 }
 

@@ -13,9 +13,12 @@ import { failWith, isRecord, where } from './validate.js';
 export type SafetensorsDtype = 'F32' | 'F16' | 'BF16';
 /** Every dtype the reader accepts (all converted to float32). */
 export type SafetensorsReadDtype =
-  | SafetensorsDtype | 'F64' | 'I64' | 'I32' | 'I16' | 'I8' | 'U64' | 'U32' | 'U16' | 'U8' | 'BOOL';
+  SafetensorsDtype | 'F64' | 'I64' | 'I32' | 'I16' | 'I8' | 'U64' | 'U32' | 'U16' | 'U8' | 'BOOL';
 
-export interface TensorData { shape: number[]; data: Float32Array }
+export interface TensorData {
+  shape: number[];
+  data: Float32Array;
+}
 
 /** Raised for any malformed or unsupported safetensors file; the message names the file and tensor. */
 export class WeightsError extends Error {
@@ -37,7 +40,19 @@ export interface WriteOptions {
 
 /** Bytes per element of each readable dtype. */
 export const DTYPE_SIZE: Readonly<Record<SafetensorsReadDtype, number>> = {
-  F32: 4, F16: 2, BF16: 2, F64: 8, I64: 8, I32: 4, I16: 2, I8: 1, U64: 8, U32: 4, U16: 2, U8: 1, BOOL: 1,
+  F32: 4,
+  F16: 2,
+  BF16: 2,
+  F64: 8,
+  I64: 8,
+  I32: 4,
+  I16: 2,
+  I8: 1,
+  U64: 8,
+  U32: 4,
+  U16: 2,
+  U8: 1,
+  BOOL: 1,
 };
 
 // Dtypes the format defines that this reader refuses, so the error can say so rather than "unknown".
@@ -72,7 +87,10 @@ function readHeaderLength(first8: Uint8Array, fileSize: number, file: string): n
   if (fileSize < 8) fail(file, `file is ${fileSize} bytes, shorter than the 8-byte header length`);
   const n = new DataView(first8.buffer, first8.byteOffset, 8).getBigUint64(0, true);
   if (n > BigInt(fileSize - 8)) {
-    fail(file, `header length ${n} runs past the end of the file (${fileSize} bytes): not a safetensors file, or truncated`);
+    fail(
+      file,
+      `header length ${n} runs past the end of the file (${fileSize} bytes): not a safetensors file, or truncated`,
+    );
   }
   if (n > BigInt(MAX_HEADER)) fail(file, `header length ${n} exceeds the ${MAX_HEADER}-byte limit`);
   return Number(n);
@@ -85,7 +103,8 @@ function parseHeader(headerBytes: Uint8Array, file: string, dataLength: number):
   } catch (e) {
     fail(file, `header is not valid UTF-8 JSON (${(e as Error).message})`);
   }
-  if (!isRecord(json)) fail(file, `header is ${Array.isArray(json) ? 'an array' : typeof json}, expected a JSON object`);
+  if (!isRecord(json))
+    fail(file, `header is ${Array.isArray(json) ? 'an array' : typeof json}, expected a JSON object`);
 
   const metadata: Record<string, string> = {};
   const entries: Entry[] = [];
@@ -105,18 +124,36 @@ function parseHeader(headerBytes: Uint8Array, file: string, dataLength: number):
   const sorted = [...entries].sort((a, b) => a.begin - b.begin || a.end - b.end);
   let expected = 0;
   for (const e of sorted) {
-    if (e.begin < expected) failTensor(file, e.name, `data_offsets [${e.begin}, ${e.end}] overlap the previous tensor, which ends at ${expected}`);
-    if (e.begin > expected) failTensor(file, e.name, `data_offsets [${e.begin}, ${e.end}] leave a gap: the previous tensor ends at ${expected}`);
+    if (e.begin < expected)
+      failTensor(
+        file,
+        e.name,
+        `data_offsets [${e.begin}, ${e.end}] overlap the previous tensor, which ends at ${expected}`,
+      );
+    if (e.begin > expected)
+      failTensor(
+        file,
+        e.name,
+        `data_offsets [${e.begin}, ${e.end}] leave a gap: the previous tensor ends at ${expected}`,
+      );
     expected = e.end;
   }
   if (expected !== dataLength) {
-    fail(file, `tensors cover ${expected} bytes of the ${dataLength}-byte data section: file has trailing bytes or is truncated`);
+    fail(
+      file,
+      `tensors cover ${expected} bytes of the ${dataLength}-byte data section: file has trailing bytes or is truncated`,
+    );
   }
   return { entries, metadata };
 }
 
 function parseEntry(name: string, raw: unknown, file: string, dataLength: number): Entry {
-  if (!isRecord(raw)) failTensor(file, name, `header entry is ${raw === null ? 'null' : typeof raw}, expected an object with dtype, shape and data_offsets`);
+  if (!isRecord(raw))
+    failTensor(
+      file,
+      name,
+      `header entry is ${raw === null ? 'null' : typeof raw}, expected an object with dtype, shape and data_offsets`,
+    );
   const { dtype, shape, data_offsets: offsets } = raw;
   if (typeof dtype !== 'string') failTensor(file, name, `"dtype" is missing or not a string`);
   if (!(dtype in DTYPE_SIZE)) {
@@ -131,17 +168,33 @@ function parseEntry(name: string, raw: unknown, file: string, dataLength: number
   }
   if (!Array.isArray(offsets) || offsets.length !== 2) failTensor(file, name, `"data_offsets" must be [begin, end]`);
   const [begin, end] = offsets as unknown[];
-  if (typeof begin !== 'number' || typeof end !== 'number' || !Number.isSafeInteger(begin) || !Number.isSafeInteger(end) || begin < 0 || end < 0) {
+  if (
+    typeof begin !== 'number' ||
+    typeof end !== 'number' ||
+    !Number.isSafeInteger(begin) ||
+    !Number.isSafeInteger(end) ||
+    begin < 0 ||
+    end < 0
+  ) {
     failTensor(file, name, `data_offsets ${JSON.stringify(offsets)} must be non-negative integers`);
   }
   if (begin > end) failTensor(file, name, `data_offsets [${begin}, ${end}]: begin is after end`);
-  if (end > dataLength) failTensor(file, name, `data_offsets [${begin}, ${end}] run past the ${dataLength}-byte data section (file truncated?)`);
+  if (end > dataLength)
+    failTensor(
+      file,
+      name,
+      `data_offsets [${begin}, ${end}] run past the ${dataLength}-byte data section (file truncated?)`,
+    );
   const dt = dtype as SafetensorsReadDtype;
   const dims = shape as number[];
   const count = dims.reduce((a, b) => a * b, 1);
   const want = count * DTYPE_SIZE[dt];
   if (end - begin !== want) {
-    failTensor(file, name, `data_offsets [${begin}, ${end}] hold ${end - begin} bytes but ${dt} shape [${dims.join(', ')}] needs ${want}`);
+    failTensor(
+      file,
+      name,
+      `data_offsets [${begin}, ${end}] hold ${end - begin} bytes but ${dt} shape [${dims.join(', ')}] needs ${want}`,
+    );
   }
   return { name, dtype: dt, shape: [...dims], begin, end };
 }
@@ -166,7 +219,8 @@ function halfTable(): Float32Array {
 
 /** Decodes `count` raw little-endian values of `dtype` to float32. `bytes` may be unaligned. */
 export function decodeToFloat32(bytes: Uint8Array, dtype: SafetensorsReadDtype, count: number): Float32Array {
-  if (bytes.byteLength < count * DTYPE_SIZE[dtype]) throw new RangeError(`${count} ${dtype} values need ${count * DTYPE_SIZE[dtype]} bytes, got ${bytes.byteLength}`);
+  if (bytes.byteLength < count * DTYPE_SIZE[dtype])
+    throw new RangeError(`${count} ${dtype} values need ${count * DTYPE_SIZE[dtype]} bytes, got ${bytes.byteLength}`);
   const out = new Float32Array(count);
   if (dtype === 'F32' && LITTLE_ENDIAN) {
     new Uint8Array(out.buffer).set(bytes);
@@ -198,16 +252,36 @@ export function decodeToFloat32(bytes: Uint8Array, dtype: SafetensorsReadDtype, 
       }
       break;
     }
-    case 'F64': for (let i = 0; i < count; i++) out[i] = view.getFloat64(i * 8, true); break;
-    case 'I64': for (let i = 0; i < count; i++) out[i] = Number(view.getBigInt64(i * 8, true)); break;
-    case 'U64': for (let i = 0; i < count; i++) out[i] = Number(view.getBigUint64(i * 8, true)); break;
-    case 'I32': for (let i = 0; i < count; i++) out[i] = view.getInt32(i * 4, true); break;
-    case 'U32': for (let i = 0; i < count; i++) out[i] = view.getUint32(i * 4, true); break;
-    case 'I16': for (let i = 0; i < count; i++) out[i] = view.getInt16(i * 2, true); break;
-    case 'U16': for (let i = 0; i < count; i++) out[i] = view.getUint16(i * 2, true); break;
-    case 'I8': for (let i = 0; i < count; i++) out[i] = view.getInt8(i); break;
-    case 'U8': for (let i = 0; i < count; i++) out[i] = view.getUint8(i); break;
-    case 'BOOL': for (let i = 0; i < count; i++) out[i] = view.getUint8(i) ? 1 : 0; break;
+    case 'F64':
+      for (let i = 0; i < count; i++) out[i] = view.getFloat64(i * 8, true);
+      break;
+    case 'I64':
+      for (let i = 0; i < count; i++) out[i] = Number(view.getBigInt64(i * 8, true));
+      break;
+    case 'U64':
+      for (let i = 0; i < count; i++) out[i] = Number(view.getBigUint64(i * 8, true));
+      break;
+    case 'I32':
+      for (let i = 0; i < count; i++) out[i] = view.getInt32(i * 4, true);
+      break;
+    case 'U32':
+      for (let i = 0; i < count; i++) out[i] = view.getUint32(i * 4, true);
+      break;
+    case 'I16':
+      for (let i = 0; i < count; i++) out[i] = view.getInt16(i * 2, true);
+      break;
+    case 'U16':
+      for (let i = 0; i < count; i++) out[i] = view.getUint16(i * 2, true);
+      break;
+    case 'I8':
+      for (let i = 0; i < count; i++) out[i] = view.getInt8(i);
+      break;
+    case 'U8':
+      for (let i = 0; i < count; i++) out[i] = view.getUint8(i);
+      break;
+    case 'BOOL':
+      for (let i = 0; i < count; i++) out[i] = view.getUint8(i) ? 1 : 0;
+      break;
   }
   return out;
 }
@@ -235,7 +309,13 @@ export function parseSafetensors(
 }
 
 /** Reads exactly `length` bytes at `position`, failing with the file name at an early end. */
-export async function readExactly(fh: FileHandle, length: number, position: number, file: string, what: string): Promise<Uint8Array> {
+export async function readExactly(
+  fh: FileHandle,
+  length: number,
+  position: number,
+  file: string,
+  what: string,
+): Promise<Uint8Array> {
   const out = new Uint8Array(length);
   let done = 0;
   while (done < length) {
@@ -355,9 +435,14 @@ async function writeAll(fh: FileHandle, bytes: Uint8Array): Promise<void> {
  * Keys are sorted and the header is space-padded to a multiple of 8, as the Python library does,
  * so a float32 file is byte-identical to `safetensors.torch.save_file`'s for the same tensors.
  */
-export async function writeSafetensors(file: string, tensors: Map<string, TensorData>, opts: WriteOptions = {}): Promise<void> {
+export async function writeSafetensors(
+  file: string,
+  tensors: Map<string, TensorData>,
+  opts: WriteOptions = {},
+): Promise<void> {
   const dtype = opts.dtype ?? 'F32';
-  if (dtype !== 'F32' && dtype !== 'F16') fail(file, `cannot write dtype "${String(dtype)}": only F32 and F16 are written`);
+  if (dtype !== 'F32' && dtype !== 'F16')
+    fail(file, `cannot write dtype "${String(dtype)}": only F32 and F16 are written`);
   const metadata = opts.metadata ?? { format: 'pt' };
   for (const [k, v] of Object.entries(metadata)) {
     if (typeof v !== 'string') fail(file, `metadata field "${k}" is ${typeof v}, expected a string`);
@@ -374,7 +459,8 @@ export async function writeSafetensors(file: string, tensors: Map<string, Tensor
     }
     if (!(t.data instanceof Float32Array)) failTensor(file, name, 'data must be a Float32Array');
     const count = elementCount(t.shape);
-    if (t.data.length !== count) failTensor(file, name, `data has ${t.data.length} values but shape [${t.shape.join(', ')}] needs ${count}`);
+    if (t.data.length !== count)
+      failTensor(file, name, `data has ${t.data.length} values but shape [${t.shape.join(', ')}] needs ${count}`);
     header[name] = { dtype, shape: t.shape, data_offsets: [offset, offset + count * size] };
     offset += count * size;
   }

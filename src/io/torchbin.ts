@@ -7,13 +7,29 @@
 // torch uses for a state dict; any other global is refused, so a malicious file cannot execute code.
 import type { FileHandle } from 'node:fs/promises';
 import { inflateRawSync } from 'node:zlib';
-import { DTYPE_SIZE, WeightsError, decodeToFloat32, openWeights, readExactly, type SafetensorsReadDtype, type TensorData } from './safetensors.js';
+import {
+  DTYPE_SIZE,
+  WeightsError,
+  decodeToFloat32,
+  openWeights,
+  readExactly,
+  type SafetensorsReadDtype,
+  type TensorData,
+} from './safetensors.js';
 import { failWith } from './validate.js';
 
 /** torch storage classes and the dtype of their elements. */
 const STORAGE_DTYPES: Readonly<Record<string, SafetensorsReadDtype>> = {
-  FloatStorage: 'F32', HalfStorage: 'F16', BFloat16Storage: 'BF16', DoubleStorage: 'F64', LongStorage: 'I64',
-  IntStorage: 'I32', ShortStorage: 'I16', CharStorage: 'I8', ByteStorage: 'U8', BoolStorage: 'BOOL',
+  FloatStorage: 'F32',
+  HalfStorage: 'F16',
+  BFloat16Storage: 'BF16',
+  DoubleStorage: 'F64',
+  LongStorage: 'I64',
+  IntStorage: 'I32',
+  ShortStorage: 'I16',
+  CharStorage: 'I8',
+  ByteStorage: 'U8',
+  BoolStorage: 'BOOL',
 };
 
 const ALLOWED_GLOBALS = new Set([
@@ -32,16 +48,37 @@ class PyGlobal {
 }
 
 class StorageRef {
-  constructor(readonly dtype: SafetensorsReadDtype, readonly key: string, readonly viewOffset = 0, readonly viewSize?: number) {}
+  constructor(
+    readonly dtype: SafetensorsReadDtype,
+    readonly key: string,
+    readonly viewOffset = 0,
+    readonly viewSize?: number,
+  ) {}
 }
 
 class TensorRef {
-  constructor(readonly storage: StorageRef, readonly offset: number, readonly size: number[], readonly stride: number[]) {}
+  constructor(
+    readonly storage: StorageRef,
+    readonly offset: number,
+    readonly size: number[],
+    readonly stride: number[],
+  ) {}
 }
 
 class Mark {}
 
-type PyValue = null | boolean | number | bigint | string | Uint8Array | PyValue[] | Map<PyValue, PyValue> | PyGlobal | StorageRef | TensorRef;
+type PyValue =
+  | null
+  | boolean
+  | number
+  | bigint
+  | string
+  | Uint8Array
+  | PyValue[]
+  | Map<PyValue, PyValue>
+  | PyGlobal
+  | StorageRef
+  | TensorRef;
 type StackItem = PyValue | Mark;
 
 const fail: (file: string, what: string) => never = failWith(WeightsError);
@@ -59,7 +96,8 @@ function kindOf(v: PyValue): string {
 
 function toInt(v: PyValue, file: string, what: string): number {
   const n = typeof v === 'bigint' ? Number(v) : v;
-  if (typeof n !== 'number' || !Number.isSafeInteger(n)) fail(file, `pickle: ${what} is ${kindOf(v)}, expected an integer`);
+  if (typeof n !== 'number' || !Number.isSafeInteger(n))
+    fail(file, `pickle: ${what} is ${kindOf(v)}, expected an integer`);
   return n;
 }
 
@@ -72,7 +110,12 @@ function toIntTuple(v: PyValue, file: string, what: string): number[] {
  * Interprets one pickle starting at `pos`. `persistentLoad` resolves BINPERSID references (storages).
  * Returns the unpickled value and the position after its STOP opcode.
  */
-function unpickle(buf: Uint8Array, pos: number, file: string, persistentLoad: (pid: PyValue) => PyValue): { value: PyValue; end: number } {
+function unpickle(
+  buf: Uint8Array,
+  pos: number,
+  file: string,
+  persistentLoad: (pid: PyValue) => PyValue,
+): { value: PyValue; end: number } {
   const view = new DataView(buf.buffer, buf.byteOffset, buf.byteLength);
   const utf8 = new TextDecoder('utf-8');
   const stack: StackItem[] = [];
@@ -117,7 +160,8 @@ function unpickle(buf: Uint8Array, pos: number, file: string, persistentLoad: (p
     return s;
   };
   const pop = (): PyValue => {
-    if (stack.length === 0 || (marks.length && stack.length <= marks[marks.length - 1])) fail(file, 'pickle: stack underflow');
+    if (stack.length === 0 || (marks.length && stack.length <= marks[marks.length - 1]))
+      fail(file, 'pickle: stack underflow');
     return stack.pop() as PyValue;
   };
   const top = (): PyValue => {
@@ -147,7 +191,10 @@ function unpickle(buf: Uint8Array, pos: number, file: string, persistentLoad: (p
   const global = (module: string, name: string): PyGlobal => {
     const full = `${module}.${name}`;
     if (!ALLOWED_GLOBALS.has(full)) {
-      fail(file, `pickle: refusing global ${full}: only a plain state dict of tensors is read (never code); re-save the weights as model.safetensors`);
+      fail(
+        file,
+        `pickle: refusing global ${full}: only a plain state dict of tensors is read (never code); re-save the weights as model.safetensors`,
+      );
     }
     return new PyGlobal(full);
   };
@@ -161,10 +208,15 @@ function unpickle(buf: Uint8Array, pos: number, file: string, persistentLoad: (p
       case 'torch._utils._rebuild_tensor':
       case 'torch._utils._rebuild_tensor_v2': {
         const [storage, offset, size, stride] = args;
-        if (!(storage instanceof StorageRef)) fail(file, `pickle: ${fn.name} got ${kindOf(storage as PyValue)} instead of a storage`);
+        if (!(storage instanceof StorageRef))
+          fail(file, `pickle: ${fn.name} got ${kindOf(storage as PyValue)} instead of a storage`);
         const shape = toIntTuple(size as PyValue, file, 'tensor size');
         const strides = toIntTuple(stride as PyValue, file, 'tensor stride');
-        if (strides.length !== shape.length) fail(file, `pickle: tensor size ${JSON.stringify(shape)} and stride ${JSON.stringify(strides)} differ in rank`);
+        if (strides.length !== shape.length)
+          fail(
+            file,
+            `pickle: tensor size ${JSON.stringify(shape)} and stride ${JSON.stringify(strides)} differ in rank`,
+          );
         return new TensorRef(storage, toInt(offset as PyValue, file, 'storage offset'), shape, strides);
       }
       case 'torch._utils._rebuild_parameter':
@@ -177,28 +229,53 @@ function unpickle(buf: Uint8Array, pos: number, file: string, persistentLoad: (p
   for (;;) {
     const op = u8();
     switch (op) {
-      case 0x80: u8(); break; // PROTO
-      case 0x95: u64(); break; // FRAME: framing is only a hint for buffered readers
-      case 0x2e: { // STOP
+      case 0x80:
+        u8();
+        break; // PROTO
+      case 0x95:
+        u64();
+        break; // FRAME: framing is only a hint for buffered readers
+      case 0x2e: {
+        // STOP
         const value = pop();
         return { value, end: pos };
       }
-      case 0x28: marks.push(stack.length); break; // MARK
-      case 0x31: popMark(); break; // POP_MARK
-      case 0x30: pop(); break; // POP
-      case 0x32: push(top()); break; // DUP
-      case 0x4e: push(null); break; // NONE
-      case 0x88: push(true); break; // NEWTRUE
-      case 0x89: push(false); break; // NEWFALSE
-      case 0x4b: push(u8()); break; // BININT1
-      case 0x4d: push(u16()); break; // BININT2
-      case 0x4a: { // BININT
+      case 0x28:
+        marks.push(stack.length);
+        break; // MARK
+      case 0x31:
+        popMark();
+        break; // POP_MARK
+      case 0x30:
+        pop();
+        break; // POP
+      case 0x32:
+        push(top());
+        break; // DUP
+      case 0x4e:
+        push(null);
+        break; // NONE
+      case 0x88:
+        push(true);
+        break; // NEWTRUE
+      case 0x89:
+        push(false);
+        break; // NEWFALSE
+      case 0x4b:
+        push(u8());
+        break; // BININT1
+      case 0x4d:
+        push(u16());
+        break; // BININT2
+      case 0x4a: {
+        // BININT
         need(4);
         push(view.getInt32(pos, true));
         pos += 4;
         break;
       }
-      case 0x8a: { // LONG1: little-endian two's complement
+      case 0x8a: {
+        // LONG1: little-endian two's complement
         const b = bytes(u8());
         let v = 0n;
         for (let i = b.length - 1; i >= 0; i--) v = (v << 8n) | BigInt(b[i]);
@@ -206,131 +283,201 @@ function unpickle(buf: Uint8Array, pos: number, file: string, persistentLoad: (p
         push(v >= BigInt(Number.MIN_SAFE_INTEGER) && v <= BigInt(Number.MAX_SAFE_INTEGER) ? Number(v) : v);
         break;
       }
-      case 0x49: { // INT (text)
+      case 0x49: {
+        // INT (text)
         const s = line();
         push(s === '01' ? true : s === '00' ? false : Number.parseInt(s, 10));
         break;
       }
-      case 0x47: { // BINFLOAT (big-endian)
+      case 0x47: {
+        // BINFLOAT (big-endian)
         need(8);
         push(view.getFloat64(pos, false));
         pos += 8;
         break;
       }
-      case 0x58: push(utf8.decode(bytes(u32()))); break; // BINUNICODE
-      case 0x8c: push(utf8.decode(bytes(u8()))); break; // SHORT_BINUNICODE
-      case 0x8d: push(utf8.decode(bytes(u64()))); break; // BINUNICODE8
-      case 0x54: push(utf8.decode(bytes(u32()))); break; // BINSTRING (py2 str; ASCII keys in practice)
-      case 0x55: push(utf8.decode(bytes(u8()))); break; // SHORT_BINSTRING
-      case 0x42: push(bytes(u32()).slice()); break; // BINBYTES
-      case 0x43: push(bytes(u8()).slice()); break; // SHORT_BINBYTES
-      case 0x29: push([]); break; // EMPTY_TUPLE
-      case 0x5d: push([]); break; // EMPTY_LIST
-      case 0x7d: push(new Map()); break; // EMPTY_DICT
-      case 0x74: push(popMark()); break; // TUPLE
-      case 0x6c: push(popMark()); break; // LIST
-      case 0x85: push([pop()]); break; // TUPLE1
-      case 0x86: { // TUPLE2
+      case 0x58:
+        push(utf8.decode(bytes(u32())));
+        break; // BINUNICODE
+      case 0x8c:
+        push(utf8.decode(bytes(u8())));
+        break; // SHORT_BINUNICODE
+      case 0x8d:
+        push(utf8.decode(bytes(u64())));
+        break; // BINUNICODE8
+      case 0x54:
+        push(utf8.decode(bytes(u32())));
+        break; // BINSTRING (py2 str; ASCII keys in practice)
+      case 0x55:
+        push(utf8.decode(bytes(u8())));
+        break; // SHORT_BINSTRING
+      case 0x42:
+        push(bytes(u32()).slice());
+        break; // BINBYTES
+      case 0x43:
+        push(bytes(u8()).slice());
+        break; // SHORT_BINBYTES
+      case 0x29:
+        push([]);
+        break; // EMPTY_TUPLE
+      case 0x5d:
+        push([]);
+        break; // EMPTY_LIST
+      case 0x7d:
+        push(new Map());
+        break; // EMPTY_DICT
+      case 0x74:
+        push(popMark());
+        break; // TUPLE
+      case 0x6c:
+        push(popMark());
+        break; // LIST
+      case 0x85:
+        push([pop()]);
+        break; // TUPLE1
+      case 0x86: {
+        // TUPLE2
         const b = pop();
         push([pop(), b]);
         break;
       }
-      case 0x87: { // TUPLE3
+      case 0x87: {
+        // TUPLE3
         const c = pop();
         const b = pop();
         push([pop(), b, c]);
         break;
       }
-      case 0x64: { // DICT
+      case 0x64: {
+        // DICT
         const d = new Map<PyValue, PyValue>();
         setItems(d, popMark());
         push(d);
         break;
       }
-      case 0x73: { // SETITEM
+      case 0x73: {
+        // SETITEM
         const v = pop();
         const k = pop();
         setItems(top(), [k, v]);
         break;
       }
-      case 0x75: { // SETITEMS
+      case 0x75: {
+        // SETITEMS
         const items = popMark();
         setItems(top(), items);
         break;
       }
-      case 0x61: { // APPEND
+      case 0x61: {
+        // APPEND
         const v = pop();
         appendItems(top(), [v]);
         break;
       }
-      case 0x65: { // APPENDS
+      case 0x65: {
+        // APPENDS
         const items = popMark();
         appendItems(top(), items);
         break;
       }
-      case 0x71: memo.set(u8(), top()); break; // BINPUT
-      case 0x72: memo.set(u32(), top()); break; // LONG_BINPUT
-      case 0x94: memo.set(memo.size, top()); break; // MEMOIZE
-      case 0x70: memo.set(Number.parseInt(line(), 10), top()); break; // PUT
-      case 0x68: case 0x6a: case 0x67: { // BINGET, LONG_BINGET, GET
+      case 0x71:
+        memo.set(u8(), top());
+        break; // BINPUT
+      case 0x72:
+        memo.set(u32(), top());
+        break; // LONG_BINPUT
+      case 0x94:
+        memo.set(memo.size, top());
+        break; // MEMOIZE
+      case 0x70:
+        memo.set(Number.parseInt(line(), 10), top());
+        break; // PUT
+      case 0x68:
+      case 0x6a:
+      case 0x67: {
+        // BINGET, LONG_BINGET, GET
         const idx = op === 0x68 ? u8() : op === 0x6a ? u32() : Number.parseInt(line(), 10);
         if (!memo.has(idx)) fail(file, `pickle: memo entry ${idx} read before it was written`);
         push(memo.get(idx) as PyValue);
         break;
       }
-      case 0x63: { // GLOBAL
+      case 0x63: {
+        // GLOBAL
         const module = line();
         push(global(module, line()));
         break;
       }
-      case 0x93: { // STACK_GLOBAL
+      case 0x93: {
+        // STACK_GLOBAL
         const name = pop();
         const module = pop();
-        if (typeof module !== 'string' || typeof name !== 'string') fail(file, 'pickle: STACK_GLOBAL needs two strings');
+        if (typeof module !== 'string' || typeof name !== 'string')
+          fail(file, 'pickle: STACK_GLOBAL needs two strings');
         push(global(module, name));
         break;
       }
-      case 0x52: { // REDUCE
+      case 0x52: {
+        // REDUCE
         const args = pop();
         push(reduce(pop(), args));
         break;
       }
-      case 0x81: { // NEWOBJ: cls.__new__(cls, *args); torch state dicts only need OrderedDict
+      case 0x81: {
+        // NEWOBJ: cls.__new__(cls, *args); torch state dicts only need OrderedDict
         const args = pop();
         push(reduce(pop(), args));
         break;
       }
-      case 0x62: { // BUILD: state applied to an object; a state dict's `_metadata` attribute is not needed
+      case 0x62: {
+        // BUILD: state applied to an object; a state dict's `_metadata` attribute is not needed
         pop();
         const obj = top();
         if (!(obj instanceof Map) && !(obj instanceof TensorRef)) fail(file, `pickle: BUILD on ${kindOf(obj)}`);
         break;
       }
-      case 0x51: push(persistentLoad(pop())); break; // BINPERSID
+      case 0x51:
+        push(persistentLoad(pop()));
+        break; // BINPERSID
       default:
-        fail(file, `pickle: opcode 0x${op.toString(16).padStart(2, '0')} at byte ${pos - 1} is not supported in a state dict`);
+        fail(
+          file,
+          `pickle: opcode 0x${op.toString(16).padStart(2, '0')} at byte ${pos - 1} is not supported in a state dict`,
+        );
     }
   }
 }
 
 /** `('storage', <storage class>, key, location, numel[, view_metadata])` → StorageRef. */
 function storageFromPid(pid: PyValue, file: string): StorageRef {
-  if (!Array.isArray(pid) || pid[0] !== 'storage' || pid.length < 5) fail(file, `pickle: persistent id ${kindOf(pid)} is not a torch storage`);
+  if (!Array.isArray(pid) || pid[0] !== 'storage' || pid.length < 5)
+    fail(file, `pickle: persistent id ${kindOf(pid)} is not a torch storage`);
   const cls = pid[1];
   if (!(cls instanceof PyGlobal)) fail(file, `pickle: storage type is ${kindOf(cls)}`);
   const dtype = STORAGE_DTYPES[cls.name.replace(/^torch\./, '')];
   if (!dtype) fail(file, `pickle: storage type ${cls.name} is not supported`);
   const key = pid[2];
-  if (typeof key !== 'string' || !/^[\w.-]+$/.test(key)) fail(file, `pickle: storage key ${JSON.stringify(String(key))} is invalid`);
+  if (typeof key !== 'string' || !/^[\w.-]+$/.test(key))
+    fail(file, `pickle: storage key ${JSON.stringify(String(key))} is invalid`);
   // Legacy files may reference a view of a larger storage: (view_key, offset, size).
   const viewMeta = pid[5];
   if (Array.isArray(viewMeta)) {
-    return new StorageRef(dtype, key, toInt(viewMeta[1] ?? null, file, 'storage view offset'), toInt(viewMeta[2] ?? null, file, 'storage view size'));
+    return new StorageRef(
+      dtype,
+      key,
+      toInt(viewMeta[1] ?? null, file, 'storage view offset'),
+      toInt(viewMeta[2] ?? null, file, 'storage view size'),
+    );
   }
   return new StorageRef(dtype, key);
 }
 
-interface ZipEntry { name: string; method: number; compressedSize: number; size: number; localOffset: number }
+interface ZipEntry {
+  name: string;
+  method: number;
+  compressedSize: number;
+  size: number;
+  localOffset: number;
+}
 
 /** Reads the zip central directory (with zip64 records, which torch writes for large files). */
 async function zipEntries(fh: FileHandle, size: number, file: string): Promise<Map<string, ZipEntry>> {
@@ -379,9 +526,18 @@ async function zipEntries(fh: FileHandle, size: number, file: string): Promise<M
       const len = dv.getUint16(e + 2, true);
       if (id === 0x0001) {
         let q = e + 4;
-        if (fileSize === 0xffffffff) { fileSize = Number(dv.getBigUint64(q, true)); q += 8; }
-        if (compressedSize === 0xffffffff) { compressedSize = Number(dv.getBigUint64(q, true)); q += 8; }
-        if (localOffset === 0xffffffff) { localOffset = Number(dv.getBigUint64(q, true)); q += 8; }
+        if (fileSize === 0xffffffff) {
+          fileSize = Number(dv.getBigUint64(q, true));
+          q += 8;
+        }
+        if (compressedSize === 0xffffffff) {
+          compressedSize = Number(dv.getBigUint64(q, true));
+          q += 8;
+        }
+        if (localOffset === 0xffffffff) {
+          localOffset = Number(dv.getBigUint64(q, true));
+          q += 8;
+        }
       }
       e += 4 + len;
     }
@@ -395,7 +551,8 @@ async function zipRead(fh: FileHandle, entry: ZipEntry, fileSize: number, file: 
   const local = new DataView((await readExactly(fh, 30, entry.localOffset, file, `zip entry ${entry.name}`)).buffer);
   if (local.getUint32(0, true) !== 0x04034b50) fail(file, `zip entry ${entry.name}: local header is corrupt`);
   const start = entry.localOffset + 30 + local.getUint16(26, true) + local.getUint16(28, true);
-  if (start + entry.compressedSize > fileSize) fail(file, `zip entry ${entry.name} runs past the end of the file (truncated?)`);
+  if (start + entry.compressedSize > fileSize)
+    fail(file, `zip entry ${entry.name} runs past the end of the file (truncated?)`);
   const raw = await readExactly(fh, entry.compressedSize, start, file, `zip entry ${entry.name}`);
   if (entry.method === 0) return raw;
   if (entry.method === 8) {
@@ -406,7 +563,8 @@ async function zipRead(fh: FileHandle, entry: ZipEntry, fileSize: number, file: 
     } catch (e) {
       fail(file, `zip entry ${entry.name}: cannot inflate: ${(e as Error).message}`);
     }
-    if (out.byteLength !== entry.size) fail(file, `zip entry ${entry.name}: inflates to ${out.byteLength} bytes, the directory says ${entry.size}`);
+    if (out.byteLength !== entry.size)
+      fail(file, `zip entry ${entry.name}: inflates to ${out.byteLength} bytes, the directory says ${entry.size}`);
     return new Uint8Array(out.buffer, out.byteOffset, out.byteLength);
   }
   fail(file, `zip entry ${entry.name}: compression method ${entry.method} is not supported`);
@@ -415,14 +573,18 @@ async function zipRead(fh: FileHandle, entry: ZipEntry, fileSize: number, file: 
 /** Gathers a (possibly strided, offset) tensor out of its storage into a contiguous float32 array. */
 function gather(name: string, t: TensorRef, storage: Float32Array, file: string): TensorData {
   const count = t.size.reduce((a, b) => a * b, 1);
-  if (count > MAX_ELEMENTS) fail(file, `tensor "${name}": size ${JSON.stringify(t.size)} has more elements than one array can hold`);
+  if (count > MAX_ELEMENTS)
+    fail(file, `tensor "${name}": size ${JSON.stringify(t.size)} has more elements than one array can hold`);
   if (t.size.some((d) => d < 0) || t.stride.some((s) => s < 0) || t.offset < 0) {
     fail(file, `tensor "${name}": negative size, stride or offset`);
   }
   if (count > 0) {
     const last = t.offset + t.size.reduce((acc, d, i) => acc + (d - 1) * t.stride[i], 0);
     if (last >= storage.length) {
-      fail(file, `tensor "${name}": size ${JSON.stringify(t.size)}, stride ${JSON.stringify(t.stride)} and offset ${t.offset} reach element ${last} of a ${storage.length}-element storage`);
+      fail(
+        file,
+        `tensor "${name}": size ${JSON.stringify(t.size)}, stride ${JSON.stringify(t.stride)} and offset ${t.offset} reach element ${last} of a ${storage.length}-element storage`,
+      );
     }
   }
   const out = new Float32Array(count);
@@ -452,11 +614,16 @@ function gather(name: string, t: TensorRef, storage: Float32Array, file: string)
 }
 
 function stateDictEntries(value: PyValue, file: string): [string, TensorRef][] {
-  if (!(value instanceof Map)) fail(file, `the pickle holds ${kindOf(value)}, expected a state dict (a dict of tensors)`);
+  if (!(value instanceof Map))
+    fail(file, `the pickle holds ${kindOf(value)}, expected a state dict (a dict of tensors)`);
   const out: [string, TensorRef][] = [];
   for (const [k, v] of value) {
     if (typeof k !== 'string') fail(file, `state dict key ${kindOf(k)} is not a string`);
-    if (!(v instanceof TensorRef)) fail(file, `tensor "${k}": value is ${kindOf(v)}, expected a tensor (is this a full training checkpoint rather than a state dict?)`);
+    if (!(v instanceof TensorRef))
+      fail(
+        file,
+        `tensor "${k}": value is ${kindOf(v)}, expected a tensor (is this a full training checkpoint rather than a state dict?)`,
+      );
     out.push([k, v]);
   }
   return out;
@@ -469,11 +636,17 @@ export interface TorchReadOptions {
 
 function decodeStorage(bytes: Uint8Array, dtype: SafetensorsReadDtype, key: string, file: string): Float32Array {
   const size = DTYPE_SIZE[dtype];
-  if (bytes.length % size) fail(file, `storage ${key}: ${bytes.length} bytes is not a whole number of ${dtype} elements`);
+  if (bytes.length % size)
+    fail(file, `storage ${key}: ${bytes.length} bytes is not a whole number of ${dtype} elements`);
   return decodeToFloat32(bytes, dtype, bytes.length / size);
 }
 
-async function readZipFormat(fh: FileHandle, size: number, file: string, opts: TorchReadOptions): Promise<Map<string, TensorData>> {
+async function readZipFormat(
+  fh: FileHandle,
+  size: number,
+  file: string,
+  opts: TorchReadOptions,
+): Promise<Map<string, TensorData>> {
   const entries = await zipEntries(fh, size, file);
   const pkl = [...entries.keys()].find((n) => /^[^/]+\/data\.pkl$/.test(n) || n === 'data.pkl');
   if (!pkl) fail(file, 'no data.pkl in the zip: not a torch.save file');
@@ -496,16 +669,24 @@ async function readZipFormat(fh: FileHandle, size: number, file: string, opts: T
   return tensors;
 }
 
-async function readLegacyFormat(fh: FileHandle, size: number, file: string, opts: TorchReadOptions): Promise<Map<string, TensorData>> {
+async function readLegacyFormat(
+  fh: FileHandle,
+  size: number,
+  file: string,
+  opts: TorchReadOptions,
+): Promise<Map<string, TensorData>> {
   // The legacy stream has no index, so it is read whole; such checkpoints predate very large models.
   const buf = await readExactly(fh, size, 0, file, 'the file');
   const refuse = (): never => fail(file, 'pickle: unexpected persistent id in the legacy header');
   const magic = unpickle(buf, 0, file, refuse);
-  if (magic.value !== 0x1950a86a20f9469cfc6cn) fail(file, 'not a PyTorch file: neither a zip archive nor a legacy torch.save stream');
+  if (magic.value !== 0x1950a86a20f9469cfc6cn)
+    fail(file, 'not a PyTorch file: neither a zip archive nor a legacy torch.save stream');
   const protocol = unpickle(buf, magic.end, file, refuse);
-  if (protocol.value !== 1001) fail(file, `legacy torch.save protocol ${String(protocol.value)} is not supported (expected 1001)`);
+  if (protocol.value !== 1001)
+    fail(file, `legacy torch.save protocol ${String(protocol.value)} is not supported (expected 1001)`);
   const sysInfo = unpickle(buf, protocol.end, file, refuse);
-  if (sysInfo.value instanceof Map && sysInfo.value.get('little_endian') === false) fail(file, 'big-endian checkpoints are not supported');
+  if (sysInfo.value instanceof Map && sysInfo.value.get('little_endian') === false)
+    fail(file, 'big-endian checkpoints are not supported');
   const main = unpickle(buf, sysInfo.end, file, (pid) => storageFromPid(pid, file));
   const keys = unpickle(buf, main.end, file, refuse);
   if (!Array.isArray(keys.value)) fail(file, 'legacy storage key list is missing');
@@ -527,7 +708,8 @@ async function readLegacyFormat(fh: FileHandle, size: number, file: string, opts
     const dtype = dtypes.get(key);
     if (!dtype) fail(file, `storage ${key} is not used by any tensor of the state dict`);
     const bytes = numel * DTYPE_SIZE[dtype];
-    if (numel < 0 || pos + bytes > buf.length) fail(file, `storage ${key}: ${bytes} bytes run past the end of the file (truncated?)`);
+    if (numel < 0 || pos + bytes > buf.length)
+      fail(file, `storage ${key}: ${bytes} bytes run past the end of the file (truncated?)`);
     raw.set(key, decodeToFloat32(buf.subarray(pos, pos + bytes), dtype, numel));
     pos += bytes;
   }
@@ -536,7 +718,8 @@ async function readLegacyFormat(fh: FileHandle, size: number, file: string, opts
     if (opts.filter && !opts.filter(name, t.size)) continue;
     let data = raw.get(t.storage.key);
     if (!data) fail(file, `tensor "${name}": storage ${t.storage.key} is missing from the file`);
-    if (t.storage.viewSize !== undefined) data = data.subarray(t.storage.viewOffset, t.storage.viewOffset + t.storage.viewSize);
+    if (t.storage.viewSize !== undefined)
+      data = data.subarray(t.storage.viewOffset, t.storage.viewOffset + t.storage.viewSize);
     tensors.set(name, gather(name, t, data, file));
   }
   return tensors;
@@ -553,7 +736,8 @@ export async function readTorchBin(file: string, opts: TorchReadOptions = {}): P
     const size = (await fh.stat()).size;
     if (size < 4) fail(file, `file is ${size} bytes: not a PyTorch checkpoint`);
     const head = await readExactly(fh, 4, 0, file, 'the file signature');
-    if (head[0] === 0x50 && head[1] === 0x4b && head[2] === 0x03 && head[3] === 0x04) return await readZipFormat(fh, size, file, opts);
+    if (head[0] === 0x50 && head[1] === 0x4b && head[2] === 0x03 && head[3] === 0x04)
+      return await readZipFormat(fh, size, file, opts);
     if (head[0] === 0x80) return await readLegacyFormat(fh, size, file, opts);
     if (head[0] === 0x1f && head[1] === 0x8b) fail(file, 'gzip/tar torch checkpoints (torch < 0.4) are not supported');
     fail(file, 'not a PyTorch checkpoint: neither a zip archive nor a pickle');

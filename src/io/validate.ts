@@ -24,5 +24,7 @@ export function show(v: unknown): string {
  * Example: `const fail = failWith(WeightsError); fail(file, 'truncated header')`
  */
 export function failWith(ErrorClass: new (message: string) => Error): (file: string, what: string) => never {
-  return (file, what) => { throw new ErrorClass(`${where(file)}: ${what}`); };
+  return (file, what) => {
+    throw new ErrorClass(`${where(file)}: ${what}`);
+  };
 }

@@ -10,7 +10,10 @@ const fail: (file: string, what: string) => never = failWith(WeightsError);
 
 /** Weight files a model directory may hold, in the order transformers prefers them. */
 export const WEIGHT_FILES: readonly string[] = [
-  'model.safetensors', 'model.safetensors.index.json', 'pytorch_model.bin', 'pytorch_model.bin.index.json',
+  'model.safetensors',
+  'model.safetensors.index.json',
+  'pytorch_model.bin',
+  'pytorch_model.bin.index.json',
 ];
 
 /**
@@ -41,7 +44,10 @@ export async function readShardIndex(file: string): Promise<Map<string, string>>
  * safetensors (model.safetensors.index.json), pytorch_model.bin or sharded .bin files.
  * Returns the tensors (float32) and the file that was chosen.
  */
-export async function readModelWeights(dir: string, opts: { filter?: (name: string) => boolean } = {}): Promise<{ tensors: Map<string, TensorData>; file: string }> {
+export async function readModelWeights(
+  dir: string,
+  opts: { filter?: (name: string) => boolean } = {},
+): Promise<{ tensors: Map<string, TensorData>; file: string }> {
   let chosen: string | undefined;
   for (const name of WEIGHT_FILES) {
     try {
@@ -66,7 +72,8 @@ export async function readModelWeights(dir: string, opts: { filter?: (name: stri
     for (const [k, v] of await readOne(path.join(dir, shard))) tensors.set(k, v);
   }
   for (const [tensor, shard] of index) {
-    if (!tensors.has(tensor) && (!filter || filter(tensor))) fail(chosen, `tensor "${tensor}": listed in shard ${shard} but not found there`);
+    if (!tensors.has(tensor) && (!filter || filter(tensor)))
+      fail(chosen, `tensor "${tensor}": listed in shard ${shard} but not found there`);
   }
   return { tensors, file: chosen };
 }

@@ -16,8 +16,11 @@ export type AnyBert = BertModel | BertForSequenceClassification | BertForPreTrai
 export async function loadAuto(nameOrDir: string, opts: LoadOptions = {}): Promise<AnyBert> {
   const c = await openCheckpoint(nameOrDir, opts);
   const arch = c.config.architectures?.[0] ?? '';
-  const model = arch === 'BertForSequenceClassification' ? new BertForSequenceClassification(c.config, opts.labels)
-    : /PreTraining|MaskedLM/.test(arch) ? new BertForPreTraining(c.config)
-    : new BertModel(c.config);
+  const model =
+    arch === 'BertForSequenceClassification'
+      ? new BertForSequenceClassification(c.config, opts.labels)
+      : /PreTraining|MaskedLM/.test(arch)
+        ? new BertForPreTraining(c.config)
+        : new BertModel(c.config);
   return loadInto(model, c, opts, nameOrDir);
 }

@@ -6,30 +6,68 @@ import * as tf from '@tensorflow/tfjs';
 import type { BertConfig, ProblemType } from './config.js';
 import type { BertInputs } from './inputs.js';
 import { loadInto, openCheckpoint, PreTrainedModel, type LoadOptions, type ParamStore } from './pretrained.js';
-import { attentionProbs, bceWithLogits, bmm, crossEntropy, dropout, embedding, gatherRows, gelu, layerNorm, linear, matmul2d, mseLoss, view } from '../nn/ops.js';
+import {
+  attentionProbs,
+  bceWithLogits,
+  bmm,
+  crossEntropy,
+  dropout,
+  embedding,
+  gatherRows,
+  gelu,
+  layerNorm,
+  linear,
+  matmul2d,
+  mseLoss,
+  view,
+} from '../nn/ops.js';
 
 export type { BertConfig } from './config.js';
 
 // ---------------------------------------------------------------------------------------------
 // The backbone.
 
-interface Ctx { training: boolean; seed: () => number | undefined }
+interface Ctx {
+  training: boolean;
+  seed: () => number | undefined;
+}
 
 function activation(name: string): (x: tf.Tensor) => tf.Tensor {
   switch (name) {
-    case 'gelu': return gelu;
-    case 'relu': return tf.relu;
-    case 'tanh': return tf.tanh;
-    case 'silu': case 'swish': return (x) => tf.mul(x, tf.sigmoid(x));
-    case 'gelu_new': case 'gelu_pytorch_tanh': case 'gelu_fast': return (x) =>
-      tf.mul(tf.mul(0.5, x), tf.add(1, tf.tanh(tf.mul(Math.sqrt(2 / Math.PI), tf.add(x, tf.mul(0.044715, tf.pow(x, 3)))))));
-    default: throw new Error(`config.json: hidden_act "${name}" is not supported (use gelu, gelu_new, gelu_pytorch_tanh, gelu_fast, relu, silu or tanh)`);
+    case 'gelu':
+      return gelu;
+    case 'relu':
+      return tf.relu;
+    case 'tanh':
+      return tf.tanh;
+    case 'silu':
+    case 'swish':
+      return (x) => tf.mul(x, tf.sigmoid(x));
+    case 'gelu_new':
+    case 'gelu_pytorch_tanh':
+    case 'gelu_fast':
+      return (x) =>
+        tf.mul(
+          tf.mul(0.5, x),
+          tf.add(1, tf.tanh(tf.mul(Math.sqrt(2 / Math.PI), tf.add(x, tf.mul(0.044715, tf.pow(x, 3)))))),
+        );
+    default:
+      throw new Error(
+        `config.json: hidden_act "${name}" is not supported (use gelu, gelu_new, gelu_pytorch_tanh, gelu_fast, relu, silu or tanh)`,
+      );
   }
 }
 
 class Linear {
-  readonly w: string; readonly b: string;
-  constructor(readonly p: ParamStore, prefix: string, inDim: number, outDim: number, from: string) {
+  readonly w: string;
+  readonly b: string;
+  constructor(
+    readonly p: ParamStore,
+    prefix: string,
+    inDim: number,
+    outDim: number,
+    from: string,
+  ) {
     this.w = p.declare(`${prefix}.weight`, [outDim, inDim], 'normal', from, true);
     this.b = p.declare(`${prefix}.bias`, [outDim], 'zeros', from);
   }
@@ -39,8 +77,14 @@ class Linear {
 }
 
 class LayerNorm {
-  readonly w: string; readonly b: string;
-  constructor(readonly p: ParamStore, prefix: string, dim: number, readonly eps: number) {
+  readonly w: string;
+  readonly b: string;
+  constructor(
+    readonly p: ParamStore,
+    prefix: string,
+    dim: number,
+    readonly eps: number,
+  ) {
     this.w = p.declare(`${prefix}.weight`, [dim], 'ones', 'hidden_size');
     this.b = p.declare(`${prefix}.bias`, [dim], 'zeros', 'hidden_size');
   }
@@ -50,13 +94,34 @@ class LayerNorm {
 }
 
 export class BertEmbeddings {
-  readonly word: string; readonly position: string; readonly tokenType: string;
+  readonly word: string;
+  readonly position: string;
+  readonly tokenType: string;
   readonly norm: LayerNorm;
-  constructor(readonly p: ParamStore, prefix: string, readonly cfg: BertConfig) {
+  constructor(
+    readonly p: ParamStore,
+    prefix: string,
+    readonly cfg: BertConfig,
+  ) {
     const h = cfg.hidden_size;
-    this.word = p.declare(`${prefix}.word_embeddings.weight`, [cfg.vocab_size, h], 'embedding', 'vocab_size, hidden_size');
-    this.position = p.declare(`${prefix}.position_embeddings.weight`, [cfg.max_position_embeddings, h], 'normal', 'max_position_embeddings, hidden_size');
-    this.tokenType = p.declare(`${prefix}.token_type_embeddings.weight`, [cfg.type_vocab_size, h], 'normal', 'type_vocab_size, hidden_size');
+    this.word = p.declare(
+      `${prefix}.word_embeddings.weight`,
+      [cfg.vocab_size, h],
+      'embedding',
+      'vocab_size, hidden_size',
+    );
+    this.position = p.declare(
+      `${prefix}.position_embeddings.weight`,
+      [cfg.max_position_embeddings, h],
+      'normal',
+      'max_position_embeddings, hidden_size',
+    );
+    this.tokenType = p.declare(
+      `${prefix}.token_type_embeddings.weight`,
+      [cfg.type_vocab_size, h],
+      'normal',
+      'type_vocab_size, hidden_size',
+    );
     this.norm = new LayerNorm(p, `${prefix}.LayerNorm`, h, cfg.layer_norm_eps);
   }
   forward(inputIds: tf.Tensor2D, tokenTypeIds: tf.Tensor2D, ctx: Ctx): tf.Tensor {
@@ -70,9 +135,16 @@ export class BertEmbeddings {
 }
 
 export class BertSelfAttention {
-  readonly query: Linear; readonly key: Linear; readonly value: Linear;
-  readonly heads: number; readonly headDim: number;
-  constructor(p: ParamStore, prefix: string, readonly cfg: BertConfig) {
+  readonly query: Linear;
+  readonly key: Linear;
+  readonly value: Linear;
+  readonly heads: number;
+  readonly headDim: number;
+  constructor(
+    p: ParamStore,
+    prefix: string,
+    readonly cfg: BertConfig,
+  ) {
     const h = cfg.hidden_size;
     this.query = new Linear(p, `${prefix}.query`, h, h, 'hidden_size');
     this.key = new Linear(p, `${prefix}.key`, h, h, 'hidden_size');
@@ -83,7 +155,8 @@ export class BertSelfAttention {
   /** x [b, t, h], additiveMask [b, 1, 1, t] -> context [b, t, h] */
   forward(x: tf.Tensor, additiveMask: tf.Tensor, ctx: Ctx): tf.Tensor {
     const [b, t, h] = x.shape;
-    const nh = this.heads, dh = this.headDim;
+    const nh = this.heads,
+      dh = this.headDim;
     // [b, t, h] -> [b*nh, t, dh] (or [b*nh, dh, t] for keys, so scores need no transposed matmul)
     const split = (y: tf.Tensor, perm: number[], shape: [number, number, number]) =>
       view(tf.transpose(view(y, [b, t, nh, dh]), perm), shape) as tf.Tensor3D;
@@ -99,8 +172,15 @@ export class BertSelfAttention {
 
 /** Dense + dropout + residual + LayerNorm: BertSelfOutput and BertOutput are this shape. */
 class ResidualOutput {
-  readonly dense: Linear; readonly norm: LayerNorm;
-  constructor(p: ParamStore, prefix: string, inDim: number, readonly cfg: BertConfig, from: string) {
+  readonly dense: Linear;
+  readonly norm: LayerNorm;
+  constructor(
+    p: ParamStore,
+    prefix: string,
+    inDim: number,
+    readonly cfg: BertConfig,
+    from: string,
+  ) {
     this.dense = new Linear(p, `${prefix}.dense`, inDim, cfg.hidden_size, from);
     this.norm = new LayerNorm(p, `${prefix}.LayerNorm`, cfg.hidden_size, cfg.layer_norm_eps);
   }
@@ -111,14 +191,28 @@ class ResidualOutput {
 }
 
 export class BertLayer {
-  readonly self: BertSelfAttention; readonly attentionOutput: ResidualOutput;
-  readonly intermediate: Linear; readonly output: ResidualOutput;
+  readonly self: BertSelfAttention;
+  readonly attentionOutput: ResidualOutput;
+  readonly intermediate: Linear;
+  readonly output: ResidualOutput;
   readonly act: (x: tf.Tensor) => tf.Tensor;
   constructor(p: ParamStore, prefix: string, cfg: BertConfig) {
     this.self = new BertSelfAttention(p, `${prefix}.attention.self`, cfg);
     this.attentionOutput = new ResidualOutput(p, `${prefix}.attention.output`, cfg.hidden_size, cfg, 'hidden_size');
-    this.intermediate = new Linear(p, `${prefix}.intermediate.dense`, cfg.hidden_size, cfg.intermediate_size, 'intermediate_size, hidden_size');
-    this.output = new ResidualOutput(p, `${prefix}.output`, cfg.intermediate_size, cfg, 'hidden_size, intermediate_size');
+    this.intermediate = new Linear(
+      p,
+      `${prefix}.intermediate.dense`,
+      cfg.hidden_size,
+      cfg.intermediate_size,
+      'intermediate_size, hidden_size',
+    );
+    this.output = new ResidualOutput(
+      p,
+      `${prefix}.output`,
+      cfg.intermediate_size,
+      cfg,
+      'hidden_size, intermediate_size',
+    );
     this.act = activation(cfg.hidden_act);
   }
   forward(x: tf.Tensor, additiveMask: tf.Tensor, ctx: Ctx): tf.Tensor {
@@ -139,16 +233,26 @@ export class BertPooler {
   }
 }
 
-export interface BertOutput { lastHiddenState: tf.Tensor3D; poolerOutput: tf.Tensor2D }
+export interface BertOutput {
+  lastHiddenState: tf.Tensor3D;
+  poolerOutput: tf.Tensor2D;
+}
 
 /** Embeddings + encoder + pooler. `prefix` is '' for a bare BertModel and 'bert.' under a head. */
 export class Bert {
   readonly embeddings: BertEmbeddings;
   readonly layers: BertLayer[];
   readonly pooler: BertPooler;
-  constructor(readonly p: ParamStore, prefix: string, readonly cfg: BertConfig) {
+  constructor(
+    readonly p: ParamStore,
+    prefix: string,
+    readonly cfg: BertConfig,
+  ) {
     this.embeddings = new BertEmbeddings(p, `${prefix}embeddings`, cfg);
-    this.layers = Array.from({ length: cfg.num_hidden_layers }, (_, i) => new BertLayer(p, `${prefix}encoder.layer.${i}`, cfg));
+    this.layers = Array.from(
+      { length: cfg.num_hidden_layers },
+      (_, i) => new BertLayer(p, `${prefix}encoder.layer.${i}`, cfg),
+    );
     this.pooler = new BertPooler(p, `${prefix}pooler`, cfg);
   }
   forward(inputs: BertInputs, ctx: Ctx): BertOutput {
@@ -160,7 +264,10 @@ export class Bert {
     const additive = tf.reshape(tf.mul(tf.sub(1, tf.cast(mask, 'float32')), -3.4028234663852886e38), [b, 1, 1, t]);
     let x = this.embeddings.forward(inputIds, types, ctx);
     // One scope per layer: what a layer makes and the backward pass does not keep is freed at once.
-    for (const layer of this.layers) { const input = x; x = tf.tidy(() => layer.forward(input, additive, ctx)); }
+    for (const layer of this.layers) {
+      const input = x;
+      x = tf.tidy(() => layer.forward(input, additive, ctx));
+    }
     return { lastHiddenState: x as tf.Tensor3D, poolerOutput: this.pooler.forward(x) };
   }
 }
@@ -180,27 +287,41 @@ abstract class BertTask extends PreTrainedModel {
     this.ctx = { training: false, seed: () => (this.ctx.training ? this.dropoutSeed++ : undefined) };
   }
 
-  protected context(training: boolean): Ctx { this.ctx.training = training; return this.ctx; }
+  protected context(training: boolean): Ctx {
+    this.ctx.training = training;
+    return this.ctx;
+  }
   /** Makes dropout masks reproducible from here on. */
-  seedDropout(seed: number): void { this.dropoutSeed = seed * 1_000_003; }
+  seedDropout(seed: number): void {
+    this.dropoutSeed = seed * 1_000_003;
+  }
 }
 
 export type Architecture = 'BertModel' | 'BertForSequenceClassification' | 'BertForPreTraining';
 
 export class BertModel extends BertTask {
   readonly architecture = 'BertModel' as const;
-  constructor(config: BertConfig) { super(config, ''); }
+  constructor(config: BertConfig) {
+    super(config, '');
+  }
   static async fromPretrained(nameOrDir: string, opts: LoadOptions = {}): Promise<BertModel> {
     const c = await openCheckpoint(nameOrDir, opts);
     return loadInto(new BertModel(c.config), c, opts, nameOrDir);
   }
-  forward(inputs: BertInputs, training = false): BertOutput { return this.bert.forward(inputs, this.context(training)); }
+  forward(inputs: BertInputs, training = false): BertOutput {
+    return this.bert.forward(inputs, this.context(training));
+  }
 }
 
 function labelConfig(config: BertConfig, labels?: string[]): BertConfig {
-  const names = labels ?? (config.id2label
-    ? Object.keys(config.id2label).map(Number).sort((a, b) => a - b).map((i) => config.id2label![String(i)])
-    : Array.from({ length: config.num_labels ?? 2 }, (_, i) => `LABEL_${i}`));
+  const names =
+    labels ??
+    (config.id2label
+      ? Object.keys(config.id2label)
+          .map(Number)
+          .sort((a, b) => a - b)
+          .map((i) => config.id2label![String(i)])
+      : Array.from({ length: config.num_labels ?? 2 }, (_, i) => `LABEL_${i}`));
   if (names.length < 1) throw new Error('a classification head needs at least one label');
   return {
     ...config,
@@ -217,9 +338,17 @@ export class BertForSequenceClassification extends BertTask {
     const cfg = labelConfig(config, labels);
     super(cfg, 'bert.');
     this.labels = Object.values(cfg.id2label!);
-    this.classifier = new Linear(this.p, 'classifier', cfg.hidden_size, this.labels.length, 'id2label (number of labels), hidden_size');
+    this.classifier = new Linear(
+      this.p,
+      'classifier',
+      cfg.hidden_size,
+      this.labels.length,
+      'id2label (number of labels), hidden_size',
+    );
   }
-  get numLabels(): number { return this.labels.length; }
+  get numLabels(): number {
+    return this.labels.length;
+  }
   /**
    * A classifier from a checkpoint (directory or Hub id), as transformers' from_pretrained: weights
    * the checkpoint lacks (a new head) are initialised and reported.
@@ -252,9 +381,12 @@ export class BertForSequenceClassification extends BertTask {
   loss(inputs: BertInputs, labels: tf.Tensor, training = false): tf.Scalar {
     const logits = this.forward(inputs, training).logits;
     switch (problemType(this.config, labels.dtype)) {
-      case 'regression': return mseLoss(this.numLabels === 1 ? tf.reshape(logits, [-1]) : logits, tf.cast(labels, 'float32'));
-      case 'multi_label_classification': return bceWithLogits(logits, tf.cast(labels, 'float32'));
-      default: return crossEntropy(logits, labels as tf.Tensor1D);
+      case 'regression':
+        return mseLoss(this.numLabels === 1 ? tf.reshape(logits, [-1]) : logits, tf.cast(labels, 'float32'));
+      case 'multi_label_classification':
+        return bceWithLogits(logits, tf.cast(labels, 'float32'));
+      default:
+        return crossEntropy(logits, labels as tf.Tensor1D);
     }
   }
 }
@@ -262,15 +394,17 @@ export class BertForSequenceClassification extends BertTask {
 /** The problem type a classification head trains for: config.json's, else inferred as transformers does. */
 export function problemType(config: BertConfig, labelsDtype: tf.DataType = 'int32'): ProblemType {
   if (config.problem_type) return config.problem_type as ProblemType;
-  const n = config.id2label ? Object.keys(config.id2label).length : config.num_labels ?? 2;
+  const n = config.id2label ? Object.keys(config.id2label).length : (config.num_labels ?? 2);
   if (n === 1) return 'regression';
   return labelsDtype === 'int32' ? 'single_label_classification' : 'multi_label_classification';
 }
 
 export class BertForPreTraining extends BertTask {
   readonly architecture = 'BertForPreTraining' as const;
-  readonly transform: Linear; readonly transformNorm: LayerNorm;
-  readonly decoderBias: string; readonly seqRelationship: Linear;
+  readonly transform: Linear;
+  readonly transformNorm: LayerNorm;
+  readonly decoderBias: string;
+  readonly seqRelationship: Linear;
   readonly act: (x: tf.Tensor) => tf.Tensor;
   constructor(config: BertConfig) {
     super(config, 'bert.');
@@ -294,7 +428,11 @@ export class BertForPreTraining extends BertTask {
   forward(inputs: BertInputs, training = false): BertOutput & { mlmLogits: tf.Tensor3D; nspLogits: tf.Tensor2D } {
     const out = this.bert.forward(inputs, this.context(training));
     const [b, t, h] = out.lastHiddenState.shape;
-    const mlm = tf.reshape(this.mlmHead(tf.reshape(out.lastHiddenState, [b * t, h]) as tf.Tensor2D), [b, t, this.config.vocab_size]) as tf.Tensor3D;
+    const mlm = tf.reshape(this.mlmHead(tf.reshape(out.lastHiddenState, [b * t, h]) as tf.Tensor2D), [
+      b,
+      t,
+      this.config.vocab_size,
+    ]) as tf.Tensor3D;
     return { ...out, mlmLogits: mlm, nspLogits: this.seqRelationship.forward(out.poolerOutput) as tf.Tensor2D };
   }
   /**
@@ -302,14 +440,28 @@ export class BertForPreTraining extends BertTask {
    * cross-entropy. The MLM head only runs on the labelled positions, which saves most of the
    * vocabulary projection.
    */
-  loss(inputs: BertInputs, mlmLabels: tf.Tensor2D, nspLabels: tf.Tensor1D, training = false): { loss: tf.Scalar; mlmLoss: tf.Scalar; nspLoss: tf.Scalar; mlmLogits: tf.Tensor2D; mlmTargets: tf.Tensor1D; nspLogits: tf.Tensor2D } {
+  loss(
+    inputs: BertInputs,
+    mlmLabels: tf.Tensor2D,
+    nspLabels: tf.Tensor1D,
+    training = false,
+  ): {
+    loss: tf.Scalar;
+    mlmLoss: tf.Scalar;
+    nspLoss: tf.Scalar;
+    mlmLogits: tf.Tensor2D;
+    mlmTargets: tf.Tensor1D;
+    nspLogits: tf.Tensor2D;
+  } {
     const out = this.bert.forward(inputs, this.context(training));
     const [b, t, h] = out.lastHiddenState.shape;
     const flatLabels = tf.reshape(mlmLabels, [b * t]) as tf.Tensor1D;
     const labelled = tf.tidy(() => {
       const idx = tf.notEqual(flatLabels, -100).dataSync();
       const keep: number[] = [];
-      idx.forEach((v, i) => { if (v) keep.push(i); });
+      idx.forEach((v, i) => {
+        if (v) keep.push(i);
+      });
       return tf.tensor1d(keep.length ? keep : [0], 'int32');
     });
     const hidden = gatherRows(tf.reshape(out.lastHiddenState, [b * t, h]) as tf.Tensor2D, labelled);
@@ -321,4 +473,3 @@ export class BertForPreTraining extends BertTask {
     return { loss: tf.add(mlmLoss, nspLoss) as tf.Scalar, mlmLoss, nspLoss, mlmLogits, mlmTargets: targets, nspLogits };
   }
 }
-

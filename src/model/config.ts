@@ -51,7 +51,16 @@ export const BERT_DEFAULTS: Readonly<Omit<BertConfig, 'model_type'>> = Object.fr
  * Activations accepted in `hidden_act`, with Hugging Face's meaning: `gelu` is the exact erf form;
  * `gelu_new`, `gelu_pytorch_tanh` and `gelu_fast` are the tanh approximation; `swish` is `silu`.
  */
-export const SUPPORTED_ACTIVATIONS = ['gelu', 'gelu_new', 'gelu_pytorch_tanh', 'gelu_fast', 'relu', 'silu', 'swish', 'tanh'] as const;
+export const SUPPORTED_ACTIVATIONS = [
+  'gelu',
+  'gelu_new',
+  'gelu_pytorch_tanh',
+  'gelu_fast',
+  'relu',
+  'silu',
+  'swish',
+  'tanh',
+] as const;
 export type BertActivation = (typeof SUPPORTED_ACTIVATIONS)[number];
 
 /** transformers' problem types for a classification head; each has its own loss (see BertForSequenceClassification.loss). */
@@ -118,20 +127,28 @@ export function parseConfig(json: unknown, file: string): BertConfig {
   if (cfg.hidden_size % cfg.num_attention_heads !== 0) {
     bad(`hidden_size ${cfg.hidden_size} is not a multiple of num_attention_heads ${cfg.num_attention_heads}`);
   }
-  if (cfg.pad_token_id >= cfg.vocab_size) bad(`pad_token_id ${cfg.pad_token_id} is not below vocab_size ${cfg.vocab_size}`);
+  if (cfg.pad_token_id >= cfg.vocab_size)
+    bad(`pad_token_id ${cfg.pad_token_id} is not below vocab_size ${cfg.vocab_size}`);
   if (typeof cfg.hidden_act !== 'string' || !(SUPPORTED_ACTIVATIONS as readonly string[]).includes(cfg.hidden_act)) {
     bad(`hidden_act ${show(cfg.hidden_act)} is not supported (supported: ${SUPPORTED_ACTIVATIONS.join(', ')})`);
   }
   if (cfg.position_embedding_type !== 'absolute') {
     bad(`position_embedding_type ${show(cfg.position_embedding_type)} is not supported: only "absolute" is`);
   }
-  if (cfg.architectures !== undefined && (!Array.isArray(cfg.architectures) || cfg.architectures.some((a) => typeof a !== 'string'))) {
+  if (
+    cfg.architectures !== undefined &&
+    (!Array.isArray(cfg.architectures) || cfg.architectures.some((a) => typeof a !== 'string'))
+  ) {
     bad(`field "architectures" must be an array of strings, got ${show(cfg.architectures)}`);
   }
   if (cfg.classifier_dropout !== undefined && cfg.classifier_dropout !== null && !probability(cfg.classifier_dropout)) {
     bad(`field "classifier_dropout" must be null or a number in [0, 1), got ${show(cfg.classifier_dropout)}`);
   }
-  if (cfg.problem_type !== undefined && cfg.problem_type !== null && !(PROBLEM_TYPES as readonly string[]).includes(cfg.problem_type)) {
+  if (
+    cfg.problem_type !== undefined &&
+    cfg.problem_type !== null &&
+    !(PROBLEM_TYPES as readonly string[]).includes(cfg.problem_type)
+  ) {
     bad(`problem_type ${show(cfg.problem_type)} is not one of ${PROBLEM_TYPES.join(', ')}`);
   }
   normalizeLabels(cfg, bad);
@@ -173,7 +190,8 @@ function normalizeLabels(cfg: BertConfig, bad: (what: string) => never): void {
     if (!isRecord(cfg.label2id)) bad(`field "label2id" must be an object, got ${show(cfg.label2id)}`);
     const given = cfg.label2id as Record<string, unknown>;
     for (const [label, id] of Object.entries(given)) {
-      if (inverse[label] !== id) bad(`label2id[${show(label)}] is ${show(id)} but id2label gives ${show(inverse[label])}`);
+      if (inverse[label] !== id)
+        bad(`label2id[${show(label)}] is ${show(id)} but id2label gives ${show(inverse[label])}`);
     }
     for (const label of Object.keys(inverse)) {
       if (!(label in given)) bad(`label2id has no entry for id2label's label ${show(label)}`);
@@ -214,7 +232,9 @@ function pretty(v: unknown, indent: string): string {
     return `[\n${v.map((x) => inner + pretty(x ?? null, inner)).join(',\n')}\n${indent}]`;
   }
   if (isRecord(v)) {
-    const keys = Object.keys(v).filter((k) => v[k] !== undefined).sort((a, b) => (a < b ? -1 : a > b ? 1 : 0));
+    const keys = Object.keys(v)
+      .filter((k) => v[k] !== undefined)
+      .sort((a, b) => (a < b ? -1 : a > b ? 1 : 0));
     if (keys.length === 0) return '{}';
     const inner = indent + '  ';
     return `{\n${keys.map((k) => `${inner}${JSON.stringify(k)}: ${pretty(v[k], inner)}`).join(',\n')}\n${indent}}`;
@@ -231,7 +251,9 @@ export async function writeConfig(dir: string, cfg: BertConfig): Promise<void> {
   const checked = parseConfig(cfg, file);
   const text = pretty(checked, '') + '\n';
   try {
-    await withAtomicFile(file, async (fh) => { await fh.writeFile(text); });
+    await withAtomicFile(file, async (fh) => {
+      await fh.writeFile(text);
+    });
   } catch (e) {
     throw new ConfigError(`${where(file)}: cannot write: ${(e as Error).message}`);
   }

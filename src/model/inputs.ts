@@ -34,12 +34,18 @@ export function toInputs(a: BertArrays, cfg: BertConfig, source = 'inputs'): Ber
   const t = rows[0].length;
   const check = (name: string, m: number[][] | undefined, max: number) => {
     if (!m) return;
-    if (m.length !== rows.length) throw new Error(`${source}: ${name} has ${m.length} rows but input_ids has ${rows.length}`);
+    if (m.length !== rows.length)
+      throw new Error(`${source}: ${name} has ${m.length} rows but input_ids has ${rows.length}`);
     m.forEach((r, i) => {
-      if (!Array.isArray(r) || r.length !== t) throw new Error(`${source}: ${name}[${i}] has length ${Array.isArray(r) ? r.length : typeof r}, expected ${t} (all rows must be padded to one length)`);
+      if (!Array.isArray(r) || r.length !== t)
+        throw new Error(
+          `${source}: ${name}[${i}] has length ${Array.isArray(r) ? r.length : typeof r}, expected ${t} (all rows must be padded to one length)`,
+        );
       r.forEach((v, j) => {
         if (!Number.isInteger(v) || v < 0 || v >= max) {
-          throw new Error(`${source}: ${name}[${i}][${j}] = ${v} is outside [0, ${max - 1}]${name === 'input_ids' ? ` (vocab_size is ${cfg.vocab_size})` : name === 'token_type_ids' ? ` (type_vocab_size is ${cfg.type_vocab_size})` : ''}`);
+          throw new Error(
+            `${source}: ${name}[${i}][${j}] = ${v} is outside [0, ${max - 1}]${name === 'input_ids' ? ` (vocab_size is ${cfg.vocab_size})` : name === 'token_type_ids' ? ` (type_vocab_size is ${cfg.type_vocab_size})` : ''}`,
+          );
         }
       });
     });
@@ -48,7 +54,9 @@ export function toInputs(a: BertArrays, cfg: BertConfig, source = 'inputs'): Ber
   check('attention_mask', a.attentionMask, 2);
   check('token_type_ids', a.tokenTypeIds, cfg.type_vocab_size);
   if (t > cfg.max_position_embeddings) {
-    throw new Error(`${source}: sequences are ${t} tokens long, more than max_position_embeddings = ${cfg.max_position_embeddings}`);
+    throw new Error(
+      `${source}: sequences are ${t} tokens long, more than max_position_embeddings = ${cfg.max_position_embeddings}`,
+    );
   }
   return {
     inputIds: tf.tensor2d(rows, [rows.length, t], 'int32'),

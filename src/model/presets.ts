@@ -5,8 +5,14 @@ import type { BertConfig } from './config.js';
 import { BERT_DEFAULTS } from './config.js';
 
 /** A BERT's shape: the three numbers that name it (intermediate size and the rest follow BERT). */
-export interface Shape { layers: number; hidden: number; heads: number }
-export interface Preset extends Shape { hubId: string }
+export interface Shape {
+  layers: number;
+  hidden: number;
+  heads: number;
+}
+export interface Preset extends Shape {
+  hubId: string;
+}
 
 export const PRESETS: Record<string, Preset> = {
   tiny: { layers: 2, hidden: 128, heads: 2, hubId: 'google/bert_uncased_L-2_H-128_A-2' },
@@ -23,8 +29,12 @@ export const PRESETS: Record<string, Preset> = {
  */
 export function configForShape(shape: Shape, overrides: Partial<BertConfig> = {}): BertConfig {
   return {
-    ...BERT_DEFAULTS, model_type: 'bert',
-    num_hidden_layers: shape.layers, hidden_size: shape.hidden, num_attention_heads: shape.heads, intermediate_size: 4 * shape.hidden,
+    ...BERT_DEFAULTS,
+    model_type: 'bert',
+    num_hidden_layers: shape.layers,
+    hidden_size: shape.hidden,
+    num_attention_heads: shape.heads,
+    intermediate_size: 4 * shape.hidden,
     ...overrides,
   } as BertConfig;
 }

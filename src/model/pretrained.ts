@@ -61,7 +61,6 @@ export interface LoadOptions {
   log?: (msg: string) => void;
 }
 
-
 /** Checkpoint names as this project names them: modern LayerNorm names, no buffers, tied decoder dropped. */
 function normaliseNames(weights: Map<string, TensorData>, prefix: string): Map<string, TensorData> {
   const out = new Map<string, TensorData>();
@@ -70,7 +69,10 @@ function normaliseNames(weights: Map<string, TensorData>, prefix: string): Map<s
     let k = key.replace(/LayerNorm\.gamma$/, 'LayerNorm.weight').replace(/LayerNorm\.beta$/, 'LayerNorm.bias');
     if (k.endsWith('position_ids')) continue; // a buffer, not a weight
     if (k === 'cls.predictions.decoder.weight') continue; // tied to the word embeddings
-    if (k === 'cls.predictions.decoder.bias') { if (!weights.has('cls.predictions.bias')) k = 'cls.predictions.bias'; else continue; }
+    if (k === 'cls.predictions.decoder.bias') {
+      if (!weights.has('cls.predictions.bias')) k = 'cls.predictions.bias';
+      else continue;
+    }
     // A bare BertModel checkpoint has no 'bert.' prefix; a task checkpoint has it.
     if (prefix === 'bert.' && !hasPrefixed && /^(embeddings|encoder|pooler)\./.test(k)) k = prefix + k;
     if (prefix === '' && k.startsWith('bert.')) k = k.slice(5);
@@ -85,7 +87,6 @@ let initCounter = 0;
 // tfjs variable names are global to the process: each model's get a number of their own.
 let modelCounter = 0;
 
-
 /** Parameters, loading and saving; the layers come from the subclass (see bert.ts). */
 export abstract class PreTrainedModel {
   readonly p = new ParamStore();
@@ -94,22 +95,34 @@ export abstract class PreTrainedModel {
   constructor(readonly config: BertConfig) {}
 
   /** '' for a bare BertModel, 'bert.' for the backbone under a head, as in the checkpoints. */
-  get prefix(): string { return this.architecture === 'BertModel' ? '' : 'bert.'; }
+  get prefix(): string {
+    return this.architecture === 'BertModel' ? '' : 'bert.';
+  }
 
-  trainableVariables(): tf.Variable[] { return [...this.p.vars.values()]; }
-  numParameters(): number { return [...this.p.specs.values()].reduce((n, s) => n + s.shape.reduce((a, b) => a * b, 1), 0); }
+  trainableVariables(): tf.Variable[] {
+    return [...this.p.vars.values()];
+  }
+  numParameters(): number {
+    return [...this.p.specs.values()].reduce((n, s) => n + s.shape.reduce((a, b) => a * b, 1), 0);
+  }
 
   /**
    * Fills every parameter from `weights` (checkpoint names and layout), initialising the rest as
    * Hugging Face does. Returns the names that were initialised and the checkpoint names unused.
    */
-  loadWeights(raw: Map<string, TensorData>, file: string, seed = 42 + initCounter++): { missing: string[]; unexpected: string[] } {
+  loadWeights(
+    raw: Map<string, TensorData>,
+    file: string,
+    seed = 42 + initCounter++,
+  ): { missing: string[]; unexpected: string[] } {
     const weights = normaliseNames(raw, this.prefix);
     const missing: string[] = [];
     for (const [name, spec] of this.p.specs) {
       const w = weights.get(name);
       if (w && shapeStr(w.shape) !== shapeStr(spec.shape)) {
-        throw new Error(`${file}: tensor "${name}" has shape ${shapeStr(w.shape)} but config.json (${spec.from}) expects ${shapeStr(spec.shape)}`);
+        throw new Error(
+          `${file}: tensor "${name}" has shape ${shapeStr(w.shape)} but config.json (${spec.from}) expects ${shapeStr(spec.shape)}`,
+        );
       }
     }
     const tag = modelCounter++;
@@ -119,7 +132,10 @@ export abstract class PreTrainedModel {
         const w = weights.get(name);
         let t: tf.Tensor;
         if (w) t = tf.tensor(w.data, spec.shape, 'float32');
-        else { missing.push(name); t = initTensor(spec, this.config, seed * 7919 + i); }
+        else {
+          missing.push(name);
+          t = initTensor(spec, this.config, seed * 7919 + i);
+        }
         i++;
         if (spec.linear) t = tf.transpose(t);
         const old = this.p.vars.get(name);
@@ -132,7 +148,9 @@ export abstract class PreTrainedModel {
   }
 
   /** Random initialisation of every parameter, as a new model from a config. */
-  initWeights(seed = 42): void { this.loadWeights(new Map(), '(no checkpoint)', seed); }
+  initWeights(seed = 42): void {
+    this.loadWeights(new Map(), '(no checkpoint)', seed);
+  }
 
   /**
    * Writes config.json and model.safetensors (plus `extra`, e.g. tokenizer files) into `dir`, replacing
@@ -142,24 +160,34 @@ export abstract class PreTrainedModel {
     await replaceDir(dir, async (tmp) => {
       const config: BertConfig = { ...this.config, architectures: [this.architecture] };
       await writeConfig(tmp, config);
-      await writeSafetensors(path.join(tmp, 'model.safetensors'), this.p.stateDict(), { dtype: opts.dtype ?? 'F32', metadata: { format: 'pt' } });
+      await writeSafetensors(path.join(tmp, 'model.safetensors'), this.p.stateDict(), {
+        dtype: opts.dtype ?? 'F32',
+        metadata: { format: 'pt' },
+      });
       if (opts.extra) await opts.extra(tmp);
     });
   }
 
-  dispose(): void { this.p.dispose(); }
+  dispose(): void {
+    this.p.dispose();
+  }
 }
-
 
 function initTensor(spec: ParamSpec, cfg: BertConfig, seed: number): tf.Tensor {
   switch (spec.init) {
-    case 'zeros': return tf.zeros(spec.shape);
-    case 'ones': return tf.ones(spec.shape);
-    case 'normal': return tf.randomNormal(spec.shape, 0, cfg.initializer_range, 'float32', seed);
+    case 'zeros':
+      return tf.zeros(spec.shape);
+    case 'ones':
+      return tf.ones(spec.shape);
+    case 'normal':
+      return tf.randomNormal(spec.shape, 0, cfg.initializer_range, 'float32', seed);
     case 'embedding': {
       // nn.Embedding(padding_idx) init: normal, with the padding row zeroed.
       const t = tf.randomNormal(spec.shape, 0, cfg.initializer_range, 'float32', seed);
-      const keep = tf.reshape(tf.cast(tf.notEqual(tf.range(0, spec.shape[0], 1, 'int32'), cfg.pad_token_id), 'float32'), [-1, 1]);
+      const keep = tf.reshape(
+        tf.cast(tf.notEqual(tf.range(0, spec.shape[0], 1, 'int32'), cfg.pad_token_id), 'float32'),
+        [-1, 1],
+      );
       return tf.mul(t, keep);
     }
   }
@@ -169,23 +197,37 @@ function initTensor(spec: ParamSpec, cfg: BertConfig, seed: number): tf.Tensor {
  * Fills `model` from an opened checkpoint and says, as transformers does, which weights were unused
  * and which were newly initialised. `source` is the name the user gave, for the messages.
  */
-export function loadInto<T extends PreTrainedModel>(model: T, checkpoint: Checkpoint, opts: LoadOptions, source: string): T {
+export function loadInto<T extends PreTrainedModel>(
+  model: T,
+  checkpoint: Checkpoint,
+  opts: LoadOptions,
+  source: string,
+): T {
   const { file, weights } = checkpoint;
   const log = opts.log ?? diagnostics.info;
   const { missing, unexpected } = model.loadWeights(weights, file, opts.seed);
   const name = model.architecture;
   if (unexpected.length) {
-    log(`Some weights of the model checkpoint at ${source} were not used when initializing ${name}: ${unexpected.join(', ')}`);
+    log(
+      `Some weights of the model checkpoint at ${source} were not used when initializing ${name}: ${unexpected.join(', ')}`,
+    );
   }
   if (missing.length) {
-    log(`Some weights of ${name} were not initialized from the model checkpoint at ${source} and are newly initialized: ${missing.join(', ')}\n` +
-      'You should probably TRAIN this model on a down-stream task to be able to use it for predictions and inference.');
+    log(
+      `Some weights of ${name} were not initialized from the model checkpoint at ${source} and are newly initialized: ${missing.join(', ')}\n` +
+        'You should probably TRAIN this model on a down-stream task to be able to use it for predictions and inference.',
+    );
   }
   return model;
 }
 
 /** A checkpoint read from disk: its directory, config.json, the weights file and its tensors. */
-export interface Checkpoint { dir: string; config: BertConfig; file: string; weights: Map<string, TensorData> }
+export interface Checkpoint {
+  dir: string;
+  config: BertConfig;
+  file: string;
+  weights: Map<string, TensorData>;
+}
 
 /** Reads config.json and the weights of a model directory (already resolved: see `openCheckpoint`). */
 export async function readCheckpoint(dir: string): Promise<Checkpoint> {
@@ -198,5 +240,3 @@ export async function readCheckpoint(dir: string): Promise<Checkpoint> {
 export async function openCheckpoint(nameOrDir: string, opts: LoadOptions = {}): Promise<Checkpoint> {
   return readCheckpoint(await resolveModel(nameOrDir, { log: opts.log }));
 }
-
-

@@ -11,7 +11,9 @@ type GradFunc = (dy: tf.Tensor, saved: tf.Tensor[]) => tf.Tensor[];
 /** tf.customGrad with typed inputs: `f` gets the inputs and the save function. */
 function custom<T extends tf.Tensor>(f: (xs: tf.Tensor[], save: tf.GradSaveFunc) => { value: T; gradFunc: GradFunc }) {
   return tf.customGrad(((...args: (tf.Tensor | tf.GradSaveFunc)[]) =>
-    f(args.slice(0, -1) as tf.Tensor[], args[args.length - 1] as tf.GradSaveFunc)) as Parameters<typeof tf.customGrad<T>>[0]);
+    f(args.slice(0, -1) as tf.Tensor[], args[args.length - 1] as tf.GradSaveFunc)) as Parameters<
+    typeof tf.customGrad<T>
+  >[0]);
 }
 
 /**
@@ -19,9 +21,16 @@ function custom<T extends tf.Tensor>(f: (xs: tf.Tensor[], save: tf.GradSaveFunc)
  * float32 tensor on the wasm heap: allocates the outputs, passes the kernel byte offsets, returns
  * the outputs as tensors. Undefined otherwise, and the caller uses tfjs ops.
  */
-function fusedKernel(op: FusedOp, inputs: tf.Tensor[], outShapes: number[][], args: (off: (t: tf.TensorInfo) => number, outs: tf.TensorInfo[]) => number[]): tf.Tensor[] | undefined {
-  const native = nativeFused(), wasm = native && wasmInternals();
-  if (!native || !wasm || inputs.some((t) => t.dtype !== 'float32' && !(op === FUSED.maskScale && t.dtype === 'bool'))) return undefined;
+function fusedKernel(
+  op: FusedOp,
+  inputs: tf.Tensor[],
+  outShapes: number[][],
+  args: (off: (t: tf.TensorInfo) => number, outs: tf.TensorInfo[]) => number[],
+): tf.Tensor[] | undefined {
+  const native = nativeFused(),
+    wasm = native && wasmInternals();
+  if (!native || !wasm || inputs.some((t) => t.dtype !== 'float32' && !(op === FUSED.maskScale && t.dtype === 'bool')))
+    return undefined;
   const outs = outShapes.map((shape) => wasm.makeOutput(shape, 'float32'));
   // Offsets and the heap view only after every allocation: one may grow (move) the heap.
   native.fused(op, wasm.wasm.HEAPU8, ...args((t) => heapOffset(wasm, t), outs));
@@ -33,7 +42,8 @@ function fusedKernel(op: FusedOp, inputs: tf.Tensor[], outShapes: number[][], ar
  * cheap copy, unless the native kernels make a transposed operand free.
  */
 function matmulGrads(dy: tf.Tensor, a: tf.Tensor, b: tf.Tensor): tf.Tensor[] {
-  const mm = (x: tf.Tensor, y: tf.Tensor, tx = false, ty = false) => tf.matMul(x as tf.Tensor3D, y as tf.Tensor3D, tx, ty);
+  const mm = (x: tf.Tensor, y: tf.Tensor, tx = false, ty = false) =>
+    tf.matMul(x as tf.Tensor3D, y as tf.Tensor3D, tx, ty);
   if (nativeBlasEnabled()) return [mm(dy, b, false, true), mm(a, dy, true, false)];
   const t = (x: tf.Tensor) => tf.transpose(x, x.rank === 3 ? [0, 2, 1] : [1, 0]);
   return [mm(dy, t(b)), mm(t(a), dy)];
@@ -93,7 +103,8 @@ export const gelu = custom(([x], save) => {
   const cdf = (v: tf.Tensor) => tf.mul(0.5, tf.add(1, tf.erf(tf.mul(v, SQRT1_2))));
   const n = x.size;
   return {
-    value: fusedKernel(FUSED.gelu, [x], [x.shape], (o, [y]) => [o(x), o(y), n])?.[0] ?? tf.tidy(() => tf.mul(x, cdf(x))),
+    value:
+      fusedKernel(FUSED.gelu, [x], [x.shape], (o, [y]) => [o(x), o(y), n])?.[0] ?? tf.tidy(() => tf.mul(x, cdf(x))),
     // d/dx x·Φ(x) = Φ(x) + x·φ(x)
     // (step by step, so no more than three intermediate-sized temporaries are alive at once)
     gradFunc: (dy, [sx]) => {
@@ -112,43 +123,73 @@ export const gelu = custom(([x], save) => {
  * same shape), with its gradient written out: fewer kernels than autodiff, the gamma/beta
  * reductions as matmuls, and only the normalised input kept for the backward pass.
  */
-export function layerNorm(x: tf.Tensor, gamma: tf.Tensor1D, beta: tf.Tensor1D, eps: number, residual?: tf.Tensor): tf.Tensor {
+export function layerNorm(
+  x: tf.Tensor,
+  gamma: tf.Tensor1D,
+  beta: tf.Tensor1D,
+  eps: number,
+  residual?: tf.Tensor,
+): tf.Tensor {
   const d = x.shape[x.shape.length - 1];
   const rows = x.size / d;
   const statShape = [...x.shape.slice(0, -1), 1];
   const f = custom((inputs, save) => {
     const [g, b] = inputs.slice(-2);
     const withResidual = inputs.length === 4;
-    const fused = fusedKernel(FUSED.layerNorm, inputs, [x.shape, x.shape, statShape], (o, [y, xh, rs]) =>
-      [o(inputs[0]), withResidual ? o(inputs[1]) : -1, o(g), o(b), o(y), o(xh), o(rs), rows, d, eps]);
-    const [value, xhat, rstd] = fused ?? tf.tidy(() => {
-      const xi = withResidual ? tf.add(inputs[0], inputs[1]) : inputs[0];
-      const { mean, variance } = tf.moments(xi, -1, true);
-      const r = tf.rsqrt(tf.add(variance, eps));
-      const xh = tf.mul(tf.sub(xi, mean), r);
-      return [tf.add(tf.mul(xh, g), b), xh, r];
-    });
+    const fused = fusedKernel(FUSED.layerNorm, inputs, [x.shape, x.shape, statShape], (o, [y, xh, rs]) => [
+      o(inputs[0]),
+      withResidual ? o(inputs[1]) : -1,
+      o(g),
+      o(b),
+      o(y),
+      o(xh),
+      o(rs),
+      rows,
+      d,
+      eps,
+    ]);
+    const [value, xhat, rstd] =
+      fused ??
+      tf.tidy(() => {
+        const xi = withResidual ? tf.add(inputs[0], inputs[1]) : inputs[0];
+        const { mean, variance } = tf.moments(xi, -1, true);
+        const r = tf.rsqrt(tf.add(variance, eps));
+        const xh = tf.mul(tf.sub(xi, mean), r);
+        return [tf.add(tf.mul(xh, g), b), xh, r];
+      });
     save([xhat, rstd, g]);
     return {
       value,
       gradFunc: (dy, [xh, r, gs]) => {
-        const grads = fusedKernel(FUSED.layerNormBackward, [dy, xh, r, gs], [x.shape, [d], [d]], (o, [dx, dg, db]) =>
-          [o(dy), o(xh), o(r), o(gs), o(dx), o(dg), o(db), rows, d]) ?? tf.tidy(() => {
-          const dy2 = tf.reshape(dy, [-1, d]) as tf.Tensor2D;
-          const dbeta = sumRows(dy2);
-          const dgamma = sumRows(tf.reshape(tf.mul(dy, xh), [-1, d]) as tf.Tensor2D);
-          // dx = rstd * (dxhat - mean(dxhat) - xhat * mean(dxhat * xhat)), dxhat = dy * gamma
-          const dxhat = tf.mul(dy, gs);
-          const m1 = tf.mean(dxhat, -1, true);
-          const m2 = tf.mean(tf.mul(dxhat, xh), -1, true);
-          return [tf.mul(r, tf.sub(tf.sub(dxhat, m1), tf.mul(xh, m2))), dgamma, dbeta];
-        });
+        const grads =
+          fusedKernel(FUSED.layerNormBackward, [dy, xh, r, gs], [x.shape, [d], [d]], (o, [dx, dg, db]) => [
+            o(dy),
+            o(xh),
+            o(r),
+            o(gs),
+            o(dx),
+            o(dg),
+            o(db),
+            rows,
+            d,
+          ]) ??
+          tf.tidy(() => {
+            const dy2 = tf.reshape(dy, [-1, d]) as tf.Tensor2D;
+            const dbeta = sumRows(dy2);
+            const dgamma = sumRows(tf.reshape(tf.mul(dy, xh), [-1, d]) as tf.Tensor2D);
+            // dx = rstd * (dxhat - mean(dxhat) - xhat * mean(dxhat * xhat)), dxhat = dy * gamma
+            const dxhat = tf.mul(dy, gs);
+            const m1 = tf.mean(dxhat, -1, true);
+            const m2 = tf.mean(tf.mul(dxhat, xh), -1, true);
+            return [tf.mul(r, tf.sub(tf.sub(dxhat, m1), tf.mul(xh, m2))), dgamma, dbeta];
+          });
         const [dx, dgamma, dbeta] = grads;
         return withResidual ? [dx, tf.clone(dx), dgamma, dbeta] : [dx, dgamma, dbeta];
       },
     };
   }) as (...xs: tf.Tensor[]) => tf.Tensor;
-  if (residual && !tf.util.arraysEqual(residual.shape, x.shape)) throw new Error(`layerNorm: residual [${residual.shape}] and input [${x.shape}] differ in shape`);
+  if (residual && !tf.util.arraysEqual(residual.shape, x.shape))
+    throw new Error(`layerNorm: residual [${residual.shape}] and input [${x.shape}] differ in shape`);
   return residual ? f(x, residual, gamma, beta) : f(x, gamma, beta);
 }
 
@@ -161,13 +202,30 @@ export function attentionProbs(scores: tf.Tensor, additiveMask: tf.Tensor, divis
   // The fused kernel takes one additive mask row per batch item: [b, 1, 1, t].
   const oneRowMask = scores.rank === 4 && tf.util.arraysEqual(additiveMask.shape, [b, 1, 1, t2]);
   const f = custom(([s], save) => {
-    const fused = oneRowMask ? fusedKernel(FUSED.softmax, [s, additiveMask], [s.shape], (o, [p]) => [o(s), o(additiveMask), o(p), b, nh * t, t2, divisor]) : undefined;
+    const fused = oneRowMask
+      ? fusedKernel(FUSED.softmax, [s, additiveMask], [s.shape], (o, [p]) => [
+          o(s),
+          o(additiveMask),
+          o(p),
+          b,
+          nh * t,
+          t2,
+          divisor,
+        ])
+      : undefined;
     const probs = fused?.[0] ?? tf.tidy(() => tf.softmax(tf.add(tf.div(s, divisor), additiveMask)));
     save([probs]);
     return {
       value: probs,
-      gradFunc: (dy, [p]) => fusedKernel(FUSED.softmaxBackward, [p, dy], [p.shape], (o, [ds]) => [o(p), o(dy), o(ds), p.size / p.shape[p.rank - 1], p.shape[p.rank - 1], divisor]) ??
-        [tf.div(tf.mul(p, tf.sub(dy, tf.sum(tf.mul(dy, p), -1, true))), divisor)],
+      gradFunc: (dy, [p]) =>
+        fusedKernel(FUSED.softmaxBackward, [p, dy], [p.shape], (o, [ds]) => [
+          o(p),
+          o(dy),
+          o(ds),
+          p.size / p.shape[p.rank - 1],
+          p.shape[p.rank - 1],
+          divisor,
+        ]) ?? [tf.div(tf.mul(p, tf.sub(dy, tf.sum(tf.mul(dy, p), -1, true))), divisor)],
     };
   });
   return f(scores);
@@ -211,7 +269,8 @@ export function dropoutMask(shape: number[], rate: number, seed?: number): tf.Te
   const n = shape.reduce((a, b) => a * b, 1);
   const threshold = Math.min(65536, Math.max(0, Math.round(rate * 65536)));
   const s = (seed ?? Math.floor(Math.random() * 4294967296)) >>> 0;
-  const native = nativeOptim(), wasm = native && wasmInternals();
+  const native = nativeOptim(),
+    wasm = native && wasmInternals();
   if (native && wasm && n > 0) {
     const info = wasm.makeOutput(shape, 'bool');
     native.dropoutMask(wasm.wasm.HEAPU8, heapOffset(wasm, info), n, s, threshold);
@@ -220,7 +279,11 @@ export function dropoutMask(shape: number[], rate: number, seed?: number): tf.Te
   const out = new Uint8Array(n);
   for (let i = 0, k = 0; i < n; i += 2, k++) {
     let x = (Math.imul(k, 0x9e3779b9) + s) | 0;
-    x ^= x >>> 16; x = Math.imul(x, 0x85ebca6b); x ^= x >>> 13; x = Math.imul(x, 0xc2b2ae35); x ^= x >>> 16;
+    x ^= x >>> 16;
+    x = Math.imul(x, 0x85ebca6b);
+    x ^= x >>> 13;
+    x = Math.imul(x, 0xc2b2ae35);
+    x ^= x >>> 16;
     out[i] = (x & 0xffff) >= threshold ? 1 : 0;
     if (i + 1 < n) out[i + 1] = x >>> 16 >= threshold ? 1 : 0;
   }
@@ -269,5 +332,7 @@ export function mseLoss(predictions: tf.Tensor, targets: tf.Tensor): tf.Scalar {
  * torch.nn.BCEWithLogitsLoss(): max(x, 0) - x*y + log(1 + exp(-|x|)), stable for large |x|.
  */
 export function bceWithLogits(logits: tf.Tensor, targets: tf.Tensor): tf.Scalar {
-  return tf.mean(tf.add(tf.sub(tf.relu(logits), tf.mul(logits, targets)), tf.log1p(tf.exp(tf.neg(tf.abs(logits)))))) as tf.Scalar;
+  return tf.mean(
+    tf.add(tf.sub(tf.relu(logits), tf.mul(logits, targets)), tf.log1p(tf.exp(tf.neg(tf.abs(logits))))),
+  ) as tf.Scalar;
 }

@@ -23,27 +23,54 @@ function heapF32(b: WasmInternals, t: tf.TensorInfo, size = (t as tf.Tensor).siz
  * One AdamW step over flat arrays: M and V in place, the new parameter into Pout (a plain function
  * over typed arrays, so the JIT keeps it monomorphic).
  */
-function adamwUpdate(P: Float32Array, Pout: Float32Array, M: Float32Array, V: Float32Array, G: Float32Array, gradScale: number,
-  b1: number, b2: number, keep: number, stepSize: number, bc2Sqrt: number, eps: number): void {
-  const c1 = 1 - b1, c2 = 1 - b2;
+function adamwUpdate(
+  P: Float32Array,
+  Pout: Float32Array,
+  M: Float32Array,
+  V: Float32Array,
+  G: Float32Array,
+  gradScale: number,
+  b1: number,
+  b2: number,
+  keep: number,
+  stepSize: number,
+  bc2Sqrt: number,
+  eps: number,
+): void {
+  const c1 = 1 - b1,
+    c2 = 1 - b2;
   for (let i = 0; i < P.length; i++) {
     const g = G[i] * gradScale;
     const m = b1 * M[i] + c1 * g;
     const v = b2 * V[i] + c2 * g * g;
-    M[i] = m; V[i] = v;
+    M[i] = m;
+    V[i] = v;
     Pout[i] = P[i] * keep - stepSize * (m / (Math.sqrt(v) / bc2Sqrt + eps));
   }
 }
 
 /** Sum of squares, four accumulators (the JIT does not reassociate a single one). */
 function sumSquares(G: Float32Array): number {
-  let s0 = 0, s1 = 0, s2 = 0, s3 = 0, i = 0;
-  for (const n = G.length & ~3; i < n; i += 4) { s0 += G[i] * G[i]; s1 += G[i + 1] * G[i + 1]; s2 += G[i + 2] * G[i + 2]; s3 += G[i + 3] * G[i + 3]; }
+  let s0 = 0,
+    s1 = 0,
+    s2 = 0,
+    s3 = 0,
+    i = 0;
+  for (const n = G.length & ~3; i < n; i += 4) {
+    s0 += G[i] * G[i];
+    s1 += G[i + 1] * G[i + 1];
+    s2 += G[i + 2] * G[i + 2];
+    s3 += G[i + 3] * G[i + 3];
+  }
   for (; i < G.length; i++) s0 += G[i] * G[i];
   return s0 + s1 + s2 + s3;
 }
 
-export interface OptimizerState { step: number; m: Map<string, Float32Array>; v: Map<string, Float32Array> }
+export interface OptimizerState {
+  step: number;
+  m: Map<string, Float32Array>;
+  v: Map<string, Float32Array>;
+}
 
 /** Decoupled weight decay Adam, exactly torch.optim.AdamW's update (amsgrad off). */
 export class AdamW {
@@ -77,7 +104,8 @@ export class AdamW {
       const g = grads.get(name);
       if (!g) continue;
       this.init(new Map([[name, p]]));
-      const m = this.m.get(name)!, v = this.v.get(name)!;
+      const m = this.m.get(name)!,
+        v = this.v.get(name)!;
       const decay = this.opts.noDecay?.(name) ? 0 : this.weightDecay;
       if (wasm && p.dtype === 'float32') {
         // One pass over the wasm heap (native when the accelerator is built) instead of about
@@ -85,12 +113,41 @@ export class AdamW {
         // the parameter gets a new buffer: wasm kernels cache packed weights by tensor, so a
         // tensor's values must never change under it.
         const out = wasm.makeOutput(p.shape, 'float32');
-        const native = nativeOptim(), keep = 1 - this.lr * decay;
+        const native = nativeOptim(),
+          keep = 1 - this.lr * decay;
         if (native) {
           const off = (t: tf.TensorInfo) => heapOffset(wasm, t);
-          native.adamwStep(wasm.wasm.HEAPU8, off(p), off(out), off(m), off(v), off(g), p.size, gradScale, b1, b2, keep, stepSize, bc2Sqrt, this.eps);
+          native.adamwStep(
+            wasm.wasm.HEAPU8,
+            off(p),
+            off(out),
+            off(m),
+            off(v),
+            off(g),
+            p.size,
+            gradScale,
+            b1,
+            b2,
+            keep,
+            stepSize,
+            bc2Sqrt,
+            this.eps,
+          );
         } else {
-          adamwUpdate(heapF32(wasm, p), heapF32(wasm, out, p.size), heapF32(wasm, m), heapF32(wasm, v), heapF32(wasm, g), gradScale, b1, b2, keep, stepSize, bc2Sqrt, this.eps);
+          adamwUpdate(
+            heapF32(wasm, p),
+            heapF32(wasm, out, p.size),
+            heapF32(wasm, m),
+            heapF32(wasm, v),
+            heapF32(wasm, g),
+            gradScale,
+            b1,
+            b2,
+            keep,
+            stepSize,
+            bc2Sqrt,
+            this.eps,
+          );
         }
         const fresh = tf.engine().makeTensorFromTensorInfo(out);
         p.assign(fresh);
@@ -108,8 +165,10 @@ export class AdamW {
         p.assign(pNew);
         return [mNew, vNew];
       });
-      m.dispose(); v.dispose();
-      this.m.set(name, mNew); this.v.set(name, vNew);
+      m.dispose();
+      v.dispose();
+      this.m.set(name, mNew);
+      this.v.set(name, vNew);
     }
   }
 
@@ -120,7 +179,8 @@ export class AdamW {
   init(params: Map<string, tf.Variable>): void {
     for (const [name, p] of params) {
       if (this.m.has(name)) continue;
-      this.m.set(name, tf.zerosLike(p)); this.v.set(name, tf.zerosLike(p));
+      this.m.set(name, tf.zerosLike(p));
+      this.v.set(name, tf.zerosLike(p));
     }
   }
 
@@ -141,7 +201,8 @@ export class AdamW {
   }
   dispose(): void {
     for (const t of [...this.m.values(), ...this.v.values()]) t.dispose();
-    this.m.clear(); this.v.clear();
+    this.m.clear();
+    this.v.clear();
   }
 }
 
@@ -158,7 +219,8 @@ export function gradNorm(grads: Map<string, tf.Tensor>): number {
     // Summed straight off the heap: the tensor route squared every gradient into a temporary.
     let sum = 0;
     const native = nativeOptim();
-    for (const g of grads.values()) sum += native ? native.sumSquares(wasm.wasm.HEAPU8, heapOffset(wasm, g), g.size) : sumSquares(heapF32(wasm, g));
+    for (const g of grads.values())
+      sum += native ? native.sumSquares(wasm.wasm.HEAPU8, heapOffset(wasm, g), g.size) : sumSquares(heapF32(wasm, g));
     return Math.sqrt(sum);
   }
   return tf.tidy(() => tf.sqrt(tf.addN([...grads.values()].map((g) => tf.sum(tf.square(g))))).dataSync()[0]);

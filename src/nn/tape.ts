@@ -38,7 +38,10 @@ function pathNodes(tape: TapeNode[], xs: tf.Tensor[], y: tf.Tensor): TapeNode[] 
     if (!nodeFromX.has(node.id) || !node.outputs.some((o) => toY.has(o.id))) continue;
     const inputs: Record<string, tf.Tensor> = {};
     for (const [name, t] of Object.entries(node.inputs)) {
-      if (fromX.has(t.id)) { inputs[name] = t; toY.add(t.id); }
+      if (fromX.has(t.id)) {
+        inputs[name] = t;
+        toY.add(t.id);
+      }
     }
     kept.push({ ...node, inputs });
   }
@@ -49,18 +52,32 @@ function pathNodes(tape: TapeNode[], xs: tf.Tensor[], y: tf.Tensor): TapeNode[] 
  * tf.variableGrads(f, vars), freeing as it goes: the value of `f` (a scalar) and the gradient of each
  * variable by name. Nested gradient computation falls back to tf.variableGrads.
  */
-export function variableGrads(f: () => tf.Scalar, vars: tf.Variable[]): { value: tf.Scalar; grads: Record<string, tf.Tensor> } {
+export function variableGrads(
+  f: () => tf.Scalar,
+  vars: tf.Variable[],
+): { value: tf.Scalar; grads: Record<string, tf.Tensor> } {
   const engine = tf.engine() as unknown as EngineTape;
-  if (engine.state.gradientDepth > 0) return tf.variableGrads(f, vars) as { value: tf.Scalar; grads: Record<string, tf.Tensor> };
+  if (engine.state.gradientDepth > 0)
+    return tf.variableGrads(f, vars) as { value: tf.Scalar; grads: Record<string, tf.Tensor> };
   let y: tf.Tensor | undefined;
   try {
-    y = engine.scopedRun(() => engine.startTape(), () => engine.endTape(), () => engine.tidy('forward', f));
-    if (!(y instanceof tf.Tensor) || y.rank !== 0) throw new Error(`variableGrads: the loss must be a scalar tensor, got ${y instanceof tf.Tensor ? `shape [${y.shape}]` : typeof y}`);
+    y = engine.scopedRun(
+      () => engine.startTape(),
+      () => engine.endTape(),
+      () => engine.tidy('forward', f),
+    );
+    if (!(y instanceof tf.Tensor) || y.rank !== 0)
+      throw new Error(
+        `variableGrads: the loss must be a scalar tensor, got ${y instanceof tf.Tensor ? `shape [${y.shape}]` : typeof y}`,
+      );
     const loss = y as tf.Scalar;
     const nodes = pathNodes(engine.state.activeTape ?? [], vars, loss);
     return engine.tidy('backward', () => {
       const grad = new Map<number, tf.Tensor>([[loss.id, tf.onesLike(loss)]]);
-      const held = (t: tf.Tensor) => { for (const g of grad.values()) if (g === t) return true; return false; };
+      const held = (t: tf.Tensor) => {
+        for (const g of grad.values()) if (g === t) return true;
+        return false;
+      };
       for (let i = nodes.length - 1; i >= 0; i--) {
         const node = nodes[i];
         if (!node.gradient) throw new Error(`variableGrads: no gradient is defined for the kernel ${node.kernelName}`);
@@ -70,7 +87,8 @@ export function variableGrads(f: () => tf.Scalar, vars: tf.Variable[]): { value:
           const fns = node.gradient!(dys);
           const out: Record<string, tf.Tensor> = {};
           for (const name of Object.keys(node.inputs)) {
-            if (!(name in fns)) throw new Error(`variableGrads: the gradient of ${node.kernelName} has no entry for its input ${name}`);
+            if (!(name in fns))
+              throw new Error(`variableGrads: the gradient of ${node.kernelName} has no entry for its input ${name}`);
             out[name] = fns[name]();
           }
           return out;
@@ -81,17 +99,29 @@ export function variableGrads(f: () => tf.Scalar, vars: tf.Variable[]): { value:
         for (const dy of dys) if (dy && !held(dy) && !fresh.includes(dy)) dy.dispose();
         for (const [k, [name, dx]] of Object.entries(dxs).entries()) {
           const x = node.inputs[name];
-          if (dx.dtype !== 'float32') throw new Error(`variableGrads: the gradient of ${node.kernelName} for ${name} is ${dx.dtype}, not float32`);
-          if (!tf.util.arraysEqual(dx.shape, x.shape)) throw new Error(`variableGrads: the gradient of ${node.kernelName} for ${name} has shape [${dx.shape}], its input [${x.shape}]`);
+          if (dx.dtype !== 'float32')
+            throw new Error(
+              `variableGrads: the gradient of ${node.kernelName} for ${name} is ${dx.dtype}, not float32`,
+            );
+          if (!tf.util.arraysEqual(dx.shape, x.shape))
+            throw new Error(
+              `variableGrads: the gradient of ${node.kernelName} for ${name} has shape [${dx.shape}], its input [${x.shape}]`,
+            );
           const prev = grad.get(x.id);
-          if (!prev) { grad.set(x.id, dx); continue; }
+          if (!prev) {
+            grad.set(x.id, dx);
+            continue;
+          }
           grad.set(x.id, tf.add(prev, dx));
           if (!held(prev)) prev.dispose();
           if (!held(dx) && !fresh.slice(k + 1).includes(dx)) dx.dispose();
         }
       }
       const grads: Record<string, tf.Tensor> = {};
-      for (const v of vars) { const g = grad.get(v.id); if (g) grads[v.name] = g; }
+      for (const v of vars) {
+        const g = grad.get(v.id);
+        if (g) grads[v.name] = g;
+      }
       if (!Object.keys(grads).length) throw new Error('variableGrads: no variable is connected to the loss');
       return { value: loss, grads };
     });

@@ -8,7 +8,11 @@ import { writeFileAtomic } from '../io/atomic.js';
 import { isRecord } from '../io/validate.js';
 import path from 'node:path';
 
-export interface Encoded { inputIds: number[][]; attentionMask: number[][]; tokenTypeIds: number[][] }
+export interface Encoded {
+  inputIds: number[][];
+  attentionMask: number[][];
+  tokenTypeIds: number[][];
+}
 
 export type Truncation = boolean | 'longest_first' | 'only_first' | 'only_second';
 
@@ -44,7 +48,11 @@ export type JsonObject = Record<string, unknown>;
 const SPECIAL_KEYS = ['pad_token', 'unk_token', 'cls_token', 'sep_token', 'mask_token'] as const;
 type SpecialKey = (typeof SPECIAL_KEYS)[number];
 const SPECIAL_DEFAULTS: Record<SpecialKey, string> = {
-  pad_token: '[PAD]', unk_token: '[UNK]', cls_token: '[CLS]', sep_token: '[SEP]', mask_token: '[MASK]',
+  pad_token: '[PAD]',
+  unk_token: '[UNK]',
+  cls_token: '[CLS]',
+  sep_token: '[SEP]',
+  mask_token: '[MASK]',
 };
 // transformers writes this sentinel (int(1e30)) when a checkpoint declares no limit.
 const NO_LIMIT_THRESHOLD = 1e9;
@@ -90,7 +98,8 @@ export function parseVocab(text: string, file = 'vocab.txt'): string[] {
 export function bertTokenizerJson(vocab: readonly string[], cfg: TokenizerConfig = {}): JsonObject {
   const vocabMap: Record<string, number> = {};
   vocab.forEach((t, i) => {
-    if (Object.prototype.hasOwnProperty.call(vocabMap, t)) throw new Error(`vocabulary: token "${t}" appears twice (ids ${vocabMap[t]} and ${i})`);
+    if (Object.prototype.hasOwnProperty.call(vocabMap, t))
+      throw new Error(`vocabulary: token "${t}" appears twice (ids ${vocabMap[t]} and ${i})`);
     vocabMap[t] = i;
   });
   const names = Object.fromEntries(SPECIAL_KEYS.map((k) => [k, tokenName(cfg, k)])) as Record<SpecialKey, string>;
@@ -98,7 +107,15 @@ export function bertTokenizerJson(vocab: readonly string[], cfg: TokenizerConfig
   for (const k of SPECIAL_KEYS) {
     const id = vocabMap[names[k]];
     if (id === undefined) throw new Error(`vocabulary has no ${k} "${names[k]}"`);
-    addedTokens.push({ id, content: names[k], single_word: false, lstrip: false, rstrip: false, normalized: false, special: true });
+    addedTokens.push({
+      id,
+      content: names[k],
+      single_word: false,
+      lstrip: false,
+      rstrip: false,
+      normalized: false,
+      special: true,
+    });
   }
   addedTokens.sort((a, b) => (a.id as number) - (b.id as number));
   const cls = names.cls_token;
@@ -147,7 +164,8 @@ export function bertTokenizerJson(vocab: readonly string[], cfg: TokenizerConfig
 }
 
 function checkLength(name: string, v: number | undefined): void {
-  if (v !== undefined && (!Number.isInteger(v) || v < 1)) throw new Error(`${name} must be a positive integer, got ${v}`);
+  if (v !== undefined && (!Number.isInteger(v) || v < 1))
+    throw new Error(`${name} must be a positive integer, got ${v}`);
 }
 
 export class BertTokenizer {
@@ -169,11 +187,19 @@ export class BertTokenizer {
    * From parsed tokenizer.json and tokenizer_config.json objects. `maxPositions` (the model's
    * max_position_embeddings) is the fallback limit when the config gives none.
    */
-  constructor(tokenizerJson: JsonObject, tokenizerConfig: TokenizerConfig = {}, maxPositions?: number, source = 'tokenizer.json') {
+  constructor(
+    tokenizerJson: JsonObject,
+    tokenizerConfig: TokenizerConfig = {},
+    maxPositions?: number,
+    source = 'tokenizer.json',
+  ) {
     const model = tokenizerJson.model;
     if (!isRecord(model) || !isRecord(model.vocab)) throw new Error(`${source}: no model.vocab object`);
-    const type = model.type ?? (typeof model.continuing_subword_prefix === 'string' && !('merges' in model) ? 'WordPiece' : undefined);
-    if (type !== 'WordPiece') throw new Error(`${source}: model type is ${String(model.type ?? 'unknown')}, a BERT tokenizer needs WordPiece`);
+    const type =
+      model.type ??
+      (typeof model.continuing_subword_prefix === 'string' && !('merges' in model) ? 'WordPiece' : undefined);
+    if (type !== 'WordPiece')
+      throw new Error(`${source}: model type is ${String(model.type ?? 'unknown')}, a BERT tokenizer needs WordPiece`);
     // Shallow copies: only the normalizer and the added-token list may be changed here, and the
     // 30k-entry vocabulary is not worth cloning.
     const json: JsonObject = { ...tokenizerJson };
@@ -198,14 +224,16 @@ export class BertTokenizer {
     const vocab = model.vocab as Record<string, unknown>;
     const idToToken: string[] = [];
     for (const [t, id] of Object.entries(vocab)) {
-      if (typeof id !== 'number' || !Number.isInteger(id) || id < 0) throw new Error(`${source}: token "${t}" has invalid id ${String(id)}`);
+      if (typeof id !== 'number' || !Number.isInteger(id) || id < 0)
+        throw new Error(`${source}: token "${t}" has invalid id ${String(id)}`);
       idToToken[id] = t;
     }
     for (const a of json.added_tokens as unknown[]) {
       if (isRecord(a) && typeof a.id === 'number' && typeof a.content === 'string') idToToken[a.id] = a.content;
     }
     for (let i = 0; i < idToToken.length; i++) {
-      if (idToToken[i] === undefined) throw new Error(`${source}: vocabulary ids are not contiguous, id ${i} is missing`);
+      if (idToToken[i] === undefined)
+        throw new Error(`${source}: vocabulary ids are not contiguous, id ${i} is missing`);
     }
     this.idToToken = idToToken;
     this.vocabSize = idToToken.length;
@@ -229,9 +257,10 @@ export class BertTokenizer {
 
     const fromCfg = cfg.model_max_length;
     checkLength('maxPositions', maxPositions);
-    this.modelMaxLength = typeof fromCfg === 'number' && Number.isInteger(fromCfg) && fromCfg > 0 && fromCfg < NO_LIMIT_THRESHOLD
-      ? fromCfg
-      : maxPositions ?? 512;
+    this.modelMaxLength =
+      typeof fromCfg === 'number' && Number.isInteger(fromCfg) && fromCfg > 0 && fromCfg < NO_LIMIT_THRESHOLD
+        ? fromCfg
+        : (maxPositions ?? 512);
   }
 
   /**
@@ -283,13 +312,15 @@ export class BertTokenizer {
   convertIdsToTokens(ids: number[]): string[] {
     return ids.map((id, i) => {
       const t = Number.isInteger(id) ? this.idToToken[id] : undefined;
-      if (t === undefined) throw new Error(`id ${id} at position ${i} is outside the vocabulary (0..${this.vocabSize - 1})`);
+      if (t === undefined)
+        throw new Error(`id ${id} at position ${i} is outside the vocabulary (0..${this.vocabSize - 1})`);
       return t;
     });
   }
 
   private pieceIds(text: string, what: string): number[] {
-    if (typeof text !== 'string') throw new Error(`${what} is not a string (got ${text === null ? 'null' : typeof text})`);
+    if (typeof text !== 'string')
+      throw new Error(`${what} is not a string (got ${text === null ? 'null' : typeof text})`);
     return this.convertTokensToIds(this.tok.tokenize(text));
   }
 
@@ -328,13 +359,16 @@ export class BertTokenizer {
     if (!Array.isArray(texts)) throw new Error('encodeBatch: texts must be an array of strings');
     const { pairs, maxLength } = opts;
     const padding = opts.padding ?? 'longest';
-    if (!['longest', 'max_length', 'none'].includes(padding)) throw new Error(`encodeBatch: unknown padding "${String(padding)}"`);
-    const truncation = opts.truncation === true ? 'longest_first' : opts.truncation ?? false;
+    if (!['longest', 'max_length', 'none'].includes(padding))
+      throw new Error(`encodeBatch: unknown padding "${String(padding)}"`);
+    const truncation = opts.truncation === true ? 'longest_first' : (opts.truncation ?? false);
     if (truncation !== false && !['longest_first', 'only_first', 'only_second'].includes(truncation)) {
       throw new Error(`encodeBatch: unknown truncation "${String(truncation)}"`);
     }
     if (pairs !== undefined && (!Array.isArray(pairs) || pairs.length !== texts.length)) {
-      throw new Error(`encodeBatch: ${texts.length} texts but ${Array.isArray(pairs) ? pairs.length : 'no array of'} pairs`);
+      throw new Error(
+        `encodeBatch: ${texts.length} texts but ${Array.isArray(pairs) ? pairs.length : 'no array of'} pairs`,
+      );
     }
     checkLength('maxLength', maxLength);
     checkLength('maxPositions', opts.maxPositions);
@@ -363,7 +397,11 @@ export class BertTokenizer {
     });
 
     if (padding === 'none') {
-      return { inputIds: rows.map((r) => r.ids), attentionMask: rows.map((r) => r.ids.map(() => 1)), tokenTypeIds: rows.map((r) => r.typeIds) };
+      return {
+        inputIds: rows.map((r) => r.ids),
+        attentionMask: rows.map((r) => r.ids.map(() => 1)),
+        tokenTypeIds: rows.map((r) => r.typeIds),
+      };
     }
     const width = padding === 'max_length' ? limit : rows.reduce((m, r) => Math.max(m, r.ids.length), 0);
     const inputIds: number[][] = [];
@@ -395,10 +433,16 @@ export class BertTokenizer {
    */
   async save(dir: string): Promise<void> {
     this.idToToken.forEach((t, i) => {
-      if (t.length === 0 || /[\r\n]/.test(t)) throw new Error(`${path.join(dir, 'vocab.txt')}: token ${i} (${JSON.stringify(t)}) cannot be written as a line of vocab.txt`);
+      if (t.length === 0 || /[\r\n]/.test(t))
+        throw new Error(
+          `${path.join(dir, 'vocab.txt')}: token ${i} (${JSON.stringify(t)}) cannot be written as a line of vocab.txt`,
+        );
     });
     await mkdir(dir, { recursive: true });
-    const names = Object.fromEntries(SPECIAL_KEYS.map((k) => [k, tokenName(this.config, k)])) as Record<SpecialKey, string>;
+    const names = Object.fromEntries(SPECIAL_KEYS.map((k) => [k, tokenName(this.config, k)])) as Record<
+      SpecialKey,
+      string
+    >;
     const norm = isRecord(this.json.normalizer) ? this.json.normalizer : {};
     const cfg: TokenizerConfig = {
       ...this.config,
@@ -416,17 +460,29 @@ export class BertTokenizer {
 }
 
 /** Cuts token lists to `room` tokens in total (special tokens already subtracted). */
-function truncatePair(a: number[], b: number[] | undefined, room: number, strategy: 'longest_first' | 'only_first' | 'only_second', row: number): [number[], number[] | undefined] {
+function truncatePair(
+  a: number[],
+  b: number[] | undefined,
+  room: number,
+  strategy: 'longest_first' | 'only_first' | 'only_second',
+  row: number,
+): [number[], number[] | undefined] {
   if (!b) {
     if (strategy === 'only_second') throw new Error(`text ${row} is too long and truncation 'only_second' needs pairs`);
     return [a.slice(0, room), undefined];
   }
   if (strategy === 'only_first') {
-    if (b.length > room) throw new Error(`pair ${row}: the second sequence alone (${b.length} tokens) exceeds the room of ${room}; 'only_first' cannot truncate it`);
+    if (b.length > room)
+      throw new Error(
+        `pair ${row}: the second sequence alone (${b.length} tokens) exceeds the room of ${room}; 'only_first' cannot truncate it`,
+      );
     return [a.slice(0, room - b.length), b];
   }
   if (strategy === 'only_second') {
-    if (a.length > room) throw new Error(`pair ${row}: the first sequence alone (${a.length} tokens) exceeds the room of ${room}; 'only_second' cannot truncate it`);
+    if (a.length > room)
+      throw new Error(
+        `pair ${row}: the first sequence alone (${a.length} tokens) exceeds the room of ${room}; 'only_second' cannot truncate it`,
+      );
     return [a, b.slice(0, room - a.length)];
   }
   // longest_first, as tokenizers' Rust implementation computes it.

@@ -116,7 +116,10 @@ export interface WordPieceTrainOptions {
 /** Max-heap of candidate merges ordered by count, then by lower (a, b) ids as HF breaks ties. */
 class MergeQueue {
   private readonly items: { count: number; a: number; b: number }[] = [];
-  private static before(x: { count: number; a: number; b: number }, y: { count: number; a: number; b: number }): boolean {
+  private static before(
+    x: { count: number; a: number; b: number },
+    y: { count: number; a: number; b: number },
+  ): boolean {
     if (x.count !== y.count) return x.count > y.count;
     if (x.a !== y.a) return x.a < y.a;
     return x.b < y.b;

@@ -57,7 +57,8 @@ const TOKEN_RE = /[\p{L}\p{N}_]{2,}/gu;
 function compareCodePoints(a: string, b: string): number {
   const n = Math.min(a.length, b.length);
   for (let i = 0; i < n; i++) {
-    const x = a.codePointAt(i)!, y = b.codePointAt(i)!;
+    const x = a.codePointAt(i)!,
+      y = b.codePointAt(i)!;
     if (x !== y) return x - y;
     if (x > 0xffff) i++;
   }
@@ -93,10 +94,13 @@ export class TfidfVectorizer {
   constructor(opts: TfidfOptions = {}) {
     const [lo, hi] = opts.ngramRange ?? [1, 2];
     if (!Number.isInteger(lo) || !Number.isInteger(hi) || lo < 1 || hi < lo) {
-      throw new Error(`TfidfVectorizer: ngramRange must be integers [min, max] with 1 <= min <= max, got [${lo}, ${hi}]`);
+      throw new Error(
+        `TfidfVectorizer: ngramRange must be integers [min, max] with 1 <= min <= max, got [${lo}, ${hi}]`,
+      );
     }
     const minDf = opts.minDf ?? 1;
-    if (!Number.isInteger(minDf) || minDf < 1) throw new Error(`TfidfVectorizer: minDf must be an integer >= 1, got ${minDf}`);
+    if (!Number.isInteger(minDf) || minDf < 1)
+      throw new Error(`TfidfVectorizer: minDf must be an integer >= 1, got ${minDf}`);
     this.ngramRange = [lo, hi];
     this.sublinearTf = opts.sublinearTf ?? true;
     this.lowercase = opts.lowercase ?? true;
@@ -105,7 +109,9 @@ export class TfidfVectorizer {
     this.minDf = minDf;
   }
 
-  get vocabularySize(): number { return this.terms.length; }
+  get vocabularySize(): number {
+    return this.terms.length;
+  }
 
   /** The n-grams of one text, in scikit-learn's order: all unigrams, then bigrams, ... */
   analyze(text: string): string[] {
@@ -129,7 +135,9 @@ export class TfidfVectorizer {
     });
     const terms = [...df.keys()].filter((g) => df.get(g)! >= this.minDf).sort(compareCodePoints);
     if (terms.length === 0) {
-      throw new Error(`TfidfVectorizer.fit: empty vocabulary: none of the ${texts.length} texts has a word of 2 or more letters or digits${this.minDf > 1 ? ` in ${this.minDf} or more texts` : ''}`);
+      throw new Error(
+        `TfidfVectorizer.fit: empty vocabulary: none of the ${texts.length} texts has a word of 2 or more letters or digits${this.minDf > 1 ? ` in ${this.minDf} or more texts` : ''}`,
+      );
     }
     const n = texts.length + (this.smoothIdf ? 1 : 0);
     this.terms = terms;
@@ -145,7 +153,8 @@ export class TfidfVectorizer {
     const indices: number[] = [];
     const data: number[] = [];
     texts.forEach((t, r) => {
-      if (typeof t !== 'string') throw new Error(`TfidfVectorizer.transform: text ${r} is a ${typeof t}, expected a string`);
+      if (typeof t !== 'string')
+        throw new Error(`TfidfVectorizer.transform: text ${r} is a ${typeof t}, expected a string`);
       const counts = new Map<number, number>();
       for (const g of this.analyze(t)) {
         const j = this.vocabulary.get(g);
@@ -153,15 +162,31 @@ export class TfidfVectorizer {
       }
       const cols = [...counts.keys()].sort((a, b) => a - b);
       const vals = cols.map((j) => (this.sublinearTf ? 1 + Math.log(counts.get(j)!) : counts.get(j)!) * this.idf[j]!);
-      const norm = this.norm === 'l2' ? Math.sqrt(vals.reduce((s, v) => s + v * v, 0)) : this.norm === 'l1' ? vals.reduce((s, v) => s + Math.abs(v), 0) : 1;
+      const norm =
+        this.norm === 'l2'
+          ? Math.sqrt(vals.reduce((s, v) => s + v * v, 0))
+          : this.norm === 'l1'
+            ? vals.reduce((s, v) => s + Math.abs(v), 0)
+            : 1;
       // A row with no known n-gram stays all zeros (scikit-learn leaves it unnormalised).
-      for (let k = 0; k < cols.length; k++) { indices.push(cols[k]!); data.push(norm > 0 ? vals[k]! / norm : vals[k]!); }
+      for (let k = 0; k < cols.length; k++) {
+        indices.push(cols[k]!);
+        data.push(norm > 0 ? vals[k]! / norm : vals[k]!);
+      }
       indptr[r + 1] = indices.length;
     });
-    return { rows: texts.length, cols: this.terms.length, indptr, indices: Int32Array.from(indices), data: Float64Array.from(data) };
+    return {
+      rows: texts.length,
+      cols: this.terms.length,
+      indptr,
+      indices: Int32Array.from(indices),
+      data: Float64Array.from(data),
+    };
   }
 
-  fitTransform(texts: readonly string[]): CsrMatrix { return this.fit(texts).transform(texts); }
+  fitTransform(texts: readonly string[]): CsrMatrix {
+    return this.fit(texts).transform(texts);
+  }
 }
 
 // ------------------------------------------------------------------------------------------------
@@ -178,22 +203,41 @@ export interface LbfgsOptions {
   memory: number;
 }
 
-export interface LbfgsResult { x: Float64Array; f: number; iterations: number; converged: boolean }
+export interface LbfgsResult {
+  x: Float64Array;
+  f: number;
+  iterations: number;
+  converged: boolean;
+}
 
-const dot = (a: Float64Array, b: Float64Array): number => { let s = 0; for (let i = 0; i < a.length; i++) s += a[i]! * b[i]!; return s; };
-const maxAbs = (a: Float64Array): number => { let m = 0; for (let i = 0; i < a.length; i++) m = Math.max(m, Math.abs(a[i]!)); return m; };
+const dot = (a: Float64Array, b: Float64Array): number => {
+  let s = 0;
+  for (let i = 0; i < a.length; i++) s += a[i]! * b[i]!;
+  return s;
+};
+const maxAbs = (a: Float64Array): number => {
+  let m = 0;
+  for (let i = 0; i < a.length; i++) m = Math.max(m, Math.abs(a[i]!));
+  return m;
+};
 
 /**
  * Minimises a smooth function with L-BFGS (two-loop recursion) and a line search satisfying the
  * strong Wolfe conditions (c1 = 1e-3, c2 = 0.9, scipy's values). `fg(x, g)` returns f(x) and
  * writes the gradient into g. Stops on scipy's criteria: gradient or relative-decrease tolerance.
  */
-export function lbfgs(fg: (x: Float64Array, g: Float64Array) => number, x0: Float64Array, opts: LbfgsOptions): LbfgsResult {
+export function lbfgs(
+  fg: (x: Float64Array, g: Float64Array) => number,
+  x0: Float64Array,
+  opts: LbfgsOptions,
+): LbfgsResult {
   const n = x0.length;
   let x: Float64Array = Float64Array.from(x0);
   let g: Float64Array = new Float64Array(n);
   let f = fg(x, g);
-  const S: Float64Array[] = [], Y: Float64Array[] = [], RHO: number[] = [];
+  const S: Float64Array[] = [],
+    Y: Float64Array[] = [],
+    RHO: number[] = [];
   const d = new Float64Array(n);
   const alpha = new Float64Array(opts.memory);
   let iter = 0;
@@ -218,8 +262,11 @@ export function lbfgs(fg: (x: Float64Array, g: Float64Array) => number, x0: Floa
       for (let i = 0; i < n; i++) d[i]! += s[i]! * (alpha[k]! - b);
     }
     let dg = dot(d, g);
-    if (!(dg < 0)) { // not a descent direction: restart from steepest descent
-      S.length = 0; Y.length = 0; RHO.length = 0;
+    if (!(dg < 0)) {
+      // not a descent direction: restart from steepest descent
+      S.length = 0;
+      Y.length = 0;
+      RHO.length = 0;
       for (let i = 0; i < n; i++) d[i] = -g[i]!;
       dg = dot(d, g);
     }
@@ -228,26 +275,51 @@ export function lbfgs(fg: (x: Float64Array, g: Float64Array) => number, x0: Floa
     const ls = wolfeSearch(fg, x, f, g, d, dg, step0);
     if (!ls) return { x, f, iterations: iter, converged: false };
     iter++;
-    const s = new Float64Array(n), y = new Float64Array(n);
-    for (let i = 0; i < n; i++) { s[i] = ls.x[i]! - x[i]!; y[i] = ls.g[i]! - g[i]!; }
+    const s = new Float64Array(n),
+      y = new Float64Array(n);
+    for (let i = 0; i < n; i++) {
+      s[i] = ls.x[i]! - x[i]!;
+      y[i] = ls.g[i]! - g[i]!;
+    }
     const sy = dot(s, y);
     const fPrev = f;
-    x = ls.x; g = ls.g; f = ls.f;
-    if (sy > 1e-10 * dot(y, y)) { // keep only pairs that preserve a positive-definite estimate
-      S.push(s); Y.push(y); RHO.push(1 / sy);
-      if (S.length > opts.memory) { S.shift(); Y.shift(); RHO.shift(); }
+    x = ls.x;
+    g = ls.g;
+    f = ls.f;
+    if (sy > 1e-10 * dot(y, y)) {
+      // keep only pairs that preserve a positive-definite estimate
+      S.push(s);
+      Y.push(y);
+      RHO.push(1 / sy);
+      if (S.length > opts.memory) {
+        S.shift();
+        Y.shift();
+        RHO.shift();
+      }
     }
-    if ((fPrev - f) / Math.max(Math.abs(fPrev), Math.abs(f), 1) <= opts.ftol) return { x, f, iterations: iter, converged: true };
+    if ((fPrev - f) / Math.max(Math.abs(fPrev), Math.abs(f), 1) <= opts.ftol)
+      return { x, f, iterations: iter, converged: true };
   }
   return { x, f, iterations: iter, converged: maxAbs(g) <= opts.gtol };
 }
 
 /** Strong-Wolfe line search along d (Nocedal & Wright, algorithms 3.5 and 3.6, cubic interpolation). */
-function wolfeSearch(fg: (x: Float64Array, g: Float64Array) => number, x: Float64Array, f0: number, g0: Float64Array, d: Float64Array, dg0: number, step0: number): { x: Float64Array; f: number; g: Float64Array } | undefined {
-  const c1 = 1e-3, c2 = 0.9, maxEvals = 50;
+function wolfeSearch(
+  fg: (x: Float64Array, g: Float64Array) => number,
+  x: Float64Array,
+  f0: number,
+  g0: Float64Array,
+  d: Float64Array,
+  dg0: number,
+  step0: number,
+): { x: Float64Array; f: number; g: Float64Array } | undefined {
+  const c1 = 1e-3,
+    c2 = 0.9,
+    maxEvals = 50;
   const n = x.length;
   const at = (t: number) => {
-    const xt = new Float64Array(n), gt = new Float64Array(n);
+    const xt = new Float64Array(n),
+      gt = new Float64Array(n);
     for (let i = 0; i < n; i++) xt[i] = x[i]! + t * d[i]!;
     const ft = fg(xt, gt);
     return { t, x: xt, f: ft, g: gt, dg: dot(gt, d) };
@@ -256,20 +328,25 @@ function wolfeSearch(fg: (x: Float64Array, g: Float64Array) => number, x: Float6
   const start = { t: 0, f: f0, dg: dg0 };
   // Minimiser of the cubic through two points with their slopes, kept inside the bracket.
   const cubic = (a: { t: number; f: number; dg: number }, b: { t: number; f: number; dg: number }): number => {
-    const d1 = a.dg + b.dg - 3 * (a.f - b.f) / (a.t - b.t);
+    const d1 = a.dg + b.dg - (3 * (a.f - b.f)) / (a.t - b.t);
     const disc = d1 * d1 - a.dg * b.dg;
-    const lo = Math.min(a.t, b.t), hi = Math.max(a.t, b.t);
+    const lo = Math.min(a.t, b.t),
+      hi = Math.max(a.t, b.t);
     if (disc >= 0) {
       const d2 = Math.sign(b.t - a.t) * Math.sqrt(disc);
-      const t = b.t - (b.t - a.t) * (b.dg + d2 - d1) / (b.dg - a.dg + 2 * d2);
+      const t = b.t - ((b.t - a.t) * (b.dg + d2 - d1)) / (b.dg - a.dg + 2 * d2);
       if (Number.isFinite(t) && t > lo + 0.1 * (hi - lo) && t < hi - 0.1 * (hi - lo)) return t;
     }
     return (lo + hi) / 2;
   };
   let evals = 0;
-  const zoom = (lo: { t: number; f: number; dg: number; x?: Float64Array; g?: Float64Array }, hi: { t: number; f: number; dg: number }): Point | undefined => {
+  const zoom = (
+    lo: { t: number; f: number; dg: number; x?: Float64Array; g?: Float64Array },
+    hi: { t: number; f: number; dg: number },
+  ): Point | undefined => {
     while (evals < maxEvals) {
-      const p = at(cubic(lo, hi)); evals++;
+      const p = at(cubic(lo, hi));
+      evals++;
       if (p.f > f0 + c1 * p.t * dg0 || p.f >= lo.f) hi = p;
       else {
         if (Math.abs(p.dg) <= -c2 * dg0) return p;
@@ -283,8 +360,12 @@ function wolfeSearch(fg: (x: Float64Array, g: Float64Array) => number, x: Float6
   let prev: { t: number; f: number; dg: number; x?: Float64Array; g?: Float64Array } = start;
   let t = step0;
   while (evals < maxEvals) {
-    const p = at(t); evals++;
-    if (!Number.isFinite(p.f)) { t = (prev.t + t) / 2; continue; }
+    const p = at(t);
+    evals++;
+    if (!Number.isFinite(p.f)) {
+      t = (prev.t + t) / 2;
+      continue;
+    }
     if (p.f > f0 + c1 * t * dg0 || (evals > 1 && p.f >= prev.f)) return zoom(prev, p);
     if (Math.abs(p.dg) <= -c2 * dg0) return p;
     if (p.dg >= 0) return zoom(p, prev);
@@ -335,18 +416,23 @@ export class LogisticRegression {
     this.maxIter = opts.maxIter ?? 100;
     this.tol = opts.tol ?? 1e-4;
     if (!(this.C > 0)) throw new Error(`LogisticRegression: C must be > 0, got ${this.C}`);
-    if (!Number.isInteger(this.maxIter) || this.maxIter < 1) throw new Error(`LogisticRegression: maxIter must be an integer >= 1, got ${this.maxIter}`);
+    if (!Number.isInteger(this.maxIter) || this.maxIter < 1)
+      throw new Error(`LogisticRegression: maxIter must be an integer >= 1, got ${this.maxIter}`);
     if (!(this.tol >= 0)) throw new Error(`LogisticRegression: tol must be >= 0, got ${this.tol}`);
   }
 
   /** Fits on rows of X with labels y in 0..numClasses-1. */
   fit(X: CsrMatrix, y: readonly number[], numClasses: number): this {
-    if (y.length !== X.rows) throw new Error(`LogisticRegression.fit: X has ${X.rows} rows but y has ${y.length} labels`);
-    if (!Number.isInteger(numClasses) || numClasses < 2) throw new Error(`LogisticRegression.fit: need at least 2 classes, got ${numClasses}`);
+    if (y.length !== X.rows)
+      throw new Error(`LogisticRegression.fit: X has ${X.rows} rows but y has ${y.length} labels`);
+    if (!Number.isInteger(numClasses) || numClasses < 2)
+      throw new Error(`LogisticRegression.fit: need at least 2 classes, got ${numClasses}`);
     y.forEach((c, i) => {
-      if (!Number.isInteger(c) || c < 0 || c >= numClasses) throw new Error(`LogisticRegression.fit: y[${i}] = ${c} is not a class index in 0..${numClasses - 1}`);
+      if (!Number.isInteger(c) || c < 0 || c >= numClasses)
+        throw new Error(`LogisticRegression.fit: y[${i}] = ${c} is not a class index in 0..${numClasses - 1}`);
     });
-    const d = X.cols, n = X.rows;
+    const d = X.cols,
+      n = X.rows;
     const K = numClasses === 2 ? 1 : numClasses; // outputs
     const invC = 1 / this.C;
     const raw = new Float64Array(n * K);
@@ -375,7 +461,8 @@ export class LogisticRegression {
       g.fill(0);
       for (let i = 0; i < n; i++) {
         for (let p = X.indptr[i]!; p < X.indptr[i + 1]!; p++) {
-          const j = X.indices[p]!, v = X.data[p]!;
+          const j = X.indices[p]!,
+            v = X.data[p]!;
           for (let k = 0; k < K; k++) g[k * (d + 1) + j]! += v * resid[i * K + k]!;
         }
         for (let k = 0; k < K; k++) g[k * (d + 1) + d]! += resid[i * K + k]!;
@@ -391,7 +478,12 @@ export class LogisticRegression {
       return loss + 0.5 * invC * reg;
     };
     // scipy's L-BFGS-B settings as scikit-learn passes them: maxcor 10, ftol 64 × machine epsilon.
-    const r = lbfgs(fg, new Float64Array(K * (d + 1)), { maxIter: this.maxIter, gtol: this.tol, ftol: 64 * Number.EPSILON, memory: 10 });
+    const r = lbfgs(fg, new Float64Array(K * (d + 1)), {
+      maxIter: this.maxIter,
+      gtol: this.tol,
+      ftol: 64 * Number.EPSILON,
+      memory: 10,
+    });
     this.numClasses = numClasses;
     this.numFeatures = d;
     this.coef = Array.from({ length: K }, (_, k) => r.x.slice(k * (d + 1), k * (d + 1) + d));
@@ -404,10 +496,15 @@ export class LogisticRegression {
   /** Raw scores [rows][outputs]: one column for 2 classes (log-odds of class 1), else one per class. */
   decisionFunction(X: CsrMatrix): number[][] {
     if (this.coef.length === 0) throw new Error('LogisticRegression: call fit first');
-    if (X.cols !== this.numFeatures) throw new Error(`LogisticRegression: X has ${X.cols} columns, the model was fitted on ${this.numFeatures}`);
-    const K = this.coef.length, d = this.numFeatures;
+    if (X.cols !== this.numFeatures)
+      throw new Error(`LogisticRegression: X has ${X.cols} columns, the model was fitted on ${this.numFeatures}`);
+    const K = this.coef.length,
+      d = this.numFeatures;
     const w = new Float64Array(K * (d + 1));
-    for (let k = 0; k < K; k++) { w.set(this.coef[k]!, k * (d + 1)); w[k * (d + 1) + d] = this.intercept[k]!; }
+    for (let k = 0; k < K; k++) {
+      w.set(this.coef[k]!, k * (d + 1));
+      w[k * (d + 1) + d] = this.intercept[k]!;
+    }
     const raw = new Float64Array(X.rows * K);
     scores(X, w, K, raw);
     return Array.from({ length: X.rows }, (_, i) => Array.from(raw.subarray(i * K, i * K + K)));
@@ -416,7 +513,10 @@ export class LogisticRegression {
   /** Class probabilities [rows][classes]. */
   predictProba(X: CsrMatrix): number[][] {
     return this.decisionFunction(X).map((z) => {
-      if (z.length === 1) { const p = 1 / (1 + Math.exp(-z[0]!)); return [1 - p, p]; }
+      if (z.length === 1) {
+        const p = 1 / (1 + Math.exp(-z[0]!));
+        return [1 - p, p];
+      }
       const m = Math.max(...z);
       const e = z.map((v) => Math.exp(v - m));
       const s = e.reduce((a, b) => a + b, 0);
@@ -487,13 +587,24 @@ export interface BaselineResult {
  * console.log(r.accuracy, r.positiveF1, r.vocabularySize);
  * ```
  */
-export function runBaseline(trainTexts: readonly string[], trainLabels: readonly number[], valTexts: readonly string[], valLabels: readonly number[], opts: BaselineOptions = {}): BaselineResult {
-  if (trainTexts.length !== trainLabels.length) throw new Error(`runBaseline: ${trainTexts.length} training texts but ${trainLabels.length} training labels`);
-  if (valTexts.length !== valLabels.length) throw new Error(`runBaseline: ${valTexts.length} validation texts but ${valLabels.length} validation labels`);
+export function runBaseline(
+  trainTexts: readonly string[],
+  trainLabels: readonly number[],
+  valTexts: readonly string[],
+  valLabels: readonly number[],
+  opts: BaselineOptions = {},
+): BaselineResult {
+  if (trainTexts.length !== trainLabels.length)
+    throw new Error(`runBaseline: ${trainTexts.length} training texts but ${trainLabels.length} training labels`);
+  if (valTexts.length !== valLabels.length)
+    throw new Error(`runBaseline: ${valTexts.length} validation texts but ${valLabels.length} validation labels`);
   if (valTexts.length === 0) throw new Error('runBaseline: no validation texts');
   const numClasses = opts.labelNames?.length ?? Math.max(...trainLabels, ...valLabels) + 1;
   const labels = opts.labelNames ?? Array.from({ length: numClasses }, (_, k) => String(k));
-  if (new Set(trainLabels).size < 2) throw new Error(`runBaseline: the training labels hold a single class (${labels[trainLabels[0]!] ?? trainLabels[0]}); need at least 2`);
+  if (new Set(trainLabels).size < 2)
+    throw new Error(
+      `runBaseline: the training labels hold a single class (${labels[trainLabels[0]!] ?? trainLabels[0]}); need at least 2`,
+    );
   const t0 = performance.now();
   const vec = new TfidfVectorizer(opts);
   const Xtrain = vec.fitTransform(trainTexts);
@@ -505,9 +616,18 @@ export function runBaseline(trainTexts: readonly string[], trainLabels: readonly
   const report = classificationReport(valLabels, predictions, labels);
   const f1 = Object.fromEntries(labels.map((n) => [n, (report[n] as { 'f1-score': number })['f1-score']]));
   return {
-    labels, accuracy: report.accuracy, f1, positiveF1: numClasses === 2 ? f1[labels[1]!] : undefined,
-    macroF1: report['macro avg']['f1-score'], report, vocabularySize: vec.vocabularySize, predictions, probabilities,
-    iterations: clf.iterations, converged: clf.converged, seconds,
+    labels,
+    accuracy: report.accuracy,
+    f1,
+    positiveF1: numClasses === 2 ? f1[labels[1]!] : undefined,
+    macroF1: report['macro avg']['f1-score'],
+    report,
+    vocabularySize: vec.vocabularySize,
+    predictions,
+    probabilities,
+    iterations: clf.iterations,
+    converged: clf.converged,
+    seconds,
   };
 }
 
@@ -535,8 +655,16 @@ export interface BaselineSummary {
  */
 export function baselineSummary(r: BaselineResult): BaselineSummary {
   return {
-    accuracy: r.accuracy, positive_f1: r.positiveF1 ?? null, macro_f1: r.macroF1, f1: r.f1, vocabulary_size: r.vocabularySize,
-    iterations: r.iterations, converged: r.converged, seconds: r.seconds, labels: r.labels, report: r.report,
+    accuracy: r.accuracy,
+    positive_f1: r.positiveF1 ?? null,
+    macro_f1: r.macroF1,
+    f1: r.f1,
+    vocabulary_size: r.vocabularySize,
+    iterations: r.iterations,
+    converged: r.converged,
+    seconds: r.seconds,
+    labels: r.labels,
+    report: r.report,
   };
 }
 
@@ -557,19 +685,30 @@ export interface BaselineSplitOptions extends BaselineOptions {
  * The baseline on labelled data with the lab's preparation: the same cleaning, and the same
  * train/validation split for the same seed (splitIndices), so its numbers sit beside BERT's.
  */
-export function runBaselineOnData(data: LabelledData, opts: BaselineSplitOptions = {}): BaselineResult & { trainSize: number; valSize: number } {
+export function runBaselineOnData(
+  data: LabelledData,
+  opts: BaselineSplitOptions = {},
+): BaselineResult & { trainSize: number; valSize: number } {
   const file = opts.file ?? 'data';
   let { texts, labels } = data;
   if (opts.limit !== undefined) {
-    if (!Number.isInteger(opts.limit) || opts.limit < 2) throw new Error(`--limit must be an integer of at least 2, got ${opts.limit}`);
+    if (!Number.isInteger(opts.limit) || opts.limit < 2)
+      throw new Error(`--limit must be an integer of at least 2, got ${opts.limit}`);
     texts = texts.slice(0, opts.limit);
     labels = labels.slice(0, opts.limit);
-    if (new Set(labels).size < 2) throw new Error(`${file}: the first ${opts.limit} rows hold a single class; raise --limit`);
+    if (new Set(labels).size < 2)
+      throw new Error(`${file}: the first ${opts.limit} rows hold a single class; raise --limit`);
   }
   const mode = opts.clean ?? 'lab';
   // Pairs are joined to their text: a bag of words has no segments.
   const cleaned = texts.map((t, i) => cleanText(data.pairs ? `${t} ${data.pairs[i]}` : t, mode));
   const { train, val } = splitIndices(texts.length, opts.valSplit ?? 0.2, opts.seed ?? 42);
-  const r = runBaseline(train.map((i) => cleaned[i]!), train.map((i) => labels[i]!), val.map((i) => cleaned[i]!), val.map((i) => labels[i]!), { ...opts, labelNames: data.labelNames });
+  const r = runBaseline(
+    train.map((i) => cleaned[i]!),
+    train.map((i) => labels[i]!),
+    val.map((i) => cleaned[i]!),
+    val.map((i) => labels[i]!),
+    { ...opts, labelNames: data.labelNames },
+  );
   return { ...r, trainSize: train.length, valSize: val.length };
 }

@@ -1,7 +1,12 @@
 // Classification metrics with scikit-learn's definitions and output shapes, so the numbers in the
 // notebook and the CLI read like the lab's sklearn output.
 
-export interface ClassMetrics { precision: number; recall: number; 'f1-score': number; support: number }
+export interface ClassMetrics {
+  precision: number;
+  recall: number;
+  'f1-score': number;
+  support: number;
+}
 
 /**
  * Shaped like sklearn's classification_report(output_dict=True): one entry per class name,
@@ -38,7 +43,8 @@ export function accuracy(yTrue: readonly number[], yPred: readonly number[]): nu
 /** Counts with rows = true class, columns = predicted class (sklearn's convention). */
 export function confusionMatrix(yTrue: readonly number[], yPred: readonly number[], numClasses: number): number[][] {
   checkPair(yTrue, yPred);
-  if (!Number.isInteger(numClasses) || numClasses < 1) throw new Error(`numClasses must be a positive integer, got ${numClasses}`);
+  if (!Number.isInteger(numClasses) || numClasses < 1)
+    throw new Error(`numClasses must be a positive integer, got ${numClasses}`);
   const m = Array.from({ length: numClasses }, () => new Array<number>(numClasses).fill(0));
   for (let i = 0; i < yTrue.length; i++) {
     checkClass(yTrue[i]!, i, numClasses, 'yTrue');
@@ -52,7 +58,11 @@ export function confusionMatrix(yTrue: readonly number[], yPred: readonly number
 const ratio = (a: number, b: number): number => (b === 0 ? 0 : a / b);
 
 /** Per-class precision, recall, F1 and support, with macro and support-weighted averages. */
-export function classificationReport(yTrue: readonly number[], yPred: readonly number[], labelNames: readonly string[]): ClassificationReport {
+export function classificationReport(
+  yTrue: readonly number[],
+  yPred: readonly number[],
+  labelNames: readonly string[],
+): ClassificationReport {
   const k = labelNames.length;
   if (k < 1) throw new Error('labelNames is empty');
   if (new Set(labelNames).size !== k) throw new Error(`labelNames has duplicates: ${labelNames.join(', ')}`);
@@ -69,7 +79,11 @@ export function classificationReport(yTrue: readonly number[], yPred: readonly n
   const total = yTrue.length;
   const avg = (weights: number[]): ClassMetrics => {
     const wsum = weights.reduce((s, w) => s + w, 0);
-    const mean = (key: 'precision' | 'recall' | 'f1-score'): number => ratio(per.reduce((s, m, c) => s + m[key] * weights[c]!, 0), wsum);
+    const mean = (key: 'precision' | 'recall' | 'f1-score'): number =>
+      ratio(
+        per.reduce((s, m, c) => s + m[key] * weights[c]!, 0),
+        wsum,
+      );
     return { precision: mean('precision'), recall: mean('recall'), 'f1-score': mean('f1-score'), support: total };
   };
   const report: ClassificationReport = {
@@ -77,7 +91,9 @@ export function classificationReport(yTrue: readonly number[], yPred: readonly n
     'macro avg': avg(per.map(() => 1)),
     'weighted avg': avg(per.map((m) => m.support)),
   };
-  labelNames.forEach((n, c) => { report[n] = per[c]!; });
+  labelNames.forEach((n, c) => {
+    report[n] = per[c]!;
+  });
   // Key order as sklearn prints it: classes first, then the summary rows.
   const ordered: ClassificationReport = Object.fromEntries([
     ...labelNames.map((n) => [n, report[n]] as const),

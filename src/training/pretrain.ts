@@ -8,7 +8,15 @@ import { BertForPreTraining } from '../model/bert.js';
 import type { BertConfig } from '../model/config.js';
 import { configForShape } from '../model/presets.js';
 import { loadCorpus, type Document } from '../data/corpus.js';
-import { buildExamples, buildSingleSegmentExamples, makeNspPairs, specialIdsFor, tokenizeDocuments, type PretrainExample, type SpecialIds } from '../data/pretrain-data.js';
+import {
+  buildExamples,
+  buildSingleSegmentExamples,
+  makeNspPairs,
+  specialIdsFor,
+  tokenizeDocuments,
+  type PretrainExample,
+  type SpecialIds,
+} from '../data/pretrain-data.js';
 import { mixSeed, rng, shuffle } from '../nn/random.js';
 import { trainWordPiece } from '../text/wordpiece.js';
 import { BertTokenizer } from '../text/tokenizer.js';
@@ -64,9 +72,28 @@ export interface PretrainConfig {
 }
 
 export const PRETRAIN_DEFAULTS: PretrainConfig = {
-  corpus: ['sotu', 'brown', 'moby-dick'], vocabSize: 8192, layers: 2, hidden: 128, heads: 2, maxLen: 64,
-  steps: 2000, batchSize: 32, lr: 1e-3, warmup: 100, weightDecay: 0.01, seed: 42, checkpointEvery: 100, evalFraction: 0.05,
-  vocab: '', accumulate: 1, schedule: 'linear', nsp: true, wholeWord: false, init: '', clean: 'none', clip: 1.0,
+  corpus: ['sotu', 'brown', 'moby-dick'],
+  vocabSize: 8192,
+  layers: 2,
+  hidden: 128,
+  heads: 2,
+  maxLen: 64,
+  steps: 2000,
+  batchSize: 32,
+  lr: 1e-3,
+  warmup: 100,
+  weightDecay: 0.01,
+  seed: 42,
+  checkpointEvery: 100,
+  evalFraction: 0.05,
+  vocab: '',
+  accumulate: 1,
+  schedule: 'linear',
+  nsp: true,
+  wholeWord: false,
+  init: '',
+  clean: 'none',
+  clip: 1.0,
 };
 
 /** The learning-rate factor at `step`: linear warm-up, then linear or cosine decay to 0. */
@@ -76,14 +103,42 @@ export function lrFactor(step: number, warmup: number, total: number, schedule: 
   return 0.5 * (1 + Math.cos(Math.PI * progress));
 }
 
-export interface PretrainPoint { step: number; loss: number; mlmLoss: number; nspLoss: number; lr: number; seconds: number }
-export interface PretrainEval { mlmAccuracy: number; nspAccuracy: number; mlmLoss: number; nspLoss: number; examples: number }
+export interface PretrainPoint {
+  step: number;
+  loss: number;
+  mlmLoss: number;
+  nspLoss: number;
+  lr: number;
+  seconds: number;
+}
+export interface PretrainEval {
+  mlmAccuracy: number;
+  nspAccuracy: number;
+  mlmLoss: number;
+  nspLoss: number;
+  examples: number;
+}
 
-interface State { step: number; points: PretrainPoint[]; config: PretrainConfig; vocabSeconds: number; tokensSeen: number }
+interface State {
+  step: number;
+  points: PretrainPoint[];
+  config: PretrainConfig;
+  vocabSeconds: number;
+  tokensSeen: number;
+}
 
 /** Accuracy of the MLM head on masked positions and of the NSP head, over `examples`. */
-export function evaluatePretraining(model: BertForPreTraining, examples: PretrainExample[], batchSize = 32): PretrainEval {
-  let mlmHit = 0, mlmN = 0, nspHit = 0, mlmLoss = 0, nspLoss = 0, batchesN = 0;
+export function evaluatePretraining(
+  model: BertForPreTraining,
+  examples: PretrainExample[],
+  batchSize = 32,
+): PretrainEval {
+  let mlmHit = 0,
+    mlmN = 0,
+    nspHit = 0,
+    mlmLoss = 0,
+    nspLoss = 0,
+    batchesN = 0;
   for (let i = 0; i < examples.length; i += batchSize) {
     const b = examples.slice(i, i + batchSize);
     tf.tidy(() => {
@@ -91,13 +146,28 @@ export function evaluatePretraining(model: BertForPreTraining, examples: Pretrai
       const r = model.loss(t.inputs, t.mlmLabels, t.nspLabels, false);
       const pred = tf.argMax(r.mlmLogits, -1).dataSync();
       const tgt = r.mlmTargets.dataSync();
-      tgt.forEach((y, k) => { if (y !== -100) { mlmN++; if (pred[k] === y) mlmHit++; } });
+      tgt.forEach((y, k) => {
+        if (y !== -100) {
+          mlmN++;
+          if (pred[k] === y) mlmHit++;
+        }
+      });
       const nsp = tf.argMax(r.nspLogits, -1).dataSync();
-      b.forEach((e, k) => { if (nsp[k] === e.nspLabel) nspHit++; });
-      mlmLoss += r.mlmLoss.dataSync()[0]; nspLoss += r.nspLoss.dataSync()[0]; batchesN++;
+      b.forEach((e, k) => {
+        if (nsp[k] === e.nspLabel) nspHit++;
+      });
+      mlmLoss += r.mlmLoss.dataSync()[0];
+      nspLoss += r.nspLoss.dataSync()[0];
+      batchesN++;
     });
   }
-  return { mlmAccuracy: mlmN ? mlmHit / mlmN : NaN, nspAccuracy: nspHit / examples.length, mlmLoss: mlmLoss / batchesN, nspLoss: nspLoss / batchesN, examples: examples.length };
+  return {
+    mlmAccuracy: mlmN ? mlmHit / mlmN : NaN,
+    nspAccuracy: nspHit / examples.length,
+    mlmLoss: mlmLoss / batchesN,
+    nspLoss: nspLoss / batchesN,
+    examples: examples.length,
+  };
 }
 
 /** Tokens of an example that are not padding. */
@@ -113,12 +183,31 @@ function tensors(b: PretrainExample[]) {
   const rows = (f: (e: PretrainExample) => number[]) => b.map((e) => f(e).slice(0, t));
   return {
     inputs: {
-      inputIds: tf.tensor2d(rows((e) => e.inputIds), [b.length, t], 'int32'),
-      attentionMask: tf.tensor2d(rows((e) => e.attentionMask), [b.length, t], 'int32'),
-      tokenTypeIds: tf.tensor2d(rows((e) => e.tokenTypeIds), [b.length, t], 'int32'),
+      inputIds: tf.tensor2d(
+        rows((e) => e.inputIds),
+        [b.length, t],
+        'int32',
+      ),
+      attentionMask: tf.tensor2d(
+        rows((e) => e.attentionMask),
+        [b.length, t],
+        'int32',
+      ),
+      tokenTypeIds: tf.tensor2d(
+        rows((e) => e.tokenTypeIds),
+        [b.length, t],
+        'int32',
+      ),
     },
-    mlmLabels: tf.tensor2d(rows((e) => e.mlmLabels), [b.length, t], 'int32'),
-    nspLabels: tf.tensor1d(b.map((e) => e.nspLabel), 'int32'),
+    mlmLabels: tf.tensor2d(
+      rows((e) => e.mlmLabels),
+      [b.length, t],
+      'int32',
+    ),
+    nspLabels: tf.tensor1d(
+      b.map((e) => e.nspLabel),
+      'int32',
+    ),
   };
 }
 
@@ -142,9 +231,15 @@ export function dedupe(docs: Document[], mode: CleanMode): Document[] {
 
 /** Documents split into training and held-out sets, the same for a given seed. */
 function splitDocs(docs: Document[], fraction: number, seed: number): { train: Document[]; held: Document[] } {
-  const order = shuffle(docs.map((_, i) => i), rng(mixSeed(seed, 7)));
+  const order = shuffle(
+    docs.map((_, i) => i),
+    rng(mixSeed(seed, 7)),
+  );
   const nHeld = Math.max(2, Math.round(docs.length * fraction));
-  if (docs.length < nHeld + 2) throw new Error(`the corpus has ${docs.length} documents; pre-training needs at least ${nHeld + 2} (NSP draws random segments from other documents)`);
+  if (docs.length < nHeld + 2)
+    throw new Error(
+      `the corpus has ${docs.length} documents; pre-training needs at least ${nHeld + 2} (NSP draws random segments from other documents)`,
+    );
   return { held: order.slice(0, nHeld).map((i) => docs[i]), train: order.slice(nHeld).map((i) => docs[i]) };
 }
 
@@ -161,7 +256,13 @@ export function epochBatch<T>(examples: T[], k: number, batchSize: number): T[] 
  * The examples of one pass: sentence pairs and masks drawn afresh from (seed, pass), so every pass
  * masks differently (RoBERTa's dynamic masking). Without NSP every pair is an actual continuation.
  */
-export function passExamples(docs: number[][][], special: SpecialIds, cfg: PretrainConfig, epoch: number, isContinuation?: (id: number) => boolean): PretrainExample[] {
+export function passExamples(
+  docs: number[][][],
+  special: SpecialIds,
+  cfg: PretrainConfig,
+  epoch: number,
+  isContinuation?: (id: number) => boolean,
+): PretrainExample[] {
   const rand = rng(mixSeed(cfg.seed, epoch, 11));
   const examples = cfg.nsp
     ? buildExamples(makeNspPairs(docs, cfg.maxLen, rand), special, cfg.maxLen, rand, { isContinuation })
@@ -170,10 +271,20 @@ export function passExamples(docs: number[][][], special: SpecialIds, cfg: Pretr
 }
 
 function modelConfig(c: PretrainConfig, vocabSize: number): BertConfig {
-  return configForShape(c, { architectures: ['BertForPreTraining'], vocab_size: vocabSize, max_position_embeddings: Math.max(512, c.maxLen) });
+  return configForShape(c, {
+    architectures: ['BertForPreTraining'],
+    vocab_size: vocabSize,
+    max_position_embeddings: Math.max(512, c.maxLen),
+  });
 }
 
-async function saveCheckpoint(dir: string, model: BertForPreTraining, tok: BertTokenizer, opt: AdamW, state: State): Promise<void> {
+async function saveCheckpoint(
+  dir: string,
+  model: BertForPreTraining,
+  tok: BertTokenizer,
+  opt: AdamW,
+  state: State,
+): Promise<void> {
   await model.save(dir, {
     extra: async (tmp) => {
       await tok.save(tmp);
@@ -191,7 +302,10 @@ async function saveCheckpoint(dir: string, model: BertForPreTraining, tok: BertT
 }
 
 async function writeCurve(outDir: string, points: PretrainPoint[]): Promise<void> {
-  const csv = ['step,loss,mlm_loss,nsp_loss,lr,seconds', ...points.map((p) => [p.step, p.loss, p.mlmLoss, p.nspLoss, p.lr, p.seconds.toFixed(1)].join(','))];
+  const csv = [
+    'step,loss,mlm_loss,nsp_loss,lr,seconds',
+    ...points.map((p) => [p.step, p.loss, p.mlmLoss, p.nspLoss, p.lr, p.seconds.toFixed(1)].join(',')),
+  ];
   await writeFileAtomic(path.join(outDir, 'loss.csv'), csv.join('\n') + '\n');
   const x = points.map((p) => p.step);
   const fig = {
@@ -200,12 +314,27 @@ async function writeCurve(outDir: string, points: PretrainPoint[]): Promise<void
       { x, y: points.map((p) => p.mlmLoss), name: 'MLM', type: 'scatter', mode: 'lines' },
       { x, y: points.map((p) => p.nspLoss), name: 'NSP', type: 'scatter', mode: 'lines' },
     ],
-    layout: { title: { text: 'Pre-training loss' }, xaxis: { title: { text: 'step' } }, yaxis: { title: { text: 'loss' } } },
+    layout: {
+      title: { text: 'Pre-training loss' },
+      xaxis: { title: { text: 'step' } },
+      yaxis: { title: { text: 'loss' } },
+    },
   };
-  await writeFileAtomic(path.join(outDir, 'loss.html'), `<!doctype html><html><head><meta charset="utf-8"><title>Pre-training loss</title></head><body>\n${plotHtml(fig, true, 'loss')}\n</body></html>\n`);
+  await writeFileAtomic(
+    path.join(outDir, 'loss.html'),
+    `<!doctype html><html><head><meta charset="utf-8"><title>Pre-training loss</title></head><body>\n${plotHtml(fig, true, 'loss')}\n</body></html>\n`,
+  );
 }
 
-export interface PretrainResult { modelDir: string; eval: PretrainEval; points: PretrainPoint[]; seconds: number; tokensPerSecond: number; config: PretrainConfig; corpusDocs: number }
+export interface PretrainResult {
+  modelDir: string;
+  eval: PretrainEval;
+  points: PretrainPoint[];
+  seconds: number;
+  tokensPerSecond: number;
+  config: PretrainConfig;
+  corpusDocs: number;
+}
 
 /**
  * Pre-trains into `outDir`: OUT/checkpoint (resumable), OUT/loss.csv + loss.html, and at the end
@@ -218,13 +347,23 @@ export interface PretrainResult { modelDir: string; eval: PretrainEval; points: 
  *
  * Example: `const r = await pretrain('runs/pt', { ...PRETRAIN_DEFAULTS, corpus: ['moby-dick'], steps: 200 });`
  */
-export async function pretrain(outDir: string, cfg: PretrainConfig, log: LogFn = report, onStep?: (p: PretrainPoint, total: number) => void, extraFiles?: (tmp: string) => Promise<void>): Promise<PretrainResult> {
+export async function pretrain(
+  outDir: string,
+  cfg: PretrainConfig,
+  log: LogFn = report,
+  onStep?: (p: PretrainPoint, total: number) => void,
+  extraFiles?: (tmp: string) => Promise<void>,
+): Promise<PretrainResult> {
   const ckpt = path.join(outDir, 'checkpoint');
   const resume = existsSync(path.join(ckpt, 'state.json'));
   let state: State;
   let tok: BertTokenizer;
   let model!: BertForPreTraining;
-  const opt = new AdamW({ lr: cfg.lr, weightDecay: cfg.weightDecay, noDecay: (n) => /(bias|LayerNorm\.weight)$/.test(n) });
+  const opt = new AdamW({
+    lr: cfg.lr,
+    weightDecay: cfg.weightDecay,
+    noDecay: (n) => /(bias|LayerNorm\.weight)$/.test(n),
+  });
 
   const docsRaw = dedupe((await Promise.all(cfg.corpus.map((c) => loadCorpus(c)))).flat(), cfg.clean);
   const { train: trainDocs, held } = splitDocs(docsRaw, cfg.evalFraction, cfg.seed);
@@ -232,18 +371,26 @@ export async function pretrain(outDir: string, cfg: PretrainConfig, log: LogFn =
     state = JSON.parse(await readFile(path.join(ckpt, 'state.json'), 'utf8')) as State;
     // Settings added since the checkpoint was written count as their defaults.
     state.config = { ...PRETRAIN_DEFAULTS, ...state.config };
-    const diff = (Object.keys(cfg) as (keyof PretrainConfig)[]).filter((k) => k !== 'steps' && k !== 'checkpointEvery' && JSON.stringify(cfg[k]) !== JSON.stringify(state.config[k]));
-    if (diff.length) throw new Error(`${ckpt} was made with different settings (${diff.map((k) => `${k}: ${JSON.stringify(state.config[k])} there, ${JSON.stringify(cfg[k])} now`).join('; ')}); use those settings or another --out`);
+    const diff = (Object.keys(cfg) as (keyof PretrainConfig)[]).filter(
+      (k) => k !== 'steps' && k !== 'checkpointEvery' && JSON.stringify(cfg[k]) !== JSON.stringify(state.config[k]),
+    );
+    if (diff.length)
+      throw new Error(
+        `${ckpt} was made with different settings (${diff.map((k) => `${k}: ${JSON.stringify(state.config[k])} there, ${JSON.stringify(cfg[k])} now`).join('; ')}); use those settings or another --out`,
+      );
     state.config = cfg;
     tok = await BertTokenizer.fromDir(ckpt);
     model = await BertForPreTraining.fromPretrained(ckpt, { log });
     const moments = await readSafetensors(path.join(ckpt, 'optimizer.safetensors'));
-    const m = new Map<string, Float32Array>(), v = new Map<string, Float32Array>();
+    const m = new Map<string, Float32Array>(),
+      v = new Map<string, Float32Array>();
     for (const [k, t] of moments) (k.startsWith('m.') ? m : v).set(k.slice(2), t.data);
     opt.loadState({ step: state.step, m, v }, model.p.vars);
     log(`Resuming from ${ckpt} at step ${state.step} of ${cfg.steps}`);
   } else {
-    log(`Corpus: ${cfg.corpus.join(' + ')}: ${docsRaw.length.toLocaleString('en-US')} distinct documents (${held.length} held out)${cfg.clean !== 'none' ? `, cleaned (${cfg.clean})` : ''}`);
+    log(
+      `Corpus: ${cfg.corpus.join(' + ')}: ${docsRaw.length.toLocaleString('en-US')} distinct documents (${held.length} held out)${cfg.clean !== 'none' ? `, cleaned (${cfg.clean})` : ''}`,
+    );
     const t0 = performance.now();
     let vocabSeconds = 0;
     if (cfg.init) {
@@ -254,7 +401,10 @@ export async function pretrain(outDir: string, cfg: PretrainConfig, log: LogFn =
       tok = await BertTokenizer.fromDir(cfg.vocab);
       log(`Vocabulary: ${tok.vocabSize.toLocaleString('en-US')} tokens from ${cfg.vocab}`);
     } else {
-      const vocab = trainWordPiece(trainDocs.map((d) => d.text), { vocabSize: cfg.vocabSize });
+      const vocab = trainWordPiece(
+        trainDocs.map((d) => d.text),
+        { vocabSize: cfg.vocabSize },
+      );
       vocabSeconds = (performance.now() - t0) / 1000;
       log(`WordPiece vocabulary: ${vocab.length.toLocaleString('en-US')} tokens in ${vocabSeconds.toFixed(1)} s`);
       tok = BertTokenizer.fromVocab(vocab, { model_max_length: Math.max(512, cfg.maxLen) });
@@ -267,7 +417,9 @@ export async function pretrain(outDir: string, cfg: PretrainConfig, log: LogFn =
     state = { step: 0, points: [], config: cfg, vocabSeconds, tokensSeen: 0 };
   }
   const mc = model.config;
-  log(`Model: ${mc.num_hidden_layers} layers, hidden ${mc.hidden_size}, ${mc.num_attention_heads} heads, vocabulary ${tok.vocabSize}: ${model.numParameters().toLocaleString('en-US')} parameters`);
+  log(
+    `Model: ${mc.num_hidden_layers} layers, hidden ${mc.hidden_size}, ${mc.num_attention_heads} heads, vocabulary ${tok.vocabSize}: ${model.numParameters().toLocaleString('en-US')} parameters`,
+  );
 
   const special = specialIdsFor(tok.convertIdsToTokens(Array.from({ length: tok.vocabSize }, (_, i) => i)));
   const encode = (s: string) => tok.convertTokensToIds(tok.tokenize(s));
@@ -280,8 +432,11 @@ export async function pretrain(outDir: string, cfg: PretrainConfig, log: LogFn =
   let examples = passExamples(trainIds, special, cfg, epoch, isContinuation);
   const micro = cfg.batchSize;
   const perEpoch = Math.floor(examples.length / micro);
-  if (perEpoch < 1) throw new Error(`the corpus gives ${examples.length} examples, fewer than one batch of ${cfg.batchSize}`);
-  log(`${examples.length.toLocaleString('en-US')} training examples of ${cfg.maxLen} tokens per pass; ${heldExamples.length} held-out examples`);
+  if (perEpoch < 1)
+    throw new Error(`the corpus gives ${examples.length} examples, fewer than one batch of ${cfg.batchSize}`);
+  log(
+    `${examples.length.toLocaleString('en-US')} training examples of ${cfg.maxLen} tokens per pass; ${heldExamples.length} held-out examples`,
+  );
 
   const t0 = performance.now();
   const startStep = state.step;
@@ -293,21 +448,37 @@ export async function pretrain(outDir: string, cfg: PretrainConfig, log: LogFn =
       // Gradient accumulation: micro-batch gradients are averaged into one step, so the step
       // sees batchSize x accumulate sequences at the memory cost of one micro-batch.
       const parts = [0, 0];
-      const { loss } = optimizerStep(model, opt, (a) => {
-        const m = state.step * cfg.accumulate + a;
-        const e = Math.floor(m / perEpoch);
-        if (e !== epoch) { epoch = e; examples = passExamples(trainIds, special, cfg, epoch, isContinuation); }
-        const batch = epochBatch(examples, m % perEpoch, micro);
-        state.tokensSeen += batch.reduce((n, ex) => n + lengthOf(ex), 0);
-        const t = tensors(batch);
-        const r = model.loss(t.inputs, t.mlmLabels, t.nspLabels, true);
-        parts[0] += r.mlmLoss.dataSync()[0] / cfg.accumulate;
-        parts[1] += r.nspLoss.dataSync()[0] / cfg.accumulate;
-        return cfg.nsp ? r.loss : r.mlmLoss;
-      }, { clip: cfg.clip, accumulate: cfg.accumulate });
-      if (!Number.isFinite(loss)) throw new Error(`pre-training diverged at step ${state.step + 1}: loss ${loss} (lower --lr)`);
+      const { loss } = optimizerStep(
+        model,
+        opt,
+        (a) => {
+          const m = state.step * cfg.accumulate + a;
+          const e = Math.floor(m / perEpoch);
+          if (e !== epoch) {
+            epoch = e;
+            examples = passExamples(trainIds, special, cfg, epoch, isContinuation);
+          }
+          const batch = epochBatch(examples, m % perEpoch, micro);
+          state.tokensSeen += batch.reduce((n, ex) => n + lengthOf(ex), 0);
+          const t = tensors(batch);
+          const r = model.loss(t.inputs, t.mlmLabels, t.nspLabels, true);
+          parts[0] += r.mlmLoss.dataSync()[0] / cfg.accumulate;
+          parts[1] += r.nspLoss.dataSync()[0] / cfg.accumulate;
+          return cfg.nsp ? r.loss : r.mlmLoss;
+        },
+        { clip: cfg.clip, accumulate: cfg.accumulate },
+      );
+      if (!Number.isFinite(loss))
+        throw new Error(`pre-training diverged at step ${state.step + 1}: loss ${loss} (lower --lr)`);
       state.step++;
-      const point = { step: state.step, loss, mlmLoss: parts[0], nspLoss: parts[1], lr, seconds: runStart + (performance.now() - t0) / 1000 };
+      const point = {
+        step: state.step,
+        loss,
+        mlmLoss: parts[0],
+        nspLoss: parts[1],
+        lr,
+        seconds: runStart + (performance.now() - t0) / 1000,
+      };
       state.points.push(point);
       onStep?.(point, cfg.steps);
       if (state.step % cfg.checkpointEvery === 0 || state.step === cfg.steps) {
@@ -319,20 +490,49 @@ export async function pretrain(outDir: string, cfg: PretrainConfig, log: LogFn =
     const seconds = state.points.at(-1)?.seconds ?? 0;
     const ev = evaluatePretraining(model, heldExamples, cfg.batchSize);
     const tps = state.tokensSeen / Math.max(seconds, 1e-9);
-    log(`Held-out: MLM accuracy ${ev.mlmAccuracy.toFixed(4)}${cfg.nsp ? `, NSP accuracy ${ev.nspAccuracy.toFixed(4)}` : ''} (${ev.examples} examples); ${Math.round(tps)} tokens/s; ${formatTime(seconds)} in all (${state.step - startStep} steps this run)`);
+    log(
+      `Held-out: MLM accuracy ${ev.mlmAccuracy.toFixed(4)}${cfg.nsp ? `, NSP accuracy ${ev.nspAccuracy.toFixed(4)}` : ''} (${ev.examples} examples); ${Math.round(tps)} tokens/s; ${formatTime(seconds)} in all (${state.step - startStep} steps this run)`,
+    );
     const modelDir = path.join(outDir, 'model');
     const card = modelCard(cfg, model, tok.vocabSize, docsRaw.length, ev, seconds, tps, state.vocabSeconds);
     // Adapted models keep float32 weights: fine-tuning starts from them at once.
-    await model.save(modelDir, { dtype: cfg.init ? 'F32' : 'F16', extra: async (tmp) => { await tok.save(tmp); await writeFileAtomic(path.join(tmp, 'README.md'), card); await extraFiles?.(tmp); } });
-    await writeFileAtomic(path.join(outDir, 'eval.json'), JSON.stringify({ ...ev, seconds, tokensPerSecond: tps, steps: state.step }, null, 2) + '\n');
-    return { modelDir, eval: ev, points: state.points, seconds, tokensPerSecond: tps, config: cfg, corpusDocs: docsRaw.length };
+    await model.save(modelDir, {
+      dtype: cfg.init ? 'F32' : 'F16',
+      extra: async (tmp) => {
+        await tok.save(tmp);
+        await writeFileAtomic(path.join(tmp, 'README.md'), card);
+        await extraFiles?.(tmp);
+      },
+    });
+    await writeFileAtomic(
+      path.join(outDir, 'eval.json'),
+      JSON.stringify({ ...ev, seconds, tokensPerSecond: tps, steps: state.step }, null, 2) + '\n',
+    );
+    return {
+      modelDir,
+      eval: ev,
+      points: state.points,
+      seconds,
+      tokensPerSecond: tps,
+      config: cfg,
+      corpusDocs: docsRaw.length,
+    };
   } finally {
     opt.dispose();
     model.dispose();
   }
 }
 
-function modelCard(c: PretrainConfig, model: BertForPreTraining, vocab: number, docs: number, ev: PretrainEval, seconds: number, tps: number, vocabSeconds: number): string {
+function modelCard(
+  c: PretrainConfig,
+  model: BertForPreTraining,
+  vocab: number,
+  docs: number,
+  ev: PretrainEval,
+  seconds: number,
+  tps: number,
+  vocabSeconds: number,
+): string {
   return `# bert-lab pre-trained BERT (${c.layers} layers, hidden ${c.hidden})
 
 A small BERT pre-trained from scratch with masked-language modelling and next-sentence prediction,
@@ -353,10 +553,28 @@ MLM/NSP heads are reported unused and a classification head is initialised, as i
 `;
 }
 
-export interface AdaptOptions { steps: number; lr: number; batchSize: number; maxLen: number; warmup: number; clean: CleanMode; seed: number; checkpointEvery?: number }
+export interface AdaptOptions {
+  steps: number;
+  lr: number;
+  batchSize: number;
+  maxLen: number;
+  warmup: number;
+  clean: CleanMode;
+  seed: number;
+  checkpointEvery?: number;
+}
 
 /** `bert-lab adapt`'s defaults; warm-up is `warmupRatio` of the steps unless given. */
-export const ADAPT_DEFAULTS = { steps: 300, lr: 1e-4, batchSize: 32, maxLen: 64, warmupRatio: 0.06, clean: 'lab' as CleanMode, seed: 42, checkpointEvery: 50 } as const;
+export const ADAPT_DEFAULTS = {
+  steps: 300,
+  lr: 1e-4,
+  batchSize: 32,
+  maxLen: 64,
+  warmupRatio: 0.06,
+  clean: 'lab' as CleanMode,
+  seed: 42,
+  checkpointEvery: 50,
+} as const;
 
 /**
  * Task-adaptive pre-training (Gururangan et al., 2020, "Don't Stop Pretraining"): masked-language
@@ -366,11 +584,30 @@ export const ADAPT_DEFAULTS = { steps: 300, lr: 1e-4, batchSize: 32, maxLen: 64,
  *
  * Example: `await adaptModel('models/bert-lab-mini', ['data/train.csv:text', 'data/test.csv:text'], 'runs/adapted', { steps: 300, lr: 1e-4, batchSize: 32, maxLen: 64, warmup: 30, clean: 'lab', seed: 42 })`
  */
-export async function adaptModel(modelDir: string, corpus: string[], outDir: string, o: AdaptOptions, log: LogFn = report, onStep?: (p: PretrainPoint, total: number) => void): Promise<{ modelDir: string; reused: boolean }> {
+export async function adaptModel(
+  modelDir: string,
+  corpus: string[],
+  outDir: string,
+  o: AdaptOptions,
+  log: LogFn = report,
+  onStep?: (p: PretrainPoint, total: number) => void,
+): Promise<{ modelDir: string; reused: boolean }> {
   const cfg: PretrainConfig = {
-    ...PRETRAIN_DEFAULTS, corpus, init: modelDir, vocab: '', nsp: false, wholeWord: true, clean: o.clean,
-    steps: o.steps, lr: o.lr, batchSize: o.batchSize, maxLen: o.maxLen, warmup: o.warmup, seed: o.seed,
-    checkpointEvery: o.checkpointEvery ?? ADAPT_DEFAULTS.checkpointEvery, evalFraction: 0.02,
+    ...PRETRAIN_DEFAULTS,
+    corpus,
+    init: modelDir,
+    vocab: '',
+    nsp: false,
+    wholeWord: true,
+    clean: o.clean,
+    steps: o.steps,
+    lr: o.lr,
+    batchSize: o.batchSize,
+    maxLen: o.maxLen,
+    warmup: o.warmup,
+    seed: o.seed,
+    checkpointEvery: o.checkpointEvery ?? ADAPT_DEFAULTS.checkpointEvery,
+    evalFraction: 0.02,
   };
   const done = path.join(outDir, 'model', 'adapt.json');
   if (existsSync(done)) {
@@ -382,6 +619,8 @@ export async function adaptModel(modelDir: string, corpus: string[], outDir: str
     }
     throw new Error(`${outDir} holds a model adapted with other settings; remove it or choose another output folder`);
   }
-  const r = await pretrain(outDir, cfg, log, onStep, async (tmp) => { await writeFileAtomic(path.join(tmp, 'adapt.json'), JSON.stringify({ config: cfg }, null, 2) + '\n'); });
+  const r = await pretrain(outDir, cfg, log, onStep, async (tmp) => {
+    await writeFileAtomic(path.join(tmp, 'adapt.json'), JSON.stringify({ config: cfg }, null, 2) + '\n');
+  });
   return { modelDir: r.modelDir, reused: false };
 }

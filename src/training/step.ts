@@ -36,9 +36,15 @@ export interface StepResult {
  *   opt.lr = cfg.lr * linearSchedule(opt.step, warmup, total);
  *   const { loss } = optimizerStep(model, opt, () => model.loss(batchTensors(data, idx), labels, true), { clip: 1 });
  */
-export function optimizerStep(model: PreTrainedModel, opt: AdamW, lossOf: (k: number) => tf.Scalar, opts: StepOptions): StepResult {
+export function optimizerStep(
+  model: PreTrainedModel,
+  opt: AdamW,
+  lossOf: (k: number) => tf.Scalar,
+  opts: StepOptions,
+): StepResult {
   const accumulate = opts.accumulate ?? 1;
-  if (!Number.isInteger(accumulate) || accumulate < 1) throw new Error(`optimizerStep: accumulate must be a positive integer, got ${accumulate}`);
+  if (!Number.isInteger(accumulate) || accumulate < 1)
+    throw new Error(`optimizerStep: accumulate must be a positive integer, got ${accumulate}`);
   opt.init(model.p.vars);
   const vars = model.trainableVariables();
   // Gradients by parameter name; with accumulation each micro-batch adds 1/accumulate of its own.
@@ -59,7 +65,10 @@ export function optimizerStep(model: PreTrainedModel, opt: AdamW, lossOf: (k: nu
         if (scaled !== g) g.dispose();
         const prev = summed.get(name);
         next.set(name, prev ? tf.tidy(() => tf.add(prev, scaled)) : scaled);
-        if (prev) { prev.dispose(); scaled.dispose(); }
+        if (prev) {
+          prev.dispose();
+          scaled.dispose();
+        }
       }
       summed = next;
     }

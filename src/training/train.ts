@@ -39,7 +39,18 @@ export interface TrainConfig {
 }
 
 /** The lab's defaults: every row padded to the data set's max length, batches in random order. */
-export const LAB_TRAIN_CONFIG: TrainConfig = { epochs: 4, lr: 2e-5, eps: 1e-8, weightDecay: 0, batchSize: 32, clip: 1.0, warmupSteps: 0, seed: 42, padding: 'max_length', groupByLength: false };
+export const LAB_TRAIN_CONFIG: TrainConfig = {
+  epochs: 4,
+  lr: 2e-5,
+  eps: 1e-8,
+  weightDecay: 0,
+  batchSize: 32,
+  clip: 1.0,
+  warmupSteps: 0,
+  seed: 42,
+  padding: 'max_length',
+  groupByLength: false,
+};
 
 export interface EpochStats {
   epoch: number;
@@ -50,7 +61,16 @@ export interface EpochStats {
   valSeconds: number;
 }
 
-export interface StepInfo { epoch: number; epochs: number; step: number; steps: number; loss: number; lr: number; gradNorm: number; elapsed: number }
+export interface StepInfo {
+  epoch: number;
+  epochs: number;
+  step: number;
+  steps: number;
+  loss: number;
+  lr: number;
+  gradNorm: number;
+  elapsed: number;
+}
 
 export interface TrainHooks {
   /** Lines like the lab prints them. */
@@ -74,10 +94,23 @@ export function formatTime(seconds: number): string {
  *
  * Example: const inputs = batchTensors(enc, [0, 1, 2], 'longest');
  */
-export function batchTensors(data: Omit<LabelledBatchData, 'labels'>, idx: number[], padding: Padding = 'max_length'): BertInputs {
+export function batchTensors(
+  data: Omit<LabelledBatchData, 'labels'>,
+  idx: number[],
+  padding: Padding = 'max_length',
+): BertInputs {
   const width = batchWidth(data.attentionMask, idx, padding);
-  const pick = (m: number[][]) => tf.tensor2d(idx.map((i) => (m[i].length === width ? m[i] : m[i].slice(0, width))), [idx.length, width], 'int32');
-  return { inputIds: pick(data.inputIds), attentionMask: pick(data.attentionMask), tokenTypeIds: pick(data.tokenTypeIds) };
+  const pick = (m: number[][]) =>
+    tf.tensor2d(
+      idx.map((i) => (m[i].length === width ? m[i] : m[i].slice(0, width))),
+      [idx.length, width],
+      'int32',
+    );
+  return {
+    inputIds: pick(data.inputIds),
+    attentionMask: pick(data.attentionMask),
+    tokenTypeIds: pick(data.tokenTypeIds),
+  };
 }
 
 /**
@@ -86,14 +119,35 @@ export function batchTensors(data: Omit<LabelledBatchData, 'labels'>, idx: numbe
  *
  * Example: `const { loss, gradNorm } = trainStep(model, opt, prep.train, [0, 1, 2, 3], 1.0)`
  */
-export function trainStep(model: BertForSequenceClassification, opt: AdamW, data: LabelledBatchData, idx: number[], clip: number, dropout = true, padding: Padding = 'max_length'): { loss: number; gradNorm: number } {
-  return optimizerStep(model, opt, () => {
-    const labels = tf.tensor1d(idx.map((i) => data.labels[i]), 'int32');
-    return model.loss(batchTensors(data, idx, padding), labels, dropout);
-  }, { clip });
+export function trainStep(
+  model: BertForSequenceClassification,
+  opt: AdamW,
+  data: LabelledBatchData,
+  idx: number[],
+  clip: number,
+  dropout = true,
+  padding: Padding = 'max_length',
+): { loss: number; gradNorm: number } {
+  return optimizerStep(
+    model,
+    opt,
+    () => {
+      const labels = tf.tensor1d(
+        idx.map((i) => data.labels[i]),
+        'int32',
+      );
+      return model.loss(batchTensors(data, idx, padding), labels, dropout);
+    },
+    { clip },
+  );
 }
 
-export interface Evaluation { loss: number; accuracy: number; predictions: number[]; probabilities: number[][] }
+export interface Evaluation {
+  loss: number;
+  accuracy: number;
+  predictions: number[];
+  probabilities: number[][];
+}
 
 /**
  * Mean loss and exact accuracy over `data` with dropout off. With padding 'longest' the rows are
@@ -101,7 +155,12 @@ export interface Evaluation { loss: number; accuracy: number; predictions: numbe
  *
  * Example: `const { accuracy, predictions } = evaluate(model, prep.val, 32);`
  */
-export function evaluate(model: BertForSequenceClassification, data: LabelledBatchData, batchSize: number, padding: Padding = 'max_length'): Evaluation {
+export function evaluate(
+  model: BertForSequenceClassification,
+  data: LabelledBatchData,
+  batchSize: number,
+  padding: Padding = 'max_length',
+): Evaluation {
   const { probabilities, lossSum } = run(model, data, batchSize, padding, data.labels);
   const predictions = probabilities.map(argmax);
   const correct = predictions.reduce((n, p, i) => n + (p === data.labels[i] ? 1 : 0), 0);
@@ -109,25 +168,47 @@ export function evaluate(model: BertForSequenceClassification, data: LabelledBat
 }
 
 /** Class probabilities and predicted ids for unlabelled data, in input order (padding as in evaluate). */
-export function predict(model: BertForSequenceClassification, data: Omit<LabelledBatchData, 'labels'>, batchSize: number, padding: Padding = 'max_length'): { predictions: number[]; probabilities: number[][] } {
+export function predict(
+  model: BertForSequenceClassification,
+  data: Omit<LabelledBatchData, 'labels'>,
+  batchSize: number,
+  padding: Padding = 'max_length',
+): { predictions: number[]; probabilities: number[][] } {
   const { probabilities } = run(model, data, batchSize, padding);
   return { predictions: probabilities.map(argmax), probabilities };
 }
 
-function run(model: BertForSequenceClassification, data: Omit<LabelledBatchData, 'labels'>, batchSize: number, padding: Padding, labels?: number[]) {
+function run(
+  model: BertForSequenceClassification,
+  data: Omit<LabelledBatchData, 'labels'>,
+  batchSize: number,
+  padding: Padding,
+  labels?: number[],
+) {
   const n = data.inputIds.length;
   const probabilities: number[][] = new Array<number[]>(n);
   let lossSum = 0;
   // Sorting by length only pays when each batch is cut to its own longest row.
-  const order = padding === 'longest' ? lengthSortedBatches(data.attentionMask.map(unpaddedLength), batchSize) : batches(n, batchSize, { shuffle: false });
+  const order =
+    padding === 'longest'
+      ? lengthSortedBatches(data.attentionMask.map(unpaddedLength), batchSize)
+      : batches(n, batchSize, { shuffle: false });
   for (const idx of order) {
     tf.tidy(() => {
       const logits = model.forward(batchTensors(data, idx, padding)).logits;
       const probs = tf.softmax(logits).arraySync() as number[][];
-      idx.forEach((i, k) => { probabilities[i] = probs[k]; });
+      idx.forEach((i, k) => {
+        probabilities[i] = probs[k];
+      });
       if (labels) {
         // Sum of per-example losses, so the mean is exact over uneven batches.
-        const y = tf.oneHot(tf.tensor1d(idx.map((i) => labels[i]), 'int32'), logits.shape[1]);
+        const y = tf.oneHot(
+          tf.tensor1d(
+            idx.map((i) => labels[i]),
+            'int32',
+          ),
+          logits.shape[1],
+        );
         lossSum += tf.neg(tf.sum(tf.mul(tf.logSoftmax(logits), y))).dataSync()[0];
       }
     });
@@ -156,9 +237,17 @@ export function estimateTrainingBytes(model: BertForSequenceClassification, batc
 }
 
 /** Stops at once, with what to change, when training `model` at this batch shape cannot fit the wasm heap. */
-export function checkTrainingMemory(model: BertForSequenceClassification, batchSize: number, seqLen: number, backend = tf.getBackend()): void {
-  checkMemory(estimateTrainingBytes(model, batchSize, seqLen),
-    `training this model (${model.numParameters().toLocaleString('en-US')} parameters) with batch ${batchSize} x ${seqLen} tokens`, backend);
+export function checkTrainingMemory(
+  model: BertForSequenceClassification,
+  batchSize: number,
+  seqLen: number,
+  backend = tf.getBackend(),
+): void {
+  checkMemory(
+    estimateTrainingBytes(model, batchSize, seqLen),
+    `training this model (${model.numParameters().toLocaleString('en-US')} parameters) with batch ${batchSize} x ${seqLen} tokens`,
+    backend,
+  );
 }
 
 /**
@@ -168,9 +257,13 @@ export function checkTrainingMemory(model: BertForSequenceClassification, batchS
 export function checkSingleLabel(model: BertForSequenceClassification): void {
   const kind = problemType(model.config);
   if (kind === 'single_label_classification') return;
-  const why = model.config.problem_type ? `config.json sets problem_type "${kind}"` : `a head with ${model.numLabels} label is a ${kind} head in transformers`;
-  throw new Error(`${why}, but fine-tuning here trains classification on class ids: give the model two or more labels, or ` +
-    'set problem_type to "single_label_classification" (the model\'s loss() computes the other losses for a loop of your own)');
+  const why = model.config.problem_type
+    ? `config.json sets problem_type "${kind}"`
+    : `a head with ${model.numLabels} label is a ${kind} head in transformers`;
+  throw new Error(
+    `${why}, but fine-tuning here trains classification on class ids: give the model two or more labels, or ` +
+      'set problem_type to "single_label_classification" (the model\'s loss() computes the other losses for a loop of your own)',
+  );
 }
 
 /**
@@ -185,7 +278,13 @@ export function checkSingleLabel(model: BertForSequenceClassification): void {
  *
  * Example: `const stats = await fineTune(model, prep.train, prep.val, LAB_TRAIN_CONFIG, { onBest: () => model.save('best') });`
  */
-export async function fineTune(model: BertForSequenceClassification, train: LabelledBatchData, val: LabelledBatchData, cfg: TrainConfig, hooks: TrainHooks = {}): Promise<EpochStats[]> {
+export async function fineTune(
+  model: BertForSequenceClassification,
+  train: LabelledBatchData,
+  val: LabelledBatchData,
+  cfg: TrainConfig,
+  hooks: TrainHooks = {},
+): Promise<EpochStats[]> {
   const log = hooks.log ?? report;
   checkSingleLabel(model);
   const stepsPerEpoch = Math.ceil(train.labels.length / cfg.batchSize);
@@ -198,9 +297,12 @@ export async function fineTune(model: BertForSequenceClassification, train: Labe
   const stats: EpochStats[] = [];
   let best = -Infinity;
   const stop = cfg.earlyStopping && cfg.earlyStopping.patience > 0 ? cfg.earlyStopping : undefined;
-  let bestMonitored = Infinity, sinceBetter = 0;
+  let bestMonitored = Infinity,
+    sinceBetter = 0;
   if (padding !== 'max_length' || cfg.groupByLength) {
-    log(`Batches: ${padding === 'longest' ? 'each padded to its longest row' : 'padded to the encoded length'}${cfg.groupByLength ? '; training batches grouped by length' : ''}`);
+    log(
+      `Batches: ${padding === 'longest' ? 'each padded to its longest row' : 'padded to the encoded length'}${cfg.groupByLength ? '; training batches grouped by length' : ''}`,
+    );
   }
   const t0 = performance.now();
   try {
@@ -215,11 +317,23 @@ export async function fineTune(model: BertForSequenceClassification, train: Labe
         opt.lr = cfg.lr * linearSchedule(opt.step, cfg.warmupSteps, totalSteps);
         const lr = opt.lr;
         const { loss, gradNorm } = trainStep(model, opt, train, idx, cfg.clip, true, padding);
-        if (!Number.isFinite(loss)) throw new Error(`training diverged: loss is ${loss} at epoch ${epoch}, step ${i + 1} (lower --lr?)`);
+        if (!Number.isFinite(loss))
+          throw new Error(`training diverged: loss is ${loss} at epoch ${epoch}, step ${i + 1} (lower --lr?)`);
         lossSum += loss;
-        hooks.onStep?.({ epoch, epochs: cfg.epochs, step: i + 1, steps: order.length, loss, lr, gradNorm, elapsed: (performance.now() - t0) / 1000 });
+        hooks.onStep?.({
+          epoch,
+          epochs: cfg.epochs,
+          step: i + 1,
+          steps: order.length,
+          loss,
+          lr,
+          gradNorm,
+          elapsed: (performance.now() - t0) / 1000,
+        });
         if ((i + 1) % 40 === 0 && i + 1 < order.length) {
-          log(`  Batch ${String(i + 1).padStart(5)}  of  ${String(order.length).padStart(5)}.    Elapsed: ${formatTime((performance.now() - tStart) / 1000)}.`);
+          log(
+            `  Batch ${String(i + 1).padStart(5)}  of  ${String(order.length).padStart(5)}.    Elapsed: ${formatTime((performance.now() - tStart) / 1000)}.`,
+          );
         }
         // Yield so a notebook or terminal can repaint progress between steps.
         await new Promise((r) => setImmediate(r));
@@ -247,10 +361,15 @@ export async function fineTune(model: BertForSequenceClassification, train: Labe
       if (stop) {
         // Monitored as a number to minimise: the loss, or the error rate.
         const m = stop.metric === 'loss' ? ev.loss : 1 - ev.accuracy;
-        if (m < bestMonitored) { bestMonitored = m; sinceBetter = 0; } else sinceBetter++;
+        if (m < bestMonitored) {
+          bestMonitored = m;
+          sinceBetter = 0;
+        } else sinceBetter++;
         if (sinceBetter >= stop.patience && epoch < cfg.epochs) {
           log('');
-          log(`Early stopping: no better validation ${stop.metric} for ${sinceBetter} epoch(s) (patience ${stop.patience}); ${cfg.epochs - epoch} epoch(s) not run`);
+          log(
+            `Early stopping: no better validation ${stop.metric} for ${sinceBetter} epoch(s) (patience ${stop.patience}); ${cfg.epochs - epoch} epoch(s) not run`,
+          );
           break;
         }
       }

@@ -7,8 +7,14 @@ import { readFileSync, writeFileSync } from 'node:fs';
 // Environment detection
 
 /** The subset of tslab's public API used here. */
-interface TslabDisplay { html(s: string): void; text(s: string): void }
-interface TslabApi { display: TslabDisplay; newDisplay(): TslabDisplay }
+interface TslabDisplay {
+  html(s: string): void;
+  text(s: string): void;
+}
+interface TslabApi {
+  display: TslabDisplay;
+  newDisplay(): TslabDisplay;
+}
 
 const requireHere = createRequire(import.meta.url);
 let tslabApi: TslabApi | null | undefined;
@@ -24,13 +30,19 @@ export function tslab(): TslabApi | null {
   const hinted = (globalThis as { __tslab__?: unknown }).__tslab__ !== undefined;
   tslabApi = null;
   if (mode !== 'text' && (hinted || mode === 'html')) {
-    try { tslabApi = requireHere('tslab') as TslabApi; } catch { tslabApi = null; }
+    try {
+      tslabApi = requireHere('tslab') as TslabApi;
+    } catch {
+      tslabApi = null;
+    }
   }
   return tslabApi;
 }
 
 /** True when output goes to a notebook. */
-export function inNotebook(): boolean { return tslab() !== null; }
+export function inNotebook(): boolean {
+  return tslab() !== null;
+}
 
 /** Shows HTML in the notebook; returns false (showing nothing) outside one. */
 export function displayHtml(html: string): boolean {
@@ -49,7 +61,12 @@ export function displayHtml(html: string): boolean {
 
 export type Row = Record<string, unknown>;
 /** Structural view of a danfojs DataFrame / Series (no import of danfojs needed). */
-export interface FrameLike { columns?: string[]; index: (string | number)[]; values: unknown[] | unknown[][]; name?: string }
+export interface FrameLike {
+  columns?: string[];
+  index: (string | number)[];
+  values: unknown[] | unknown[][];
+  name?: string;
+}
 /** A danfojs DataFrame/Series, or records (objects with the same keys; interfaces welcome). */
 export type TableInput = FrameLike | readonly object[];
 
@@ -68,7 +85,11 @@ export interface TableOptions {
   digits?: number;
 }
 
-export interface TableData { columns: string[]; index: (string | number)[]; rows: unknown[][] }
+export interface TableData {
+  columns: string[];
+  index: (string | number)[];
+  rows: unknown[][];
+}
 
 function isFrame(x: TableInput): x is FrameLike {
   return !Array.isArray(x) && typeof x === 'object' && x !== null && 'values' in x && 'index' in x;
@@ -112,7 +133,12 @@ export function toTableData(data: TableInput, opts: TableOptions = {}): TableDat
 
 /** Escapes text for HTML element content and attribute values. */
 export function escapeHtml(s: string): string {
-  return s.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;').replace(/"/g, '&quot;').replace(/'/g, '&#39;');
+  return s
+    .replace(/&/g, '&amp;')
+    .replace(/</g, '&lt;')
+    .replace(/>/g, '&gt;')
+    .replace(/"/g, '&quot;')
+    .replace(/'/g, '&#39;');
 }
 
 /** Cuts `s` to at most `max` characters (code points), ending with "…" when cut. */
@@ -132,7 +158,10 @@ export function formatCell(v: unknown, digits = 4): string {
   }
   if (typeof v === 'string') return v;
   if (v instanceof Date) return v.toISOString();
-  if (Array.isArray(v) || ArrayBuffer.isView(v)) return `[${Array.from(v as ArrayLike<unknown>).map((x) => formatCell(x, digits)).join(', ')}]`;
+  if (Array.isArray(v) || ArrayBuffer.isView(v))
+    return `[${Array.from(v as ArrayLike<unknown>)
+      .map((x) => formatCell(x, digits))
+      .join(', ')}]`;
   if (typeof v === 'object') return JSON.stringify(v);
   return String(v);
 }
@@ -147,7 +176,9 @@ function footer(t: TableData, shown: number): string {
 /** An HTML table: header, optional index column, truncated and escaped cells, a size footer. */
 export function htmlTable(data: TableInput, opts: TableOptions = {}): string {
   const t = toTableData(data, opts);
-  const maxRows = opts.maxRows ?? 20, width = opts.maxWidth ?? 80, digits = opts.digits ?? 4;
+  const maxRows = opts.maxRows ?? 20,
+    width = opts.maxWidth ?? 80,
+    digits = opts.digits ?? 4;
   const showIndex = opts.index ?? true;
   const cell = (v: unknown) => {
     const full = oneLine(formatCell(v, digits));
@@ -159,10 +190,17 @@ export function htmlTable(data: TableInput, opts: TableOptions = {}): string {
   const shown = Math.min(maxRows, t.rows.length);
   const out: string[] = ['<table class="bert-lab-table dataframe" border="1" style="border-collapse:collapse">'];
   if (opts.caption) out.push(`<caption style="text-align:left;font-weight:bold">${escapeHtml(opts.caption)}</caption>`);
-  out.push('<thead><tr>' + (showIndex ? '<th></th>' : '') + t.columns.map((c) => `<th>${escapeHtml(truncate(c, width))}</th>`).join('') + '</tr></thead>');
+  out.push(
+    '<thead><tr>' +
+      (showIndex ? '<th></th>' : '') +
+      t.columns.map((c) => `<th>${escapeHtml(truncate(c, width))}</th>`).join('') +
+      '</tr></thead>',
+  );
   out.push('<tbody>');
   for (let i = 0; i < shown; i++) {
-    out.push('<tr>' + (showIndex ? `<th>${escapeHtml(String(t.index[i]))}</th>` : '') + t.rows[i].map(cell).join('') + '</tr>');
+    out.push(
+      '<tr>' + (showIndex ? `<th>${escapeHtml(String(t.index[i]))}</th>` : '') + t.rows[i].map(cell).join('') + '</tr>',
+    );
   }
   out.push('</tbody></table>');
   out.push(`<p style="font-size:smaller;color:#666">${escapeHtml(footer(t, shown))}</p>`);
@@ -172,16 +210,24 @@ export function htmlTable(data: TableInput, opts: TableOptions = {}): string {
 /** A plain-text table for terminals (same truncation rules as htmlTable). */
 export function textTable(data: TableInput, opts: TableOptions = {}): string {
   const t = toTableData(data, opts);
-  const maxRows = opts.maxRows ?? 20, width = opts.maxWidth ?? 40, digits = opts.digits ?? 4;
+  const maxRows = opts.maxRows ?? 20,
+    width = opts.maxWidth ?? 40,
+    digits = opts.digits ?? 4;
   const showIndex = opts.index ?? true;
   const shown = Math.min(maxRows, t.rows.length);
   const header = (showIndex ? [''] : []).concat(t.columns.map((c) => truncate(c, width)));
-  const body = t.rows.slice(0, shown).map((r, i) =>
-    (showIndex ? [String(t.index[i])] : []).concat(r.map((v) => truncate(oneLine(formatCell(v, digits)), width))));
-  const numeric = (showIndex ? [true] : []).concat(t.columns.map((_, j) => t.rows.slice(0, shown).every((r) => typeof r[j] === 'number' || r[j] == null)));
+  const body = t.rows
+    .slice(0, shown)
+    .map((r, i) =>
+      (showIndex ? [String(t.index[i])] : []).concat(r.map((v) => truncate(oneLine(formatCell(v, digits)), width))),
+    );
+  const numeric = (showIndex ? [true] : []).concat(
+    t.columns.map((_, j) => t.rows.slice(0, shown).every((r) => typeof r[j] === 'number' || r[j] == null)),
+  );
   const len = (s: string) => Array.from(s).length;
   const widths = header.map((h, j) => Math.max(len(h), ...body.map((r) => len(r[j]))));
-  const pad = (s: string, j: number) => (numeric[j] ? ' '.repeat(widths[j] - len(s)) + s : s + ' '.repeat(widths[j] - len(s)));
+  const pad = (s: string, j: number) =>
+    numeric[j] ? ' '.repeat(widths[j] - len(s)) + s : s + ' '.repeat(widths[j] - len(s));
   const line = (cells: string[]) => cells.map(pad).join('  ').trimEnd();
   const lines = [line(header), widths.map((w) => '-'.repeat(w)).join('  '), ...body.map(line), footer(t, shown)];
   if (opts.caption) lines.unshift(opts.caption);
@@ -196,7 +242,11 @@ export function showTable(data: TableInput, opts: TableOptions = {}): void {
 // ---------------------------------------------------------------------------------------------
 // Plotly, inline and offline
 
-export interface Figure { data: unknown[]; layout?: Record<string, unknown>; config?: Record<string, unknown> }
+export interface Figure {
+  data: unknown[];
+  layout?: Record<string, unknown>;
+  config?: Record<string, unknown>;
+}
 export interface PlotOptions {
   /** Embed plotly.js in this output. Default: only the first plot of the session does. */
   includeLibrary?: boolean;
@@ -215,11 +265,17 @@ export function plotlyLibrary(): string {
 }
 
 /** Makes the next plot embed plotly.js again (e.g. after clearing outputs). */
-export function resetPlotly(): void { plotlyIncluded = false; }
+export function resetPlotly(): void {
+  plotlyIncluded = false;
+}
 
 /** JSON safe inside a <script> element. */
 function scriptJson(x: unknown): string {
-  return JSON.stringify(x ?? null).replace(/</g, '\\u003c').replace(/>/g, '\\u003e').replace(/\u2028/g, '\\u2028').replace(/\u2029/g, '\\u2029');
+  return JSON.stringify(x ?? null)
+    .replace(/</g, '\\u003c')
+    .replace(/>/g, '\\u003e')
+    .replace(/\u2028/g, '\\u2028')
+    .replace(/\u2029/g, '\\u2029');
 }
 
 /**
@@ -251,8 +307,8 @@ export function plot(fig: Figure, opts: PlotOptions = {}): void {
     if (lib) plotlyIncluded = true;
     return;
   }
-  const title = (fig.layout?.title as { text?: string } | string | undefined);
-  const name = typeof title === 'string' ? title : title?.text ?? 'figure';
+  const title = fig.layout?.title as { text?: string } | string | undefined;
+  const name = typeof title === 'string' ? title : (title?.text ?? 'figure');
   if (opts.file) {
     const page = `<!doctype html><html><head><meta charset="utf-8"><title>${escapeHtml(name)}</title></head><body>\n${plotHtml(fig, true)}\n</body></html>\n`;
     writeFileSync(opts.file, page);
@@ -269,7 +325,9 @@ export function plot(fig: Figure, opts: PlotOptions = {}): void {
 export function formatDuration(seconds: number): string {
   if (!Number.isFinite(seconds) || seconds < 0) return '?';
   const s = Math.round(seconds);
-  const h = Math.floor(s / 3600), m = Math.floor((s % 3600) / 60), sec = s % 60;
+  const h = Math.floor(s / 3600),
+    m = Math.floor((s % 3600) / 60),
+    sec = s % 60;
   const mm = h > 0 ? String(m).padStart(2, '0') : String(m);
   return `${h > 0 ? h + ':' : ''}${mm}:${String(sec).padStart(2, '0')}`;
 }
@@ -277,7 +335,9 @@ export function formatDuration(seconds: number): string {
 /** Steps per second as text: "12.3 it/s" or "4.56 s/it" when slower than one step a second. */
 export function formatRate(perSecond: number, unit = 'it'): string {
   if (!Number.isFinite(perSecond) || perSecond <= 0) return `? ${unit}/s`;
-  return perSecond >= 1 ? `${perSecond.toFixed(perSecond >= 100 ? 0 : 1)} ${unit}/s` : `${(1 / perSecond).toFixed(2)} s/${unit}`;
+  return perSecond >= 1
+    ? `${perSecond.toFixed(perSecond >= 100 ? 0 : 1)} ${unit}/s`
+    : `${(1 / perSecond).toFixed(2)} s/${unit}`;
 }
 
 export type ProgressInfo = Record<string, string | number>;
@@ -316,7 +376,10 @@ export class ProgressBar {
   private readonly display: TslabDisplay | null;
   private readonly interval: number;
 
-  constructor(total: number, private readonly opts: ProgressOptions = {}) {
+  constructor(
+    total: number,
+    private readonly opts: ProgressOptions = {},
+  ) {
     this.total = total;
     this.now = opts.now ?? (() => performance.now());
     this.start = this.now();
@@ -328,14 +391,24 @@ export class ProgressBar {
   }
 
   /** Seconds since the bar was created. */
-  elapsed(): number { return (this.now() - this.start) / 1000; }
+  elapsed(): number {
+    return (this.now() - this.start) / 1000;
+  }
   /** Steps per second so far. */
-  rate(): number { const e = this.elapsed(); return e > 0 ? this.current / e : NaN; }
+  rate(): number {
+    const e = this.elapsed();
+    return e > 0 ? this.current / e : NaN;
+  }
   /** Seconds left at the current rate. */
-  eta(): number { const r = this.rate(); return this.current >= this.total ? 0 : r > 0 ? (this.total - this.current) / r : NaN; }
+  eta(): number {
+    const r = this.rate();
+    return this.current >= this.total ? 0 : r > 0 ? (this.total - this.current) / r : NaN;
+  }
 
   /** Advances by `n` steps, merging `info` (e.g. {loss: 0.53}) into what is shown. */
-  tick(n = 1, info?: ProgressInfo): void { this.update(this.current + n, info); }
+  tick(n = 1, info?: ProgressInfo): void {
+    this.update(this.current + n, info);
+  }
 
   /** Sets the position to `current`. */
   update(current: number, info?: ProgressInfo): void {
@@ -357,8 +430,11 @@ export class ProgressBar {
   format(): string {
     const pct = this.total > 0 ? Math.floor((100 * this.current) / this.total) : 100;
     const parts = [
-      `${this.current}/${this.total}`, `${pct}%`, formatRate(this.rate(), this.opts.unit),
-      `elapsed ${formatDuration(this.elapsed())}`, `ETA ${formatDuration(this.eta())}`,
+      `${this.current}/${this.total}`,
+      `${pct}%`,
+      formatRate(this.rate(), this.opts.unit),
+      `elapsed ${formatDuration(this.elapsed())}`,
+      `ETA ${formatDuration(this.eta())}`,
       ...Object.entries(this.info).map(([k, v]) => `${k}=${typeof v === 'number' ? formatCell(v) : v}`),
     ];
     return (this.opts.label ? this.opts.label + '  ' : '') + parts.join('  ');
@@ -384,7 +460,11 @@ export class ProgressBar {
     this.lastDraw = t;
     this.drawnAt = this.current;
     if (this.display) {
-      try { this.display.html(this.html()); } catch { /* tslab refuses output between cells */ }
+      try {
+        this.display.html(this.html());
+      } catch {
+        /* tslab refuses output between cells */
+      }
       return;
     }
     const line = `${this.bar()} ${this.format()}`;

@@ -2,7 +2,16 @@
 // torch.onnx.export names them, e.g. /bert/encoder/layer.0/attention/self/MatMul), weights
 // become initializers under their checkpoint names, and with `quantize` a MatMul weight is
 // stored as int8 with per-channel scales behind a DequantizeLinear node.
-import { DataType, rawBytes, type Attribute, type DataTypeId, type GraphProto, type NodeProto, type TensorProto, type ValueInfoProto } from './proto.js';
+import {
+  DataType,
+  rawBytes,
+  type Attribute,
+  type DataTypeId,
+  type GraphProto,
+  type NodeProto,
+  type TensorProto,
+  type ValueInfoProto,
+} from './proto.js';
 import { quantizeInt8 } from './quantize.js';
 
 export interface BuilderOptions {
@@ -18,10 +27,14 @@ export class GraphBuilder {
   private readonly used = new Set<string>();
   private readonly consts = new Map<string, string>();
 
-  constructor(readonly name: string, readonly opts: BuilderOptions = {}) {}
+  constructor(
+    readonly name: string,
+    readonly opts: BuilderOptions = {},
+  ) {}
 
   private unique(base: string): string {
-    let n = base, i = 1;
+    let n = base,
+      i = 1;
     while (this.used.has(n)) n = `${base}_${i++}`;
     this.used.add(n);
     return n;
@@ -35,7 +48,8 @@ export class GraphBuilder {
 
   /** Declares `value` a graph output called `name` (through an Identity when it is named otherwise). */
   output(value: string, name: string, elemType: DataTypeId, shape: (number | string)[]): void {
-    if (value !== name) this.nodes.push({ opType: 'Identity', name: this.unique(`/${name}/Identity`), inputs: [value], outputs: [name] });
+    if (value !== name)
+      this.nodes.push({ opType: 'Identity', name: this.unique(`/${name}/Identity`), inputs: [value], outputs: [name] });
     this.outputs.push({ name, elemType, shape });
   }
 
@@ -60,8 +74,16 @@ export class GraphBuilder {
     const key = `${dtype}:${dims.join('x')}:${values.join(',')}`;
     const have = this.consts.get(key);
     if (have) return have;
-    const raw = dtype === 'int64' ? rawBytes(BigInt64Array.from(values.map((v) => BigInt(v)))) : rawBytes(Float32Array.from(values));
-    const name = this.tensor(this.unique(`const_${dtype}_${this.consts.size}`), dtype === 'int64' ? DataType.INT64 : DataType.FLOAT, dims, raw);
+    const raw =
+      dtype === 'int64'
+        ? rawBytes(BigInt64Array.from(values.map((v) => BigInt(v))))
+        : rawBytes(Float32Array.from(values));
+    const name = this.tensor(
+      this.unique(`const_${dtype}_${this.consts.size}`),
+      dtype === 'int64' ? DataType.INT64 : DataType.FLOAT,
+      dims,
+      raw,
+    );
     this.consts.set(key, name);
     return name;
   }
@@ -76,7 +98,12 @@ export class GraphBuilder {
     const { q, scales } = quantizeInt8(data, rows, cols, axis);
     const qName = this.tensor(`${name}_quantized`, DataType.INT8, [rows, cols], rawBytes(q));
     const sName = this.float(`${name}_scale`, scales, [axis === 1 ? cols : rows]);
-    const zName = this.tensor(`${name}_zero_point`, DataType.INT8, [axis === 1 ? cols : rows], new Uint8Array(axis === 1 ? cols : rows));
+    const zName = this.tensor(
+      `${name}_zero_point`,
+      DataType.INT8,
+      [axis === 1 ? cols : rows],
+      new Uint8Array(axis === 1 ? cols : rows),
+    );
     return this.op(path, 'DequantizeLinear', [qName, sName, zName], [{ name: 'axis', int: axis }]);
   }
 
@@ -85,12 +112,24 @@ export class GraphBuilder {
    * Quantized, the int8 rows and their scales are gathered before dequantizing, so a lookup
    * touches only the rows it needs. `quantizable` false keeps a small table (token types) in float.
    */
-  embedding(path: string, name: string, data: Float32Array, rows: number, cols: number, ids: string, quantizable = true): string {
-    if (!this.opts.quantize || !quantizable) return this.op(path, 'Gather', [this.float(name, data, [rows, cols]), ids], [{ name: 'axis', int: 0 }]);
+  embedding(
+    path: string,
+    name: string,
+    data: Float32Array,
+    rows: number,
+    cols: number,
+    ids: string,
+    quantizable = true,
+  ): string {
+    if (!this.opts.quantize || !quantizable)
+      return this.op(path, 'Gather', [this.float(name, data, [rows, cols]), ids], [{ name: 'axis', int: 0 }]);
     const t = this.quantizedTable(name, data, rows, cols);
     const q = this.op(path, 'Gather', [t.q, ids], [{ name: 'axis', int: 0 }]);
     const s = this.op(path, 'Gather', [t.scale, ids], [{ name: 'axis', int: 0 }]);
-    return this.op(path, 'Mul', [this.op(path, 'Cast', [q], [{ name: 'to', int: DataType.FLOAT }]), this.op(path, 'Unsqueeze', [s, this.constant([-1], 'int64')])]);
+    return this.op(path, 'Mul', [
+      this.op(path, 'Cast', [q], [{ name: 'to', int: DataType.FLOAT }]),
+      this.op(path, 'Unsqueeze', [s, this.constant([-1], 'int64')]),
+    ]);
   }
 
   /** The whole table `name` given to `embedding` as a float value [rows, cols] (for a tied decoder). */
@@ -115,13 +154,20 @@ export class GraphBuilder {
   }
 
   private tensor(name: string, dataType: DataTypeId, dims: number[], raw: Uint8Array): string {
-    if (this.initializers.some((t) => t.name === name)) throw new Error(`ONNX graph: initializer ${name} is defined twice`);
+    if (this.initializers.some((t) => t.name === name))
+      throw new Error(`ONNX graph: initializer ${name} is defined twice`);
     this.used.add(name);
     this.initializers.push({ name, dataType, dims, raw });
     return name;
   }
 
   build(): GraphProto {
-    return { name: this.name, nodes: this.nodes, initializers: this.initializers, inputs: this.inputs, outputs: this.outputs };
+    return {
+      name: this.name,
+      nodes: this.nodes,
+      initializers: this.initializers,
+      inputs: this.inputs,
+      outputs: this.outputs,
+    };
   }
 }

@@ -9,7 +9,12 @@ export const DataType = { FLOAT: 1, UINT8: 2, INT8: 3, INT32: 6, INT64: 7, BOOL:
 export type DataTypeId = (typeof DataType)[keyof typeof DataType];
 
 /** A tensor with its bytes in little-endian order (TensorProto.raw_data). */
-export interface TensorProto { name: string; dataType: DataTypeId; dims: readonly number[]; raw: Uint8Array }
+export interface TensorProto {
+  name: string;
+  dataType: DataTypeId;
+  dims: readonly number[];
+  raw: Uint8Array;
+}
 
 export type Attribute =
   | { name: string; int: number }
@@ -18,12 +23,29 @@ export type Attribute =
   | { name: string; string: string }
   | { name: string; tensor: TensorProto };
 
-export interface NodeProto { opType: string; name: string; inputs: readonly string[]; outputs: readonly string[]; attributes?: readonly Attribute[]; domain?: string }
+export interface NodeProto {
+  opType: string;
+  name: string;
+  inputs: readonly string[];
+  outputs: readonly string[];
+  attributes?: readonly Attribute[];
+  domain?: string;
+}
 
 /** A graph input or output: element type and shape, a string for a symbolic (dynamic) axis. */
-export interface ValueInfoProto { name: string; elemType: DataTypeId; shape: readonly (number | string)[] }
+export interface ValueInfoProto {
+  name: string;
+  elemType: DataTypeId;
+  shape: readonly (number | string)[];
+}
 
-export interface GraphProto { name: string; nodes: readonly NodeProto[]; initializers: readonly TensorProto[]; inputs: readonly ValueInfoProto[]; outputs: readonly ValueInfoProto[] }
+export interface GraphProto {
+  name: string;
+  nodes: readonly NodeProto[];
+  initializers: readonly TensorProto[];
+  inputs: readonly ValueInfoProto[];
+  outputs: readonly ValueInfoProto[];
+}
 
 export interface ModelProto {
   irVersion: number;
@@ -38,7 +60,9 @@ export interface ModelProto {
 // ---------------------------------------------------------------------------------------------
 // Wire format: varints, length-delimited fields, fixed32 floats.
 
-const WIRE_VARINT = 0, WIRE_LEN = 2, WIRE_FIXED32 = 5;
+const WIRE_VARINT = 0,
+  WIRE_LEN = 2,
+  WIRE_FIXED32 = 5;
 const utf8 = new TextEncoder();
 
 /** Accumulates byte chunks; large tensors are referenced, not copied, until `finish`. */
@@ -46,34 +70,55 @@ class Writer {
   private chunks: Uint8Array[] = [];
   length = 0;
 
-  private push(b: Uint8Array): void { this.chunks.push(b); this.length += b.length; }
+  private push(b: Uint8Array): void {
+    this.chunks.push(b);
+    this.length += b.length;
+  }
 
   /** Unsigned or negative int64 as a varint (negatives take ten bytes, two's complement). */
   varint(v: number): void {
     if (!Number.isSafeInteger(v)) throw new Error(`ONNX writer: ${v} is not an integer that int64 can hold exactly`);
     const out: number[] = [];
     if (v >= 0) {
-      while (v > 0x7f) { out.push((v % 128) | 0x80); v = Math.floor(v / 128); }
+      while (v > 0x7f) {
+        out.push((v % 128) | 0x80);
+        v = Math.floor(v / 128);
+      }
       out.push(v);
     } else {
       let b = BigInt.asUintN(64, BigInt(v));
-      while (b > 0x7fn) { out.push(Number(b & 0x7fn) | 0x80); b >>= 7n; }
+      while (b > 0x7fn) {
+        out.push(Number(b & 0x7fn) | 0x80);
+        b >>= 7n;
+      }
       out.push(Number(b));
     }
     this.push(Uint8Array.from(out));
   }
-  tag(field: number, wire: number): void { this.varint(field * 8 + wire); }
-  int(field: number, v: number): void { this.tag(field, WIRE_VARINT); this.varint(v); }
+  tag(field: number, wire: number): void {
+    this.varint(field * 8 + wire);
+  }
+  int(field: number, v: number): void {
+    this.tag(field, WIRE_VARINT);
+    this.varint(v);
+  }
   float(field: number, v: number): void {
     this.tag(field, WIRE_FIXED32);
     const b = new Uint8Array(4);
     new DataView(b.buffer).setFloat32(0, v, true);
     this.push(b);
   }
-  bytes(field: number, b: Uint8Array): void { this.tag(field, WIRE_LEN); this.varint(b.length); this.push(b); }
-  string(field: number, s: string): void { this.bytes(field, utf8.encode(s)); }
+  bytes(field: number, b: Uint8Array): void {
+    this.tag(field, WIRE_LEN);
+    this.varint(b.length);
+    this.push(b);
+  }
+  string(field: number, s: string): void {
+    this.bytes(field, utf8.encode(s));
+  }
   message(field: number, m: Writer): void {
-    this.tag(field, WIRE_LEN); this.varint(m.length);
+    this.tag(field, WIRE_LEN);
+    this.varint(m.length);
     for (const c of m.chunks) this.push(c);
   }
   packedInts(field: number, vs: readonly number[]): void {
@@ -90,13 +135,20 @@ class Writer {
   finish(): Uint8Array {
     const out = new Uint8Array(this.length);
     let at = 0;
-    for (const c of this.chunks) { out.set(c, at); at += c.length; }
+    for (const c of this.chunks) {
+      out.set(c, at);
+      at += c.length;
+    }
     return out;
   }
 }
 
 // AttributeProto.AttributeType
-const ATTR_FLOAT = 1, ATTR_INT = 2, ATTR_STRING = 3, ATTR_TENSOR = 4, ATTR_INTS = 7;
+const ATTR_FLOAT = 1,
+  ATTR_INT = 2,
+  ATTR_STRING = 3,
+  ATTR_TENSOR = 4,
+  ATTR_INTS = 7;
 
 function tensor(t: TensorProto): Writer {
   const w = new Writer();
@@ -110,11 +162,22 @@ function tensor(t: TensorProto): Writer {
 function attribute(a: Attribute): Writer {
   const w = new Writer();
   w.string(1, a.name);
-  if ('int' in a) { w.int(3, a.int); w.int(20, ATTR_INT); }
-  else if ('float' in a) { w.float(2, a.float); w.int(20, ATTR_FLOAT); }
-  else if ('ints' in a) { w.packedInts(8, a.ints); w.int(20, ATTR_INTS); }
-  else if ('string' in a) { w.string(4, a.string); w.int(20, ATTR_STRING); }
-  else { w.message(5, tensor(a.tensor)); w.int(20, ATTR_TENSOR); }
+  if ('int' in a) {
+    w.int(3, a.int);
+    w.int(20, ATTR_INT);
+  } else if ('float' in a) {
+    w.float(2, a.float);
+    w.int(20, ATTR_FLOAT);
+  } else if ('ints' in a) {
+    w.packedInts(8, a.ints);
+    w.int(20, ATTR_INTS);
+  } else if ('string' in a) {
+    w.string(4, a.string);
+    w.int(20, ATTR_STRING);
+  } else {
+    w.message(5, tensor(a.tensor));
+    w.int(20, ATTR_TENSOR);
+  }
   return w;
 }
 
@@ -133,7 +196,8 @@ function valueInfo(v: ValueInfoProto): Writer {
   const shape = new Writer();
   for (const d of v.shape) {
     const dim = new Writer();
-    if (typeof d === 'number') dim.int(1, d); else dim.string(2, d);
+    if (typeof d === 'number') dim.int(1, d);
+    else dim.string(2, d);
     shape.message(1, dim);
   }
   const tensorType = new Writer();
@@ -179,7 +243,10 @@ export function encodeModel(m: ModelProto): Uint8Array {
   }
   const bytes = w.finish();
   // protobuf's parsers refuse messages of 2 GiB or more; such models need external data files.
-  if (bytes.length >= 2 ** 31) throw new Error(`ONNX model is ${(bytes.length / 2 ** 30).toFixed(2)} GiB, over protobuf's 2 GiB limit: export with --quantize, or a smaller model`);
+  if (bytes.length >= 2 ** 31)
+    throw new Error(
+      `ONNX model is ${(bytes.length / 2 ** 30).toFixed(2)} GiB, over protobuf's 2 GiB limit: export with --quantize, or a smaller model`,
+    );
   return bytes;
 }
 

@@ -23,13 +23,15 @@ export interface QuantizedMatrix {
  *   const { q, scales } = quantizeInt8(w, 768, 3072, 1); // w ≈ q[i*3072+j] * scales[j]
  */
 export function quantizeInt8(data: Float32Array, rows: number, cols: number, axis: 0 | 1): QuantizedMatrix {
-  if (data.length !== rows * cols) throw new Error(`quantizeInt8: ${data.length} values do not make a [${rows}, ${cols}] matrix`);
+  if (data.length !== rows * cols)
+    throw new Error(`quantizeInt8: ${data.length} values do not make a [${rows}, ${cols}] matrix`);
   const channels = axis === 1 ? cols : rows;
   const maxAbs = new Float32Array(channels);
   for (let i = 0; i < rows; i++) {
     for (let j = 0; j < cols; j++) {
       const v = Math.abs(data[i * cols + j]);
-      if (!Number.isFinite(v)) throw new Error(`quantizeInt8: value [${i}, ${j}] is ${data[i * cols + j]}; weights must be finite`);
+      if (!Number.isFinite(v))
+        throw new Error(`quantizeInt8: value [${i}, ${j}] is ${data[i * cols + j]}; weights must be finite`);
       const c = axis === 1 ? j : i;
       if (v > maxAbs[c]) maxAbs[c] = v;
     }

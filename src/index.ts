@@ -153,3 +153,18 @@ export { fillMask, type MaskGuess, type MaskPrediction } from './app/fillmask.js
 export { progressHooks } from './app/progress.js';
 export { exportOnnx, type ExportOptions, type ExportResult } from './app/export-onnx.js';
 export { runDoctor, formatDoctor, type DoctorReport, type DoctorOptions } from './app/doctor.js';
+export {
+  expandGrid,
+  runName,
+  runGrid,
+  readResults,
+  saveResult,
+  summarizeResults,
+  meanSd,
+  formatMeanSd,
+  type ExperimentGrid,
+  type ExperimentSettings,
+  type ExperimentResult,
+  type ExperimentSummary,
+  type BenchOptions,
+} from './app/experiments.js';

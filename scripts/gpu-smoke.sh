@@ -66,10 +66,12 @@ fi
 
 TMP="$(mktemp -d)"
 trap 'rm -rf "$TMP"' EXIT
-for backend in "$DEVICE" wasm; do
+for side in device cpu; do
+  backend="$DEVICE"
+  [ "$side" = cpu ] && backend=wasm
   echo
   echo "==== [gpu-smoke] $backend: fixture model forward+backward, bert-base training steps (batch $BATCH x $LEN)"
-  if ! "${TSX[@]}" scripts/gpu-smoke.ts --backend "$backend" --out "$TMP/$backend.json" "${FIX_ARGS[@]}" \
+  if ! "${TSX[@]}" scripts/gpu-smoke.ts --backend "$backend" --out "$TMP/$side.json" "${FIX_ARGS[@]}" \
     --batch "$BATCH" --len "$LEN" --steps "$STEPS"; then
     echo "[gpu-smoke] FAILED: the $backend run stopped with an error (above)" >&2
     exit 1
@@ -78,7 +80,7 @@ done
 
 echo
 echo "==== [gpu-smoke] comparison (tolerance $TOL)"
-node - "$TMP/$DEVICE.json" "$TMP/wasm.json" "$TOL" <<'JS'
+node - "$TMP/device.json" "$TMP/cpu.json" "$TOL" <<'JS'
 const fs = require('fs');
 const [devFile, cpuFile, tolText] = process.argv.slice(2);
 const dev = JSON.parse(fs.readFileSync(devFile, 'utf8'));

@@ -17,7 +17,12 @@ test('offline and uncached, the main job uses the bundled pre-trained model and 
     assert.equal(m.dir, BUNDLED_MODEL);
     assert.match(m.why, /bert-base-uncased is unavailable .*bundled pre-trained model/);
     const tok = await BertTokenizer.fromDir(m.dir);
-    assert.equal(tok.vocabSize, 8192);
+    // bert-base-uncased's vocabulary, so the offline lab prints the manual's ids.
+    assert.equal(tok.vocabSize, 30522);
+    assert.deepEqual(
+      tok.encode('deeds reason earthquake may allah forgive us').ids,
+      [101, 15616, 3114, 8372, 2089, 16455, 9641, 2149, 102],
+    );
     // An explicit model is used as given.
     assert.equal((await defaultModel(BUNDLED_MODEL, () => {})).dir, BUNDLED_MODEL);
   } finally {

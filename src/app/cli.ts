@@ -28,6 +28,7 @@ import {
   prepareData,
   readLabelled,
   trainAndSave,
+  checkOutDir,
   type Columns,
 } from './lab.js';
 import { classificationReport, confusionMatrix, formatClassificationReport } from '../training/metrics.js';
@@ -86,6 +87,7 @@ const TRAIN_OPTS = {
   limit: { type: 'string' },
   'random-init': { type: 'string' },
   'dry-run': { type: 'boolean', default: false },
+  overwrite: { type: 'boolean', default: false },
   patience: { type: 'string', default: '0' },
   'adapt-steps': { type: 'string' },
   monitor: { type: 'string', default: 'accuracy' },
@@ -103,7 +105,7 @@ Commands:
             --id-col ${LAB_COLUMNS.id} (used when the CSV has it) --epochs ${L.epochs} --lr ${L.lr} --eps ${L.eps}
             --weight-decay ${L.weightDecay} --warmup ${L.warmupSteps} (steps) --clip ${L.clip} (0: off) --batch-size ${L.batchSize}
             --max-len N --val-split ${PREPARE_DEFAULTS.valSplit} --seed ${L.seed} --limit N --clean ${CLEAN_MODES.join('|')}
-            --random-init ${Object.keys(PRESETS).join('|')} --dry-run --patience N --monitor accuracy|loss (early stopping)
+            --random-init ${Object.keys(PRESETS).join('|')} --dry-run --overwrite (OUT holds a run) --patience N --monitor accuracy|loss (early stopping)
             --padding ${PADDINGS.join('|')} --group-by-length]
   eval      --model DIR|ID --data CSV [--text-col --label-col --pair-col --clean --batch-size --padding]
   predict   --model DIR|ID --data CSV --out FILE [--id-col ${LAB_COLUMNS.id} --text-col ${LAB_COLUMNS.text} --pair-col COL
@@ -308,6 +310,7 @@ async function cmdTrain(args: string[], main = false) {
   const out = main ? (v.out ?? 'runs/lab') : need(v.out, 'out');
   const data = main ? await defaultData(v.data) : { source: need(v.data, 'data'), test: undefined, why: '' };
   if (main) log(`Data: ${data.why}`);
+  await checkOutDir(out, { overwrite: v.overwrite as boolean });
   // The tokenizer decides the encoding, so it is loaded before the data.
   const model = main ? await defaultModel(v.model, diagnostics.info) : { dir: await resolveModelOption(v), why: '' };
   if (main) log(`Model: ${model.dir} (${model.why})`);
@@ -376,7 +379,7 @@ async function cmdTrain(args: string[], main = false) {
   console.log('');
   console.log(formatClassificationReport(result.report));
   console.log(
-    `Best epoch ${result.best?.epoch} (validation accuracy ${result.best?.valAccuracy.toFixed(4)}) saved in ${path.join(out, 'best')}`,
+    `Best epoch ${result.best?.epoch} (validation accuracy ${result.best?.valAccuracy.toFixed(4)}) in ${path.join(out, 'best')}`,
   );
   if (main) {
     const rows = await compareWithBaseline(prep, result, out);

@@ -3,7 +3,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { readFileSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
@@ -87,4 +87,33 @@ test('case 1: a run into a used --out needs --overwrite and never replaces a bet
     assert.equal(readJson(record).validation.rows, 64);
     assert.equal(readJson(path.join(out, 'report.json')).best.valAccuracy, readJson(record).best.valAccuracy);
   }),
+);
+
+test(
+  'case 2: divergence stops with its likely cause and saves nothing; a best below the majority class is said',
+  needsShared,
+  () =>
+    withDir(async (dir) => {
+      const high = tinyRun(path.join(dir, 'high'), '--lr', '1e3');
+      assert.equal(high.code, 1);
+      assert.match(
+        high.stderr,
+        /training diverged: the mean loss of the last \d+ steps is .* above 3 x ln\(2\) = 2\.08/,
+      );
+      assert.match(high.stderr, /--lr 1000 too high/);
+      assert.ok(!existsSync(path.join(dir, 'high', 'best')), 'a diverged model is not saved as the best');
+
+      const eps = tinyRun(path.join(dir, 'eps'), '--eps', '0');
+      assert.equal(eps.code, 1);
+      assert.match(eps.stderr, /training diverged: loss is NaN .*likely cause: --eps 0/);
+      assert.doesNotMatch(eps.stderr, /--lr/);
+
+      // lr 0 leaves the random init as it is; with seed 2 it scores 0.40 where always "0" scores 0.60.
+      const flat = tinyRun(path.join(dir, 'flat'), '--lr', '0', '--seed', '2');
+      assert.equal(flat.code, 0, flat.stderr);
+      assert.match(
+        flat.stdout,
+        /Warning: the best validation accuracy 0\.4000 is below the majority-class rate 0\.6000/,
+      );
+    }),
 );

@@ -166,7 +166,8 @@ function divergenceCauses(cfg: TrainConfig): string {
   const causes: string[] = [];
   if (cfg.eps === 0) causes.push('--eps 0 (AdamW divides by sqrt(v) + eps, infinite where a gradient is 0; use 1e-8)');
   if (cfg.weightDecay > 1) causes.push(`--weight-decay ${cfg.weightDecay} (usually 0 to 0.1)`);
-  causes.push(`--lr ${cfg.lr} too high (fine-tuning uses 1e-5 to 5e-5; small models from scratch about 5e-4)`);
+  if (!causes.length)
+    causes.push(`--lr ${cfg.lr} too high (fine-tuning uses 1e-5 to 5e-5; small models from scratch about 5e-4)`);
   return causes.join('; or ');
 }
 

@@ -4,10 +4,11 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { cp, mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { needsShared, repoRoot, shared } from './shared.js';
+import { readSafetensors, writeSafetensors } from '../src/io/safetensors.js';
 
 function cli(...args: string[]): { code: number | null; stdout: string; stderr: string } {
   const r = spawnSync(process.execPath, ['--import', 'tsx', path.join(repoRoot, 'src/app/cli.ts'), ...args], {
@@ -116,4 +117,95 @@ test(
         /Warning: the best validation accuracy 0\.4000 is below the majority-class rate 0\.6000/,
       );
     }),
+);
+
+const parity = shared('fixtures/parity');
+
+/** A copy of the parity classifier with `edit` applied to its config and weights. */
+async function parityCopy(
+  dir: string,
+  name: string,
+  edit: {
+    config?: Record<string, unknown>;
+    weights?: (w: Map<string, { shape: number[]; data: Float32Array }>) => void;
+  },
+): Promise<string> {
+  const out = path.join(dir, name);
+  await mkdir(out);
+  const config = JSON.parse(await readFile(path.join(parity, 'tiny-bert-cls', 'config.json'), 'utf8'));
+  await writeFile(path.join(out, 'config.json'), JSON.stringify({ ...config, ...edit.config }));
+  const w = await readSafetensors(path.join(parity, 'tiny-bert-cls', 'model.safetensors'));
+  edit.weights?.(w);
+  await writeSafetensors(path.join(out, 'model.safetensors'), w);
+  return out;
+}
+
+test('case 3: eval, predict and forward refuse untrained, non-finite or mismatched checkpoints', needsShared, () =>
+  withDir(async (dir) => {
+    const inputs = path.join(parity, 'expected.json');
+    const nan = await parityCopy(dir, 'nan', {
+      weights: (w) => {
+        w.get('bert.encoder.layer.1.output.dense.weight')!.data[5] = NaN;
+      },
+    });
+    const r = cli('forward', '--model', nan, '--inputs', inputs);
+    assert.equal(r.code, 1);
+    assert.match(
+      r.stderr,
+      /model\.safetensors: tensor "bert\.encoder\.layer\.1\.output\.dense\.weight" holds NaN at element 5: the checkpoint is corrupt/,
+    );
+
+    for (const [layers, what] of [
+      [3, /holds 2 encoder layers but config\.json declares num_hidden_layers 3: 1 layer\(s\) would be random/],
+      [1, /holds 2 encoder layers but config\.json declares num_hidden_layers 1: 1 layer\(s\) would be dropped/],
+    ] as const) {
+      const m = await parityCopy(dir, `layers-${layers}`, { config: { num_hidden_layers: layers } });
+      const f = cli('forward', '--model', m, '--inputs', inputs);
+      assert.equal(f.code, 1, `num_hidden_layers ${layers}`);
+      assert.match(f.stderr, what);
+    }
+
+    const headless = await parityCopy(dir, 'headless', {
+      weights: (w) => {
+        w.delete('classifier.weight');
+        w.delete('classifier.bias');
+      },
+    });
+    const h = cli('forward', '--model', headless, '--inputs', inputs);
+    assert.equal(h.code, 1);
+    assert.match(h.stderr, /no trained weights for classifier\.weight, classifier\.bias.*--allow-untrained/);
+    const allowed = cli('forward', '--model', headless, '--inputs', inputs, '--allow-untrained');
+    assert.equal(allowed.code, 0, allowed.stderr);
+    assert.equal(JSON.parse(allowed.stdout).logits.length, 3);
+
+    // The bundled pre-trained model has no classifier head: predict refuses it, and eval too.
+    const csv = path.join(dir, 'few.csv');
+    await writeFile(csv, 'id,text,target\n1,forest fire near la ronge,1\n2,what a lovely day,0\n');
+    const p = cli(
+      'predict',
+      '--model',
+      path.join(repoRoot, 'models/bert-lab-tiny'),
+      '--data',
+      csv,
+      '--out',
+      path.join(dir, 'p.csv'),
+    );
+    assert.equal(p.code, 1);
+    assert.match(p.stderr, /no trained weights for classifier\.weight/);
+    assert.ok(!existsSync(path.join(dir, 'p.csv')));
+    const e = cli('eval', '--model', path.join(repoRoot, 'models/bert-lab-tiny'), '--data', csv);
+    assert.equal(e.code, 1);
+    assert.match(e.stderr, /no trained weights for classifier\.weight/);
+    const ok = cli(
+      'predict',
+      '--model',
+      path.join(repoRoot, 'models/bert-lab-tiny'),
+      '--data',
+      csv,
+      '--out',
+      path.join(dir, 'p.csv'),
+      '--allow-untrained',
+    );
+    assert.equal(ok.code, 0, ok.stderr);
+  }),
 );

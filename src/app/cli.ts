@@ -100,16 +100,16 @@ const USAGE = `bert-lab: fine-tune BERT for text classification
 
 Commands:
   encode    --model DIR|ID --text TEXT [--pair TEXT] [--max-len N]
-  forward   --model DIR|ID --inputs FILE.json
+  forward   --model DIR|ID --inputs FILE.json [--allow-untrained (run a checkpoint lacking weights)]
   train     --data CSV --model DIR|ID --out DIR [--text-col ${LAB_COLUMNS.text} --label-col ${LAB_COLUMNS.label} --pair-col COL
             --id-col ${LAB_COLUMNS.id} (used when the CSV has it) --epochs ${L.epochs} --lr ${L.lr} --eps ${L.eps}
             --weight-decay ${L.weightDecay} --warmup ${L.warmupSteps} (steps) --clip ${L.clip} (0: off) --batch-size ${L.batchSize}
             --max-len N --val-split ${PREPARE_DEFAULTS.valSplit} --seed ${L.seed} --limit N --clean ${CLEAN_MODES.join('|')}
             --random-init ${Object.keys(PRESETS).join('|')} --dry-run --overwrite (OUT holds a run) --patience N --monitor accuracy|loss (early stopping)
             --padding ${PADDINGS.join('|')} --group-by-length]
-  eval      --model DIR|ID --data CSV [--text-col --label-col --pair-col --clean --batch-size --padding]
+  eval      --model DIR|ID --data CSV [--text-col --label-col --pair-col --clean --batch-size --padding --allow-untrained]
   predict   --model DIR|ID --data CSV --out FILE [--id-col ${LAB_COLUMNS.id} --text-col ${LAB_COLUMNS.text} --pair-col COL
-            --target-col ${LAB_COLUMNS.label} --clean ${PREPARE_DEFAULTS.clean} --batch-size --padding]
+            --target-col ${LAB_COLUMNS.label} --clean ${PREPARE_DEFAULTS.clean} --batch-size --padding --allow-untrained]
   lab       the main job: train, evaluate and predict with the lab's defaults (options as train,
             plus --test CSV --submission FILE; with the bundled model, its fine_tuning.json recipe and
             --adapt-steps N of masked-language modelling on the task's texts first, 0 to skip)
@@ -205,7 +205,11 @@ function nested(t: tf.Tensor): unknown {
 }
 
 async function cmdForward(args: string[]) {
-  const { values } = parse(args, { model: { type: 'string' }, inputs: { type: 'string' } });
+  const { values } = parse(args, {
+    model: { type: 'string' },
+    inputs: { type: 'string' },
+    'allow-untrained': { type: 'boolean', default: false },
+  });
   await initBackend(values.backend);
   const file = need(values.inputs, 'inputs');
   if (!existsSync(file)) throw new UsageError(`${file}: file not found`);
@@ -226,7 +230,7 @@ async function cmdForward(args: string[]) {
     attentionMask: obj.attention_mask as number[][] | undefined,
     tokenTypeIds: obj.token_type_ids as number[][] | undefined,
   };
-  const model = await loadAuto(await resolveModelOption(values));
+  const model = await loadAuto(await resolveModelOption(values), { strict: !values['allow-untrained'] });
   const out: Record<string, unknown> = {};
   tf.tidy(() => {
     const inputs = toInputs(arrays, model.config, file);
@@ -410,10 +414,17 @@ async function cmdTrain(args: string[], main = false) {
 }
 
 async function cmdEval(args: string[]) {
-  const { values: v } = parse(args, { ...DATA_OPTS, model: { type: 'string' } });
+  const { values: v } = parse(args, {
+    ...DATA_OPTS,
+    model: { type: 'string' },
+    'allow-untrained': { type: 'boolean', default: false },
+  });
   await initBackend(v.backend);
   const dir = await resolveModelOption(v);
-  const model = await BertForSequenceClassification.fromPretrained(dir, { log: diagnostics.info });
+  const model = await BertForSequenceClassification.fromPretrained(dir, {
+    log: diagnostics.info,
+    strict: !v['allow-untrained'],
+  });
   const tok = await BertTokenizer.fromDir(dir);
   const file = need(v.data, 'data');
   const d = await readLabelled(file, columns(v), model.labels);
@@ -439,6 +450,7 @@ async function cmdPredict(args: string[]) {
     model: { type: 'string' },
     out: { type: 'string' },
     'target-col': { type: 'string', default: 'target' },
+    'allow-untrained': { type: 'boolean', default: false },
   });
   await initBackend(v.backend);
   const dir = await resolveModelOption(v);
@@ -450,6 +462,7 @@ async function cmdPredict(args: string[]) {
     padding: padding(v.padding as string),
     targetCol: v['target-col'] as string,
     log: diagnostics.info,
+    allowUntrained: v['allow-untrained'] as boolean,
   });
   console.log(`Wrote ${r.ids.length.toLocaleString('en-US')} predictions to ${out}`);
 }

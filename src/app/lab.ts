@@ -513,6 +513,8 @@ export interface PredictOptions {
   padding?: Padding;
   targetCol?: string;
   log?: (s: string) => void;
+  /** Predict with a model whose checkpoint lacks some weights (random ones): refused by default. */
+  allowUntrained?: boolean;
 }
 
 /**
@@ -534,7 +536,14 @@ export async function predictCsv(
   const cols = opts.columns ?? { text: 'text', id: 'id' };
   const df = await readCsv(file);
   const rows = unlabelledFromFrame(df, cols, file);
-  const model = await BertForSequenceClassification.fromPretrained(modelDir, { log: opts.log });
+  if (path.resolve(outFile) === path.resolve(file))
+    throw new Error(
+      `--out ${outFile} is the input file --data: pass another --out, or the predictions would replace the data`,
+    );
+  const model = await BertForSequenceClassification.fromPretrained(modelDir, {
+    log: opts.log,
+    strict: !opts.allowUntrained,
+  });
   try {
     const tok = await BertTokenizer.fromDir(modelDir);
     const enc = encodeForModel(

@@ -209,3 +209,90 @@ test('case 3: eval, predict and forward refuse untrained, non-finite or mismatch
     assert.equal(ok.code, 0, ok.stderr);
   }),
 );
+
+test(
+  'case 8: options, output paths, test file, encodings, labels and vocabulary fail before the first step',
+  needsShared,
+  () =>
+    withDir(async (dir) => {
+      const dry = (...extra: string[]) =>
+        cli('train', '--data', tweets, '--model', bertBase, '--out', path.join(dir, 'out'), '--dry-run', ...extra);
+      for (const [args, message] of [
+        [['--lr', '-1'], /--lr must be a decimal number >= 0, got "-1"/],
+        [['--lr', '0x10'], /--lr must be a decimal number >= 0, got "0x10"/],
+        [
+          ['--val-split', '1'],
+          /--val-split is the share of rows kept for validation, between 0 and 1.*no row is left to train on/,
+        ],
+      ] as const) {
+        const r = dry(...args);
+        assert.equal(r.code, 2, `${args.join(' ')}: ${r.stderr}`);
+        assert.match(r.stderr, message);
+      }
+      const file = path.join(dir, 'a-file');
+      await writeFile(file, 'x');
+      const f = cli('train', '--data', tweets, '--model', bertBase, '--out', file, '--dry-run');
+      assert.equal(f.code, 1);
+      assert.match(f.stderr, /--out .*a-file is a file, not a folder/);
+
+      const latin1 = path.join(dir, 'latin1.csv');
+      await writeFile(
+        latin1,
+        Buffer.concat([Buffer.from('text,target\nfine,0\ncaf'), Buffer.from([0xe9]), Buffer.from(' fire,1\n')]),
+      );
+      const enc = cli('train', '--data', latin1, '--model', bertBase, '--out', path.join(dir, 'o2'), '--dry-run');
+      assert.equal(enc.code, 1);
+      assert.match(enc.stderr, /latin1\.csv: line 3: byte 0xe9 at offset 22 is not UTF-8/);
+
+      const mixed = path.join(dir, 'mixed.csv');
+      await writeFile(mixed, 'text,target\na,0\nb,1\nc,yes\nd,no\n');
+      const mx = cli('train', '--data', mixed, '--model', bertBase, '--out', path.join(dir, 'o3'), '--dry-run');
+      assert.equal(mx.code, 1);
+      assert.match(
+        mx.stderr,
+        /mixed\.csv: column "target" mixes numbers \(0, 1\) and words \(no, yes\), e\.g\. "no" at data row 4/,
+      );
+
+      // lab checks the test file's columns before training, not after it.
+      const noId = path.join(dir, 'test-noid.csv');
+      await writeFile(noId, 'text\nforest fire\n');
+      const lab = cli(
+        'lab',
+        '--data',
+        tweets,
+        '--test',
+        noId,
+        '--model',
+        bertBase,
+        '--random-init',
+        'tiny',
+        '--limit',
+        '300',
+        '--out',
+        path.join(dir, 'lab'),
+      );
+      assert.equal(lab.code, 1);
+      assert.match(lab.stderr, /test-noid\.csv: no column "id"/);
+      assert.doesNotMatch(lab.stdout, /Epoch 1/);
+
+      const csv = path.join(dir, 'few.csv');
+      await writeFile(csv, 'id,text,target\n1,forest fire near la ronge,1\n2,what a lovely day,0\n');
+      const same = cli('predict', '--model', shared('fixtures/parity/tiny-bert-cls'), '--data', csv, '--out', csv);
+      assert.equal(same.code, 1);
+      assert.match(same.stderr, /--out .*few\.csv is the input file --data/);
+      assert.equal(readFileSync(csv, 'utf8').split('\n')[0], 'id,text,target');
+
+      // bert-base-uncased's 30,522-token tokenizer beside a 512-row embedding table.
+      const big = path.join(dir, 'big-tokenizer');
+      await cp(shared('fixtures/parity/tiny-bert-cls'), big, { recursive: true });
+      for (const f of ['tokenizer.json', 'vocab.txt', 'tokenizer_config.json'])
+        await cp(path.join(bertBase, f), path.join(big, f));
+      const v = cli('eval', '--model', big, '--data', csv);
+      assert.equal(v.code, 1);
+      assert.match(v.stderr, /the tokenizer has 30,522 tokens but config\.json's vocab_size is 512/);
+
+      const warm = tinyRun(path.join(dir, 'warm'), '--warmup', '1000');
+      assert.equal(warm.code, 0, warm.stderr);
+      assert.match(warm.stdout, /Warning: --warmup 1000 steps is longer than the whole run \(8 steps\)/);
+    }),
+);

@@ -14,7 +14,7 @@ import { resolveModel } from '../io/hub.js';
 import { PRESETS, presetHubId } from '../model/presets.js';
 import { CLEAN_MODES, type CleanMode } from '../text/clean.js';
 import { evaluate, LAB_TRAIN_CONFIG, type TrainConfig } from '../training/train.js';
-import { PADDINGS, type Padding } from '../data/data.js';
+import { PADDINGS, readCsv, unlabelledFromFrame, type Padding } from '../data/data.js';
 import {
   BUNDLED_MODEL,
   LAB_COLUMNS,
@@ -29,6 +29,7 @@ import {
   readLabelled,
   trainAndSave,
   checkOutDir,
+  checkVocabulary,
   type Columns,
 } from './lab.js';
 import { classificationReport, confusionMatrix, formatClassificationReport } from '../training/metrics.js';
@@ -137,11 +138,24 @@ Every command takes --backend gpu|node|wasm|cpu (default: the fastest that loads
 
 class UsageError extends Error {}
 
-function num(v: string | undefined, name: string, { int = false, min = -Infinity } = {}): number {
+// Decimal only: Number() would also take '0x10', '0b1', '' and ' ', which are typos here, not numbers.
+const DECIMAL = /^[+-]?(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?$/;
+
+function num(v: string | undefined, name: string, { int = false, min = -Infinity, below = Infinity } = {}): number {
   const x = Number(v);
-  if (v === undefined || v === '' || !Number.isFinite(x) || (int && !Number.isInteger(x)) || x < min) {
+  if (
+    v === undefined ||
+    !DECIMAL.test(v.trim()) ||
+    !Number.isFinite(x) ||
+    (int && !Number.isInteger(x)) ||
+    x < min ||
+    x >= below
+  ) {
+    const range = [min > -Infinity ? `>= ${min}` : '', below < Infinity ? `< ${below}` : '']
+      .filter(Boolean)
+      .join(' and ');
     throw new UsageError(
-      `--${name} must be ${int ? 'an integer' : 'a number'}${min > -Infinity ? ` >= ${min}` : ''}, got "${v}"`,
+      `--${name} must be ${int ? 'an integer' : 'a decimal number'}${range ? ` ${range}` : ''}, got "${v}"`,
     );
   }
   return x;
@@ -169,8 +183,25 @@ function padding(v: string): Padding {
   return v as Padding;
 }
 
+/**
+ * `--lr -1` as `--lr=-1`: node's parser takes a value starting with '-' for an option and calls it
+ * ambiguous; a negative number after a string option is that option's value (then range-checked).
+ */
+function joinNegativeValues(args: string[], options: NonNullable<ParseArgsConfig['options']>): string[] {
+  const out: string[] = [];
+  for (let i = 0; i < args.length; i++) {
+    const m = /^--([a-z-]+)$/.exec(args[i]);
+    if (m && options[m[1]]?.type === 'string' && /^-\.?\d/.test(args[i + 1] ?? '')) {
+      out.push(`${args[i]}=${args[i + 1]}`);
+      i++;
+    } else out.push(args[i]);
+  }
+  return out;
+}
+
 function parse<T extends NonNullable<ParseArgsConfig['options']>>(args: string[], options: T) {
-  return parseArgs({ args, options: { ...COMMON, ...options }, allowPositionals: true, strict: true });
+  const all = { ...COMMON, ...options };
+  return parseArgs({ args: joinNegativeValues(args, all), options: all, allowPositionals: true, strict: true });
 }
 
 const json = (x: unknown) => console.log(JSON.stringify(x));
@@ -272,6 +303,17 @@ function trainConfig(v: Record<string, string | boolean | undefined>): TrainConf
   };
 }
 
+/** The share of rows kept for validation: both sides of the split need rows. */
+function valSplit(v: string | undefined): number {
+  const x = num(v, 'val-split');
+  if (!(x > 0 && x < 1))
+    throw new UsageError(
+      `--val-split is the share of rows kept for validation, between 0 and 1 (e.g. 0.2), got "${v}": at ${x} ` +
+        `${x <= 0 ? 'no row is left to validate on' : 'no row is left to train on'}`,
+    );
+  return x;
+}
+
 function monitor(m: string): 'accuracy' | 'loss' {
   if (m !== 'accuracy' && m !== 'loss') throw new UsageError(`--monitor must be accuracy or loss, got ${m}`);
   return m;
@@ -326,10 +368,18 @@ async function cmdTrain(args: string[], main = false) {
     seed: cfg.seed,
     // E-mails run to thousands of tokens; the corpus fallback keeps the lab's speed with 128.
     maxLen: v['max-len'] ? num(v['max-len'], 'max-len', { int: true, min: 2 }) : longTexts ? 128 : undefined,
-    valSplit: num(v['val-split'], 'val-split', { min: 0.0001 }),
+    valSplit: valSplit(v['val-split']),
     limit: v.limit ? num(v.limit, 'limit', { int: true, min: 2 }) : undefined,
     log,
   });
+  const test = v.test ?? data.test;
+  // The test file is predicted after training: its columns are checked now, not after an hour.
+  if (main && test)
+    unlabelledFromFrame(
+      await readCsv(test),
+      { text: v['text-col'] as string, id: v['id-col'] as string, pair: v['pair-col'] as string | undefined },
+      test,
+    );
   let modelDir = model.dir;
   // A bundled model's own recipe, on the main job's fallback only (bert-base-uncased keeps the lab's).
   const recipe = main && model.dir === BUNDLED_MODEL && !v['random-init'] ? await readRecipe(model.dir) : undefined;
@@ -398,7 +448,6 @@ async function cmdTrain(args: string[], main = false) {
         `  ${r.model.padEnd(30)} ${f(r.accuracy).padStart(8)} ${f(r.positiveF1).padStart(8)} ${f(r.macroF1).padStart(8)}`,
       );
   }
-  const test = v.test ?? data.test;
   if (main && test) {
     const sub = v.submission ?? path.join(out, 'submission.csv');
     const p = await predictCsv(path.join(out, 'best'), test, sub, {
@@ -426,6 +475,7 @@ async function cmdEval(args: string[]) {
     strict: !v['allow-untrained'],
   });
   const tok = await BertTokenizer.fromDir(dir);
+  checkVocabulary(tok, model.config, dir);
   const file = need(v.data, 'data');
   const d = await readLabelled(file, columns(v), model.labels);
   const enc = encodeForModel(tok, d.texts, d.pairs, cleanMode(v.clean as string), model.config.max_position_embeddings);
@@ -617,7 +667,7 @@ async function cmdBaseline(args: string[]) {
   const r = runBaselineOnData(await readLabelled(file, columns(v)), {
     file,
     clean: cleanMode(v.clean as string),
-    valSplit: num(v['val-split'], 'val-split', { min: 0.0001 }),
+    valSplit: valSplit(v['val-split']),
     seed: num(v.seed, 'seed', { int: true }),
     limit: v.limit ? num(v.limit, 'limit', { int: true, min: 2 }) : undefined,
   });

@@ -254,6 +254,19 @@ export async function defaultData(
   };
 }
 
+/**
+ * Refuses a tokenizer whose ids run past the model's embedding table: found here, by name, rather
+ * than as an index error inside the first forward pass.
+ */
+export function checkVocabulary(tok: BertTokenizer, config: { vocab_size: number }, dir: string): void {
+  if (tok.vocabSize > config.vocab_size)
+    throw new Error(
+      `${dir}: the tokenizer has ${tok.vocabSize.toLocaleString('en-US')} tokens but config.json's vocab_size is ` +
+        `${config.vocab_size.toLocaleString('en-US')}: ids from ${config.vocab_size} up have no embedding; use the tokenizer ` +
+        'the model was trained with (tokenizer.json, vocab.txt of its folder)',
+    );
+}
+
 export interface ModelChoice {
   model: BertForSequenceClassification;
   tokenizer: BertTokenizer;
@@ -297,6 +310,7 @@ export async function loadClassifier(
     };
   }
   const load: LoadOptions = { labels, seed: opts.seed, log: opts.log };
+  checkVocabulary(tokenizer, await readConfig(dir), dir);
   const model = await BertForSequenceClassification.fromPretrained(dir, load);
   return { model, tokenizer, source: dir, why: `checkpoint ${nameOrDir}` };
 }
@@ -546,6 +560,7 @@ export async function predictCsv(
   });
   try {
     const tok = await BertTokenizer.fromDir(modelDir);
+    checkVocabulary(tok, model.config, modelDir);
     const enc = encodeForModel(
       tok,
       rows.texts,

@@ -342,6 +342,10 @@ export async function fineTune(
       `Batches: ${padding === 'longest' ? 'each padded to its longest row' : 'padded to the encoded length'}${cfg.groupByLength ? '; training batches grouped by length' : ''}`,
     );
   }
+  if (cfg.warmupSteps > totalSteps)
+    log(
+      `Warning: --warmup ${cfg.warmupSteps} steps is longer than the whole run (${totalSteps} steps): the learning rate never reaches --lr ${cfg.lr}`,
+    );
   const t0 = performance.now();
   try {
     for (let epoch = 1; epoch <= cfg.epochs; epoch++) {

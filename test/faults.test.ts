@@ -2,7 +2,7 @@
 // checkpoints, bad options and inputs. Each test fails without the check it names.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawnSync } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
 import { cp, mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
@@ -296,3 +296,88 @@ test(
       assert.match(warm.stdout, /Warning: --warmup 1000 steps is longer than the whole run \(8 steps\)/);
     }),
 );
+
+const pretrainArgs = (out: string, ...extra: string[]) => [
+  '--import',
+  'tsx',
+  path.join(repoRoot, 'src/app/cli.ts'),
+  'pretrain',
+  '--out',
+  out,
+  '--corpus',
+  'moby-dick',
+  '--vocab-size',
+  '300',
+  '--layers',
+  '1',
+  '--hidden',
+  '32',
+  '--heads',
+  '2',
+  '--max-len',
+  '32',
+  '--batch-size',
+  '8',
+  '--steps',
+  '12',
+  '--checkpoint-every',
+  '3',
+  '--warmup',
+  '2',
+  '--backend',
+  'wasm',
+  ...extra,
+];
+
+/** Starts `args`, kills it with SIGKILL once OUT/checkpoint/state.json is past step `atLeast`. */
+async function killAfterCheckpoint(args: string[], state: string, atLeast: number): Promise<number> {
+  const child = spawn(process.execPath, args, { cwd: repoRoot, stdio: 'ignore' });
+  const t0 = Date.now();
+  const step = () => (existsSync(state) ? (JSON.parse(readFileSync(state, 'utf8')).step as number) : 0);
+  while (step() < atLeast && Date.now() - t0 < 240_000) await new Promise((r) => setTimeout(r, 100));
+  child.kill('SIGKILL');
+  await new Promise((r) => child.once('exit', r));
+  return step();
+}
+
+const lossColumn = (out: string) =>
+  readFileSync(path.join(out, 'loss.csv'), 'utf8')
+    .trim()
+    .split('\n')
+    .slice(1)
+    .map((l) => l.split(',').slice(0, 4).join(','));
+
+test('case 6: a killed pre-training run resumes exactly (dropout masks too); a damaged state.json is named', () =>
+  withDir(async (dir) => {
+    const whole = path.join(dir, 'whole');
+    const a = spawnSync(process.execPath, pretrainArgs(whole), { cwd: repoRoot, encoding: 'utf8' });
+    assert.equal(a.status, 0, a.stderr);
+
+    const cut = path.join(dir, 'cut');
+    const state = path.join(cut, 'checkpoint', 'state.json');
+    const killedAt = await killAfterCheckpoint(pretrainArgs(cut), state, 3);
+    assert.ok(killedAt >= 3 && killedAt < 12, `killed at step ${killedAt}`);
+    const b = spawnSync(process.execPath, pretrainArgs(cut), { cwd: repoRoot, encoding: 'utf8' });
+    assert.equal(b.status, 0, b.stderr);
+    assert.match(b.stdout, new RegExp(`Resuming from .* at step ${killedAt} of 12`));
+    // step, loss, MLM loss, NSP loss of every step: bit for bit those of the uninterrupted run.
+    assert.deepEqual(lossColumn(cut), lossColumn(whole));
+
+    const saved = JSON.parse(readFileSync(state, 'utf8'));
+    for (const [edit, message] of [
+      [
+        { ...saved, step: 'abc' },
+        /state\.json: "step" must be a non-negative integer, got "abc"; the checkpoint is damaged/,
+      ],
+      [{ ...saved, points: null }, /state\.json: "points" must list one entry per step \(12\), got null/],
+    ] as const) {
+      await writeFile(state, JSON.stringify(edit));
+      const r = spawnSync(process.execPath, pretrainArgs(cut), { cwd: repoRoot, encoding: 'utf8' });
+      assert.equal(r.status, 1);
+      assert.match(r.stderr, message);
+    }
+    await writeFile(state, '{"step": 3,');
+    const r = spawnSync(process.execPath, pretrainArgs(cut), { cwd: repoRoot, encoding: 'utf8' });
+    assert.equal(r.status, 1);
+    assert.match(r.stderr, /state\.json: not valid JSON/);
+  }));

@@ -381,3 +381,77 @@ test('case 6: a killed pre-training run resumes exactly (dropout masks too); a d
     assert.equal(r.status, 1);
     assert.match(r.stderr, /state\.json: not valid JSON/);
   }));
+
+test('case 7: train --resume after kill -9 gives the uninterrupted run bit for bit', needsShared, () =>
+  withDir(async (dir) => {
+    const run = (out: string, ...extra: string[]) => [
+      '--import',
+      'tsx',
+      path.join(repoRoot, 'src/app/cli.ts'),
+      'train',
+      '--data',
+      tweets,
+      '--model',
+      bertBase,
+      '--random-init',
+      'tiny',
+      '--limit',
+      '300',
+      '--epochs',
+      '3',
+      '--lr',
+      '5e-4',
+      '--batch-size',
+      '32',
+      '--out',
+      out,
+      '--backend',
+      'wasm',
+      ...extra,
+    ];
+    const whole = path.join(dir, 'whole');
+    const a = spawnSync(process.execPath, run(whole), { cwd: repoRoot, encoding: 'utf8' });
+    assert.equal(a.status, 0, a.stderr);
+    assert.ok(!existsSync(path.join(whole, 'checkpoint')), 'a finished run leaves no checkpoint');
+
+    const cut = path.join(dir, 'cut');
+    const state = path.join(cut, 'checkpoint', 'state.json');
+    const child = spawn(process.execPath, run(cut), { cwd: repoRoot, stdio: 'ignore' });
+    const t0 = Date.now();
+    while (!existsSync(state) && Date.now() - t0 < 240_000) await new Promise((r) => setTimeout(r, 50));
+    child.kill('SIGKILL');
+    await new Promise((r) => child.once('exit', r));
+    const killedAfter = JSON.parse(readFileSync(state, 'utf8')).epoch as number;
+    assert.ok(killedAfter >= 1 && killedAfter < 3, `killed after epoch ${killedAfter}`);
+
+    const refused = spawnSync(process.execPath, run(cut), { cwd: repoRoot, encoding: 'utf8' });
+    assert.notEqual(refused.status, 0, 'a used --out needs --resume or --overwrite');
+    const other = spawnSync(process.execPath, run(cut, '--resume', '--lr', '1e-4'), {
+      cwd: repoRoot,
+      encoding: 'utf8',
+    });
+    assert.equal(other.status, 1);
+    assert.match(
+      other.stderr,
+      /--resume: .*checkpoint was made with other settings \(lr: 0\.0005 there, 0\.0001 now\)/,
+    );
+
+    const b = spawnSync(process.execPath, run(cut, '--resume'), { cwd: repoRoot, encoding: 'utf8' });
+    assert.equal(b.status, 0, b.stderr);
+    assert.match(b.stdout, new RegExp(`Resuming after epoch ${killedAfter} of 3`));
+    const losses = (out: string) =>
+      readJson(path.join(out, 'stats.json')).map((s: { trainLoss: number; valLoss: number; valAccuracy: number }) => [
+        s.trainLoss,
+        s.valLoss,
+        s.valAccuracy,
+      ]);
+    assert.deepEqual(losses(cut), losses(whole));
+    assert.ok(
+      readFileSync(path.join(cut, 'best', 'model.safetensors')).equals(
+        readFileSync(path.join(whole, 'best', 'model.safetensors')),
+      ),
+      'best/ weights are bit-identical',
+    );
+    assert.deepEqual(readJson(path.join(cut, 'report.json')).report, readJson(path.join(whole, 'report.json')).report);
+  }),
+);

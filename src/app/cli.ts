@@ -89,6 +89,7 @@ const TRAIN_OPTS = {
   'random-init': { type: 'string' },
   'dry-run': { type: 'boolean', default: false },
   overwrite: { type: 'boolean', default: false },
+  resume: { type: 'boolean', default: false },
   patience: { type: 'string', default: '0' },
   'adapt-steps': { type: 'string' },
   monitor: { type: 'string', default: 'accuracy' },
@@ -106,7 +107,7 @@ Commands:
             --id-col ${LAB_COLUMNS.id} (used when the CSV has it) --epochs ${L.epochs} --lr ${L.lr} --eps ${L.eps}
             --weight-decay ${L.weightDecay} --warmup ${L.warmupSteps} (steps) --clip ${L.clip} (0: off) --batch-size ${L.batchSize}
             --max-len N --val-split ${PREPARE_DEFAULTS.valSplit} --seed ${L.seed} --limit N --clean ${CLEAN_MODES.join('|')}
-            --random-init ${Object.keys(PRESETS).join('|')} --dry-run --overwrite (OUT holds a run) --patience N --monitor accuracy|loss (early stopping)
+            --random-init ${Object.keys(PRESETS).join('|')} --dry-run --overwrite (OUT holds a run) --resume (continue OUT's run after its last whole epoch) --patience N --monitor accuracy|loss (early stopping)
             --padding ${PADDINGS.join('|')} --group-by-length]
   eval      --model DIR|ID --data CSV [--text-col --label-col --pair-col --clean --batch-size --padding --allow-untrained]
   predict   --model DIR|ID --data CSV --out FILE [--id-col ${LAB_COLUMNS.id} --text-col ${LAB_COLUMNS.text} --pair-col COL
@@ -356,7 +357,7 @@ async function cmdTrain(args: string[], main = false) {
   const out = main ? (v.out ?? 'runs/lab') : need(v.out, 'out');
   const data = main ? await defaultData(v.data) : { source: need(v.data, 'data'), test: undefined, why: '' };
   if (main) log(`Data: ${data.why}`);
-  await checkOutDir(out, { overwrite: v.overwrite as boolean });
+  await checkOutDir(out, { overwrite: (v.overwrite as boolean) || (v.resume as boolean) });
   // The tokenizer decides the encoding, so it is loaded before the data.
   const model = main ? await defaultModel(v.model, diagnostics.info) : { dir: await resolveModelOption(v), why: '' };
   if (main) log(`Model: ${model.dir} (${model.why})`);
@@ -428,7 +429,7 @@ async function cmdTrain(args: string[], main = false) {
     log: diagnostics.info,
   });
   log(`Model: ${choice.source} (${choice.why}); ${choice.model.numParameters().toLocaleString('en-US')} parameters`);
-  const result = await trainAndSave(choice, prep, out, cfg, progressHooks(log));
+  const result = await trainAndSave(choice, prep, out, cfg, progressHooks(log), { resume: v.resume as boolean });
   choice.model.dispose();
   console.log('');
   console.log(formatClassificationReport(result.report));

@@ -30,11 +30,13 @@ import {
   predict,
   LAB_TRAIN_CONFIG,
   type EpochStats,
+  type FineTuneState,
   type LabelledBatchData,
   type TrainConfig,
   type TrainHooks,
 } from '../training/train.js';
 import { writeFileAtomic } from '../io/atomic.js';
+import { readSafetensors, writeSafetensors, type TensorData } from '../io/safetensors.js';
 import { report } from '../io/log.js';
 import { baselineSummary, runBaseline } from '../training/baseline.js';
 
@@ -422,6 +424,82 @@ export async function checkOutDir(outDir: string, opts: { overwrite: boolean }):
   }
 }
 
+/** OUT/checkpoint/state.json: the run's position, its settings and validation rows (to refuse a mismatched --resume). */
+interface CheckpointState extends Omit<FineTuneState, 'optimizer'> {
+  step: number;
+  config: TrainConfig;
+  validation: { rows: number; sha256: string };
+}
+
+/** Writes OUT/checkpoint (weights, AdamW moments, state.json) as one directory swap. */
+async function saveFineTuneCheckpoint(
+  dir: string,
+  model: BertForSequenceClassification,
+  st: FineTuneState,
+  config: TrainConfig,
+  validation: { rows: number; sha256: string },
+): Promise<void> {
+  const { optimizer, ...rest } = st;
+  const state: CheckpointState = { ...rest, step: optimizer.step, config, validation };
+  await model.save(dir, {
+    extra: async (tmp) => {
+      const moments = new Map<string, TensorData>();
+      for (const [k, m] of optimizer.m) {
+        const shape = model.p.get(k).shape;
+        moments.set(`m.${k}`, { shape, data: m });
+        moments.set(`v.${k}`, { shape, data: optimizer.v.get(k)! });
+      }
+      await writeSafetensors(path.join(tmp, 'optimizer.safetensors'), moments);
+      await writeFileAtomic(path.join(tmp, 'state.json'), JSON.stringify(state, null, 2) + '\n');
+    },
+  });
+}
+
+/** Reads OUT/checkpoint into `model` and returns where the run stopped; refuses other settings or rows. */
+async function loadFineTuneCheckpoint(
+  dir: string,
+  model: BertForSequenceClassification,
+  config: TrainConfig,
+  validation: { rows: number; sha256: string },
+): Promise<FineTuneState> {
+  const file = path.join(dir, 'state.json');
+  if (!existsSync(file))
+    throw new Error(
+      `--resume: ${dir} holds no checkpoint (the run finished, or stopped before its first epoch ended): train with --overwrite instead`,
+    );
+  let st: CheckpointState;
+  try {
+    st = JSON.parse(await readFile(file, 'utf8')) as CheckpointState;
+    for (const k of ['epoch', 'step', 'dropout', 'sinceBetter'] as const)
+      if (!Number.isInteger(st[k]) || st[k] < 0)
+        throw new Error(`"${k}" must be a non-negative integer, got ${JSON.stringify(st[k])}`);
+    if (!Array.isArray(st.stats) || st.stats.length !== st.epoch)
+      throw new Error('"stats" must list one entry per epoch');
+  } catch (e) {
+    throw new Error(
+      `${file}: ${(e as Error).message}; the checkpoint is damaged: train with --overwrite to start again`,
+    );
+  }
+  const diff = (Object.keys({ ...config, ...st.config }) as (keyof TrainConfig)[]).filter(
+    (k) => JSON.stringify(config[k]) !== JSON.stringify(st.config[k]),
+  );
+  if (diff.length)
+    throw new Error(
+      `--resume: ${dir} was made with other settings (${diff.map((k) => `${k}: ${JSON.stringify(st.config[k])} there, ${JSON.stringify(config[k])} now`).join('; ')}): pass those settings`,
+    );
+  if (st.validation?.sha256 !== validation.sha256)
+    throw new Error(
+      `--resume: ${dir} was trained on other data (its validation rows differ): pass the same --data, --limit, --val-split and --seed`,
+    );
+  model.loadWeights(await readSafetensors(path.join(dir, 'model.safetensors')), path.join(dir, 'model.safetensors'));
+  const moments = await readSafetensors(path.join(dir, 'optimizer.safetensors'));
+  const m = new Map<string, Float32Array>(),
+    v = new Map<string, Float32Array>();
+  for (const [k, t] of moments) (k.startsWith('m.') ? m : v).set(k.slice(2), t.data);
+  const { step, config: _c, validation: _v, ...rest } = st;
+  return { ...rest, optimizer: { step, m, v } };
+}
+
 /**
  * Fine-tunes, keeping the best epoch in OUT/best (model, config with labels, tokenizer, BEST_RECORD),
  * with stats.json, stats.csv and report.json rewritten after every epoch so they always describe
@@ -441,8 +519,10 @@ export async function trainAndSave(
   outDir: string,
   cfg: TrainConfig = LAB_TRAIN_CONFIG,
   hooks: TrainHooks = {},
+  opts: { resume?: boolean } = {},
 ): Promise<RunReport> {
   const { model, tokenizer } = choice;
+  const ckptDir = path.join(outDir, 'checkpoint');
   const log = hooks.log ?? console.log;
   const bestDir = path.join(outDir, 'best');
   const validation = validationFingerprint(prep.val);
@@ -456,7 +536,8 @@ export async function trainAndSave(
     log(`${bestDir} was measured on other validation rows (or not recorded): the best epoch of this run replaces it`);
   let best: EpochStats | undefined = kept?.best;
   let record: BestRecord | undefined = kept;
-  const stats: EpochStats[] = [];
+  const resume = opts.resume ? await loadFineTuneCheckpoint(ckptDir, model, cfg, validation) : undefined;
+  const stats: EpochStats[] = [...(resume?.stats ?? [])];
   const writeReport = (r: BestRecord) =>
     writeFileAtomic(
       path.join(outDir, 'report.json'),
@@ -466,37 +547,50 @@ export async function trainAndSave(
         2,
       ) + '\n',
     );
-  await fineTune(model, prep.train, prep.val, cfg, {
-    ...hooks,
-    bestToBeat: kept?.best.valAccuracy,
-    onEpoch: async (s) => {
-      stats.push(s);
-      await writeStats(outDir, stats);
-      await hooks.onEpoch?.(s);
+  await fineTune(
+    model,
+    prep.train,
+    prep.val,
+    cfg,
+    {
+      ...hooks,
+      bestToBeat: kept?.best.valAccuracy,
+      onCheckpoint: async (st) => {
+        await saveFineTuneCheckpoint(ckptDir, model, st, cfg, validation);
+        await hooks.onCheckpoint?.(st);
+      },
+      onEpoch: async (s) => {
+        stats.push(s);
+        await writeStats(outDir, stats);
+        await hooks.onEpoch?.(s);
+      },
+      onBest: async (s, ev) => {
+        best = s;
+        const labels = model.labels;
+        record = {
+          best: s,
+          validation,
+          report: classificationReport(prep.val.labels, ev.predictions, labels),
+          confusion_matrix: confusionMatrix(prep.val.labels, ev.predictions, labels.length),
+          labels,
+        };
+        const r = record;
+        // The record goes into best/ with the weights (one swap), so best/ and its score never disagree.
+        await model.save(bestDir, {
+          extra: async (tmp) => {
+            await tokenizer.save(tmp);
+            await writeFileAtomic(path.join(tmp, BEST_RECORD), JSON.stringify(r, null, 2) + '\n');
+          },
+        });
+        await writeReport(r);
+        log(`  Saved the best model so far (epoch ${s.epoch}, accuracy ${s.valAccuracy.toFixed(4)}) to ${bestDir}`);
+        await hooks.onBest?.(s, ev);
+      },
     },
-    onBest: async (s, ev) => {
-      best = s;
-      const labels = model.labels;
-      record = {
-        best: s,
-        validation,
-        report: classificationReport(prep.val.labels, ev.predictions, labels),
-        confusion_matrix: confusionMatrix(prep.val.labels, ev.predictions, labels.length),
-        labels,
-      };
-      const r = record;
-      // The record goes into best/ with the weights (one swap), so best/ and its score never disagree.
-      await model.save(bestDir, {
-        extra: async (tmp) => {
-          await tokenizer.save(tmp);
-          await writeFileAtomic(path.join(tmp, BEST_RECORD), JSON.stringify(r, null, 2) + '\n');
-        },
-      });
-      await writeReport(r);
-      log(`  Saved the best model so far (epoch ${s.epoch}, accuracy ${s.valAccuracy.toFixed(4)}) to ${bestDir}`);
-      await hooks.onBest?.(s, ev);
-    },
-  });
+    resume,
+  );
+  // The run is complete: its checkpoint (weights and two moments per parameter) has no further use.
+  await rm(ckptDir, { recursive: true, force: true });
   if (!record) throw new Error(`no epoch was saved to ${bestDir}`);
   if (kept && best === kept.best)
     log(`No epoch beat the existing best (accuracy ${kept.best.valAccuracy.toFixed(4)}): ${bestDir} is unchanged`);

@@ -3,7 +3,7 @@
 import * as tf from '@tensorflow/tfjs';
 import { problemType, type BertForSequenceClassification } from '../model/bert.js';
 import type { BertInputs } from '../model/inputs.js';
-import { AdamW, linearSchedule } from '../nn/optim.js';
+import { AdamW, linearSchedule, type OptimizerState } from '../nn/optim.js';
 import { optimizerStep } from './step.js';
 import { batches, batchWidth, lengthSortedBatches, unpaddedLength, type Padding } from '../data/data.js';
 import { checkMemory } from '../backend/wasm.js';
@@ -85,6 +85,21 @@ export interface TrainHooks {
   /** Validation accuracy an epoch has to beat to count as the best: an existing best model's score. */
   bestToBeat?: number;
   onEpoch?: (stats: EpochStats) => Promise<void> | void;
+  /** After every epoch (and its onBest): what `fineTune(..., resume)` needs to continue from there. */
+  onCheckpoint?: (state: FineTuneState) => Promise<void> | void;
+}
+
+/** A fine-tuning run after `epoch` epochs: with the model's weights, enough to continue bit for bit. */
+export interface FineTuneState {
+  epoch: number;
+  optimizer: OptimizerState;
+  /** The model's dropout counter (see BertTask.dropoutCounter). */
+  dropout: number;
+  stats: EpochStats[];
+  best: number;
+  /** Early stopping: the best monitored value (null before any) and the epochs since it. */
+  bestMonitored: number | null;
+  sinceBetter: number;
 }
 
 /** hh:mm:ss, as the lab's format_time prints elapsed seconds. */
@@ -313,6 +328,7 @@ export async function fineTune(
   val: LabelledBatchData,
   cfg: TrainConfig,
   hooks: TrainHooks = {},
+  resume?: FineTuneState,
 ): Promise<EpochStats[]> {
   const log = hooks.log ?? report;
   checkSingleLabel(model);
@@ -332,11 +348,16 @@ export async function fineTune(
   const numClasses = Math.max(2, model.numLabels);
   const lossLimit = DIVERGENCE_FACTOR * Math.log(numClasses);
   const recent: number[] = [];
-  const stats: EpochStats[] = [];
-  let best = hooks.bestToBeat ?? -Infinity;
+  const stats: EpochStats[] = [...(resume?.stats ?? [])];
+  let best = Math.max(hooks.bestToBeat ?? -Infinity, resume?.best ?? -Infinity);
   const stop = cfg.earlyStopping && cfg.earlyStopping.patience > 0 ? cfg.earlyStopping : undefined;
-  let bestMonitored = Infinity,
-    sinceBetter = 0;
+  let bestMonitored = resume?.bestMonitored ?? Infinity,
+    sinceBetter = resume?.sinceBetter ?? 0;
+  if (resume) {
+    opt.loadState(resume.optimizer, model.p.vars);
+    model.dropoutCounter = resume.dropout;
+    log(`Resuming after epoch ${resume.epoch} of ${cfg.epochs} (step ${resume.optimizer.step})`);
+  }
   if (padding !== 'max_length' || cfg.groupByLength) {
     log(
       `Batches: ${padding === 'longest' ? 'each padded to its longest row' : 'padded to the encoded length'}${cfg.groupByLength ? '; training batches grouped by length' : ''}`,
@@ -348,7 +369,7 @@ export async function fineTune(
     );
   const t0 = performance.now();
   try {
-    for (let epoch = 1; epoch <= cfg.epochs; epoch++) {
+    for (let epoch = (resume?.epoch ?? 0) + 1; epoch <= cfg.epochs; epoch++) {
       log('');
       log(`======== Epoch ${epoch} / ${cfg.epochs} ========`);
       log('Training...');
@@ -421,6 +442,17 @@ export async function fineTune(
           bestMonitored = m;
           sinceBetter = 0;
         } else sinceBetter++;
+      }
+      await hooks.onCheckpoint?.({
+        epoch,
+        optimizer: opt.state(),
+        dropout: model.dropoutCounter,
+        stats: [...stats],
+        best,
+        bestMonitored: Number.isFinite(bestMonitored) ? bestMonitored : null,
+        sinceBetter,
+      });
+      if (stop) {
         if (sinceBetter >= stop.patience && epoch < cfg.epochs) {
           log('');
           log(

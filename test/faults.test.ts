@@ -455,3 +455,44 @@ test('case 7: train --resume after kill -9 gives the uninterrupted run bit for b
     assert.deepEqual(readJson(path.join(cut, 'report.json')).report, readJson(path.join(whole, 'report.json')).report);
   }),
 );
+
+test('case 5: one run per --out (the second names the holder); an interrupted swap is recovered, temporaries removed', () =>
+  withDir(async (dir) => {
+    const { lockDir, recoverSwaps, LOCK_FILE } = await import('../src/io/lock.js');
+    const out = path.join(dir, 'run');
+    const release = await lockDir(out, 'bert-lab train');
+    await assert.rejects(
+      lockDir(out, 'bert-lab train'),
+      new RegExp(`in use by process ${process.pid} \\(bert-lab train, started `),
+    );
+    await release();
+    assert.ok(!existsSync(path.join(out, LOCK_FILE)));
+    // A lock left by a process that is gone is taken over.
+    await writeFile(
+      path.join(out, LOCK_FILE),
+      JSON.stringify({ pid: 2 ** 22 + 12345, host: os.hostname(), command: 'x' }),
+    );
+    await (
+      await lockDir(out, 'bert-lab train')
+    )();
+
+    // Killed between the two renames of a swap: best/ missing, the complete new folder and the old one beside it.
+    const dead = 2 ** 22 + 4321;
+    await mkdir(path.join(out, `.best.tmp-${dead}-aa11`));
+    await writeFile(path.join(out, `.best.tmp-${dead}-aa11`, 'config.json'), '{"new":1}');
+    await mkdir(path.join(out, `.best.old-${dead}-bb22`));
+    await writeFile(path.join(out, `.best.old-${dead}-bb22`, 'config.json'), '{"old":1}');
+    // Killed while undoing a swap whose new folder was lost: the old one comes back.
+    await mkdir(path.join(out, `.checkpoint.old-${dead}-cc33`));
+    await writeFile(path.join(out, `.checkpoint.old-${dead}-cc33`, 'state.json'), '{}');
+    await writeFile(path.join(out, `.stats.json.tmp-${dead}-dd44`), 'half');
+    // A temporary of a process still running (this one) is left alone.
+    await writeFile(path.join(out, `.report.json.tmp-${process.pid}-ee55`), 'busy');
+    const done = await recoverSwaps(out);
+    assert.equal(readFileSync(path.join(out, 'best', 'config.json'), 'utf8'), '{"new":1}');
+    assert.ok(existsSync(path.join(out, 'checkpoint', 'state.json')));
+    assert.match(done.join('\n'), /completed with the new folder/);
+    assert.match(done.join('\n'), /previous folder restored/);
+    const { readdirSync } = await import('node:fs');
+    assert.deepEqual(readdirSync(out).sort(), [`.report.json.tmp-${process.pid}-ee55`, 'best', 'checkpoint']);
+  }));

@@ -49,6 +49,7 @@ import { baselineSummary, runBaselineOnData } from '../training/baseline.js';
 import { exportOnnx } from './export-onnx.js';
 import { doctor } from './doctor.js';
 import { log as diagnostics, report, type LogFn } from '../io/log.js';
+import { lockDir, recoverSwaps } from '../io/lock.js';
 
 // Every default below is the library's own (LAB_TRAIN_CONFIG, LAB_COLUMNS, PREPARE_DEFAULTS,
 // PRETRAIN_DEFAULTS), so the command line and a program calling the library train the same way.
@@ -206,6 +207,15 @@ function parse<T extends NonNullable<ParseArgsConfig['options']>>(args: string[]
 }
 
 const json = (x: unknown) => console.log(JSON.stringify(x));
+
+/**
+ * Takes OUT's lock for this process (a second run there says who holds it) and settles what a
+ * killed run left: an interrupted directory swap, stale temporaries.
+ */
+async function holdOutDir(out: string, command: string, log: LogFn, lock = true): Promise<void> {
+  if (lock) await lockDir(out, command);
+  for (const line of await recoverSwaps(out)) log(`Recovered: ${line}`);
+}
 
 async function cmdEncode(args: string[]) {
   const { values } = parse(args, {
@@ -391,6 +401,8 @@ async function cmdTrain(args: string[], main = false) {
     );
   }
   if (v['dry-run']) return;
+  await holdOutDir(out, main ? 'bert-lab lab' : 'bert-lab train', log);
+  if (main) await holdOutDir(path.join(out, 'adapted'), '', log, false);
   await initBackend(v.backend);
   const adaptSteps =
     v['adapt-steps'] !== undefined
@@ -588,6 +600,7 @@ async function cmdPretrain(args: string[]) {
     throw new UsageError(`--hidden ${cfg.hidden} must be a multiple of --heads ${cfg.heads}`);
   await initBackend(v.backend);
   const progress = stepBar('pre-training');
+  await holdOutDir(need(v.out, 'out'), 'bert-lab pretrain', report);
   const r = await pretrain(need(v.out, 'out'), cfg, report, progress.onStep);
   progress.done();
   console.log(`Model written to ${r.modelDir}`);
@@ -633,6 +646,7 @@ async function cmdAdapt(args: string[]) {
     .filter(Boolean);
   await initBackend(v.backend);
   const dir = await resolveModelOption(v);
+  await holdOutDir(need(v.out, 'out'), 'bert-lab adapt', report);
   const progress = stepBar('adapting');
   const r = await adaptModel(
     dir,

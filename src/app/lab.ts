@@ -36,6 +36,7 @@ import {
   type TrainHooks,
 } from '../training/train.js';
 import { writeFileAtomic } from '../io/atomic.js';
+import { LOCK_FILE } from '../io/lock.js';
 import { readSafetensors, writeSafetensors, type TensorData } from '../io/safetensors.js';
 import { report } from '../io/log.js';
 import { baselineSummary, runBaseline } from '../training/baseline.js';
@@ -396,7 +397,8 @@ export async function checkOutDir(outDir: string, opts: { overwrite: boolean }):
   }
   if (st && !st.isDirectory()) throw new Error(`--out ${outDir} is a file, not a folder: pass a folder path`);
   if (st && !opts.overwrite) {
-    const entries = await readdir(outDir);
+    // The lock of a run still going is reported when this run tries to take it.
+    const entries = (await readdir(outDir)).filter((e) => e !== LOCK_FILE);
     if (entries.length) {
       const rec = await readBestRecord(outDir).catch(() => undefined);
       const what = rec

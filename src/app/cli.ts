@@ -3,6 +3,7 @@
 import { parseArgs, type ParseArgsConfig } from 'node:util';
 import { existsSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
+import os from 'node:os';
 import path from 'node:path';
 import * as tf from '@tensorflow/tfjs';
 import { initBackend } from '../backend/init.js';
@@ -209,6 +210,18 @@ function parse<T extends NonNullable<ParseArgsConfig['options']>>(args: string[]
 const json = (x: unknown) => console.log(JSON.stringify(x));
 
 /**
+ * Seeded runs (train, lab, pretrain, adapt) use a fixed BLAS thread count: the machine's cores, or
+ * BERT_LAB_NATIVE_THREADS. OpenBLAS adds in another order with another count, so a count that
+ * followed the current load gave one seed different weights from one run to the next.
+ */
+function pinBlasThreads(): void {
+  if (!process.env.BERT_LAB_NATIVE_THREADS)
+    process.env.BERT_LAB_NATIVE_THREADS = String(
+      typeof os.availableParallelism === 'function' ? os.availableParallelism() : os.cpus().length,
+    );
+}
+
+/**
  * Takes OUT's lock for this process (a second run there says who holds it) and settles what a
  * killed run left: an interrupted directory swap, stale temporaries.
  */
@@ -403,6 +416,7 @@ async function cmdTrain(args: string[], main = false) {
   if (v['dry-run']) return;
   await holdOutDir(out, main ? 'bert-lab lab' : 'bert-lab train', log);
   if (main) await holdOutDir(path.join(out, 'adapted'), '', log, false);
+  pinBlasThreads();
   await initBackend(v.backend);
   const adaptSteps =
     v['adapt-steps'] !== undefined
@@ -598,6 +612,7 @@ async function cmdPretrain(args: string[]) {
   };
   if (cfg.hidden % cfg.heads !== 0)
     throw new UsageError(`--hidden ${cfg.hidden} must be a multiple of --heads ${cfg.heads}`);
+  pinBlasThreads();
   await initBackend(v.backend);
   const progress = stepBar('pre-training');
   await holdOutDir(need(v.out, 'out'), 'bert-lab pretrain', report);
@@ -644,6 +659,7 @@ async function cmdAdapt(args: string[]) {
     .split(',')
     .map((s) => s.trim())
     .filter(Boolean);
+  pinBlasThreads();
   await initBackend(v.backend);
   const dir = await resolveModelOption(v);
   await holdOutDir(need(v.out, 'out'), 'bert-lab adapt', report);

@@ -17,6 +17,7 @@ export { checkMemory, WASM_HEAP_BYTES } from './backend/wasm.js';
 
 // Building blocks: the optimizer and its schedule.
 export { AdamW, linearSchedule, gradNorm, clipCoef, type AdamWOptions } from './nn/optim.js';
+export { rng } from './nn/random.js';
 export { variableGrads } from './nn/tape.js';
 
 // Files: checkpoints and the Hugging Face Hub.
@@ -30,7 +31,7 @@ export { loadAuto, type AnyBert } from './model/auto.js';
 export { toInputs, type BertInputs, type BertArrays } from './model/inputs.js';
 export type { Architecture, LoadOptions } from './model/pretrained.js';
 export { parseConfig, readConfig, writeConfig, ConfigError, BERT_DEFAULTS, type BertConfig } from './model/config.js';
-export { PRESETS, presetConfig, presetHubId, type Preset } from './model/presets.js';
+export { PRESETS, presetConfig, presetHubId, parameterCount, type Preset } from './model/presets.js';
 
 // Text.
 export { BertTokenizer, type Encoded, type EncodeOptions } from './text/tokenizer.js';
@@ -48,6 +49,20 @@ export {
   type CorpusInfo,
   type CorpusStats,
 } from './data/corpus.js';
+export {
+  splitSentences,
+  tokenizeDocuments,
+  makeNspPairs,
+  maskTokens,
+  buildExamples,
+  specialIdsFor,
+  IGNORE_INDEX,
+  type PretrainExample,
+  type SpecialIds,
+  type NspPair,
+  type MaskOptions,
+} from './data/pretrain-data.js';
+export { maskOutcomes, maskingStats, type MaskOutcome, type MaskingStats } from './data/masking-stats.js';
 
 // Training.
 export {
@@ -68,7 +83,10 @@ export {
 } from './training/train.js';
 export {
   pretrain,
+  adaptModel,
   PRETRAIN_DEFAULTS,
+  ADAPT_DEFAULTS,
+  type AdaptOptions,
   type PretrainConfig,
   type PretrainResult,
   type PretrainPoint,
@@ -111,6 +129,7 @@ export {
   type Figure,
   type PlotOptions,
 } from './ui/display.js';
+export { LiveChart, RunningMean, lineChartSvg, type Series, type ChartOptions } from './ui/live.js';
 
 // The lab: the whole fine-tuning job in a few calls, as the CLI and the notebooks run it.
 export {
@@ -134,3 +153,18 @@ export { fillMask, type MaskGuess, type MaskPrediction } from './app/fillmask.js
 export { progressHooks } from './app/progress.js';
 export { exportOnnx, type ExportOptions, type ExportResult } from './app/export-onnx.js';
 export { runDoctor, formatDoctor, type DoctorReport, type DoctorOptions } from './app/doctor.js';
+export {
+  expandGrid,
+  runName,
+  runGrid,
+  readResults,
+  saveResult,
+  summarizeResults,
+  meanSd,
+  formatMeanSd,
+  type ExperimentGrid,
+  type ExperimentSettings,
+  type ExperimentResult,
+  type ExperimentSummary,
+  type BenchOptions,
+} from './app/experiments.js';

@@ -59,3 +59,27 @@ export function presetHubId(nameOrId: string): string {
   const m = /^bert-(tiny|mini|small|medium)$/.exec(nameOrId);
   return m ? PRESETS[m[1]].hubId : nameOrId;
 }
+
+/**
+ * The number of parameters of a BERT encoder with this config, counted as PyTorch's
+ * `sum(p.numel() for p in BertModel(config).parameters())` counts them: embeddings (word, position,
+ * token type, LayerNorm), each layer's attention (Q, K, V, output, LayerNorm) and feed-forward
+ * (intermediate, output, LayerNorm), and the pooler. Heads are not included.
+ *
+ * Args:
+ *   config: a BertConfig (vocab_size, hidden_size, intermediate_size, num_hidden_layers,
+ *     max_position_embeddings, type_vocab_size are used).
+ *   opts.pooler: count the pooler's dense layer (default true, as BertModel has one).
+ *
+ * Example: `parameterCount(presetConfig('base'))` is 109,482,240, bert-base-uncased's count.
+ */
+export function parameterCount(config: BertConfig, opts: { pooler?: boolean } = {}): number {
+  const h = config.hidden_size;
+  const i = config.intermediate_size;
+  const linear = (inDim: number, outDim: number) => inDim * outDim + outDim; // weight + bias
+  const layerNorm = 2 * h; // weight + bias
+  const embeddings = (config.vocab_size + config.max_position_embeddings + config.type_vocab_size) * h + layerNorm;
+  const layer = 4 * linear(h, h) + layerNorm + linear(h, i) + linear(i, h) + layerNorm;
+  const pooler = (opts.pooler ?? true) ? linear(h, h) : 0;
+  return embeddings + config.num_hidden_layers * layer + pooler;
+}

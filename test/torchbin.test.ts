@@ -198,6 +198,14 @@ test('refuses code, and names the file and tensor when something is wrong', asyn
     const second = cd + 46 + 'a/data.pkl'.length;
     dv.setUint32(second + 24, 16, true);
     await check(bomb, /zip entry a\/data\/0: cannot inflate/);
+    // An honest entry of zeros far larger than its storage: refused from the sizes, before inflating.
+    await check(
+      zip([
+        ['a/data.pkl', stateDictPickle([tensor])],
+        ['a/data/0', new Uint8Array(64 << 20), true],
+      ]),
+      /zip entry a\/data\/0 holds 67108864 bytes, but its storage is 4 F32 elements \(16 bytes\)/,
+    );
   });
 });
 

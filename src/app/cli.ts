@@ -3,6 +3,7 @@
 import { parseArgs, type ParseArgsConfig } from 'node:util';
 import { existsSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
+import os from 'node:os';
 import path from 'node:path';
 import * as tf from '@tensorflow/tfjs';
 import { initBackend } from '../backend/init.js';
@@ -14,7 +15,7 @@ import { resolveModel } from '../io/hub.js';
 import { PRESETS, presetHubId } from '../model/presets.js';
 import { CLEAN_MODES, type CleanMode } from '../text/clean.js';
 import { evaluate, LAB_TRAIN_CONFIG, type TrainConfig } from '../training/train.js';
-import { PADDINGS, type Padding } from '../data/data.js';
+import { PADDINGS, readCsv, unlabelledFromFrame, type Padding } from '../data/data.js';
 import {
   BUNDLED_MODEL,
   LAB_COLUMNS,
@@ -28,6 +29,8 @@ import {
   prepareData,
   readLabelled,
   trainAndSave,
+  checkOutDir,
+  checkVocabulary,
   type Columns,
 } from './lab.js';
 import { classificationReport, confusionMatrix, formatClassificationReport } from '../training/metrics.js';
@@ -47,6 +50,7 @@ import { baselineSummary, runBaselineOnData } from '../training/baseline.js';
 import { exportOnnx } from './export-onnx.js';
 import { doctor } from './doctor.js';
 import { log as diagnostics, report, type LogFn } from '../io/log.js';
+import { lockDir, recoverSwaps } from '../io/lock.js';
 
 // Every default below is the library's own (LAB_TRAIN_CONFIG, LAB_COLUMNS, PREPARE_DEFAULTS,
 // PRETRAIN_DEFAULTS), so the command line and a program calling the library train the same way.
@@ -87,6 +91,8 @@ const TRAIN_OPTS = {
   limit: { type: 'string' },
   'random-init': { type: 'string' },
   'dry-run': { type: 'boolean', default: false },
+  overwrite: { type: 'boolean', default: false },
+  resume: { type: 'boolean', default: false },
   patience: { type: 'string', default: '0' },
   'adapt-steps': { type: 'string' },
   monitor: { type: 'string', default: 'accuracy' },
@@ -99,17 +105,17 @@ const USAGE = `bert-lab: fine-tune BERT for text classification
 
 Commands:
   encode    --model DIR|ID --text TEXT [--pair TEXT] [--max-len N]
-  forward   --model DIR|ID --inputs FILE.json
+  forward   --model DIR|ID --inputs FILE.json [--allow-untrained (run a checkpoint lacking weights)]
   train     --data CSV --model DIR|ID --out DIR [--text-col ${LAB_COLUMNS.text} --label-col ${LAB_COLUMNS.label} --pair-col COL
             --id-col ${LAB_COLUMNS.id} (used when the CSV has it) --epochs ${L.epochs} --lr ${L.lr} --eps ${L.eps}
             --weight-decay ${L.weightDecay} --warmup ${L.warmupSteps} (steps) --clip ${L.clip} (0: off) --batch-size ${L.batchSize}
             --max-len N --val-split ${PREPARE_DEFAULTS.valSplit} --seed ${L.seed} (weights, dropout, batch order)
             --split-seed ${PREPARE_DEFAULTS.seed} (the validation split; the lab's by default) --limit N --clean ${CLEAN_MODES.join('|')}
-            --random-init ${Object.keys(PRESETS).join('|')} --dry-run --patience N --monitor accuracy|loss (early stopping)
+            --random-init ${Object.keys(PRESETS).join('|')} --dry-run --overwrite (OUT holds a run) --resume (continue OUT's run after its last whole epoch) --patience N --monitor accuracy|loss (early stopping)
             --padding ${PADDINGS.join('|')} --group-by-length]
-  eval      --model DIR|ID --data CSV [--text-col --label-col --pair-col --clean --batch-size --padding]
+  eval      --model DIR|ID --data CSV [--text-col --label-col --pair-col --clean --batch-size --padding --allow-untrained]
   predict   --model DIR|ID --data CSV --out FILE [--id-col ${LAB_COLUMNS.id} --text-col ${LAB_COLUMNS.text} --pair-col COL
-            --target-col ${LAB_COLUMNS.label} --clean ${PREPARE_DEFAULTS.clean} --batch-size --padding]
+            --target-col ${LAB_COLUMNS.label} --clean ${PREPARE_DEFAULTS.clean} --batch-size --padding --allow-untrained]
   lab       the main job: train, evaluate and predict with the lab's defaults (options as train,
             plus --test CSV --submission FILE; with the bundled model, its fine_tuning.json recipe and
             --adapt-steps N of masked-language modelling on the task's texts first, 0 to skip)
@@ -137,11 +143,24 @@ Every command takes --backend gpu|node|wasm|cpu (default: the fastest that loads
 
 class UsageError extends Error {}
 
-function num(v: string | undefined, name: string, { int = false, min = -Infinity } = {}): number {
+// Decimal only: Number() would also take '0x10', '0b1', '' and ' ', which are typos here, not numbers.
+const DECIMAL = /^[+-]?(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?$/;
+
+function num(v: string | undefined, name: string, { int = false, min = -Infinity, below = Infinity } = {}): number {
   const x = Number(v);
-  if (v === undefined || v === '' || !Number.isFinite(x) || (int && !Number.isInteger(x)) || x < min) {
+  if (
+    v === undefined ||
+    !DECIMAL.test(v.trim()) ||
+    !Number.isFinite(x) ||
+    (int && !Number.isInteger(x)) ||
+    x < min ||
+    x >= below
+  ) {
+    const range = [min > -Infinity ? `>= ${min}` : '', below < Infinity ? `< ${below}` : '']
+      .filter(Boolean)
+      .join(' and ');
     throw new UsageError(
-      `--${name} must be ${int ? 'an integer' : 'a number'}${min > -Infinity ? ` >= ${min}` : ''}, got "${v}"`,
+      `--${name} must be ${int ? 'an integer' : 'a decimal number'}${range ? ` ${range}` : ''}, got "${v}"`,
     );
   }
   return x;
@@ -169,11 +188,49 @@ function padding(v: string): Padding {
   return v as Padding;
 }
 
+/**
+ * `--lr -1` as `--lr=-1`: node's parser takes a value starting with '-' for an option and calls it
+ * ambiguous; a negative number after a string option is that option's value (then range-checked).
+ */
+function joinNegativeValues(args: string[], options: NonNullable<ParseArgsConfig['options']>): string[] {
+  const out: string[] = [];
+  for (let i = 0; i < args.length; i++) {
+    const m = /^--([a-z-]+)$/.exec(args[i]);
+    if (m && options[m[1]]?.type === 'string' && /^-\.?\d/.test(args[i + 1] ?? '')) {
+      out.push(`${args[i]}=${args[i + 1]}`);
+      i++;
+    } else out.push(args[i]);
+  }
+  return out;
+}
+
 function parse<T extends NonNullable<ParseArgsConfig['options']>>(args: string[], options: T) {
-  return parseArgs({ args, options: { ...COMMON, ...options }, allowPositionals: true, strict: true });
+  const all = { ...COMMON, ...options };
+  return parseArgs({ args: joinNegativeValues(args, all), options: all, allowPositionals: true, strict: true });
 }
 
 const json = (x: unknown) => console.log(JSON.stringify(x));
+
+/**
+ * Seeded runs (train, lab, pretrain, adapt) use a fixed BLAS thread count: the machine's cores, or
+ * BERT_LAB_NATIVE_THREADS. OpenBLAS adds in another order with another count, so a count that
+ * followed the current load gave one seed different weights from one run to the next.
+ */
+function pinBlasThreads(): void {
+  if (!process.env.BERT_LAB_NATIVE_THREADS)
+    process.env.BERT_LAB_NATIVE_THREADS = String(
+      typeof os.availableParallelism === 'function' ? os.availableParallelism() : os.cpus().length,
+    );
+}
+
+/**
+ * Takes OUT's lock for this process (a second run there says who holds it) and settles what a
+ * killed run left: an interrupted directory swap, stale temporaries.
+ */
+async function holdOutDir(out: string, command: string, log: LogFn, lock = true): Promise<void> {
+  if (lock) await lockDir(out, command);
+  for (const line of await recoverSwaps(out)) log(`Recovered: ${line}`);
+}
 
 async function cmdEncode(args: string[]) {
   const { values } = parse(args, {
@@ -205,7 +262,11 @@ function nested(t: tf.Tensor): unknown {
 }
 
 async function cmdForward(args: string[]) {
-  const { values } = parse(args, { model: { type: 'string' }, inputs: { type: 'string' } });
+  const { values } = parse(args, {
+    model: { type: 'string' },
+    inputs: { type: 'string' },
+    'allow-untrained': { type: 'boolean', default: false },
+  });
   await initBackend(values.backend);
   const file = need(values.inputs, 'inputs');
   if (!existsSync(file)) throw new UsageError(`${file}: file not found`);
@@ -226,7 +287,7 @@ async function cmdForward(args: string[]) {
     attentionMask: obj.attention_mask as number[][] | undefined,
     tokenTypeIds: obj.token_type_ids as number[][] | undefined,
   };
-  const model = await loadAuto(await resolveModelOption(values));
+  const model = await loadAuto(await resolveModelOption(values), { strict: !values['allow-untrained'] });
   const out: Record<string, unknown> = {};
   tf.tidy(() => {
     const inputs = toInputs(arrays, model.config, file);
@@ -266,6 +327,17 @@ function trainConfig(v: Record<string, string | boolean | undefined>): TrainConf
     padding: padding(v.padding as string),
     groupByLength: v['group-by-length'] as boolean,
   };
+}
+
+/** The share of rows kept for validation: both sides of the split need rows. */
+function valSplit(v: string | undefined): number {
+  const x = num(v, 'val-split');
+  if (!(x > 0 && x < 1))
+    throw new UsageError(
+      `--val-split is the share of rows kept for validation, between 0 and 1 (e.g. 0.2), got "${v}": at ${x} ` +
+        `${x <= 0 ? 'no row is left to validate on' : 'no row is left to train on'}`,
+    );
+  return x;
 }
 
 function monitor(m: string): 'accuracy' | 'loss' {
@@ -310,6 +382,7 @@ async function cmdTrain(args: string[], main = false) {
   const out = main ? (v.out ?? 'runs/lab') : need(v.out, 'out');
   const data = main ? await defaultData(v.data) : { source: need(v.data, 'data'), test: undefined, why: '' };
   if (main) log(`Data: ${data.why}`);
+  await checkOutDir(out, { overwrite: (v.overwrite as boolean) || (v.resume as boolean) });
   // The tokenizer decides the encoding, so it is loaded before the data.
   const model = main ? await defaultModel(v.model, diagnostics.info) : { dir: await resolveModelOption(v), why: '' };
   if (main) log(`Model: ${model.dir} (${model.why})`);
@@ -323,10 +396,18 @@ async function cmdTrain(args: string[], main = false) {
     seed: num(v['split-seed'] as string, 'split-seed', { int: true }),
     // E-mails run to thousands of tokens; the corpus fallback keeps the lab's speed with 128.
     maxLen: v['max-len'] ? num(v['max-len'], 'max-len', { int: true, min: 2 }) : longTexts ? 128 : undefined,
-    valSplit: num(v['val-split'], 'val-split', { min: 0.0001 }),
+    valSplit: valSplit(v['val-split']),
     limit: v.limit ? num(v.limit, 'limit', { int: true, min: 2 }) : undefined,
     log,
   });
+  const test = v.test ?? data.test;
+  // The test file is predicted after training: its columns are checked now, not after an hour.
+  if (main && test)
+    unlabelledFromFrame(
+      await readCsv(test),
+      { text: v['text-col'] as string, id: v['id-col'] as string, pair: v['pair-col'] as string | undefined },
+      test,
+    );
   let modelDir = model.dir;
   // A bundled model's own recipe, on the main job's fallback only (bert-base-uncased keeps the lab's).
   const recipe = main && model.dir === BUNDLED_MODEL && !v['random-init'] ? await readRecipe(model.dir) : undefined;
@@ -337,6 +418,9 @@ async function cmdTrain(args: string[], main = false) {
     );
   }
   if (v['dry-run']) return;
+  await holdOutDir(out, main ? 'bert-lab lab' : 'bert-lab train', log);
+  if (main) await holdOutDir(path.join(out, 'adapted'), '', log, false);
+  pinBlasThreads();
   await initBackend(v.backend);
   const adaptSteps =
     v['adapt-steps'] !== undefined
@@ -375,12 +459,12 @@ async function cmdTrain(args: string[], main = false) {
     log: diagnostics.info,
   });
   log(`Model: ${choice.source} (${choice.why}); ${choice.model.numParameters().toLocaleString('en-US')} parameters`);
-  const result = await trainAndSave(choice, prep, out, cfg, progressHooks(log));
+  const result = await trainAndSave(choice, prep, out, cfg, progressHooks(log), { resume: v.resume as boolean });
   choice.model.dispose();
   console.log('');
   console.log(formatClassificationReport(result.report));
   console.log(
-    `Best epoch ${result.best?.epoch} (validation accuracy ${result.best?.valAccuracy.toFixed(4)}) saved in ${path.join(out, 'best')}`,
+    `Best epoch ${result.best?.epoch} (validation accuracy ${result.best?.valAccuracy.toFixed(4)}) in ${path.join(out, 'best')}`,
   );
   if (main) {
     const rows = await compareWithBaseline(prep, result, out);
@@ -395,7 +479,6 @@ async function cmdTrain(args: string[], main = false) {
         `  ${r.model.padEnd(30)} ${f(r.accuracy).padStart(8)} ${f(r.positiveF1).padStart(8)} ${f(r.macroF1).padStart(8)}`,
       );
   }
-  const test = v.test ?? data.test;
   if (main && test) {
     const sub = v.submission ?? path.join(out, 'submission.csv');
     const p = await predictCsv(path.join(out, 'best'), test, sub, {
@@ -411,11 +494,19 @@ async function cmdTrain(args: string[], main = false) {
 }
 
 async function cmdEval(args: string[]) {
-  const { values: v } = parse(args, { ...DATA_OPTS, model: { type: 'string' } });
+  const { values: v } = parse(args, {
+    ...DATA_OPTS,
+    model: { type: 'string' },
+    'allow-untrained': { type: 'boolean', default: false },
+  });
   await initBackend(v.backend);
   const dir = await resolveModelOption(v);
-  const model = await BertForSequenceClassification.fromPretrained(dir, { log: diagnostics.info });
+  const model = await BertForSequenceClassification.fromPretrained(dir, {
+    log: diagnostics.info,
+    strict: !v['allow-untrained'],
+  });
   const tok = await BertTokenizer.fromDir(dir);
+  checkVocabulary(tok, model.config, dir);
   const file = need(v.data, 'data');
   const d = await readLabelled(file, columns(v), model.labels);
   const enc = encodeForModel(tok, d.texts, d.pairs, cleanMode(v.clean as string), model.config.max_position_embeddings);
@@ -440,6 +531,7 @@ async function cmdPredict(args: string[]) {
     model: { type: 'string' },
     out: { type: 'string' },
     'target-col': { type: 'string', default: 'target' },
+    'allow-untrained': { type: 'boolean', default: false },
   });
   await initBackend(v.backend);
   const dir = await resolveModelOption(v);
@@ -451,6 +543,7 @@ async function cmdPredict(args: string[]) {
     padding: padding(v.padding as string),
     targetCol: v['target-col'] as string,
     log: diagnostics.info,
+    allowUntrained: v['allow-untrained'] as boolean,
   });
   console.log(`Wrote ${r.ids.length.toLocaleString('en-US')} predictions to ${out}`);
 }
@@ -523,8 +616,10 @@ async function cmdPretrain(args: string[]) {
   };
   if (cfg.hidden % cfg.heads !== 0)
     throw new UsageError(`--hidden ${cfg.hidden} must be a multiple of --heads ${cfg.heads}`);
+  pinBlasThreads();
   await initBackend(v.backend);
   const progress = stepBar('pre-training');
+  await holdOutDir(need(v.out, 'out'), 'bert-lab pretrain', report);
   const r = await pretrain(need(v.out, 'out'), cfg, report, progress.onStep);
   progress.done();
   console.log(`Model written to ${r.modelDir}`);
@@ -568,8 +663,10 @@ async function cmdAdapt(args: string[]) {
     .split(',')
     .map((s) => s.trim())
     .filter(Boolean);
+  pinBlasThreads();
   await initBackend(v.backend);
   const dir = await resolveModelOption(v);
+  await holdOutDir(need(v.out, 'out'), 'bert-lab adapt', report);
   const progress = stepBar('adapting');
   const r = await adaptModel(
     dir,
@@ -605,7 +702,7 @@ async function cmdBaseline(args: string[]) {
   const r = runBaselineOnData(await readLabelled(file, columns(v)), {
     file,
     clean: cleanMode(v.clean as string),
-    valSplit: num(v['val-split'], 'val-split', { min: 0.0001 }),
+    valSplit: valSplit(v['val-split']),
     seed: num(v.seed, 'seed', { int: true }),
     limit: v.limit ? num(v.limit, 'limit', { int: true, min: 2 }) : undefined,
   });

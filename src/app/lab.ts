@@ -1,7 +1,8 @@
 // The lab's pipeline as steps a notebook calls one by one and the CLI calls in a row:
 // read the CSV, clean, tokenize, measure the longest, encode, split, fine-tune, evaluate, predict.
 import { existsSync } from 'node:fs';
-import { readFile } from 'node:fs/promises';
+import { readdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
+import { createHash } from 'node:crypto';
 import path from 'node:path';
 import { BertForSequenceClassification } from '../model/bert.js';
 import type { LoadOptions } from '../model/pretrained.js';
@@ -29,11 +30,14 @@ import {
   predict,
   LAB_TRAIN_CONFIG,
   type EpochStats,
+  type FineTuneState,
   type LabelledBatchData,
   type TrainConfig,
   type TrainHooks,
 } from '../training/train.js';
 import { writeFileAtomic } from '../io/atomic.js';
+import { LOCK_FILE } from '../io/lock.js';
+import { readSafetensors, writeSafetensors, type TensorData } from '../io/safetensors.js';
 import { report } from '../io/log.js';
 import { baselineSummary, runBaseline } from '../training/baseline.js';
 
@@ -257,6 +261,19 @@ export async function defaultData(
   };
 }
 
+/**
+ * Refuses a tokenizer whose ids run past the model's embedding table: found here, by name, rather
+ * than as an index error inside the first forward pass.
+ */
+export function checkVocabulary(tok: BertTokenizer, config: { vocab_size: number }, dir: string): void {
+  if (tok.vocabSize > config.vocab_size)
+    throw new Error(
+      `${dir}: the tokenizer has ${tok.vocabSize.toLocaleString('en-US')} tokens but config.json's vocab_size is ` +
+        `${config.vocab_size.toLocaleString('en-US')}: ids from ${config.vocab_size} up have no embedding; use the tokenizer ` +
+        'the model was trained with (tokenizer.json, vocab.txt of its folder)',
+    );
+}
+
 export interface ModelChoice {
   model: BertForSequenceClassification;
   tokenizer: BertTokenizer;
@@ -300,6 +317,7 @@ export async function loadClassifier(
     };
   }
   const load: LoadOptions = { labels, seed: opts.seed, log: opts.log };
+  checkVocabulary(tokenizer, await readConfig(dir), dir);
   const model = await BertForSequenceClassification.fromPretrained(dir, load);
   return { model, tokenizer, source: dir, why: `checkpoint ${nameOrDir}` };
 }
@@ -322,9 +340,176 @@ export async function writeStats(outDir: string, stats: EpochStats[]): Promise<v
   await writeFileAtomic(path.join(outDir, 'stats.csv'), [header, ...rows].join('\n') + '\n');
 }
 
+/** Written into OUT/best with the weights: the score it was kept for and the rows that measured it. */
+export const BEST_RECORD = 'trainer_state.json';
+
+/** What OUT/best records about itself (BEST_RECORD). */
+export interface BestRecord {
+  best: EpochStats;
+  /** The validation rows the score was measured on: their count and a hash of their inputs and labels. */
+  validation: { rows: number; sha256: string };
+  report: ClassificationReport;
+  confusion_matrix: number[][];
+  labels: string[];
+}
+
+/** A hash of validation rows (inputs and labels): two scores compare only when it matches. */
+export function validationFingerprint(val: LabelledBatchData): { rows: number; sha256: string } {
+  const h = createHash('sha256');
+  h.update(JSON.stringify([val.inputIds, val.tokenTypeIds, val.labels]));
+  return { rows: val.labels.length, sha256: h.digest('hex') };
+}
+
+/** OUT/best's record, or undefined when there is no best/ or it has none (an older or foreign folder). */
+export async function readBestRecord(outDir: string): Promise<BestRecord | undefined> {
+  const file = path.join(outDir, 'best', BEST_RECORD);
+  if (!existsSync(file)) return undefined;
+  try {
+    const r = JSON.parse(await readFile(file, 'utf8')) as BestRecord;
+    if (typeof r?.best?.valAccuracy !== 'number' || typeof r.validation?.sha256 !== 'string')
+      throw new Error('best.valAccuracy or validation.sha256 is missing');
+    return r;
+  } catch (e) {
+    throw new Error(
+      `${file}: not a valid record of the best model (${(e as Error).message}); delete ${path.join(outDir, 'best')} or pass another --out`,
+    );
+  }
+}
+
+/** The share of the most frequent label: what always guessing that label scores. */
+export function majorityRate(labels: number[]): { rate: number; label: number } {
+  const counts = new Map<number, number>();
+  for (const l of labels) counts.set(l, (counts.get(l) ?? 0) + 1);
+  let label = 0,
+    n = -1;
+  for (const [l, c] of counts) if (c > n) [label, n] = [l, c];
+  return { rate: labels.length ? n / labels.length : 0, label };
+}
+
 /**
- * Fine-tunes, keeping the best epoch in OUT/best (model, config with labels, tokenizer), then
- * evaluates that best model on the validation split into OUT/report.json.
+ * Checks before any training that `outDir` can take a run: not a file, writable, and empty unless
+ * `overwrite` (a new run there keeps the existing best/ unless it scores better on the same rows).
+ *
+ * Example: `await checkOutDir('runs/tweets', { overwrite: false })`
+ */
+export async function checkOutDir(outDir: string, opts: { overwrite: boolean }): Promise<void> {
+  let st;
+  try {
+    st = await stat(outDir);
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code !== 'ENOENT') throw new Error(`--out ${outDir}: ${(e as Error).message}`);
+  }
+  if (st && !st.isDirectory()) throw new Error(`--out ${outDir} is a file, not a folder: pass a folder path`);
+  if (st && !opts.overwrite) {
+    // The lock of a run still going is reported when this run tries to take it.
+    const entries = (await readdir(outDir)).filter((e) => e !== LOCK_FILE);
+    if (entries.length) {
+      const rec = await readBestRecord(outDir).catch(() => undefined);
+      const what = rec
+        ? `a previous run (best/: epoch ${rec.best.epoch}, validation accuracy ${rec.best.valAccuracy.toFixed(4)})`
+        : `${entries.slice(0, 3).join(', ')}${entries.length > 3 ? ', ...' : ''}`;
+      throw new Error(
+        `--out ${outDir} already holds ${what}: pass --overwrite to train there again (best/ is replaced only by a ` +
+          'better epoch on the same validation rows), or another --out',
+      );
+    }
+  }
+  // Writable, found now rather than after an epoch of training; a missing folder is made by the run.
+  let dir = path.resolve(outDir);
+  while (!existsSync(dir)) dir = path.dirname(dir);
+  if (!(await stat(dir)).isDirectory()) throw new Error(`--out ${outDir}: ${dir} is a file, not a folder`);
+  const probe = path.join(dir, `.write-test-${process.pid}`);
+  try {
+    await writeFile(probe, '', { flag: 'wx' });
+  } catch (e) {
+    throw new Error(
+      `--out ${outDir} cannot be written (${dir}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}): pass a folder you can write to`,
+    );
+  } finally {
+    await rm(probe, { force: true });
+  }
+}
+
+/** OUT/checkpoint/state.json: the run's position, its settings and validation rows (to refuse a mismatched --resume). */
+interface CheckpointState extends Omit<FineTuneState, 'optimizer'> {
+  step: number;
+  config: TrainConfig;
+  validation: { rows: number; sha256: string };
+}
+
+/** Writes OUT/checkpoint (weights, AdamW moments, state.json) as one directory swap. */
+async function saveFineTuneCheckpoint(
+  dir: string,
+  model: BertForSequenceClassification,
+  st: FineTuneState,
+  config: TrainConfig,
+  validation: { rows: number; sha256: string },
+): Promise<void> {
+  const { optimizer, ...rest } = st;
+  const state: CheckpointState = { ...rest, step: optimizer.step, config, validation };
+  await model.save(dir, {
+    extra: async (tmp) => {
+      const moments = new Map<string, TensorData>();
+      for (const [k, m] of optimizer.m) {
+        const shape = model.p.get(k).shape;
+        moments.set(`m.${k}`, { shape, data: m });
+        moments.set(`v.${k}`, { shape, data: optimizer.v.get(k)! });
+      }
+      await writeSafetensors(path.join(tmp, 'optimizer.safetensors'), moments);
+      await writeFileAtomic(path.join(tmp, 'state.json'), JSON.stringify(state, null, 2) + '\n');
+    },
+  });
+}
+
+/** Reads OUT/checkpoint into `model` and returns where the run stopped; refuses other settings or rows. */
+async function loadFineTuneCheckpoint(
+  dir: string,
+  model: BertForSequenceClassification,
+  config: TrainConfig,
+  validation: { rows: number; sha256: string },
+): Promise<FineTuneState> {
+  const file = path.join(dir, 'state.json');
+  if (!existsSync(file))
+    throw new Error(
+      `--resume: ${dir} holds no checkpoint (the run finished, or stopped before its first epoch ended): train with --overwrite instead`,
+    );
+  let st: CheckpointState;
+  try {
+    st = JSON.parse(await readFile(file, 'utf8')) as CheckpointState;
+    for (const k of ['epoch', 'step', 'dropout', 'sinceBetter'] as const)
+      if (!Number.isInteger(st[k]) || st[k] < 0)
+        throw new Error(`"${k}" must be a non-negative integer, got ${JSON.stringify(st[k])}`);
+    if (!Array.isArray(st.stats) || st.stats.length !== st.epoch)
+      throw new Error('"stats" must list one entry per epoch');
+  } catch (e) {
+    throw new Error(
+      `${file}: ${(e as Error).message}; the checkpoint is damaged: train with --overwrite to start again`,
+    );
+  }
+  const diff = (Object.keys({ ...config, ...st.config }) as (keyof TrainConfig)[]).filter(
+    (k) => JSON.stringify(config[k]) !== JSON.stringify(st.config[k]),
+  );
+  if (diff.length)
+    throw new Error(
+      `--resume: ${dir} was made with other settings (${diff.map((k) => `${k}: ${JSON.stringify(st.config[k])} there, ${JSON.stringify(config[k])} now`).join('; ')}): pass those settings`,
+    );
+  if (st.validation?.sha256 !== validation.sha256)
+    throw new Error(
+      `--resume: ${dir} was trained on other data (its validation rows differ): pass the same --data, --limit, --val-split and --seed`,
+    );
+  model.loadWeights(await readSafetensors(path.join(dir, 'model.safetensors')), path.join(dir, 'model.safetensors'));
+  const moments = await readSafetensors(path.join(dir, 'optimizer.safetensors'));
+  const m = new Map<string, Float32Array>(),
+    v = new Map<string, Float32Array>();
+  for (const [k, t] of moments) (k.startsWith('m.') ? m : v).set(k.slice(2), t.data);
+  const { step, config: _c, validation: _v, ...rest } = st;
+  return { ...rest, optimizer: { step, m, v } };
+}
+
+/**
+ * Fine-tunes, keeping the best epoch in OUT/best (model, config with labels, tokenizer, BEST_RECORD),
+ * with stats.json, stats.csv and report.json rewritten after every epoch so they always describe
+ * best/. An existing best/ measured on the same validation rows is replaced only by a better epoch.
  *
  * Args:
  *   choice: the model and tokenizer (`loadClassifier`).
@@ -340,36 +525,95 @@ export async function trainAndSave(
   outDir: string,
   cfg: TrainConfig = LAB_TRAIN_CONFIG,
   hooks: TrainHooks = {},
+  opts: { resume?: boolean } = {},
 ): Promise<RunReport> {
   const { model, tokenizer } = choice;
+  const ckptDir = path.join(outDir, 'checkpoint');
+  const log = hooks.log ?? console.log;
   const bestDir = path.join(outDir, 'best');
-  let best: EpochStats | undefined;
-  const stats = await fineTune(model, prep.train, prep.val, cfg, {
-    ...hooks,
-    onEpoch: async (s) => {
-      await hooks.onEpoch?.(s);
+  const validation = validationFingerprint(prep.val);
+  const previous = await readBestRecord(outDir);
+  const kept = previous && previous.validation.sha256 === validation.sha256 ? previous : undefined;
+  if (kept)
+    log(
+      `Keeping ${bestDir} (epoch ${kept.best.epoch}, validation accuracy ${kept.best.valAccuracy.toFixed(4)} on the same rows) unless an epoch beats it`,
+    );
+  else if (existsSync(bestDir))
+    log(`${bestDir} was measured on other validation rows (or not recorded): the best epoch of this run replaces it`);
+  let best: EpochStats | undefined = kept?.best;
+  let record: BestRecord | undefined = kept;
+  const resume = opts.resume ? await loadFineTuneCheckpoint(ckptDir, model, cfg, validation) : undefined;
+  const stats: EpochStats[] = [...(resume?.stats ?? [])];
+  const writeReport = (r: BestRecord) =>
+    writeFileAtomic(
+      path.join(outDir, 'report.json'),
+      JSON.stringify(
+        { best: r.best, report: r.report, confusion_matrix: r.confusion_matrix, labels: r.labels },
+        null,
+        2,
+      ) + '\n',
+    );
+  await fineTune(
+    model,
+    prep.train,
+    prep.val,
+    cfg,
+    {
+      ...hooks,
+      bestToBeat: kept?.best.valAccuracy,
+      onCheckpoint: async (st) => {
+        await saveFineTuneCheckpoint(ckptDir, model, st, cfg, validation);
+        await hooks.onCheckpoint?.(st);
+      },
+      onEpoch: async (s) => {
+        stats.push(s);
+        await writeStats(outDir, stats);
+        await hooks.onEpoch?.(s);
+      },
+      onBest: async (s, ev) => {
+        best = s;
+        const labels = model.labels;
+        record = {
+          best: s,
+          validation,
+          report: classificationReport(prep.val.labels, ev.predictions, labels),
+          confusion_matrix: confusionMatrix(prep.val.labels, ev.predictions, labels.length),
+          labels,
+        };
+        const r = record;
+        // The record goes into best/ with the weights (one swap), so best/ and its score never disagree.
+        await model.save(bestDir, {
+          extra: async (tmp) => {
+            await tokenizer.save(tmp);
+            await writeFileAtomic(path.join(tmp, BEST_RECORD), JSON.stringify(r, null, 2) + '\n');
+          },
+        });
+        await writeReport(r);
+        log(`  Saved the best model so far (epoch ${s.epoch}, accuracy ${s.valAccuracy.toFixed(4)}) to ${bestDir}`);
+        await hooks.onBest?.(s, ev);
+      },
     },
-    onBest: async (s) => {
-      best = s;
-      await model.save(bestDir, { extra: (tmp) => tokenizer.save(tmp) });
-      (hooks.log ?? console.log)(
-        `  Saved the best model so far (epoch ${s.epoch}, accuracy ${s.valAccuracy.toFixed(4)}) to ${bestDir}`,
-      );
-      await hooks.onBest?.(s);
-    },
-  });
-  await writeStats(outDir, stats);
+    resume,
+  );
+  // The run is complete: its checkpoint (weights and two moments per parameter) has no further use.
+  await rm(ckptDir, { recursive: true, force: true });
+  if (!record) throw new Error(`no epoch was saved to ${bestDir}`);
+  if (kept && best === kept.best)
+    log(`No epoch beat the existing best (accuracy ${kept.best.valAccuracy.toFixed(4)}): ${bestDir} is unchanged`);
+  const majority = majorityRate(prep.val.labels);
+  if (best!.valAccuracy < majority.rate)
+    report(
+      `Warning: the best validation accuracy ${best!.valAccuracy.toFixed(4)} is below the majority-class rate ${majority.rate.toFixed(4)} ` +
+        `(always answering "${model.labels[majority.label]}"): ${bestDir} has learned nothing useful; train longer or change --lr`,
+    );
   const reloaded = await BertForSequenceClassification.fromPretrained(bestDir, { log: () => {} });
   try {
     const ev = evaluate(reloaded, prep.val, cfg.batchSize, cfg.padding);
     const labels = reloaded.labels;
-    const report = classificationReport(prep.val.labels, ev.predictions, labels);
+    const rep = classificationReport(prep.val.labels, ev.predictions, labels);
     const confusion = confusionMatrix(prep.val.labels, ev.predictions, labels.length);
-    await writeFileAtomic(
-      path.join(outDir, 'report.json'),
-      JSON.stringify({ best, report, confusion_matrix: confusion, labels }, null, 2) + '\n',
-    );
-    return { labels, best, stats, report, confusion };
+    await writeReport({ ...record, report: rep, confusion_matrix: confusion, labels });
+    return { labels, best, stats, report: rep, confusion };
   } finally {
     reloaded.dispose();
   }
@@ -383,6 +627,8 @@ export interface PredictOptions {
   padding?: Padding;
   targetCol?: string;
   log?: (s: string) => void;
+  /** Predict with a model whose checkpoint lacks some weights (random ones): refused by default. */
+  allowUntrained?: boolean;
 }
 
 /**
@@ -404,9 +650,17 @@ export async function predictCsv(
   const cols = opts.columns ?? { text: 'text', id: 'id' };
   const df = await readCsv(file);
   const rows = unlabelledFromFrame(df, cols, file);
-  const model = await BertForSequenceClassification.fromPretrained(modelDir, { log: opts.log });
+  if (path.resolve(outFile) === path.resolve(file))
+    throw new Error(
+      `--out ${outFile} is the input file --data: pass another --out, or the predictions would replace the data`,
+    );
+  const model = await BertForSequenceClassification.fromPretrained(modelDir, {
+    log: opts.log,
+    strict: !opts.allowUntrained,
+  });
   try {
     const tok = await BertTokenizer.fromDir(modelDir);
+    checkVocabulary(tok, model.config, modelDir);
     const enc = encodeForModel(
       tok,
       rows.texts,

@@ -5,6 +5,7 @@ import * as dfd from 'danfojs';
 import type { DataFrame } from 'danfojs';
 import { existsSync, statSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
+import path from 'node:path';
 import { mixSeed, rng, shuffle } from '../nn/random.js';
 
 export type { DataFrame };
@@ -85,6 +86,31 @@ export function parseCsv(text: string, file = 'CSV'): CsvRecord[] {
 const NUMBER_RE = /^[+-]?(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?$/;
 const INT_RE = /^[+-]?\d+$/;
 
+/** Offset of the first byte that does not continue a valid UTF-8 sequence, -1 when there is none. */
+function firstInvalidUtf8(b: Uint8Array): number {
+  for (let i = 0; i < b.length; ) {
+    const c = b[i]!;
+    const n = c < 0x80 ? 0 : c >= 0xc2 && c < 0xe0 ? 1 : c >= 0xe0 && c < 0xf0 ? 2 : c >= 0xf0 && c < 0xf5 ? 3 : -1;
+    if (n < 0) return i;
+    for (let k = 1; k <= n; k++) if (i + k >= b.length || (b[i + k]! & 0xc0) !== 0x80) return i;
+    i += n + 1;
+  }
+  return -1;
+}
+
+/** The bytes as UTF-8 text; other encodings are refused with the line and byte, not replaced by U+FFFD silently. */
+function decodeUtf8(bytes: Uint8Array, file: string): string {
+  try {
+    return new TextDecoder('utf-8', { fatal: true }).decode(bytes);
+  } catch {
+    const at = firstInvalidUtf8(bytes);
+    let line = 1;
+    for (let i = 0; i < Math.max(at, 0); i++) if (bytes[i] === 0x0a) line++;
+    const where = at >= 0 ? `line ${line}: byte 0x${bytes[at]!.toString(16).padStart(2, '0')} at offset ${at}` : 'a byte sequence';
+    throw new Error(`${file}: ${where} is not UTF-8 (the file is in another encoding, e.g. Windows-1252 or Latin-1): save it as UTF-8, e.g. iconv -f WINDOWS-1252 -t UTF-8 ${path.basename(file)} > utf8.csv`);
+  }
+}
+
 /**
  * Reads a CSV file into a danfojs DataFrame. Column types: a column whose cells are all int32
  * integers is 'int32'; all numbers (or integers with blanks, which become NaN) -> 'float32';
@@ -94,7 +120,7 @@ const INT_RE = /^[+-]?\d+$/;
 export async function readCsv(file: string): Promise<DataFrame> {
   if (!existsSync(file)) throw new Error(`${file}: file not found`);
   if (!statSync(file).isFile()) throw new Error(`${file}: not a file`);
-  const text = await readFile(file, 'utf8');
+  const text = decodeUtf8(await readFile(file), file);
   if (text.replace(/^\uFEFF/, '').trim() === '') throw new Error(`${file}: file is empty`);
   const records = parseCsv(text, file);
   const header = records[0];
@@ -203,6 +229,13 @@ export function labelledFromFrame(df: DataFrame, cols: { text: string; label: st
     names = sortLabelNames(raw);
     if (names.length < 2) {
       throw new Error(`${file}: column "${cols.label}" has a single class ("${names[0]}"); classification needs at least 2`);
+    }
+    // 0/1 beside yes/no is two spellings of the classes, not four classes: said rather than guessed.
+    const numeric = names.filter((nm) => NUMBER_RE.test(nm));
+    if (numeric.length > 0 && numeric.length < names.length) {
+      const words = names.filter((nm) => !NUMBER_RE.test(nm));
+      const first = raw.findIndex((v) => v === words[0]);
+      throw new Error(`${file}: column "${cols.label}" mixes numbers (${numeric.slice(0, 4).join(', ')}) and words (${words.slice(0, 4).join(', ')}), e.g. "${words[0]}" at ${rowName(first)}: write every label the same way (e.g. 0/1 everywhere)`);
     }
     const index = new Map(names.map((nm, k) => [nm, k]));
     labels = raw.map((v) => index.get(v)!);

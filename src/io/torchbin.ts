@@ -7,6 +7,7 @@
 // torch uses for a state dict; any other global is refused, so a malicious file cannot execute code.
 import type { FileHandle } from 'node:fs/promises';
 import { inflateRawSync } from 'node:zlib';
+import { constants as bufferConstants } from 'node:buffer';
 import {
   DTYPE_SIZE,
   WeightsError,
@@ -53,6 +54,8 @@ class StorageRef {
     readonly key: string,
     readonly viewOffset = 0,
     readonly viewSize?: number,
+    /** Elements the pickle says the storage holds: checked against its zip entry before reading it. */
+    readonly numel?: number,
   ) {}
 }
 
@@ -82,6 +85,7 @@ type PyValue =
 type StackItem = PyValue | Mark;
 
 const fail: (file: string, what: string) => never = failWith(WeightsError);
+const MAX_ENTRY_BYTES = Math.min(bufferConstants.MAX_LENGTH, Number.MAX_SAFE_INTEGER);
 
 function kindOf(v: PyValue): string {
   if (v === null) return 'None';
@@ -468,7 +472,7 @@ function storageFromPid(pid: PyValue, file: string): StorageRef {
       toInt(viewMeta[2] ?? null, file, 'storage view size'),
     );
   }
-  return new StorageRef(dtype, key);
+  return new StorageRef(dtype, key, 0, undefined, toInt(pid[4] ?? null, file, `storage ${key} element count`));
 }
 
 interface ZipEntry {
@@ -553,6 +557,12 @@ async function zipRead(fh: FileHandle, entry: ZipEntry, fileSize: number, file: 
   const start = entry.localOffset + 30 + local.getUint16(26, true) + local.getUint16(28, true);
   if (start + entry.compressedSize > fileSize)
     fail(file, `zip entry ${entry.name} runs past the end of the file (truncated?)`);
+  // zip64 sizes run to 2^64: one past what a buffer can hold is a corrupt entry, not an allocation to try.
+  if (entry.size > MAX_ENTRY_BYTES || entry.compressedSize > MAX_ENTRY_BYTES)
+    fail(
+      file,
+      `zip entry ${entry.name} declares ${entry.size} bytes (${entry.compressedSize} compressed), more than one buffer holds (${MAX_ENTRY_BYTES}): the file is corrupt or crafted`,
+    );
   const raw = await readExactly(fh, entry.compressedSize, start, file, `zip entry ${entry.name}`);
   if (entry.method === 0) return raw;
   if (entry.method === 8) {
@@ -661,6 +671,13 @@ async function readZipFormat(
     if (!data) {
       const entry = entries.get(`${prefix}data/${t.storage.key}`);
       if (!entry) fail(file, `tensor "${name}": storage ${prefix}data/${t.storage.key} is missing from the zip`);
+      // Checked before inflating: an entry far larger than its storage would otherwise take its size in memory.
+      const want = t.storage.numel === undefined ? undefined : t.storage.numel * DTYPE_SIZE[t.storage.dtype];
+      if (want !== undefined && entry.size !== want)
+        fail(
+          file,
+          `zip entry ${entry.name} holds ${entry.size} bytes, but its storage is ${t.storage.numel} ${t.storage.dtype} elements (${want} bytes): the file is corrupt or crafted`,
+        );
       data = decodeStorage(await zipRead(fh, entry, size, file), t.storage.dtype, t.storage.key, file);
       storages.set(t.storage.key, data);
     }
@@ -736,9 +753,16 @@ export async function readTorchBin(file: string, opts: TorchReadOptions = {}): P
     const size = (await fh.stat()).size;
     if (size < 4) fail(file, `file is ${size} bytes: not a PyTorch checkpoint`);
     const head = await readExactly(fh, 4, 0, file, 'the file signature');
-    if (head[0] === 0x50 && head[1] === 0x4b && head[2] === 0x03 && head[3] === 0x04)
-      return await readZipFormat(fh, size, file, opts);
-    if (head[0] === 0x80) return await readLegacyFormat(fh, size, file, opts);
+    try {
+      if (head[0] === 0x50 && head[1] === 0x4b && head[2] === 0x03 && head[3] === 0x04)
+        return await readZipFormat(fh, size, file, opts);
+      if (head[0] === 0x80) return await readLegacyFormat(fh, size, file, opts);
+    } catch (e) {
+      // A pickle whose objects contain themselves recurses without end while its values are walked.
+      if (e instanceof RangeError && /call stack/.test(e.message))
+        fail(file, 'pickle: objects nested too deep or containing themselves: the file is corrupt or crafted');
+      throw e;
+    }
     if (head[0] === 0x1f && head[1] === 0x8b) fail(file, 'gzip/tar torch checkpoints (torch < 0.4) are not supported');
     fail(file, 'not a PyTorch checkpoint: neither a zip archive nor a pickle');
   } finally {

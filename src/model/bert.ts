@@ -295,6 +295,13 @@ abstract class BertTask extends PreTrainedModel {
   seedDropout(seed: number): void {
     this.dropoutSeed = seed * 1_000_003;
   }
+  /** The seed of the next dropout mask: a checkpoint keeps it so a resumed run draws the masks an uninterrupted one would. */
+  get dropoutCounter(): number {
+    return this.dropoutSeed;
+  }
+  set dropoutCounter(n: number) {
+    this.dropoutSeed = n;
+  }
 }
 
 export type Architecture = 'BertModel' | 'BertForSequenceClassification' | 'BertForPreTraining';

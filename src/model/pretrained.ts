@@ -59,6 +59,12 @@ export interface LoadOptions {
   seed?: number;
   /** Where loading messages go (missing/unexpected weights, the resolved path). */
   log?: (msg: string) => void;
+  /**
+   * For inference (eval, predict, forward): refuse a checkpoint that lacks weights the model has (they
+   * would be random, e.g. a classifier head never trained) or whose layer count differs from
+   * config.json's. Off for fine-tuning, which trains a new head on purpose.
+   */
+  strict?: boolean;
 }
 
 /** Checkpoint names as this project names them: modern LayerNorm names, no buffers, tied decoder dropped. */
@@ -205,6 +211,10 @@ export function loadInto<T extends PreTrainedModel>(
 ): T {
   const { file, weights } = checkpoint;
   const log = opts.log ?? diagnostics.info;
+  // Checked on the file's tensors, before any of them reaches the backend.
+  const named = normaliseNames(weights, model.prefix);
+  checkFinite(named, file);
+  if (opts.strict) checkComplete(model, named, file, source);
   const { missing, unexpected } = model.loadWeights(weights, file, opts.seed);
   const name = model.architecture;
   if (unexpected.length) {
@@ -219,6 +229,49 @@ export function loadInto<T extends PreTrainedModel>(
     );
   }
   return model;
+}
+
+/** Refuses NaN or ±Inf in any weight: a model computed from them gives garbage (or NaN) everywhere. */
+function checkFinite(weights: Map<string, TensorData>, file: string): void {
+  for (const [name, t] of weights) {
+    const d = t.data;
+    for (let i = 0; i < d.length; i++) {
+      // x - x is 0 for every finite x and NaN for NaN and ±Inf.
+      if (d[i] - d[i] !== 0)
+        throw new Error(
+          `${file}: tensor "${name}" holds ${d[i]} at element ${i}: the checkpoint is corrupt (a diverged run saved it?); use another checkpoint`,
+        );
+    }
+  }
+}
+
+/** Layers numbered in `names` (encoder.layer.N.*): one more than the highest N, 0 when none. */
+function layerCount(names: Iterable<string>): number {
+  let n = 0;
+  for (const k of names) {
+    const m = /(?:^|\.)encoder\.layer\.(\d+)\./.exec(k);
+    if (m) n = Math.max(n, Number(m[1]) + 1);
+  }
+  return n;
+}
+
+/** For inference: every parameter from the checkpoint, and the layer count config.json declares. */
+function checkComplete(model: PreTrainedModel, weights: Map<string, TensorData>, file: string, source: string): void {
+  const declared = model.config.num_hidden_layers;
+  const held = layerCount(weights.keys());
+  if (held !== declared)
+    throw new Error(
+      `${file}: holds ${held} encoder layers but config.json declares num_hidden_layers ${declared}: ` +
+        `${held < declared ? `${declared - held} layer(s) would be random` : `${held - declared} layer(s) would be dropped`}; ` +
+        `set num_hidden_layers to ${held} in ${path.join(path.dirname(file), 'config.json')}`,
+    );
+  const missing = [...model.p.specs.keys()].filter((k) => !weights.has(k));
+  if (missing.length)
+    throw new Error(
+      `${source}: the checkpoint has no trained weights for ${missing.slice(0, 4).join(', ')}${missing.length > 4 ? `, ... (${missing.length})` : ''}, ` +
+        `so ${model.architecture} would use random ones and its outputs would mean nothing (a pre-trained model not yet ` +
+        'fine-tuned?): fine-tune it first (bert-lab train), or pass --allow-untrained to run it anyway',
+    );
 }
 
 /** A checkpoint read from disk: its directory, config.json, the weights file and its tensors. */

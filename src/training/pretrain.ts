@@ -125,6 +125,42 @@ interface State {
   config: PretrainConfig;
   vocabSeconds: number;
   tokensSeen: number;
+  /** The model's dropout counter after `step` steps (absent in checkpoints written before it was kept). */
+  dropout?: number;
+}
+
+/**
+ * A checkpoint's state.json, checked field by field: a damaged file is named with what is wrong
+ * rather than failing later as a TypeError or a run that silently does nothing.
+ */
+async function readState(file: string): Promise<State> {
+  const bad = (what: string) =>
+    new Error(
+      `${file}: ${what}; the checkpoint is damaged: restore it, or delete ${path.dirname(file)} to start again from step 0`,
+    );
+  let raw: unknown;
+  try {
+    raw = JSON.parse(await readFile(file, 'utf8'));
+  } catch (e) {
+    throw bad(`not valid JSON (${(e as Error).message})`);
+  }
+  if (!raw || typeof raw !== 'object' || Array.isArray(raw)) throw bad('expected a JSON object');
+  const s = raw as Record<string, unknown>;
+  const count = (k: string, v: unknown) => {
+    if (typeof v !== 'number' || !Number.isInteger(v) || v < 0)
+      throw bad(`"${k}" must be a non-negative integer, got ${JSON.stringify(v)}`);
+  };
+  count('step', s.step);
+  count('tokensSeen', s.tokensSeen);
+  if (s.dropout !== undefined) count('dropout', s.dropout);
+  if (typeof s.vocabSeconds !== 'number')
+    throw bad(`"vocabSeconds" must be a number, got ${JSON.stringify(s.vocabSeconds)}`);
+  if (!s.config || typeof s.config !== 'object') throw bad('"config" must be an object of the run\'s settings');
+  if (!Array.isArray(s.points) || s.points.length !== s.step)
+    throw bad(
+      `"points" must list one entry per step (${String(s.step)}), got ${Array.isArray(s.points) ? s.points.length : JSON.stringify(s.points)}`,
+    );
+  return s as unknown as State;
 }
 
 /** Accuracy of the MLM head on masked positions and of the NSP head, over `examples`. */
@@ -368,7 +404,7 @@ export async function pretrain(
   const docsRaw = dedupe((await Promise.all(cfg.corpus.map((c) => loadCorpus(c)))).flat(), cfg.clean);
   const { train: trainDocs, held } = splitDocs(docsRaw, cfg.evalFraction, cfg.seed);
   if (resume) {
-    state = JSON.parse(await readFile(path.join(ckpt, 'state.json'), 'utf8')) as State;
+    state = await readState(path.join(ckpt, 'state.json'));
     // Settings added since the checkpoint was written count as their defaults.
     state.config = { ...PRETRAIN_DEFAULTS, ...state.config };
     const diff = (Object.keys(cfg) as (keyof PretrainConfig)[]).filter(
@@ -386,6 +422,11 @@ export async function pretrain(
       v = new Map<string, Float32Array>();
     for (const [k, t] of moments) (k.startsWith('m.') ? m : v).set(k.slice(2), t.data);
     opt.loadState({ step: state.step, m, v }, model.p.vars);
+    if (state.dropout !== undefined) model.dropoutCounter = state.dropout;
+    else
+      log(
+        `Note: ${ckpt} predates saved dropout state: the resumed steps draw other dropout masks than an uninterrupted run`,
+      );
     log(`Resuming from ${ckpt} at step ${state.step} of ${cfg.steps}`);
   } else {
     log(
@@ -482,6 +523,7 @@ export async function pretrain(
       state.points.push(point);
       onStep?.(point, cfg.steps);
       if (state.step % cfg.checkpointEvery === 0 || state.step === cfg.steps) {
+        state.dropout = model.dropoutCounter;
         await saveCheckpoint(ckpt, model, tok, opt, state);
         await writeCurve(outDir, state.points);
       }

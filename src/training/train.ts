@@ -3,7 +3,7 @@
 import * as tf from '@tensorflow/tfjs';
 import { problemType, type BertForSequenceClassification } from '../model/bert.js';
 import type { BertInputs } from '../model/inputs.js';
-import { AdamW, linearSchedule } from '../nn/optim.js';
+import { AdamW, linearSchedule, type OptimizerState } from '../nn/optim.js';
 import { optimizerStep } from './step.js';
 import { batches, batchWidth, lengthSortedBatches, unpaddedLength, type Padding } from '../data/data.js';
 import { checkMemory } from '../backend/wasm.js';
@@ -77,9 +77,29 @@ export interface TrainHooks {
   log?: (line: string) => void;
   /** After every optimizer step. */
   onStep?: (info: StepInfo) => void;
-  /** After each epoch whose validation accuracy beats every earlier epoch; save the model here. */
-  onBest?: (stats: EpochStats) => Promise<void> | void;
+  /**
+   * After each epoch whose validation accuracy beats every earlier epoch (and `bestToBeat`); save the
+   * model here. `ev` is that epoch's validation, for a report written beside the model.
+   */
+  onBest?: (stats: EpochStats, ev: Evaluation) => Promise<void> | void;
+  /** Validation accuracy an epoch has to beat to count as the best: an existing best model's score. */
+  bestToBeat?: number;
   onEpoch?: (stats: EpochStats) => Promise<void> | void;
+  /** After every epoch (and its onBest): what `fineTune(..., resume)` needs to continue from there. */
+  onCheckpoint?: (state: FineTuneState) => Promise<void> | void;
+}
+
+/** A fine-tuning run after `epoch` epochs: with the model's weights, enough to continue bit for bit. */
+export interface FineTuneState {
+  epoch: number;
+  optimizer: OptimizerState;
+  /** The model's dropout counter (see BertTask.dropoutCounter). */
+  dropout: number;
+  stats: EpochStats[];
+  best: number;
+  /** Early stopping: the best monitored value (null before any) and the epochs since it. */
+  bestMonitored: number | null;
+  sinceBetter: number;
 }
 
 /** hh:mm:ss, as the lab's format_time prints elapsed seconds. */
@@ -140,6 +160,30 @@ export function trainStep(
     },
     { clip },
   );
+}
+
+/**
+ * Training has diverged when the mean loss of the last DIVERGENCE_WINDOW steps exceeds this many times
+ * an untrained classifier's loss, ln(classes): such a model predicts worse than guessing.
+ */
+export const DIVERGENCE_FACTOR = 3;
+export const DIVERGENCE_WINDOW = 10;
+
+/** Names of parameters holding NaN or ±Inf (empty when all are finite). */
+export function nonFiniteParameters(model: BertForSequenceClassification): string[] {
+  return [...model.p.vars]
+    .filter(([, v]) => tf.tidy(() => tf.logicalNot(tf.all(tf.isFinite(v))).dataSync()[0] === 1))
+    .map(([k]) => k);
+}
+
+/** The settings that most often make a loss explode, named with their values. */
+function divergenceCauses(cfg: TrainConfig): string {
+  const causes: string[] = [];
+  if (cfg.eps === 0) causes.push('--eps 0 (AdamW divides by sqrt(v) + eps, infinite where a gradient is 0; use 1e-8)');
+  if (cfg.weightDecay > 1) causes.push(`--weight-decay ${cfg.weightDecay} (usually 0 to 0.1)`);
+  if (!causes.length)
+    causes.push(`--lr ${cfg.lr} too high (fine-tuning uses 1e-5 to 5e-5; small models from scratch about 5e-4)`);
+  return causes.join('; or ');
 }
 
 export interface Evaluation {
@@ -284,6 +328,7 @@ export async function fineTune(
   val: LabelledBatchData,
   cfg: TrainConfig,
   hooks: TrainHooks = {},
+  resume?: FineTuneState,
 ): Promise<EpochStats[]> {
   const log = hooks.log ?? report;
   checkSingleLabel(model);
@@ -294,19 +339,37 @@ export async function fineTune(
   const padding = cfg.padding ?? 'max_length';
   const lengths = cfg.groupByLength ? train.attentionMask.map(unpaddedLength) : undefined;
   model.seedDropout(cfg.seed);
-  const stats: EpochStats[] = [];
-  let best = -Infinity;
+  const bad = nonFiniteParameters(model);
+  if (bad.length)
+    throw new Error(
+      `the model's weights hold NaN or Inf before training (${bad.slice(0, 3).join(', ')}${bad.length > 3 ? ', ...' : ''}): the checkpoint is corrupt; load another one`,
+    );
+  // An untrained classifier's loss is ln(classes); far above it, the model predicts worse than guessing.
+  const numClasses = Math.max(2, model.numLabels);
+  const lossLimit = DIVERGENCE_FACTOR * Math.log(numClasses);
+  const recent: number[] = [];
+  const stats: EpochStats[] = [...(resume?.stats ?? [])];
+  let best = Math.max(hooks.bestToBeat ?? -Infinity, resume?.best ?? -Infinity);
   const stop = cfg.earlyStopping && cfg.earlyStopping.patience > 0 ? cfg.earlyStopping : undefined;
-  let bestMonitored = Infinity,
-    sinceBetter = 0;
+  let bestMonitored = resume?.bestMonitored ?? Infinity,
+    sinceBetter = resume?.sinceBetter ?? 0;
+  if (resume) {
+    opt.loadState(resume.optimizer, model.p.vars);
+    model.dropoutCounter = resume.dropout;
+    log(`Resuming after epoch ${resume.epoch} of ${cfg.epochs} (step ${resume.optimizer.step})`);
+  }
   if (padding !== 'max_length' || cfg.groupByLength) {
     log(
       `Batches: ${padding === 'longest' ? 'each padded to its longest row' : 'padded to the encoded length'}${cfg.groupByLength ? '; training batches grouped by length' : ''}`,
     );
   }
+  if (cfg.warmupSteps > totalSteps)
+    log(
+      `Warning: --warmup ${cfg.warmupSteps} steps is longer than the whole run (${totalSteps} steps): the learning rate never reaches --lr ${cfg.lr}`,
+    );
   const t0 = performance.now();
   try {
-    for (let epoch = 1; epoch <= cfg.epochs; epoch++) {
+    for (let epoch = (resume?.epoch ?? 0) + 1; epoch <= cfg.epochs; epoch++) {
       log('');
       log(`======== Epoch ${epoch} / ${cfg.epochs} ========`);
       log('Training...');
@@ -318,7 +381,21 @@ export async function fineTune(
         const lr = opt.lr;
         const { loss, gradNorm } = trainStep(model, opt, train, idx, cfg.clip, true, padding);
         if (!Number.isFinite(loss))
-          throw new Error(`training diverged: loss is ${loss} at epoch ${epoch}, step ${i + 1} (lower --lr?)`);
+          throw new Error(
+            `training diverged: loss is ${loss} at epoch ${epoch}, step ${i + 1}; likely cause: ${divergenceCauses(cfg)}`,
+          );
+        recent.push(loss);
+        if (recent.length > DIVERGENCE_WINDOW) recent.shift();
+        // Judged on a window (or a whole short epoch), so one hard batch is not taken for divergence.
+        if (recent.length === DIVERGENCE_WINDOW || (i + 1 === order.length && recent.length === order.length)) {
+          const mean = recent.reduce((a, b) => a + b, 0) / recent.length;
+          if (mean > lossLimit)
+            throw new Error(
+              `training diverged: the mean loss of the last ${recent.length} steps is ${mean.toPrecision(5)} at epoch ${epoch}, ` +
+                `step ${i + 1}, above ${DIVERGENCE_FACTOR} x ln(${numClasses}) = ${lossLimit.toFixed(2)} (an untrained model's loss is ` +
+                `${Math.log(numClasses).toFixed(2)}); nothing more is saved; likely cause: ${divergenceCauses(cfg)}`,
+            );
+        }
         lossSum += loss;
         hooks.onStep?.({
           epoch,
@@ -356,7 +433,7 @@ export async function fineTune(
       await hooks.onEpoch?.(s);
       if (ev.accuracy > best) {
         best = ev.accuracy;
-        await hooks.onBest?.(s);
+        await hooks.onBest?.(s, ev);
       }
       if (stop) {
         // Monitored as a number to minimise: the loss, or the error rate.
@@ -365,6 +442,17 @@ export async function fineTune(
           bestMonitored = m;
           sinceBetter = 0;
         } else sinceBetter++;
+      }
+      await hooks.onCheckpoint?.({
+        epoch,
+        optimizer: opt.state(),
+        dropout: model.dropoutCounter,
+        stats: [...stats],
+        best,
+        bestMonitored: Number.isFinite(bestMonitored) ? bestMonitored : null,
+        sinceBetter,
+      });
+      if (stop) {
         if (sinceBetter >= stop.patience && epoch < cfg.epochs) {
           log('');
           log(

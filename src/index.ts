@@ -34,11 +34,19 @@ export { PRESETS, presetConfig, presetHubId, type Preset } from './model/presets
 
 // Text.
 export { BertTokenizer, type Encoded, type EncodeOptions } from './text/tokenizer.js';
-export { cleanText, CLEAN_MODES, type CleanMode } from './text/clean.js';
+export { cleanText, CLEAN_MODES, STOP_WORDS, LAB_CLEAN_RULES, type CleanMode } from './text/clean.js';
 export { trainWordPiece, type WordPieceTrainOptions } from './text/wordpiece.js';
 
 // Data.
-export { readCsv, parseCsv, labelledFromFrame, splitIndices, batches, type LabelledData } from './data/data.js';
+export {
+  readCsv,
+  parseCsv,
+  labelledFromFrame,
+  splitIndices,
+  batches,
+  unpaddedLength,
+  type LabelledData,
+} from './data/data.js';
 export {
   loadCorpus,
   corpusStats,
@@ -53,6 +61,7 @@ export {
 export {
   fineTune,
   trainStep,
+  batchLoss,
   evaluate,
   predict,
   batchTensors,
@@ -66,6 +75,25 @@ export {
   type Evaluation,
   type LabelledBatchData,
 } from './training/train.js';
+export {
+  optimizerStep,
+  backward,
+  clipGradNorm,
+  applyGradients,
+  Gradients,
+  type StepOptions,
+  type StepResult,
+} from './training/step.js';
+export {
+  majorityBaseline,
+  thresholdSweep,
+  accuracyByGroup,
+  confidentlyWrong,
+  type MajorityBaseline,
+  type ThresholdPoint,
+  type GroupAccuracy,
+  type Mistake,
+} from './training/analysis.js';
 export {
   pretrain,
   PRETRAIN_DEFAULTS,
@@ -116,6 +144,9 @@ export {
 export {
   prepareData,
   readLabelled,
+  cleanAll,
+  maxTokenLength,
+  subset,
   loadClassifier,
   trainAndSave,
   predictCsv,

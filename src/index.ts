@@ -18,6 +18,7 @@ export { checkMemory, WASM_HEAP_BYTES } from './backend/wasm.js';
 // Building blocks: the optimizer and its schedule.
 export { AdamW, linearSchedule, gradNorm, clipCoef, type AdamWOptions } from './nn/optim.js';
 export { variableGrads } from './nn/tape.js';
+export { pca, type Pca } from './nn/pca.js';
 
 // Files: checkpoints and the Hugging Face Hub.
 export { resolveModel, HubError, type ResolveOptions } from './io/hub.js';
@@ -25,7 +26,13 @@ export { readSafetensors, writeSafetensors, WeightsError, type TensorData } from
 export { readModelWeights, WEIGHT_FILES } from './io/weights.js';
 
 // Models.
-export { BertModel, BertForSequenceClassification, BertForPreTraining, type BertOutput } from './model/bert.js';
+export {
+  BertModel,
+  BertForSequenceClassification,
+  BertForPreTraining,
+  type BertOutput,
+  type ForwardOptions,
+} from './model/bert.js';
 export { loadAuto, type AnyBert } from './model/auto.js';
 export { toInputs, type BertInputs, type BertArrays } from './model/inputs.js';
 export type { Architecture, LoadOptions } from './model/pretrained.js';
@@ -94,6 +101,7 @@ export {
   type GroupAccuracy,
   type Mistake,
 } from './training/analysis.js';
+export { tokenSaliency, type EncodedRow } from './training/saliency.js';
 export {
   pretrain,
   PRETRAIN_DEFAULTS,
@@ -144,6 +152,7 @@ export {
 export {
   prepareData,
   readLabelled,
+  limitRows,
   cleanAll,
   maxTokenLength,
   subset,

@@ -147,6 +147,7 @@ export {
   type Figure,
   type PlotOptions,
 } from './ui/display.js';
+export { headViewFigure } from './ui/head-view.js';
 
 // The lab: the whole fine-tuning job in a few calls, as the CLI and the notebooks run it.
 export {

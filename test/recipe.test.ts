@@ -92,6 +92,8 @@ test(
       writeFileSync(path.join(cwd, 'train.csv'), csv);
       const fallback = lab(cwd, '--data', 'train.csv');
       assert.equal(fallback.status, 0, fallback.stderr);
+      // The bundled model uses bert-base-uncased's vocabulary: the manual's ids for the first tweet.
+      assert.match(fallback.stdout, /^Token IDs: 15616 3114 8372 2089 16455 9641 2149$/m);
       const line = fallback.stdout.split('\n').find((l) => l.startsWith('Recipe: '));
       assert.ok(line, fallback.stdout);
       assert.ok(line.includes(`lr ${recipe.train.lr}`) && line.includes(RECIPE_FILE), line);

@@ -27,11 +27,15 @@ env.backends.onnx.wasm.wasmPaths = {
 env.backends.onnx.wasm.numThreads = 1;
 
 const $ = (id) => document.getElementById(id);
-const status = (text, error = false) => { $('status').textContent = text; $('status').classList.toggle('error', error); };
+const status = (text, error = false) => {
+  $('status').textContent = text;
+  $('status').classList.toggle('error', error);
+};
 
 const classifiers = new Map();
 function classifier(dtype) {
-  if (!classifiers.has(dtype)) classifiers.set(dtype, pipeline('text-classification', MODEL, { dtype, device: 'wasm' }));
+  if (!classifiers.has(dtype))
+    classifiers.set(dtype, pipeline('text-classification', MODEL, { dtype, device: 'wasm' }));
   return classifiers.get(dtype);
 }
 
@@ -49,21 +53,26 @@ function show(r) {
   $('label').textContent = r.label;
   $('score').textContent = `p = ${r.score.toFixed(4)}`;
   $('cleaned').textContent = r.cleaned || '(empty after cleaning)';
-  $('bars').replaceChildren(...r.scores.map((s) => {
-    const row = document.createElement('div');
-    row.className = 'bar';
-    row.innerHTML = '<span class="name"></span><span class="track"><span class="fill"></span></span><span class="value"></span>';
-    row.querySelector('.name').textContent = s.label;
-    row.querySelector('.fill').style.width = `${(100 * s.score).toFixed(1)}%`;
-    row.querySelector('.value').textContent = s.score.toFixed(4);
-    return row;
-  }));
-  $('tokens').replaceChildren(...r.tokens.map((t) => {
-    const span = document.createElement('span');
-    span.className = `token${/^\[(CLS|SEP|PAD|MASK)\]$/.test(t) ? ' special' : t === '[UNK]' ? ' unk' : ''}`;
-    span.textContent = t;
-    return span;
-  }));
+  $('bars').replaceChildren(
+    ...r.scores.map((s) => {
+      const row = document.createElement('div');
+      row.className = 'bar';
+      row.innerHTML =
+        '<span class="name"></span><span class="track"><span class="fill"></span></span><span class="value"></span>';
+      row.querySelector('.name').textContent = s.label;
+      row.querySelector('.fill').style.width = `${(100 * s.score).toFixed(1)}%`;
+      row.querySelector('.value').textContent = s.score.toFixed(4);
+      return row;
+    }),
+  );
+  $('tokens').replaceChildren(
+    ...r.tokens.map((t) => {
+      const span = document.createElement('span');
+      span.className = `token${/^\[(CLS|SEP|PAD|MASK)\]$/.test(t) ? ' special' : t === '[UNK]' ? ' unk' : ''}`;
+      span.textContent = t;
+      return span;
+    }),
+  );
   const result = $('result');
   result.hidden = false;
   // For scripts driving the page (the browser test): the full result as JSON.
@@ -87,7 +96,9 @@ async function run() {
 }
 
 $('classify').addEventListener('click', run);
-$('text').addEventListener('keydown', (e) => { if (e.key === 'Enter' && (e.ctrlKey || e.metaKey)) run(); });
+$('text').addEventListener('keydown', (e) => {
+  if (e.key === 'Enter' && (e.ctrlKey || e.metaKey)) run();
+});
 try {
   const clf = await classifier('fp32');
   const labels = Object.values(clf.model.config.id2label ?? {});
@@ -95,6 +106,9 @@ try {
   $('classify').disabled = false;
   document.body.dataset.ready = 'true';
 } catch (e) {
-  status(`Could not load models/${MODEL}/: ${e.message}. Export one with: bert-lab export --model runs/lab/best --out DIR, then npm run demo -- --model DIR`, true);
+  status(
+    `Could not load models/${MODEL}/: ${e.message}. Export one with: bert-lab export --model runs/lab/best --out DIR, then npm run demo -- --model DIR`,
+    true,
+  );
   document.body.dataset.ready = 'error';
 }

@@ -157,6 +157,10 @@ export async function prepareData(
         .join(', ')}${empty.length > 5 ? ', ...' : ''}); they are kept as [CLS] [SEP].`,
     );
   log(`Cleaned (${mode}) first text: ${cleaned[0]}`);
+  // As the manual prints them: WordPiece tokens and their ids, without [CLS]/[SEP].
+  const firstTokens = tok.tokenize(cleaned[0] ?? '');
+  log(`Tokenized: ${firstTokens.join(' ')}`);
+  log(`Token IDs: ${tok.convertTokensToIds(firstTokens).join(' ')}`);
   const longest = maxTokenLength(tok, cleaned, cleanedPairs);
   log(`Max sentence length: ${longest}`);
   const maxLen = opts.maxLen ?? Math.min(longest, tok.modelMaxLength);
@@ -200,7 +204,7 @@ export function limitRows(d: LabelledData, n: number, file: string): LabelledDat
 }
 
 /** The small BERT pre-trained by this project and shipped with it: the default when the Hub cannot be reached. */
-export const BUNDLED_MODEL = path.join(PACKAGE_ROOT, 'models/bert-lab-tiny');
+export const BUNDLED_MODEL = path.join(PACKAGE_ROOT, 'models/bert-lab-mini');
 
 /**
  * The main job's model: the one asked for; else bert-base-uncased from the Hub or its cache; else

@@ -55,12 +55,14 @@ export function headViewFigure(
   return {
     data,
     layout: {
-      title: { text: title },
+      title: { text: title, x: 0.02, xanchor: 'left' },
+      // The menu sits to the right of the title, above the map, so it hides no token.
+      margin: { t: 90 },
       height: size,
       width: size + 120,
       xaxis: { tickangle: -60, title: { text: 'attended to' } },
       yaxis: { autorange: 'reversed', title: { text: 'attending token' } },
-      updatemenus: [{ buttons, active: l0 * heads + h0, x: 0, xanchor: 'left', y: 1.12, yanchor: 'top' }],
+      updatemenus: [{ buttons, active: l0 * heads + h0, x: 1, xanchor: 'right', y: 1, yanchor: 'bottom' }],
     },
   };
 }

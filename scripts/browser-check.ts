@@ -1,6 +1,7 @@
 // Opens the HTML exports from scripts/run-notebooks.ts in headless Chromium and checks that the
 // plotly charts were drawn (offline: plotly.js is embedded by src/ui/display.ts) and the tables are
-// there. Screenshots go to artifacts/screenshots/.
+// there, and that the charts a notebook names (metadata.bert_lab.charts) were drawn. Screenshots go
+// to artifacts/screenshots/ (one per named chart as NAME-TITLE.png).
 //
 //   node --import tsx scripts/browser-check.ts [artifacts/notebooks/NAME.html ...]
 // env CHROMIUM: browser binary (default /usr/bin/chromium).
@@ -112,6 +113,24 @@ async function checkPage(context: import('playwright-core').BrowserContext, file
   if (plots < minPlots) problems.push(`expected at least ${minPlots} plot(s), found ${plots}`);
   if (drawn < plots) problems.push(`${plots - drawn} plot(s) not drawn (no svg.main-svg)`);
   if (tables < minTables) problems.push(`expected at least ${minTables} table(s), found ${tables}`);
+  // Named charts (metadata.bert_lab.charts): each must be drawn, found by the title plotly renders.
+  for (const title of checks.charts ?? []) {
+    const chart = page
+      .locator('.bert-lab-plot:has(svg.main-svg)')
+      .filter({ has: page.locator('.gtitle', { hasText: title }) });
+    if ((await chart.count()) === 0) {
+      problems.push(`chart "${title}" not drawn (no plot with that title)`);
+      continue;
+    }
+    const slug = title
+      .toLowerCase()
+      .replace(/[^a-z0-9]+/g, '-')
+      .replace(/^-|-$/g, '');
+    await chart
+      .first()
+      .screenshot({ path: path.join(shotDir, `${name}-${slug}.png`) })
+      .catch(() => undefined);
+  }
   await page.addStyleTag({ content: '#MathJax_Message{display:none!important}' }).catch(() => undefined);
   const screenshot = path.join(shotDir, `${name}.png`);
   await page.screenshot({ path: screenshot, fullPage: true });

@@ -35,7 +35,12 @@ export interface NotebookChecks {
   tables?: number;
   /** Seconds allowed per cell in quick mode (default 1200). */
   cell_timeout?: number;
+  /** Titles of plotly charts that must be drawn in the HTML export (checked in Chromium). */
+  charts?: string[];
 }
+
+/** The tag of a cell CI runs twice in a row (a student re-running it without restarting the kernel). */
+export const RERUN_TAG = 'rerun';
 export interface Notebook {
   cells: Cell[];
   metadata: Record<string, unknown> & { bert_lab?: NotebookChecks };
@@ -86,6 +91,22 @@ export function strip(nb: Notebook): Notebook {
     delete cell.metadata.execution;
     delete cell.metadata.ExecuteTime;
   }
+  return out;
+}
+
+/**
+ * A copy in which every cell tagged RERUN_TAG is followed by a second copy of itself (metadata
+ * bert_lab_rerun: true), so one execution checks that those cells can run again in the same kernel.
+ */
+export function withReruns(nb: Notebook): Notebook {
+  const out: Notebook = structuredClone(nb);
+  out.cells = out.cells.flatMap((cell) => {
+    const tags = (cell.metadata.tags as string[] | undefined) ?? [];
+    if (cell.cell_type !== 'code' || !tags.includes(RERUN_TAG)) return [cell];
+    const again = structuredClone(cell);
+    again.metadata = { ...again.metadata, bert_lab_rerun: true };
+    return [cell, again];
+  });
   return out;
 }
 

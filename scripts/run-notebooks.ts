@@ -7,11 +7,21 @@
 // --full runs them as written. Executed copies and HTML go to artifacts/notebooks/; the sources
 // under notebooks/ are not modified. A notebook fails when: nbconvert fails (a cell errored or
 // timed out), an output is an error, a stream shows a stack trace / TypeScript diagnostic, or a
-// marker listed in metadata.bert_lab.expect appears in no output.
+// marker listed in metadata.bert_lab.expect appears in no output. In quick mode, cells tagged "rerun"
+// run twice in a row (scripts/nb.ts withReruns), as a student re-runs the model or training cell.
 import { spawnSync } from 'node:child_process';
-import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
-import { artifactsDir, checkOutputs, listNotebooks, readNotebook, root } from './nb.js';
+import {
+  artifactsDir,
+  checkOutputs,
+  listNotebooks,
+  readNotebook,
+  root,
+  withReruns,
+  writeNotebook,
+  RERUN_TAG,
+} from './nb.js';
 import { build } from './build-notebook-lib.js';
 
 const outDir = path.join(artifactsDir, 'notebooks');
@@ -53,10 +63,15 @@ export interface RunResult {
   html?: string;
 }
 
-export function runNotebook(file: string, env: NodeJS.ProcessEnv): RunResult {
+export function runNotebook(file: string, env: NodeJS.ProcessEnv, reruns = false): RunResult {
   const name = path.basename(file, '.ipynb');
   const t0 = performance.now();
   const src = readNotebook(file);
+  // With reruns the notebook runs from a copy beside it (same folder, so relative paths hold) whose
+  // tagged cells appear twice; outputs keep the notebook's name. The copy is removed afterwards.
+  const twice = reruns && src.cells.some((c) => ((c.metadata.tags as string[] | undefined) ?? []).includes(RERUN_TAG));
+  const input = twice ? path.join(path.dirname(file), `_rerun-${name}.ipynb`) : file;
+  if (twice) writeNotebook(input, withReruns(src));
   const timeout = src.metadata.bert_lab?.cell_timeout ?? 1200;
   const executed = path.join(outDir, `${name}.ipynb`);
   const problems: string[] = [];
@@ -75,10 +90,11 @@ export function runNotebook(file: string, env: NodeJS.ProcessEnv): RunResult {
       outDir,
       '--output',
       `${name}.ipynb`,
-      file,
+      input,
     ],
     { cwd: root, env, encoding: 'utf8', maxBuffer: 256 << 20 },
   );
+  if (twice) rmSync(input, { force: true });
   if (r.error) throw new Error(`cannot run ${jupyter}: ${r.error.message} (install jupyter-nbconvert)`);
   const log = (r.stderr ?? '')
     .split('\n')
@@ -143,7 +159,7 @@ async function main(): Promise<void> {
   const results: RunResult[] = [];
   for (const file of files) {
     console.log(`[notebooks] running ${path.relative(root, file)} (${full ? 'full' : 'quick'} mode) ...`);
-    const res = runNotebook(file, env);
+    const res = runNotebook(file, env, !full);
     results.push(res);
     console.log(
       `[notebooks] ${res.ok ? 'OK  ' : 'FAIL'} ${res.name} in ${res.seconds.toFixed(1)} s${res.html ? ` -> ${path.relative(root, res.html)}` : ''}`,

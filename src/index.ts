@@ -19,6 +19,7 @@ export { checkMemory, WASM_HEAP_BYTES } from './backend/wasm.js';
 export { AdamW, linearSchedule, gradNorm, clipCoef, type AdamWOptions } from './nn/optim.js';
 export { rng } from './nn/random.js';
 export { variableGrads } from './nn/tape.js';
+export { pca, type Pca } from './nn/pca.js';
 
 // Files: checkpoints and the Hugging Face Hub.
 export { resolveModel, HubError, type ResolveOptions } from './io/hub.js';
@@ -26,7 +27,13 @@ export { readSafetensors, writeSafetensors, WeightsError, type TensorData } from
 export { readModelWeights, WEIGHT_FILES } from './io/weights.js';
 
 // Models.
-export { BertModel, BertForSequenceClassification, BertForPreTraining, type BertOutput } from './model/bert.js';
+export {
+  BertModel,
+  BertForSequenceClassification,
+  BertForPreTraining,
+  type BertOutput,
+  type ForwardOptions,
+} from './model/bert.js';
 export { loadAuto, type AnyBert } from './model/auto.js';
 export { toInputs, type BertInputs, type BertArrays } from './model/inputs.js';
 export type { Architecture, LoadOptions } from './model/pretrained.js';
@@ -35,11 +42,19 @@ export { PRESETS, presetConfig, presetHubId, parameterCount, type Preset } from 
 
 // Text.
 export { BertTokenizer, type Encoded, type EncodeOptions } from './text/tokenizer.js';
-export { cleanText, CLEAN_MODES, type CleanMode } from './text/clean.js';
+export { cleanText, CLEAN_MODES, STOP_WORDS, LAB_CLEAN_RULES, type CleanMode } from './text/clean.js';
 export { trainWordPiece, type WordPieceTrainOptions } from './text/wordpiece.js';
 
 // Data.
-export { readCsv, parseCsv, labelledFromFrame, splitIndices, batches, type LabelledData } from './data/data.js';
+export {
+  readCsv,
+  parseCsv,
+  labelledFromFrame,
+  splitIndices,
+  batches,
+  unpaddedLength,
+  type LabelledData,
+} from './data/data.js';
 export {
   loadCorpus,
   corpusStats,
@@ -68,6 +83,7 @@ export { maskOutcomes, maskingStats, type MaskOutcome, type MaskingStats } from 
 export {
   fineTune,
   trainStep,
+  batchLoss,
   evaluate,
   predict,
   batchTensors,
@@ -81,6 +97,26 @@ export {
   type Evaluation,
   type LabelledBatchData,
 } from './training/train.js';
+export {
+  optimizerStep,
+  backward,
+  clipGradNorm,
+  applyGradients,
+  Gradients,
+  type StepOptions,
+  type StepResult,
+} from './training/step.js';
+export {
+  majorityBaseline,
+  thresholdSweep,
+  accuracyByGroup,
+  confidentlyWrong,
+  type MajorityBaseline,
+  type ThresholdPoint,
+  type GroupAccuracy,
+  type Mistake,
+} from './training/analysis.js';
+export { tokenSaliency, type EncodedRow } from './training/saliency.js';
 export {
   pretrain,
   adaptModel,
@@ -130,11 +166,16 @@ export {
   type PlotOptions,
 } from './ui/display.js';
 export { LiveChart, RunningMean, lineChartSvg, type Series, type ChartOptions } from './ui/live.js';
+export { headViewFigure } from './ui/head-view.js';
 
 // The lab: the whole fine-tuning job in a few calls, as the CLI and the notebooks run it.
 export {
   prepareData,
   readLabelled,
+  limitRows,
+  cleanAll,
+  maxTokenLength,
+  subset,
   loadClassifier,
   trainAndSave,
   predictCsv,

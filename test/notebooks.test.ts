@@ -3,7 +3,16 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
-import { checkOutputs, listNotebooks, readNotebook, serialize, strip, type Notebook } from '../scripts/nb.js';
+import {
+  checkOutputs,
+  listNotebooks,
+  readNotebook,
+  serialize,
+  strip,
+  withReruns,
+  RERUN_TAG,
+  type Notebook,
+} from '../scripts/nb.js';
 
 const nb = (outputs: Notebook['cells'][number]['outputs'], expect?: string[]): Notebook => ({
   cells: [
@@ -77,4 +86,42 @@ test('committed notebooks are stripped, use the tslab kernel and declare expecte
       `${file}: metadata.bert_lab.expect lists no outputs to check`,
     );
   }
+});
+
+test('withReruns runs each cell tagged "rerun" twice in a row, and nothing else', () => {
+  const book: Notebook = {
+    cells: [
+      { cell_type: 'code', source: 'a', metadata: {} },
+      { cell_type: 'code', source: 'model', metadata: { tags: [RERUN_TAG] } },
+      { cell_type: 'markdown', source: 'm', metadata: { tags: [RERUN_TAG] } },
+      { cell_type: 'code', source: 'train', metadata: { tags: ['x', RERUN_TAG] } },
+    ],
+    metadata: {},
+    nbformat: 4,
+    nbformat_minor: 5,
+  };
+  const twice = withReruns(book);
+  assert.deepEqual(
+    twice.cells.map((c) => c.source),
+    ['a', 'model', 'model', 'm', 'train', 'train'],
+  );
+  assert.equal(twice.cells[2].metadata.bert_lab_rerun, true);
+  assert.equal(book.cells.length, 4, 'the original is left alone');
+});
+
+test('notebook 01 runs its model and training cells twice in CI and names the charts Chromium must find', () => {
+  const book = readNotebook(listNotebooks().find((f) => f.includes('01-fine-tune-bert'))!);
+  const tagged = book.cells.filter((c) => ((c.metadata.tags as string[] | undefined) ?? []).includes(RERUN_TAG));
+  const src = tagged.map((c) => (Array.isArray(c.source) ? c.source.join('') : c.source));
+  assert.ok(
+    src.some((s) => s.includes('loadClassifier') && s.includes('named parameters')),
+    'the model cell',
+  );
+  assert.ok(
+    src.some((s) => s.includes('lab.backward(') && s.includes('applyGradients')),
+    'the training cell',
+  );
+  const charts = book.metadata.bert_lab?.charts ?? [];
+  for (const title of ['Decision threshold sweep', 'Learning rate over the training steps'])
+    assert.ok(charts.includes(title), `charts lists "${title}"`);
 });

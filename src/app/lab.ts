@@ -198,7 +198,8 @@ export async function prepareData(
   };
 }
 
-function limitRows(d: LabelledData, n: number, file: string): LabelledData {
+/** The first `n` rows (at least 2, both classes present), as `--limit` and the notebooks cut the data. */
+export function limitRows(d: LabelledData, n: number, file: string): LabelledData {
   if (!Number.isInteger(n) || n < 2) throw new Error(`--limit must be an integer of at least 2, got ${n}`);
   const pick = <T>(xs: T[]) => xs.slice(0, n);
   const out = { ...d, texts: pick(d.texts), labels: pick(d.labels), ids: pick(d.ids), pairs: d.pairs && pick(d.pairs) };

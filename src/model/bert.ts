@@ -30,6 +30,12 @@ export type { BertConfig } from './config.js';
 interface Ctx {
   training: boolean;
   seed: () => number | undefined;
+  /** Keep each layer's attention probabilities (HF output_attentions=True). */
+  outputAttentions?: boolean;
+  /** The attention probabilities of the layer that ran last, when outputAttentions is set. */
+  attention?: tf.Tensor4D;
+  /** Word embeddings [b, t, h] to use instead of looking the input ids up (HF inputs_embeds). */
+  inputsEmbeds?: tf.Tensor3D;
 }
 
 function activation(name: string): (x: tf.Tensor) => tf.Tensor {
@@ -126,7 +132,7 @@ export class BertEmbeddings {
   }
   forward(inputIds: tf.Tensor2D, tokenTypeIds: tf.Tensor2D, ctx: Ctx): tf.Tensor {
     const [, seq] = inputIds.shape;
-    const words = embedding(this.p.get(this.word) as tf.Tensor2D, inputIds, this.cfg.pad_token_id);
+    const words = ctx.inputsEmbeds ?? embedding(this.p.get(this.word) as tf.Tensor2D, inputIds, this.cfg.pad_token_id);
     const types = embedding(this.p.get(this.tokenType) as tf.Tensor2D, tokenTypeIds);
     const positions = tf.slice(this.p.get(this.position), [0, 0], [seq, this.cfg.hidden_size]);
     const x = this.norm.forward(tf.add(tf.add(words, types), positions));
@@ -165,6 +171,8 @@ export class BertSelfAttention {
     const v = split(this.value.forward(x), [0, 2, 1, 3], [b * nh, t, dh]);
     let probs = attentionProbs(view(bmm(q, kT), [b, nh, t, t]), additiveMask, Math.sqrt(dh));
     probs = dropout(probs, this.cfg.attention_probs_dropout_prob, ctx.training, ctx.seed());
+    // After dropout, as transformers returns them (the same as before it when not training).
+    if (ctx.outputAttentions) ctx.attention = probs as tf.Tensor4D;
     const context = bmm(view(probs, [b * nh, t, t]) as tf.Tensor3D, v);
     return view(tf.transpose(view(context, [b, nh, t, dh]), [0, 2, 1, 3]), [b, t, h]);
   }
@@ -236,6 +244,19 @@ export class BertPooler {
 export interface BertOutput {
   lastHiddenState: tf.Tensor3D;
   poolerOutput: tf.Tensor2D;
+  /** With `outputAttentions`: per layer, the attention probabilities [batch, heads, query, key]. */
+  attentions?: tf.Tensor4D[];
+}
+
+/** What a forward pass returns besides the hidden states. */
+export interface ForwardOptions {
+  /** Also return every layer's attention probabilities, as transformers' output_attentions=True. */
+  outputAttentions?: boolean;
+  /**
+   * Word embeddings [b, t, h] in place of the lookup of the input ids (transformers' inputs_embeds;
+   * position and segment embeddings are still added): gradients with respect to the input.
+   */
+  inputsEmbeds?: tf.Tensor3D;
 }
 
 /** Embeddings + encoder + pooler. `prefix` is '' for a bare BertModel and 'bert.' under a head. */
@@ -264,11 +285,20 @@ export class Bert {
     const additive = tf.reshape(tf.mul(tf.sub(1, tf.cast(mask, 'float32')), -3.4028234663852886e38), [b, 1, 1, t]);
     let x = this.embeddings.forward(inputIds, types, ctx);
     // One scope per layer: what a layer makes and the backward pass does not keep is freed at once.
+    const attentions: tf.Tensor4D[] = [];
     for (const layer of this.layers) {
       const input = x;
-      x = tf.tidy(() => layer.forward(input, additive, ctx));
+      const [y, probs] = tf.tidy(() => {
+        const out = layer.forward(input, additive, ctx);
+        return ctx.outputAttentions ? [out, ctx.attention!] : [out];
+      });
+      ctx.attention = undefined;
+      x = y;
+      if (probs) attentions.push(probs as tf.Tensor4D);
     }
-    return { lastHiddenState: x as tf.Tensor3D, poolerOutput: this.pooler.forward(x) };
+    const out: BertOutput = { lastHiddenState: x as tf.Tensor3D, poolerOutput: this.pooler.forward(x) };
+    if (ctx.outputAttentions) out.attentions = attentions;
+    return out;
   }
 }
 
@@ -287,8 +317,10 @@ abstract class BertTask extends PreTrainedModel {
     this.ctx = { training: false, seed: () => (this.ctx.training ? this.dropoutSeed++ : undefined) };
   }
 
-  protected context(training: boolean): Ctx {
+  protected context(training: boolean, opts: ForwardOptions = {}): Ctx {
     this.ctx.training = training;
+    this.ctx.outputAttentions = opts.outputAttentions ?? false;
+    this.ctx.inputsEmbeds = opts.inputsEmbeds;
     return this.ctx;
   }
   /** Makes dropout masks reproducible from here on. */
@@ -315,8 +347,9 @@ export class BertModel extends BertTask {
     const c = await openCheckpoint(nameOrDir, opts);
     return loadInto(new BertModel(c.config), c, opts, nameOrDir);
   }
-  forward(inputs: BertInputs, training = false): BertOutput {
-    return this.bert.forward(inputs, this.context(training));
+  /** Hidden states [b, t, h] and pooled [CLS] [b, h]; `opts.outputAttentions` adds each layer's attention. */
+  forward(inputs: BertInputs, training = false, opts: ForwardOptions = {}): BertOutput {
+    return this.bert.forward(inputs, this.context(training, opts));
   }
 }
 
@@ -370,8 +403,13 @@ export class BertForSequenceClassification extends BertTask {
     const c = await openCheckpoint(nameOrDir, opts);
     return loadInto(new BertForSequenceClassification(c.config, opts.labels), c, opts, nameOrDir);
   }
-  forward(inputs: BertInputs, training = false): BertOutput & { logits: tf.Tensor2D } {
-    const ctx = this.context(training);
+  /**
+   * Logits [b, labels] with the backbone's outputs.
+   *
+   * Example: `const { logits, attentions } = model.forward(inputs, false, { outputAttentions: true });`
+   */
+  forward(inputs: BertInputs, training = false, opts: ForwardOptions = {}): BertOutput & { logits: tf.Tensor2D } {
+    const ctx = this.context(training, opts);
     const out = this.bert.forward(inputs, ctx);
     const rate = this.config.classifier_dropout ?? this.config.hidden_dropout_prob;
     const logits = this.classifier.forward(dropout(out.poolerOutput, rate, training, ctx.seed())) as tf.Tensor2D;

@@ -90,8 +90,21 @@ function normaliseNames(weights: Map<string, TensorData>, prefix: string): Map<s
 const shapeStr = (s: number[]) => `[${s.join(', ')}]`;
 
 let initCounter = 0;
-// tfjs variable names are global to the process: each model's get a number of their own.
 let modelCounter = 0;
+
+/**
+ * A tag no registered tfjs variable carries yet. tfjs variable names are global to the process and
+ * outlive the module (a notebook that loads the library again starts its counters at 0 while the
+ * engine still holds the first model's variables), so the tag is checked against the engine.
+ */
+function freshTag(names: Iterable<string>): number {
+  const registered = tf.engine().registeredVariables;
+  const list = [...names];
+  for (;;) {
+    const tag = modelCounter++;
+    if (!list.some((n) => `${n}#${tag}` in registered)) return tag;
+  }
+}
 
 /** Parameters, loading and saving; the layers come from the subclass (see bert.ts). */
 export abstract class PreTrainedModel {
@@ -131,7 +144,7 @@ export abstract class PreTrainedModel {
         );
       }
     }
-    const tag = modelCounter++;
+    const tag = freshTag(this.p.specs.keys());
     tf.tidy(() => {
       let i = 0;
       for (const [name, spec] of this.p.specs) {

@@ -197,6 +197,17 @@ const LAB_PUNCT_RE = new RegExp(`[${LAB_PUNCTUATION.replace(/[\\\]\[^-]/g, '\\$&
 const EMOJI_RE =
   /[\u{1F600}-\u{1F64F}\u{1F300}-\u{1F5FF}\u{1F680}-\u{1F6FF}\u{1F1E0}-\u{1F1FF}\u{2702}-\u{27B0}\u{24C2}-\u{1F251}]+/gu;
 
+/** The lab's clean_text rules in the order 'lab' applies them, as a notebook lists them. */
+export const LAB_CLEAN_RULES: readonly string[] = [
+  'lower-case the text',
+  'replace every run of characters other than a-z and ?.!,¿ by a space (digits, symbols, emoji go here)',
+  "remove URLs: 'http' followed by non-spaces (after the step above only 'https...' still matches)",
+  'remove HTML tags <...>',
+  `delete the punctuation ${LAB_PUNCTUATION}`,
+  `drop NLTK's ${STOP_WORDS.size} English stop words (words split on white space)`,
+  "remove emoji (the lab's emoji_pattern; nothing is left for it after step 2)",
+];
+
 /** The notebook's clean_text, step by step in its own order. */
 function labClean(text: string): string {
   let t = text.toLowerCase();

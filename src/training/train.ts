@@ -134,6 +134,26 @@ export function batchTensors(
 }
 
 /**
+ * The forward pass and loss of rows `idx` (PyTorch's `outputs = model(**batch); loss = outputs.loss`):
+ * a scalar, the mean cross-entropy over the batch. Call it inside `backward` (step.ts) for gradients.
+ *
+ * Example: `const g = backward(model, () => batchLoss(model, prep.train, [0, 1, 2, 3]));`
+ */
+export function batchLoss(
+  model: BertForSequenceClassification,
+  data: LabelledBatchData,
+  idx: number[],
+  dropout = true,
+  padding: Padding = 'max_length',
+): tf.Scalar {
+  const labels = tf.tensor1d(
+    idx.map((i) => data.labels[i]),
+    'int32',
+  );
+  return model.loss(batchTensors(data, idx, padding), labels, dropout);
+}
+
+/**
  * One optimizer step on one batch: forward, backward, clip, AdamW (see step.ts). Every tensor it
  * makes is disposed, so tf.memory().numTensors is the same before and after.
  *
@@ -148,18 +168,7 @@ export function trainStep(
   dropout = true,
   padding: Padding = 'max_length',
 ): { loss: number; gradNorm: number } {
-  return optimizerStep(
-    model,
-    opt,
-    () => {
-      const labels = tf.tensor1d(
-        idx.map((i) => data.labels[i]),
-        'int32',
-      );
-      return model.loss(batchTensors(data, idx, padding), labels, dropout);
-    },
-    { clip },
-  );
+  return optimizerStep(model, opt, () => batchLoss(model, data, idx, dropout, padding), { clip });
 }
 
 /**

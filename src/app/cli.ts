@@ -382,8 +382,9 @@ async function cmdTrain(args: string[], main = false) {
   const out = main ? (v.out ?? 'runs/lab') : need(v.out, 'out');
   const data = main ? await defaultData(v.data) : { source: need(v.data, 'data'), test: undefined, why: '' };
   if (main) log(`Data: ${data.why}`);
-  // A dry run writes nothing, so it may look at data whatever --out holds.
-  if (!v['dry-run']) await checkOutDir(out, { overwrite: (v.overwrite as boolean) || (v.resume as boolean) });
+  // A dry run writes nothing: it may look at the data whatever --out already holds, but a bad --out
+  // (a file, not writable) is still reported.
+  await checkOutDir(out, { overwrite: (v.overwrite as boolean) || (v.resume as boolean) || (v['dry-run'] as boolean) });
   // The tokenizer decides the encoding, so it is loaded before the data.
   const model = main ? await defaultModel(v.model, diagnostics.info) : { dir: await resolveModelOption(v), why: '' };
   if (main) log(`Model: ${model.dir} (${model.why})`);

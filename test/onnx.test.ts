@@ -214,7 +214,7 @@ test(
     const model = await BertForSequenceClassification.fromPretrained(clsDir, quiet);
     await assert.rejects(
       exportOnnx(model, path.join(work, 'x'), { tokenizer: BUNDLED_MODEL }),
-      /8192 tokens but the model's config.json has vocab_size 512/,
+      /\d+ tokens but the model's config.json has vocab_size 512/,
     );
     const out = path.join(work, 'keep');
     await mkdir(out);

@@ -7,18 +7,8 @@ import { existsSync, readFileSync } from 'node:fs';
 import { cp, mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
-import { needsShared, repoRoot, shared } from './shared.js';
+import { needsShared, repoRoot, shared, cli } from './shared.js';
 import { readSafetensors, writeSafetensors } from '../src/io/safetensors.js';
-
-function cli(...args: string[]): { code: number | null; stdout: string; stderr: string } {
-  const r = spawnSync(process.execPath, ['--import', 'tsx', path.join(repoRoot, 'src/app/cli.ts'), ...args], {
-    cwd: repoRoot,
-    encoding: 'utf8',
-    env: { ...process.env, HF_HUB_OFFLINE: '1' },
-    maxBuffer: 64 << 20,
-  });
-  return { code: r.status, stdout: r.stdout, stderr: r.stderr };
-}
 
 const bertBase = shared('models/bert-base-uncased');
 const tweets = shared('data/disaster-tweets/train.csv');

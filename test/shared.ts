@@ -1,5 +1,6 @@
 // Locates ../shared (read-only fixtures beside the checkout). Under CI its absence is a failure,
 // elsewhere the tests that need it are skipped with a reason.
+import { spawnSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import path from 'node:path';
@@ -66,4 +67,15 @@ export function expectError(
     assert.match(e.message, pattern);
     return true;
   });
+}
+
+/** Runs `bert-lab ARGS` from the checkout, offline (HF_HUB_OFFLINE), and returns its exit code and output. */
+export function cli(...args: string[]): { code: number | null; stdout: string; stderr: string } {
+  const r = spawnSync(process.execPath, ['--import', 'tsx', path.join(repoRoot, 'src/app/cli.ts'), ...args], {
+    cwd: repoRoot,
+    encoding: 'utf8',
+    env: { ...process.env, HF_HUB_OFFLINE: '1' },
+    maxBuffer: 64 << 20,
+  });
+  return { code: r.status, stdout: r.stdout, stderr: r.stderr };
 }

@@ -229,6 +229,8 @@ function torch(
       String(o.warmup),
       '--seed',
       String(o.seed),
+      // BERT_LAB_NATIVE_THREADS gives both sides the same thread count (e.g. a run pinned to one core).
+      ...(process.env.BERT_LAB_NATIVE_THREADS ? ['--threads', process.env.BERT_LAB_NATIVE_THREADS] : []),
     ],
     { encoding: 'utf8', maxBuffer: 64 << 20 },
   );

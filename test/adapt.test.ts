@@ -2,7 +2,7 @@
 // that resumes after a hard kill.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn, spawnSync } from 'node:child_process';
+import { spawnSync } from 'node:child_process';
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import os from 'node:os';
@@ -14,7 +14,7 @@ import { BertTokenizer } from '../src/text/tokenizer.js';
 import { buildSingleSegmentExamples, maskTokens, IGNORE_INDEX, type SpecialIds } from '../src/data/pretrain-data.js';
 import { passExamples, dedupe, PRETRAIN_DEFAULTS } from '../src/training/pretrain.js';
 import { rng } from '../src/nn/random.js';
-import { needsShared, repoRoot, shared } from './shared.js';
+import { killWhen, needsShared, repoRoot, shared } from './shared.js';
 
 const SPECIAL: SpecialIds = { pad: 0, cls: 1, sep: 2, mask: 3, vocabSize: 1000 };
 
@@ -144,14 +144,9 @@ test(
         '--backend',
         'wasm',
       ];
-      const child = spawn(process.execPath, args, { cwd: dir, stdio: 'ignore' });
       const state = path.join(out, 'checkpoint', 'state.json');
-      const t0 = Date.now();
-      while (!(existsSync(state) && JSON.parse(readFileSync(state, 'utf8')).step >= 3) && Date.now() - t0 < 600_000)
-        await new Promise((r) => setTimeout(r, 100));
-      child.kill('SIGKILL');
-      await new Promise((r) => child.once('exit', r));
-      const killedAt = JSON.parse(readFileSync(state, 'utf8')).step as number;
+      const killedAt = (await killWhen(args, state, (s) => (s.step as number) >= 3, { cwd: dir, timeoutMs: 600_000 }))
+        .step as number;
       assert.ok(killedAt >= 3 && killedAt < 12, `killed at step ${killedAt}`);
       const r = spawnSync(process.execPath, args, { cwd: dir, encoding: 'utf8' });
       assert.equal(r.status, 0, r.stderr);

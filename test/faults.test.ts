@@ -3,39 +3,40 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn, spawnSync } from 'node:child_process';
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync, readFileSync, readdirSync } from 'node:fs';
+import { createHash } from 'node:crypto';
 import { cp, mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
-import { needsShared, repoRoot, shared, cli } from './shared.js';
+import { needsShared, repoRoot, shared, cli, cliAsync, killWhen } from './shared.js';
 import { readSafetensors, writeSafetensors } from '../src/io/safetensors.js';
 
 const bertBase = shared('models/bert-base-uncased');
 const tweets = shared('data/disaster-tweets/train.csv');
 /** A tiny random-init BERT on a few hundred tweets: seconds per run. */
-const tinyRun = (out: string, ...extra: string[]) =>
-  cli(
-    'train',
-    '--data',
-    tweets,
-    '--model',
-    bertBase,
-    '--random-init',
-    'tiny',
-    '--limit',
-    '300',
-    '--epochs',
-    '1',
-    '--lr',
-    '5e-4',
-    '--batch-size',
-    '32',
-    '--out',
-    out,
-    '--backend',
-    'wasm',
-    ...extra,
-  );
+const tinyArgs = (out: string, ...extra: string[]) => [
+  'train',
+  '--data',
+  tweets,
+  '--model',
+  bertBase,
+  '--random-init',
+  'tiny',
+  '--limit',
+  '300',
+  '--epochs',
+  '1',
+  '--lr',
+  '5e-4',
+  '--batch-size',
+  '32',
+  '--out',
+  out,
+  '--backend',
+  'wasm',
+  ...extra,
+];
+const tinyRun = (out: string, ...extra: string[]) => cli(...tinyArgs(out, ...extra));
 const readJson = (f: string) => JSON.parse(readFileSync(f, 'utf8'));
 
 async function withDir(fn: (dir: string) => Promise<void>) {
@@ -89,10 +90,28 @@ test(
       assert.equal(high.code, 1);
       assert.match(
         high.stderr,
-        /training diverged: the mean loss of the last \d+ steps is .* above 3 x ln\(2\) = 2\.08/,
+        /training diverged at epoch 1, step \d+: the mean loss of the last \d+ steps is .* above 3 x ln\(2\) = 0\.69 = 2\.08/,
       );
       assert.match(high.stderr, /--lr 1000 too high/);
       assert.ok(!existsSync(path.join(dir, 'high', 'best')), 'a diverged model is not saved as the best');
+
+      // Rising sharply: a model that had learned (mean loss 0.2) and now does worse than guessing.
+      const { DivergenceWatch } = await import('../src/training/train.js');
+      const watch = new DivergenceWatch(2);
+      const feed = (losses: number[]) => losses.map((l, i) => watch.push(l, 100, i + 1)).find((w) => w);
+      assert.equal(feed([...Array(30).fill(0.2), ...Array(10).fill(0.6)]), undefined, 'below ln 2: not divergence');
+      assert.match(
+        feed(Array(10).fill(1.2)) ?? '',
+        /the mean loss of the last 10 steps rose from 0\.2000 to 0\.72000, above an untrained model's ln\(2\) = 0\.69/,
+      );
+      // One hard batch in a window is not divergence; a model that never learned is judged by the 3 x ln 2 rule only.
+      const fresh = new DivergenceWatch(2);
+      assert.equal(
+        [0.7, 0.7, 0.7, 5, 0.7, 0.7, 0.7, 0.7, 0.7, 0.7, 1.5, 1.5]
+          .map((l, i) => fresh.push(l, 100, i + 1))
+          .find((w) => w),
+        undefined,
+      );
 
       const eps = tinyRun(path.join(dir, 'eps'), '--eps', '0');
       assert.equal(eps.code, 1);
@@ -161,6 +180,20 @@ test('case 3: eval, predict and forward refuse untrained, non-finite or mismatch
         w.delete('classifier.bias');
       },
     });
+    // A huge vocab_size beside a missing embedding: refused from the sizes, before any allocation.
+    const huge = await parityCopy(dir, 'huge-vocab', {
+      config: { vocab_size: 100_000_000 },
+      weights: (w) => {
+        w.delete('bert.embeddings.word_embeddings.weight');
+      },
+    });
+    const hv = cli('forward', '--model', huge, '--inputs', inputs, '--allow-untrained');
+    assert.equal(hv.code, 1, hv.stderr);
+    assert.match(
+      hv.stderr,
+      /huge-vocab\/config\.json: its sizes \(vocab_size, hidden_size\) make "bert\.embeddings\.word_embeddings\.weight" \[100000000, 32\], 3,200,000,000 numbers.*more than one array holds; the checkpoint does not hold it/,
+    );
+
     const h = cli('forward', '--model', headless, '--inputs', inputs);
     assert.equal(h.code, 1);
     assert.match(h.stderr, /no trained weights for classifier\.weight, classifier\.bias.*--allow-untrained/);
@@ -319,17 +352,6 @@ const pretrainArgs = (out: string, ...extra: string[]) => [
   ...extra,
 ];
 
-/** Starts `args`, kills it with SIGKILL once OUT/checkpoint/state.json is past step `atLeast`. */
-async function killAfterCheckpoint(args: string[], state: string, atLeast: number): Promise<number> {
-  const child = spawn(process.execPath, args, { cwd: repoRoot, stdio: 'ignore' });
-  const t0 = Date.now();
-  const step = () => (existsSync(state) ? (JSON.parse(readFileSync(state, 'utf8')).step as number) : 0);
-  while (step() < atLeast && Date.now() - t0 < 240_000) await new Promise((r) => setTimeout(r, 100));
-  child.kill('SIGKILL');
-  await new Promise((r) => child.once('exit', r));
-  return step();
-}
-
 const lossColumn = (out: string) =>
   readFileSync(path.join(out, 'loss.csv'), 'utf8')
     .trim()
@@ -345,7 +367,7 @@ test('case 6: a killed pre-training run resumes exactly (dropout masks too); a d
 
     const cut = path.join(dir, 'cut');
     const state = path.join(cut, 'checkpoint', 'state.json');
-    const killedAt = await killAfterCheckpoint(pretrainArgs(cut), state, 3);
+    const killedAt = (await killWhen(pretrainArgs(cut), state, (s) => (s.step as number) >= 3)).step as number;
     assert.ok(killedAt >= 3 && killedAt < 12, `killed at step ${killedAt}`);
     const b = spawnSync(process.execPath, pretrainArgs(cut), { cwd: repoRoot, encoding: 'utf8' });
     assert.equal(b.status, 0, b.stderr);
@@ -406,12 +428,7 @@ test('case 7: train --resume after kill -9 gives the uninterrupted run bit for b
 
     const cut = path.join(dir, 'cut');
     const state = path.join(cut, 'checkpoint', 'state.json');
-    const child = spawn(process.execPath, run(cut), { cwd: repoRoot, stdio: 'ignore' });
-    const t0 = Date.now();
-    while (!existsSync(state) && Date.now() - t0 < 240_000) await new Promise((r) => setTimeout(r, 50));
-    child.kill('SIGKILL');
-    await new Promise((r) => child.once('exit', r));
-    const killedAfter = JSON.parse(readFileSync(state, 'utf8')).epoch as number;
+    const killedAfter = (await killWhen(run(cut), state, () => true)).epoch as number;
     assert.ok(killedAfter >= 1 && killedAfter < 3, `killed after epoch ${killedAfter}`);
 
     const refused = spawnSync(process.execPath, run(cut), { cwd: repoRoot, encoding: 'utf8' });
@@ -486,3 +503,104 @@ test('case 5: one run per --out (the second names the holder); an interrupted sw
     const { readdirSync } = await import('node:fs');
     assert.deepEqual(readdirSync(out).sort(), [`.report.json.tmp-${process.pid}-ee55`, 'best', 'checkpoint']);
   }));
+
+/** Runs `fn` with a tmpfs of `size` mounted at a fresh folder; skips (with why) where mounting is not allowed. */
+async function withTmpfs(
+  t: { skip: (why: string) => void },
+  size: string,
+  fn: (mnt: string) => Promise<void>,
+): Promise<void> {
+  const mnt = await mkdtemp(path.join(os.tmpdir(), 'bert-tmpfs-'));
+  const m = spawnSync('mount', ['-t', 'tmpfs', '-o', `size=${size}`, 'tmpfs', mnt], { encoding: 'utf8' });
+  if (m.status !== 0) {
+    await rm(mnt, { recursive: true, force: true });
+    t.skip(`cannot mount a tmpfs here (needs root): ${(m.stderr || String(m.error)).trim()}`);
+    return;
+  }
+  try {
+    await fn(mnt);
+  } finally {
+    spawnSync('umount', [mnt]);
+    await rm(mnt, { recursive: true, force: true });
+  }
+}
+
+const hidden = (dir: string) => readdirSync(dir).filter((f) => f.startsWith('.'));
+const sha = (f: string) => createHash('sha256').update(readFileSync(f)).digest('hex');
+
+test(
+  'case 8: a full disk or a read-only --out is named and keeps the previous best/; two runs at once',
+  needsShared,
+  (t) =>
+    withTmpfs(t, '100m', async (mnt) => {
+      const out = path.join(mnt, 'run');
+      const first = tinyRun(out);
+      assert.equal(first.code, 0, first.stderr);
+      const before = sha(path.join(out, 'best', 'model.safetensors'));
+      const report = readFileSync(path.join(out, 'report.json'), 'utf8');
+      // Leave about 1 MB: the run's lock and stats fit, its checkpoint (weights and moments) does not.
+      const free = Number(spawnSync('df', ['--output=avail', '-B1', mnt], { encoding: 'utf8' }).stdout.split('\n')[1]);
+      await writeFile(path.join(mnt, 'filler'), Buffer.alloc(Math.max(0, free - (1 << 20))));
+      const full = tinyRun(out, '--overwrite', '--seed', '7');
+      assert.equal(full.code, 1, full.stderr);
+      assert.match(
+        full.stderr,
+        /run\/(checkpoint|best) cannot be written: no space left on the device \(ENOSPC\); the previous folder there, if any, is kept whole/,
+      );
+      assert.equal(sha(path.join(out, 'best', 'model.safetensors')), before, 'best/ is unchanged');
+      assert.equal(readFileSync(path.join(out, 'report.json'), 'utf8'), report, 'report.json still describes best/');
+      assert.deepEqual(hidden(out), [], 'no temporary or lock is left behind');
+
+      await rm(path.join(mnt, 'filler'));
+      spawnSync('mount', ['-o', 'remount,ro', mnt]);
+      const ro = tinyRun(out, '--overwrite');
+      assert.equal(ro.code, 1, ro.stderr);
+      assert.match(ro.stderr, /--out .*run cannot be written \(.*EROFS\): pass a folder you can write to/);
+      assert.doesNotMatch(ro.stdout, /Epoch 1/);
+      spawnSync('mount', ['-o', 'remount,rw', mnt]);
+
+      // Two runs into one --out at once: one trains, the other stops at once and names the holder.
+      const both = await Promise.all([
+        cliAsync(...tinyArgs(out, '--overwrite')),
+        cliAsync(...tinyArgs(out, '--overwrite')),
+      ]);
+      assert.deepEqual(both.map((r) => r.code).sort(), [0, 1], both.map((r) => r.stderr).join('\n'));
+      assert.match(both.find((r) => r.code === 1)!.stderr, /in use by process \d+ \(bert-lab train, started /);
+      assert.deepEqual(hidden(out), []);
+    }),
+);
+
+test(
+  'case 9: a seeded run uses a fixed BLAS thread count, so a busy machine gives the same weights',
+  needsShared,
+  (t) =>
+    withDir(async (dir) => {
+      const cores = os.availableParallelism();
+      // The default is what is tested, not a count given by the caller's environment.
+      const given = process.env.BERT_LAB_NATIVE_THREADS;
+      delete process.env.BERT_LAB_NATIVE_THREADS;
+      t.after(() => {
+        if (given !== undefined) process.env.BERT_LAB_NATIVE_THREADS = given;
+      });
+      const quiet = tinyRun(path.join(dir, 'quiet'));
+      assert.equal(quiet.code, 0, quiet.stderr);
+      // Every core busy: a count that followed the load would drop to 1 thread and sum in another order.
+      const burners = Array.from({ length: cores }, () =>
+        spawn(process.execPath, ['-e', 'for (;;) {}'], { stdio: 'ignore' }),
+      );
+      try {
+        await new Promise((r) => setTimeout(r, 1500));
+        const busy = await cliAsync(...tinyArgs(path.join(dir, 'busy')));
+        assert.equal(busy.code, 0, busy.stderr);
+        if (/native kernels/.test(busy.stderr))
+          assert.match(busy.stderr, new RegExp(`${cores} threads? \\(BERT_LAB_NATIVE_THREADS\\)`));
+      } finally {
+        for (const b of burners) b.kill('SIGKILL');
+      }
+      assert.equal(
+        sha(path.join(dir, 'busy', 'best', 'model.safetensors')),
+        sha(path.join(dir, 'quiet', 'best', 'model.safetensors')),
+        'the same seed gives the same weights on a busy machine',
+      );
+    }),
+);

@@ -1,7 +1,7 @@
 // Pre-training: the loss against a hand computation, and a killed run that resumes cleanly.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn, spawnSync } from 'node:child_process';
+import { spawnSync } from 'node:child_process';
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import os from 'node:os';
@@ -11,7 +11,7 @@ import { initBackend } from '../src/backend/init.js';
 import { BertForPreTraining } from '../src/model/bert.js';
 import { presetConfig } from '../src/model/presets.js';
 import { epochBatch } from '../src/training/pretrain.js';
-import { repoRoot } from './shared.js';
+import { killWhen, repoRoot } from './shared.js';
 
 test('the pre-training loss is MLM cross-entropy over labelled positions plus NSP cross-entropy', async () => {
   await initBackend();
@@ -93,15 +93,8 @@ test('a killed pre-training run resumes from its last checkpoint and finishes', 
   const args = ['--import', 'tsx', path.join(repoRoot, 'src/app/cli.ts'), 'pretrain', '--out', out, ...tinyRun];
   try {
     // Start, wait for a checkpoint past step 3, kill it hard.
-    const child = spawn(process.execPath, args, { cwd: repoRoot, stdio: 'ignore' });
     const state = path.join(out, 'checkpoint', 'state.json');
-    const t0 = Date.now();
-    while (!(existsSync(state) && JSON.parse(readFileSync(state, 'utf8')).step >= 3) && Date.now() - t0 < 240_000) {
-      await new Promise((r) => setTimeout(r, 200));
-    }
-    child.kill('SIGKILL');
-    await new Promise((r) => child.once('exit', r));
-    const killedAt = JSON.parse(readFileSync(state, 'utf8')).step as number;
+    const killedAt = (await killWhen(args, state, (s) => (s.step as number) >= 3)).step as number;
     assert.ok(killedAt >= 3 && killedAt < 12, `killed at step ${killedAt}`);
     // Restart: it must continue, not start over, and finish with a usable model.
     const r = spawnSync(process.execPath, args, { cwd: repoRoot, encoding: 'utf8' });

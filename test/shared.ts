@@ -1,7 +1,7 @@
 // Locates ../shared (read-only fixtures beside the checkout). Under CI its absence is a failure,
 // elsewhere the tests that need it are skipped with a reason.
-import { spawnSync } from 'node:child_process';
-import { existsSync } from 'node:fs';
+import { spawn, spawnSync } from 'node:child_process';
+import { existsSync, readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import path from 'node:path';
 import assert from 'node:assert/strict';
@@ -69,13 +69,52 @@ export function expectError(
   });
 }
 
+const cliArgs = (args: string[]) => ['--import', 'tsx', path.join(repoRoot, 'src/app/cli.ts'), ...args];
+const cliEnv = () => ({ ...process.env, HF_HUB_OFFLINE: '1' });
+
 /** Runs `bert-lab ARGS` from the checkout, offline (HF_HUB_OFFLINE), and returns its exit code and output. */
 export function cli(...args: string[]): { code: number | null; stdout: string; stderr: string } {
-  const r = spawnSync(process.execPath, ['--import', 'tsx', path.join(repoRoot, 'src/app/cli.ts'), ...args], {
+  const r = spawnSync(process.execPath, cliArgs(args), {
     cwd: repoRoot,
     encoding: 'utf8',
-    env: { ...process.env, HF_HUB_OFFLINE: '1' },
+    env: cliEnv(),
     maxBuffer: 64 << 20,
   });
   return { code: r.status, stdout: r.stdout, stderr: r.stderr };
+}
+
+/** `cli`, without blocking: several runs at once. */
+export function cliAsync(...args: string[]): Promise<{ code: number | null; stdout: string; stderr: string }> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, cliArgs(args), { cwd: repoRoot, env: cliEnv() });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (d) => (stdout += d));
+    child.stderr.on('data', (d) => (stderr += d));
+    child.on('error', reject);
+    child.on('close', (code) => resolve({ code, stdout, stderr }));
+  });
+}
+
+/**
+ * Starts `node ARGS` in `cwd`, waits until the JSON file `state` satisfies `ready` (a checkpoint was
+ * written), kills the process with SIGKILL and returns the state the run left.
+ */
+export async function killWhen(
+  args: string[],
+  state: string,
+  ready: (s: Record<string, unknown>) => boolean,
+  opts: { cwd?: string; timeoutMs?: number } = {},
+): Promise<Record<string, unknown>> {
+  const child = spawn(process.execPath, args, { cwd: opts.cwd ?? repoRoot, stdio: 'ignore' });
+  const read = () =>
+    existsSync(state) ? (JSON.parse(readFileSync(state, 'utf8')) as Record<string, unknown>) : undefined;
+  const t0 = Date.now();
+  for (let s = read(); !(s && ready(s)) && Date.now() - t0 < (opts.timeoutMs ?? 240_000); s = read())
+    await new Promise((r) => setTimeout(r, 50));
+  child.kill('SIGKILL');
+  await new Promise((r) => child.once('exit', r));
+  const last = read();
+  assert.ok(last, `${state} was never written before the kill`);
+  return last;
 }

@@ -69,12 +69,16 @@ function stateDictPickle(
   return cat(...parts);
 }
 
-/** A zip of stored (or deflated) entries, enough for the reader (CRCs are not checked). */
-function zip(entries: [string, Uint8Array, boolean?][]): Uint8Array {
+/**
+ * A zip of stored (or deflated) entries, enough for the reader (CRCs are not checked). An entry's
+ * fourth field, when given, is the uncompressed size its directory record declares through a zip64
+ * extra field (as torch writes for entries past 4 GB).
+ */
+function zip(entries: [string, Uint8Array, boolean?, bigint?][]): Uint8Array {
   const locals: Uint8Array[] = [];
   const central: Uint8Array[] = [];
   let offset = 0;
-  for (const [name, data, deflate] of entries) {
+  for (const [name, data, deflate, size64] of entries) {
     const body = deflate ? new Uint8Array(deflateRawSync(data)) : data;
     const method = deflate ? 8 : 0;
     const common = cat(
@@ -90,7 +94,19 @@ function zip(entries: [string, Uint8Array, boolean?][]): Uint8Array {
       u16(0),
     );
     const local = cat(u32(0x04034b50), common, name, body);
-    central.push(cat(u32(0x02014b50), u16(20), common, u16(0), u16(0), u16(0), u32(0), u32(offset), name));
+    if (size64 === undefined)
+      central.push(cat(u32(0x02014b50), u16(20), common, u16(0), u16(0), u16(0), u32(0), u32(offset), name));
+    else {
+      const extra = new Uint8Array(12);
+      const ev = new DataView(extra.buffer);
+      ev.setUint16(0, 1, true);
+      ev.setUint16(2, 8, true);
+      ev.setBigUint64(4, size64, true);
+      const c = cat(common);
+      new DataView(c.buffer).setUint32(18, 0xffffffff, true); // uncompressed size: in the zip64 field
+      new DataView(c.buffer).setUint16(24, extra.length, true);
+      central.push(cat(u32(0x02014b50), u16(20), c, u16(0), u16(0), u16(0), u32(0), u32(offset), name, extra));
+    }
     locals.push(local);
     offset += local.length;
   }
@@ -205,6 +221,35 @@ test('refuses code, and names the file and tensor when something is wrong', asyn
         ['a/data/0', new Uint8Array(64 << 20), true],
       ]),
       /zip entry a\/data\/0 holds 67108864 bytes, but its storage is 4 F32 elements \(16 bytes\)/,
+    );
+    // A zip64 size of 2^62 is refused from the directory, not tried as an allocation.
+    await check(
+      zip([['a/data.pkl', stateDictPickle([tensor]), false, 2n ** 62n]]),
+      /zip entry a\/data\.pkl declares about 2\^62\.0 bytes \(146 compressed\), more than one buffer holds .*: the file is corrupt or crafted/,
+    );
+    // A legacy stream whose state dict contains itself: named, not "Maximum call stack size exceeded".
+    const magic = [0x8a, 10, 0x6c, 0xfc, 0x9c, 0x46, 0xf9, 0x20, 0x6a, 0xa8, 0x50, 0x19];
+    await check(
+      cat(
+        [0x80, 2],
+        magic,
+        '.',
+        [0x80, 2],
+        'M',
+        u16(1001),
+        '.',
+        [0x80, 2],
+        '}.',
+        [0x80, 2],
+        '}',
+        [0x71, 0],
+        str('self'),
+        [0x68, 0],
+        's.',
+        [0x80, 2],
+        '].',
+      ),
+      /pickle: objects nested too deep or containing themselves: the file is corrupt or crafted/,
     );
   });
 });

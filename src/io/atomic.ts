@@ -15,6 +15,34 @@ function tempName(target: string, kind: string): string {
   );
 }
 
+/** Why a write failed, in words, for the errors a user can act on. */
+const WRITE_FAILURES: Record<string, string> = {
+  ENOSPC: 'no space left on the device',
+  EDQUOT: 'the disk quota is used up',
+  EROFS: 'the file system is read-only',
+  EACCES: 'permission denied',
+  EPERM: 'operation not permitted',
+};
+
+/** A write that failed for a reason the user can fix; `code` is the errno name, `cause` Node's error. */
+export class WriteError extends Error {
+  constructor(
+    message: string,
+    readonly code: string,
+    cause: unknown,
+  ) {
+    super(message, { cause });
+  }
+}
+
+/** `e` said in words with the output it concerns and what was kept, or `e` itself for other errors. */
+function explain(e: unknown, target: string, kept: string): unknown {
+  const cause = e instanceof WriteError ? e.cause : e;
+  const code = (cause as NodeJS.ErrnoException).code;
+  if (!code || !(code in WRITE_FAILURES)) return e;
+  return new WriteError(`${target} cannot be written: ${WRITE_FAILURES[code]} (${code}); ${kept}`, code, cause);
+}
+
 /**
  * Writes `file` atomically: `write` fills a new temporary file through its handle, which is then
  * flushed and renamed over `file`. On any error the temporary file is removed and `file` is as before.
@@ -38,7 +66,7 @@ export async function withAtomicFile(file: string, write: (fh: FileHandle) => Pr
   } catch (e) {
     await fh?.close().catch(() => undefined);
     await fs.rm(tmp, { force: true });
-    throw e;
+    throw explain(e, file, 'the file there, if any, is unchanged');
   }
 }
 
@@ -71,9 +99,9 @@ export async function replaceDir(dir: string, fill: (tmp: string) => Promise<voi
   await fs.mkdir(path.dirname(target), { recursive: true });
   const tmp = tempName(target, 'tmp');
   const old = tempName(target, 'old');
-  await fs.mkdir(tmp);
   let moved = false;
   try {
+    await fs.mkdir(tmp);
     await fill(tmp);
     try {
       await fs.rename(target, old);
@@ -95,7 +123,7 @@ export async function replaceDir(dir: string, fill: (tmp: string) => Promise<voi
         );
       }
     }
-    throw e;
+    throw explain(e, target, 'the previous folder there, if any, is kept whole');
   }
   if (moved) await fs.rm(old, { recursive: true, force: true });
 }

@@ -7,7 +7,7 @@
 // load because of such a buffer; pass `filter` to skip tensors that are not wanted at all.
 import { open } from 'node:fs/promises';
 import type { FileHandle } from 'node:fs/promises';
-import { withAtomicFile } from './atomic.js';
+import { withAtomicFile, WriteError } from './atomic.js';
 import { failWith, isRecord, where } from './validate.js';
 
 export type SafetensorsDtype = 'F32' | 'F16' | 'BF16';
@@ -484,7 +484,8 @@ export async function writeSafetensors(
       for (const name of names) await writeAll(fh, encodeTensor(tensors.get(name) as TensorData, dtype));
     });
   } catch (e) {
-    if (e instanceof WeightsError) throw e;
+    // A full disk or a read-only folder is said by withAtomicFile; the folder swap above it names its output.
+    if (e instanceof WeightsError || e instanceof WriteError) throw e;
     throw new WeightsError(`${where(file)}: cannot write: ${(e as Error).message}`);
   }
 }

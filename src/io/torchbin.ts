@@ -521,6 +521,8 @@ async function zipEntries(fh: FileHandle, size: number, file: string): Promise<M
     const extraLen = dv.getUint16(p + 30, true);
     const commentLen = dv.getUint16(p + 32, true);
     let localOffset = dv.getUint32(p + 42, true);
+    if (p + 46 + nameLen + extraLen + commentLen > dir.length)
+      fail(file, `zip directory entry ${i} runs past the end of the directory: the file is corrupt`);
     const name = new TextDecoder().decode(dir.subarray(p + 46, p + 46 + nameLen));
     // Zip64 extra field: the 64-bit values present are those whose 32-bit field is 0xffffffff, in order.
     let e = p + 46 + nameLen;
@@ -551,6 +553,9 @@ async function zipEntries(fh: FileHandle, size: number, file: string): Promise<M
   return entries;
 }
 
+/** A zip64 size as text: exact up to 2^53, beyond it the power of two (a double cannot say more). */
+const byteCount = (n: number) => (n <= Number.MAX_SAFE_INTEGER ? String(n) : `about 2^${Math.log2(n).toFixed(1)}`);
+
 async function zipRead(fh: FileHandle, entry: ZipEntry, fileSize: number, file: string): Promise<Uint8Array> {
   const local = new DataView((await readExactly(fh, 30, entry.localOffset, file, `zip entry ${entry.name}`)).buffer);
   if (local.getUint32(0, true) !== 0x04034b50) fail(file, `zip entry ${entry.name}: local header is corrupt`);
@@ -561,7 +566,7 @@ async function zipRead(fh: FileHandle, entry: ZipEntry, fileSize: number, file: 
   if (entry.size > MAX_ENTRY_BYTES || entry.compressedSize > MAX_ENTRY_BYTES)
     fail(
       file,
-      `zip entry ${entry.name} declares ${entry.size} bytes (${entry.compressedSize} compressed), more than one buffer holds (${MAX_ENTRY_BYTES}): the file is corrupt or crafted`,
+      `zip entry ${entry.name} declares ${byteCount(entry.size)} bytes (${byteCount(entry.compressedSize)} compressed), more than one buffer holds (${MAX_ENTRY_BYTES}): the file is corrupt or crafted`,
     );
   const raw = await readExactly(fh, entry.compressedSize, start, file, `zip entry ${entry.name}`);
   if (entry.method === 0) return raw;

@@ -3,6 +3,7 @@
 // Hugging Face's initialisation of weights a checkpoint lacks, and loading from and saving to a
 // model directory (config.json + model.safetensors).
 import * as tf from '@tensorflow/tfjs';
+import os from 'node:os';
 import path from 'node:path';
 import { readConfig, writeConfig, type BertConfig } from './config.js';
 import { writeSafetensors, type TensorData } from '../io/safetensors.js';
@@ -10,6 +11,7 @@ import { readModelWeights } from '../io/weights.js';
 import { resolveModel } from '../io/hub.js';
 import { replaceDir } from '../io/atomic.js';
 import { log as diagnostics } from '../io/log.js';
+import { WASM_HEAP_BYTES } from '../backend/wasm.js';
 
 export type Architecture = 'BertModel' | 'BertForSequenceClassification' | 'BertForPreTraining';
 
@@ -144,6 +146,7 @@ export abstract class PreTrainedModel {
         );
       }
     }
+    checkSizes(this.p.specs, weights, file);
     const tag = freshTag(this.p.specs.keys());
     tf.tidy(() => {
       let i = 0;
@@ -190,6 +193,37 @@ export abstract class PreTrainedModel {
   dispose(): void {
     this.p.dispose();
   }
+}
+
+/** The most numbers one typed array (and so one tensor) holds. */
+const MAX_ELEMENTS = 2 ** 31 - 1;
+
+/**
+ * Refuses, before anything is allocated, a config.json whose sizes make the model larger than
+ * this machine's memory (or a tensor larger than an array holds): a huge vocab_size beside a missing
+ * embedding would otherwise run for minutes, then fail inside the backend. Names the tensor, the
+ * config fields that set it, and how much of it the checkpoint holds.
+ */
+function checkSizes(specs: Map<string, ParamSpec>, weights: Map<string, TensorData>, file: string): void {
+  let total = 0;
+  let largest: [string, ParamSpec, number] | undefined;
+  for (const [name, spec] of specs) {
+    const n = spec.shape.reduce((a, b) => a * b, 1);
+    total += n;
+    if (!largest || n > largest[2]) largest = [name, spec, n];
+  }
+  const limit = Math.min(os.totalmem(), tf.getBackend() === 'wasm' ? WASM_HEAP_BYTES : Infinity);
+  if (!largest || (largest[2] <= MAX_ELEMENTS && total * 4 <= limit)) return;
+  const [name, spec, n] = largest;
+  const gb = (b: number) => `${(b / 2 ** 30).toFixed(1)} GB`;
+  const held = weights.has(name) ? 'the checkpoint holds it' : 'the checkpoint does not hold it (it would be random)';
+  throw new Error(
+    `${path.join(path.dirname(file), 'config.json')}: its sizes (${spec.from}) make "${name}" ${shapeStr(spec.shape)}, ` +
+      `${n.toLocaleString('en-US')} numbers, and the whole model ${gb(total * 4)}, more than ` +
+      `${n > MAX_ELEMENTS ? 'one array holds' : `this machine can hold (${gb(limit)})`}; ${held}: ` +
+      'config.json does not match the weights in ' +
+      path.basename(file),
+  );
 }
 
 function initTensor(spec: ParamSpec, cfg: BertConfig, seed: number): tf.Tensor {

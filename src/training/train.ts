@@ -178,6 +178,49 @@ export function trainStep(
 export const DIVERGENCE_FACTOR = 3;
 export const DIVERGENCE_WINDOW = 10;
 
+/**
+ * Watches the training loss, judged on the mean of a window of steps (or a whole short epoch) so one
+ * hard batch is not taken for divergence. Training has diverged when that mean is far above an
+ * untrained model's loss ln(classes) (DIVERGENCE_FACTOR times), or when it rose sharply: the model had
+ * learned (its lowest mean below half of ln(classes)) and now does worse than guessing (above
+ * ln(classes)), which a too-high learning rate does once warm-up ends, long before the loss explodes.
+ *
+ * Example: `const watch = new DivergenceWatch(2); const why = watch.push(loss, steps); if (why) throw new Error(why)`
+ */
+export class DivergenceWatch {
+  private recent: number[] = [];
+  private lowest = Infinity;
+  readonly guess: number;
+  readonly limit: number;
+  constructor(readonly numClasses: number) {
+    this.guess = Math.log(Math.max(2, numClasses));
+    this.limit = DIVERGENCE_FACTOR * this.guess;
+  }
+  /**
+   * Adds one step's loss; returns why training has diverged, or undefined.
+   *
+   * Args:
+   *   loss: the step's mean loss.
+   *   epochSteps: steps in this epoch; an epoch shorter than the window is judged whole at its end.
+   *   stepInEpoch: 1-based step within the epoch.
+   */
+  push(loss: number, epochSteps: number, stepInEpoch: number): string | undefined {
+    this.recent.push(loss);
+    if (this.recent.length > DIVERGENCE_WINDOW) this.recent.shift();
+    const whole = stepInEpoch === epochSteps && this.recent.length === epochSteps;
+    if (this.recent.length < DIVERGENCE_WINDOW && !whole) return undefined;
+    const n = this.recent.length;
+    const mean = this.recent.reduce((a, b) => a + b, 0) / n;
+    const ln = `ln(${Math.max(2, this.numClasses)}) = ${this.guess.toFixed(2)}`;
+    if (mean > this.limit)
+      return `the mean loss of the last ${n} steps is ${mean.toPrecision(5)}, above ${DIVERGENCE_FACTOR} x ${ln} = ${this.limit.toFixed(2)} (an untrained model's loss)`;
+    if (this.lowest < this.guess / 2 && mean > this.guess)
+      return `the mean loss of the last ${n} steps rose from ${this.lowest.toPrecision(4)} to ${mean.toPrecision(5)}, above an untrained model's ${ln}: the model has unlearned what it learned`;
+    this.lowest = Math.min(this.lowest, mean);
+    return undefined;
+  }
+}
+
 /** Names of parameters holding NaN or ±Inf (empty when all are finite). */
 export function nonFiniteParameters(model: BertForSequenceClassification): string[] {
   return [...model.p.vars]
@@ -353,10 +396,7 @@ export async function fineTune(
     throw new Error(
       `the model's weights hold NaN or Inf before training (${bad.slice(0, 3).join(', ')}${bad.length > 3 ? ', ...' : ''}): the checkpoint is corrupt; load another one`,
     );
-  // An untrained classifier's loss is ln(classes); far above it, the model predicts worse than guessing.
-  const numClasses = Math.max(2, model.numLabels);
-  const lossLimit = DIVERGENCE_FACTOR * Math.log(numClasses);
-  const recent: number[] = [];
+  const watch = new DivergenceWatch(model.numLabels);
   const stats: EpochStats[] = [...(resume?.stats ?? [])];
   let best = Math.max(hooks.bestToBeat ?? -Infinity, resume?.best ?? -Infinity);
   const stop = cfg.earlyStopping && cfg.earlyStopping.patience > 0 ? cfg.earlyStopping : undefined;
@@ -393,18 +433,11 @@ export async function fineTune(
           throw new Error(
             `training diverged: loss is ${loss} at epoch ${epoch}, step ${i + 1}; likely cause: ${divergenceCauses(cfg)}`,
           );
-        recent.push(loss);
-        if (recent.length > DIVERGENCE_WINDOW) recent.shift();
-        // Judged on a window (or a whole short epoch), so one hard batch is not taken for divergence.
-        if (recent.length === DIVERGENCE_WINDOW || (i + 1 === order.length && recent.length === order.length)) {
-          const mean = recent.reduce((a, b) => a + b, 0) / recent.length;
-          if (mean > lossLimit)
-            throw new Error(
-              `training diverged: the mean loss of the last ${recent.length} steps is ${mean.toPrecision(5)} at epoch ${epoch}, ` +
-                `step ${i + 1}, above ${DIVERGENCE_FACTOR} x ln(${numClasses}) = ${lossLimit.toFixed(2)} (an untrained model's loss is ` +
-                `${Math.log(numClasses).toFixed(2)}); nothing more is saved; likely cause: ${divergenceCauses(cfg)}`,
-            );
-        }
+        const why = watch.push(loss, order.length, i + 1);
+        if (why)
+          throw new Error(
+            `training diverged at epoch ${epoch}, step ${i + 1}: ${why}; nothing more is saved; likely cause: ${divergenceCauses(cfg)}`,
+          );
         lossSum += loss;
         hooks.onStep?.({
           epoch,

@@ -135,8 +135,10 @@ export function applyRecipe(
 
 /** The recipe in one line, as the main job announces it. */
 export function describeRecipe(cfg: TrainConfig, recipe: Recipe): string {
-  const a = recipe.adapt
-    ? `; first ${recipe.adapt.steps} steps of masked-language modelling on the task's own texts (lr ${recipe.adapt.lr})`
-    : '';
+  const a = !recipe.adapt
+    ? ''
+    : recipe.adapt.steps > 0
+      ? `; first ${recipe.adapt.steps} steps of masked-language modelling on the task's own texts (lr ${recipe.adapt.lr})`
+      : "; no masked-language modelling on the task's texts first (it measured no gain for this model; --adapt-steps N adds it)";
   return `lr ${cfg.lr}, ${cfg.epochs} epochs, batch ${cfg.batchSize}, warm-up ${cfg.warmupSteps} steps, weight decay ${cfg.weightDecay}${cfg.padding === 'longest' ? ', batches padded to their longest row' : ''}${a}`;
 }

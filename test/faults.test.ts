@@ -528,37 +528,34 @@ async function withTmpfs(
 const hidden = (dir: string) => readdirSync(dir).filter((f) => f.startsWith('.'));
 const sha = (f: string) => createHash('sha256').update(readFileSync(f)).digest('hex');
 
-test(
-  'case 8: a full disk or a read-only --out is named and keeps the previous best/',
-  needsShared,
-  (t) =>
-    withTmpfs(t, '100m', async (mnt) => {
-      const out = path.join(mnt, 'run');
-      const first = tinyRun(out);
-      assert.equal(first.code, 0, first.stderr);
-      const before = sha(path.join(out, 'best', 'model.safetensors'));
-      const report = readFileSync(path.join(out, 'report.json'), 'utf8');
-      // Leave about 1 MB: the run's lock and stats fit, its checkpoint (weights and moments) does not.
-      const free = Number(spawnSync('df', ['--output=avail', '-B1', mnt], { encoding: 'utf8' }).stdout.split('\n')[1]);
-      await writeFile(path.join(mnt, 'filler'), Buffer.alloc(Math.max(0, free - (1 << 20))));
-      const full = tinyRun(out, '--overwrite', '--seed', '7');
-      assert.equal(full.code, 1, full.stderr);
-      assert.match(
-        full.stderr,
-        /run\/(checkpoint|best) cannot be written: no space left on the device \(ENOSPC\); the previous folder there, if any, is kept whole/,
-      );
-      assert.equal(sha(path.join(out, 'best', 'model.safetensors')), before, 'best/ is unchanged');
-      assert.equal(readFileSync(path.join(out, 'report.json'), 'utf8'), report, 'report.json still describes best/');
-      assert.deepEqual(hidden(out), [], 'no temporary or lock is left behind');
+test('case 8: a full disk or a read-only --out is named and keeps the previous best/', needsShared, (t) =>
+  withTmpfs(t, '100m', async (mnt) => {
+    const out = path.join(mnt, 'run');
+    const first = tinyRun(out);
+    assert.equal(first.code, 0, first.stderr);
+    const before = sha(path.join(out, 'best', 'model.safetensors'));
+    const report = readFileSync(path.join(out, 'report.json'), 'utf8');
+    // Leave about 1 MB: the run's lock and stats fit, its checkpoint (weights and moments) does not.
+    const free = Number(spawnSync('df', ['--output=avail', '-B1', mnt], { encoding: 'utf8' }).stdout.split('\n')[1]);
+    await writeFile(path.join(mnt, 'filler'), Buffer.alloc(Math.max(0, free - (1 << 20))));
+    const full = tinyRun(out, '--overwrite', '--seed', '7');
+    assert.equal(full.code, 1, full.stderr);
+    assert.match(
+      full.stderr,
+      /run\/(checkpoint|best) cannot be written: no space left on the device \(ENOSPC\); the previous folder there, if any, is kept whole/,
+    );
+    assert.equal(sha(path.join(out, 'best', 'model.safetensors')), before, 'best/ is unchanged');
+    assert.equal(readFileSync(path.join(out, 'report.json'), 'utf8'), report, 'report.json still describes best/');
+    assert.deepEqual(hidden(out), [], 'no temporary or lock is left behind');
 
-      await rm(path.join(mnt, 'filler'));
-      spawnSync('mount', ['-o', 'remount,ro', mnt]);
-      const ro = tinyRun(out, '--overwrite');
-      assert.equal(ro.code, 1, ro.stderr);
-      assert.match(ro.stderr, /--out .*run cannot be written \(.*EROFS\): pass a folder you can write to/);
-      assert.doesNotMatch(ro.stdout, /Epoch 1/);
-      spawnSync('mount', ['-o', 'remount,rw', mnt]);
-    }),
+    await rm(path.join(mnt, 'filler'));
+    spawnSync('mount', ['-o', 'remount,ro', mnt]);
+    const ro = tinyRun(out, '--overwrite');
+    assert.equal(ro.code, 1, ro.stderr);
+    assert.match(ro.stderr, /--out .*run cannot be written \(.*EROFS\): pass a folder you can write to/);
+    assert.doesNotMatch(ro.stdout, /Epoch 1/);
+    spawnSync('mount', ['-o', 'remount,rw', mnt]);
+  }),
 );
 
 test(

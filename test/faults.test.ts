@@ -8,13 +8,13 @@ import { createHash } from 'node:crypto';
 import { cp, mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
-import { needsShared, repoRoot, shared, cli, cliAsync, killWhen } from './shared.js';
+import { needsShared, repoRoot, shared, cli, cliArgs, cliAsync, killWhen, TINY_PRETRAIN } from './shared.js';
 import { readSafetensors, writeSafetensors } from '../src/io/safetensors.js';
 
 const bertBase = shared('models/bert-base-uncased');
 const tweets = shared('data/disaster-tweets/train.csv');
 /** A tiny random-init BERT on a few hundred tweets: seconds per run. */
-const tinyArgs = (out: string, ...extra: string[]) => [
+const tinyTrain = (epochs: number, out: string, ...extra: string[]) => [
   'train',
   '--data',
   tweets,
@@ -25,7 +25,7 @@ const tinyArgs = (out: string, ...extra: string[]) => [
   '--limit',
   '300',
   '--epochs',
-  '1',
+  String(epochs),
   '--lr',
   '5e-4',
   '--batch-size',
@@ -36,6 +36,7 @@ const tinyArgs = (out: string, ...extra: string[]) => [
   'wasm',
   ...extra,
 ];
+const tinyArgs = (out: string, ...extra: string[]) => tinyTrain(1, out, ...extra);
 const tinyRun = (out: string, ...extra: string[]) => cli(...tinyArgs(out, ...extra));
 const readJson = (f: string) => JSON.parse(readFileSync(f, 'utf8'));
 
@@ -320,37 +321,8 @@ test(
     }),
 );
 
-const pretrainArgs = (out: string, ...extra: string[]) => [
-  '--import',
-  'tsx',
-  path.join(repoRoot, 'src/app/cli.ts'),
-  'pretrain',
-  '--out',
-  out,
-  '--corpus',
-  'moby-dick',
-  '--vocab-size',
-  '300',
-  '--layers',
-  '1',
-  '--hidden',
-  '32',
-  '--heads',
-  '2',
-  '--max-len',
-  '32',
-  '--batch-size',
-  '8',
-  '--steps',
-  '12',
-  '--checkpoint-every',
-  '3',
-  '--warmup',
-  '2',
-  '--backend',
-  'wasm',
-  ...extra,
-];
+const pretrainArgs = (out: string, ...extra: string[]) =>
+  cliArgs(['pretrain', '--out', out, ...TINY_PRETRAIN, ...extra]);
 
 const lossColumn = (out: string) =>
   readFileSync(path.join(out, 'loss.csv'), 'utf8')
@@ -396,31 +368,7 @@ test('case 6: a killed pre-training run resumes exactly (dropout masks too); a d
 
 test('case 7: train --resume after kill -9 gives the uninterrupted run bit for bit', needsShared, () =>
   withDir(async (dir) => {
-    const run = (out: string, ...extra: string[]) => [
-      '--import',
-      'tsx',
-      path.join(repoRoot, 'src/app/cli.ts'),
-      'train',
-      '--data',
-      tweets,
-      '--model',
-      bertBase,
-      '--random-init',
-      'tiny',
-      '--limit',
-      '300',
-      '--epochs',
-      '3',
-      '--lr',
-      '5e-4',
-      '--batch-size',
-      '32',
-      '--out',
-      out,
-      '--backend',
-      'wasm',
-      ...extra,
-    ];
+    const run = (out: string, ...extra: string[]) => cliArgs(tinyTrain(3, out, ...extra));
     const whole = path.join(dir, 'whole');
     const a = spawnSync(process.execPath, run(whole), { cwd: repoRoot, encoding: 'utf8' });
     assert.equal(a.status, 0, a.stderr);

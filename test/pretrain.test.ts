@@ -11,7 +11,7 @@ import { initBackend } from '../src/backend/init.js';
 import { BertForPreTraining } from '../src/model/bert.js';
 import { presetConfig } from '../src/model/presets.js';
 import { epochBatch } from '../src/training/pretrain.js';
-import { killWhen, repoRoot } from './shared.js';
+import { cliArgs, killWhen, repoRoot, TINY_PRETRAIN } from './shared.js';
 
 test('the pre-training loss is MLM cross-entropy over labelled positions plus NSP cross-entropy', async () => {
   await initBackend();
@@ -63,34 +63,9 @@ test('the pre-training loss is MLM cross-entropy over labelled positions plus NS
   model.dispose();
 });
 
-const tinyRun = [
-  '--corpus',
-  'moby-dick',
-  '--vocab-size',
-  '300',
-  '--layers',
-  '1',
-  '--hidden',
-  '32',
-  '--heads',
-  '2',
-  '--max-len',
-  '32',
-  '--batch-size',
-  '8',
-  '--steps',
-  '12',
-  '--checkpoint-every',
-  '3',
-  '--warmup',
-  '2',
-  '--backend',
-  'wasm',
-];
-
 test('a killed pre-training run resumes from its last checkpoint and finishes', async () => {
   const out = await mkdtemp(path.join(os.tmpdir(), 'bert-pretrain-'));
-  const args = ['--import', 'tsx', path.join(repoRoot, 'src/app/cli.ts'), 'pretrain', '--out', out, ...tinyRun];
+  const args = cliArgs(['pretrain', '--out', out, ...TINY_PRETRAIN]);
   try {
     // Start, wait for a checkpoint past step 3, kill it hard.
     const state = path.join(out, 'checkpoint', 'state.json');

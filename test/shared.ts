@@ -69,7 +69,34 @@ export function expectError(
   });
 }
 
-const cliArgs = (args: string[]) => ['--import', 'tsx', path.join(repoRoot, 'src/app/cli.ts'), ...args];
+/** Node's arguments that run `bert-lab ARGS` from the checkout (for spawn). */
+export const cliArgs = (args: string[]) => ['--import', 'tsx', path.join(repoRoot, 'src/app/cli.ts'), ...args];
+
+/** A pre-training run of seconds: a 300-token vocabulary, one small layer, 12 steps, a checkpoint every 3. */
+export const TINY_PRETRAIN = [
+  '--corpus',
+  'moby-dick',
+  '--vocab-size',
+  '300',
+  '--layers',
+  '1',
+  '--hidden',
+  '32',
+  '--heads',
+  '2',
+  '--max-len',
+  '32',
+  '--batch-size',
+  '8',
+  '--steps',
+  '12',
+  '--checkpoint-every',
+  '3',
+  '--warmup',
+  '2',
+  '--backend',
+  'wasm',
+];
 const cliEnv = () => ({ ...process.env, HF_HUB_OFFLINE: '1' });
 
 /** Runs `bert-lab ARGS` from the checkout, offline (HF_HUB_OFFLINE), and returns its exit code and output. */

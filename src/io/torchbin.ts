@@ -42,7 +42,7 @@ const ALLOWED_GLOBALS = new Set([
 ]);
 
 /** Largest tensor materialized (a Float32Array limit), so a crafted size fails cleanly. */
-const MAX_ELEMENTS = 2 ** 31 - 1;
+export const MAX_ELEMENTS = 2 ** 31 - 1;
 
 class PyGlobal {
   constructor(readonly name: string) {}

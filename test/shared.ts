@@ -97,6 +97,38 @@ export const TINY_PRETRAIN = [
   '--backend',
   'wasm',
 ];
+/**
+ * `train` of a tiny random-init BERT on the first `limit` of the lab's tweets (wasm backend): seconds
+ * per run. Options passed in `extra` come after these.
+ */
+export function tinyTrain(
+  out: string,
+  o: { epochs?: number; limit?: number; batchSize?: number } = {},
+  ...extra: string[]
+): string[] {
+  return [
+    'train',
+    '--data',
+    shared('data/disaster-tweets/train.csv'),
+    '--model',
+    shared('models/bert-base-uncased'),
+    '--random-init',
+    'tiny',
+    '--limit',
+    String(o.limit ?? 300),
+    '--epochs',
+    String(o.epochs ?? 1),
+    '--lr',
+    '5e-4',
+    '--batch-size',
+    String(o.batchSize ?? 32),
+    '--out',
+    out,
+    '--backend',
+    'wasm',
+    ...extra,
+  ];
+}
 const cliEnv = () => ({ ...process.env, HF_HUB_OFFLINE: '1' });
 
 /** Runs `bert-lab ARGS` from the checkout, offline (HF_HUB_OFFLINE), and returns its exit code and output. */

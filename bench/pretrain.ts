@@ -117,8 +117,8 @@ async function child(size: string, file: string, o: { warmup: number; seed: numb
   const { initBackend } = await import('../src/backend/init.js');
   const { BertForPreTraining } = await import('../src/model/bert.js');
   const { presetConfig } = await import('../src/model/presets.js');
-  const { AdamW, clipCoef, gradNorm } = await import('../src/nn/optim.js');
-  const { variableGrads } = await import('../src/nn/tape.js');
+  const { pretrainOptimizer } = await import('../src/training/pretrain.js');
+  const { optimizerStep } = await import('../src/training/step.js');
   await initBackend('wasm', () => {});
   const data = JSON.parse(await readFile(file, 'utf8')) as BatchFile;
   const model = new BertForPreTraining(
@@ -129,14 +129,13 @@ async function child(size: string, file: string, o: { warmup: number; seed: numb
     }),
   );
   model.initWeights(o.seed);
-  // As src/training/pretrain.ts: AdamW without decay on biases and LayerNorm weights, clipping at 1.0.
-  const opt = new AdamW({ lr: 1e-4, weightDecay: 0.01, noDecay: (n) => /(bias|LayerNorm\.weight)$/.test(n) });
+  // The step pre-training takes (src/training/pretrain.ts): its AdamW, clipping at 1.0.
+  const opt = pretrainOptimizer({ lr: 1e-4, weightDecay: 0.01 });
   const ms: number[] = [];
   const tokens: number[] = [];
   const losses: number[] = [];
   for (const [i, b] of data.batches.entries()) {
     const t0 = performance.now();
-    opt.init(model.p.vars);
     const [n, w] = [b.input_ids.length, b.input_ids[0]!.length];
     const t = {
       inputIds: tf.tensor2d(b.input_ids, [n, w], 'int32'),
@@ -145,12 +144,9 @@ async function child(size: string, file: string, o: { warmup: number; seed: numb
     };
     const mlm = tf.tensor2d(b.mlm_labels, [n, w], 'int32');
     const nsp = tf.tensor1d(b.nsp_labels, 'int32');
-    const { value, grads } = variableGrads(() => model.loss(t, mlm, nsp, true).loss, model.trainableVariables());
-    const named = new Map<string, import('@tensorflow/tfjs').Tensor>();
-    for (const [name, v] of model.p.vars) named.set(name, grads[v.name]!);
-    opt.apply(model.p.vars, named, clipCoef(gradNorm(named), 1.0));
-    losses.push(value.dataSync()[0]!);
-    tf.dispose([value, ...named.values(), t.inputIds, t.attentionMask, t.tokenTypeIds, mlm, nsp]);
+    const { loss } = optimizerStep(model, opt, () => model.loss(t, mlm, nsp, true).loss, { clip: 1.0 });
+    losses.push(loss);
+    tf.dispose([t.inputIds, t.attentionMask, t.tokenTypeIds, mlm, nsp]);
     if (i >= o.warmup) {
       ms.push(performance.now() - t0);
       tokens.push(b.attention_mask.flat().reduce((a, x) => a + x, 0));

@@ -362,6 +362,10 @@ async function writeCurve(outDir: string, points: PretrainPoint[]): Promise<void
   );
 }
 
+/** Pre-training's AdamW, as BERT's: no weight decay on biases and LayerNorm weights. */
+export const pretrainOptimizer = (cfg: Pick<PretrainConfig, 'lr' | 'weightDecay'>): AdamW =>
+  new AdamW({ lr: cfg.lr, weightDecay: cfg.weightDecay, noDecay: (n) => /(bias|LayerNorm\.weight)$/.test(n) });
+
 export interface PretrainResult {
   modelDir: string;
   eval: PretrainEval;
@@ -395,11 +399,7 @@ export async function pretrain(
   let state: State;
   let tok: BertTokenizer;
   let model!: BertForPreTraining;
-  const opt = new AdamW({
-    lr: cfg.lr,
-    weightDecay: cfg.weightDecay,
-    noDecay: (n) => /(bias|LayerNorm\.weight)$/.test(n),
-  });
+  const opt = pretrainOptimizer(cfg);
 
   const docsRaw = dedupe((await Promise.all(cfg.corpus.map((c) => loadCorpus(c)))).flat(), cfg.clean);
   const { train: trainDocs, held } = splitDocs(docsRaw, cfg.evalFraction, cfg.seed);

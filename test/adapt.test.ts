@@ -14,7 +14,7 @@ import { BertTokenizer } from '../src/text/tokenizer.js';
 import { buildSingleSegmentExamples, maskTokens, IGNORE_INDEX, type SpecialIds } from '../src/data/pretrain-data.js';
 import { passExamples, dedupe, PRETRAIN_DEFAULTS } from '../src/training/pretrain.js';
 import { rng } from '../src/nn/random.js';
-import { killWhen, needsShared, repoRoot, shared } from './shared.js';
+import { cliArgs, killWhen, needsShared, shared } from './shared.js';
 
 const SPECIAL: SpecialIds = { pad: 0, cls: 1, sep: 2, mask: 3, vocabSize: 1000 };
 
@@ -120,10 +120,7 @@ test(
         readFileSync(shared('data/disaster-tweets/train.csv'), 'utf8').split('\n').slice(0, 399).join('\n') + '\n';
       writeFileSync(path.join(dir, 'tweets.csv'), csv);
       const out = path.join(dir, 'adapted');
-      const args = [
-        '--import',
-        import.meta.resolve('tsx'),
-        path.join(repoRoot, 'src/app/cli.ts'),
+      const args = cliArgs([
         'adapt',
         '--model',
         start,
@@ -143,7 +140,7 @@ test(
         '1e-3',
         '--backend',
         'wasm',
-      ];
+      ]);
       const state = path.join(out, 'checkpoint', 'state.json');
       const killedAt = (await killWhen(args, state, (s) => (s.step as number) >= 3, { cwd: dir, timeoutMs: 600_000 }))
         .step as number;

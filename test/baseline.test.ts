@@ -2,7 +2,7 @@
 // then the whole pipeline against scikit-learn on the lab's tweets, cleaned and split by bert-lab.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { execFileSync, spawnSync } from 'node:child_process';
+import { execFileSync } from 'node:child_process';
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
@@ -17,7 +17,7 @@ import {
   TfidfVectorizer,
   type CsrMatrix,
 } from '../src/training/baseline.js';
-import { assertClose, needsShared, repoRoot, shared } from './shared.js';
+import { assertClose, cli, needsShared, repoRoot, shared } from './shared.js';
 
 const tweets = shared('data/disaster-tweets/train.csv');
 
@@ -301,15 +301,6 @@ test("runBaselineOnData uses the lab's split and --limit", needsShared, async ()
     /x.csv: the first 10 rows hold a single class; raise --limit/,
   );
 });
-
-function cli(...args: string[]): { code: number | null; stdout: string; stderr: string } {
-  const r = spawnSync(process.execPath, ['--import', 'tsx', path.join(repoRoot, 'src/app/cli.ts'), ...args], {
-    cwd: repoRoot,
-    encoding: 'utf8',
-    maxBuffer: 64 << 20,
-  });
-  return { code: r.status, stdout: r.stdout, stderr: r.stderr };
-}
 
 test(
   'bert-lab baseline prints accuracy, F1, vocabulary and time; bad input gives one clear error',

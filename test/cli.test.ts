@@ -6,7 +6,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import { mkdtemp, rm, writeFile, readFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
-import { assertClose, needsShared, repoRoot, shared, cli, tinyTrain } from './shared.js';
+import { assertClose, needsShared, repoRoot, shared, cli, cliArgs, tinyTrain } from './shared.js';
 
 const bertBase = shared('models/bert-base-uncased');
 const tweets = shared('data/disaster-tweets/train.csv');
@@ -280,15 +280,11 @@ test('train needs no id column; eval, predict and forward take preset names like
       ['predict', '--data', csv, '--out', path.join(dir, 'p.csv')],
       ['forward', '--inputs', inputs],
     ]) {
-      const e = spawnSync(
-        process.execPath,
-        ['--import', 'tsx', path.join(repoRoot, 'src/app/cli.ts'), cmd[0], '--model', 'bert-mini', ...cmd.slice(1)],
-        {
-          cwd: repoRoot,
-          encoding: 'utf8',
-          env: { ...process.env, HF_HUB_OFFLINE: '1', HF_HUB_CACHE: path.join(dir, 'empty-cache') },
-        },
-      );
+      const e = spawnSync(process.execPath, cliArgs([cmd[0], '--model', 'bert-mini', ...cmd.slice(1)]), {
+        cwd: repoRoot,
+        encoding: 'utf8',
+        env: { ...process.env, HF_HUB_OFFLINE: '1', HF_HUB_CACHE: path.join(dir, 'empty-cache') },
+      });
       assert.notEqual(e.status, 0);
       assert.match(e.stderr, /google\/bert_uncased_L-4_H-256_A-4/, `${cmd[0]}: ${e.stderr}`);
     }

@@ -4,22 +4,13 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
-import path from 'node:path';
 import * as tf from '@tensorflow/tfjs';
 import { addonCandidates } from '../src/backend/accel.js';
 import { BertForSequenceClassification } from '../src/model/bert.js';
 import { BUNDLED_MODEL } from '../src/app/lab.js';
 import { estimateTrainingBytes } from '../src/training/train.js';
 import { formatDoctor, runDoctor, type DoctorReport } from '../src/app/doctor.js';
-import { repoRoot } from './shared.js';
-
-function cli(...args: string[]): { code: number | null; stdout: string; stderr: string } {
-  const r = spawnSync(process.execPath, ['--import', 'tsx', path.join(repoRoot, 'src/app/cli.ts'), ...args], {
-    encoding: 'utf8',
-    timeout: 180_000,
-  });
-  return { code: r.status, stdout: r.stdout, stderr: r.stderr };
-}
+import { cli } from './shared.js';
 
 const check = (r: DoctorReport, item: string) => {
   const c = r.checks.find((x) => x.item === item);

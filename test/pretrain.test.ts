@@ -88,17 +88,7 @@ test('a killed pre-training run resumes from its last checkpoint and finishes', 
     assert.ok(readFileSync(path.join(out, 'loss.html'), 'utf8').includes('Plotly'));
     const fill = spawnSync(
       process.execPath,
-      [
-        '--import',
-        'tsx',
-        path.join(repoRoot, 'src/app/cli.ts'),
-        'fill-mask',
-        '--model',
-        path.join(out, 'model'),
-        '--text',
-        'the [MASK] of the whale',
-        '--json',
-      ],
+      cliArgs(['fill-mask', '--model', path.join(out, 'model'), '--text', 'the [MASK] of the whale', '--json']),
       { cwd: repoRoot, encoding: 'utf8' },
     );
     assert.equal(fill.status, 0, fill.stderr);
@@ -141,10 +131,7 @@ test('pre-training runs over many passes of a small corpus (later passes may hol
     writeFileSync(corpus, docs.join('\n\n'));
     const r = spawnSync(
       process.execPath,
-      [
-        '--import',
-        'tsx',
-        path.join(repoRoot, 'src/app/cli.ts'),
+      cliArgs([
         'pretrain',
         '--out',
         path.join(out, 'run'),
@@ -170,7 +157,7 @@ test('pre-training runs over many passes of a small corpus (later passes may hol
         '2',
         '--backend',
         'wasm',
-      ],
+      ]),
       { cwd: repoRoot, encoding: 'utf8' },
     );
     assert.equal(r.status, 0, r.stderr);

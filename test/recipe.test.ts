@@ -12,7 +12,7 @@ import { BertForSequenceClassification } from '../src/model/bert.js';
 import { applyRecipe, readRecipe, RECIPE_FILE } from '../src/training/recipe.js';
 import { BUNDLED_MODEL } from '../src/app/lab.js';
 import { fineTune, LAB_TRAIN_CONFIG, type LabelledBatchData } from '../src/training/train.js';
-import { needsShared, repoRoot, shared } from './shared.js';
+import { cliArgs, needsShared, shared } from './shared.js';
 
 async function withRecipe(json: unknown, f: (dir: string) => Promise<void>): Promise<void> {
   const dir = await mkdtemp(path.join(os.tmpdir(), 'bert-recipe-'));
@@ -68,15 +68,11 @@ test('applyRecipe: the recipe fills what the user did not pass; a warm-up ratio 
 });
 
 function lab(cwd: string, ...args: string[]) {
-  return spawnSync(
-    process.execPath,
-    ['--import', import.meta.resolve('tsx'), path.join(repoRoot, 'src/app/cli.ts'), 'lab', '--dry-run', ...args],
-    {
-      cwd,
-      encoding: 'utf8',
-      env: { ...process.env, HF_HUB_OFFLINE: '1', HF_HOME: path.join(cwd, 'hf') },
-    },
-  );
+  return spawnSync(process.execPath, cliArgs(['lab', '--dry-run', ...args]), {
+    cwd,
+    encoding: 'utf8',
+    env: { ...process.env, HF_HUB_OFFLINE: '1', HF_HOME: path.join(cwd, 'hf') },
+  });
 }
 
 test(

@@ -69,8 +69,13 @@ export function expectError(
   });
 }
 
-/** Node's arguments that run `bert-lab ARGS` from the checkout (for spawn). */
-export const cliArgs = (args: string[]) => ['--import', 'tsx', path.join(repoRoot, 'src/app/cli.ts'), ...args];
+/** Node's arguments that run `bert-lab ARGS` from the checkout (for spawn), from any working directory. */
+export const cliArgs = (args: string[]) => [
+  '--import',
+  import.meta.resolve('tsx'),
+  path.join(repoRoot, 'src/app/cli.ts'),
+  ...args,
+];
 
 /** A pre-training run of seconds: a 300-token vocabulary, one small layer, 12 steps, a checkpoint every 3. */
 export const TINY_PRETRAIN = [

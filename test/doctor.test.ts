@@ -10,7 +10,10 @@ import { BertForSequenceClassification } from '../src/model/bert.js';
 import { BUNDLED_MODEL } from '../src/app/lab.js';
 import { estimateTrainingBytes } from '../src/training/train.js';
 import { formatDoctor, runDoctor, type DoctorReport } from '../src/app/doctor.js';
-import { cli } from './shared.js';
+import { cliWithin } from './shared.js';
+
+/** Each doctor command answers in seconds; three minutes is a hang. */
+const cli = (...args: string[]) => cliWithin(180_000, ...args);
 
 const check = (r: DoctorReport, item: string) => {
   const c = r.checks.find((x) => x.item === item);

@@ -8,7 +8,7 @@ import { createHash } from 'node:crypto';
 import { cp, mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
-import { needsShared, repoRoot, shared, cli, cliArgs, cliAsync, killWhen, tinyTrain, TINY_PRETRAIN } from './shared.js';
+import { needsShared, repoRoot, shared, cli, cliArgs, cliAsync, killWhen, tinyPretrain, tinyTrain } from './shared.js';
 import { readSafetensors, writeSafetensors } from '../src/io/safetensors.js';
 
 const bertBase = shared('models/bert-base-uncased');
@@ -299,7 +299,7 @@ test(
 );
 
 const pretrainArgs = (out: string, ...extra: string[]) =>
-  cliArgs(['pretrain', '--out', out, ...TINY_PRETRAIN, ...extra]);
+  cliArgs(['pretrain', '--out', out, ...tinyPretrain(), ...extra]);
 
 const lossColumn = (out: string) =>
   readFileSync(path.join(out, 'loss.csv'), 'utf8')

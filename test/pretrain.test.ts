@@ -11,7 +11,7 @@ import { initBackend } from '../src/backend/init.js';
 import { BertForPreTraining } from '../src/model/bert.js';
 import { presetConfig } from '../src/model/presets.js';
 import { epochBatch } from '../src/training/pretrain.js';
-import { cliArgs, killWhen, repoRoot, TINY_PRETRAIN } from './shared.js';
+import { cliArgs, killWhen, repoRoot, tinyPretrain } from './shared.js';
 
 test('the pre-training loss is MLM cross-entropy over labelled positions plus NSP cross-entropy', async () => {
   await initBackend();
@@ -65,7 +65,7 @@ test('the pre-training loss is MLM cross-entropy over labelled positions plus NS
 
 test('a killed pre-training run resumes from its last checkpoint and finishes', async () => {
   const out = await mkdtemp(path.join(os.tmpdir(), 'bert-pretrain-'));
-  const args = cliArgs(['pretrain', '--out', out, ...TINY_PRETRAIN]);
+  const args = cliArgs(['pretrain', '--out', out, ...tinyPretrain()]);
   try {
     // Start, wait for a checkpoint past step 3, kill it hard.
     const state = path.join(out, 'checkpoint', 'state.json');
@@ -135,28 +135,7 @@ test('pre-training runs over many passes of a small corpus (later passes may hol
         'pretrain',
         '--out',
         path.join(out, 'run'),
-        '--corpus',
-        corpus,
-        '--vocab-size',
-        '120',
-        '--layers',
-        '1',
-        '--hidden',
-        '32',
-        '--heads',
-        '2',
-        '--max-len',
-        '24',
-        '--batch-size',
-        '8',
-        '--steps',
-        '40',
-        '--checkpoint-every',
-        '20',
-        '--warmup',
-        '2',
-        '--backend',
-        'wasm',
+        ...tinyPretrain({ corpus, vocabSize: 120, maxLen: 24, steps: 40, checkpointEvery: 20 }),
       ]),
       { cwd: repoRoot, encoding: 'utf8' },
     );

@@ -77,31 +77,39 @@ export const cliArgs = (args: string[]) => [
   ...args,
 ];
 
-/** A pre-training run of seconds: a 300-token vocabulary, one small layer, 12 steps, a checkpoint every 3. */
-export const TINY_PRETRAIN = [
-  '--corpus',
-  'moby-dick',
-  '--vocab-size',
-  '300',
-  '--layers',
-  '1',
-  '--hidden',
-  '32',
-  '--heads',
-  '2',
-  '--max-len',
-  '32',
-  '--batch-size',
-  '8',
-  '--steps',
-  '12',
-  '--checkpoint-every',
-  '3',
-  '--warmup',
-  '2',
-  '--backend',
-  'wasm',
-];
+/**
+ * `pretrain` options of a run of seconds: one small layer (hidden 32, 2 heads), batch 8, 2 warm-up
+ * steps, wasm backend; by default moby-dick, a 300-token vocabulary, 32 tokens, 12 steps, a
+ * checkpoint every 3.
+ */
+export function tinyPretrain(
+  o: { corpus?: string; vocabSize?: number; maxLen?: number; steps?: number; checkpointEvery?: number } = {},
+): string[] {
+  return [
+    '--corpus',
+    o.corpus ?? 'moby-dick',
+    '--vocab-size',
+    String(o.vocabSize ?? 300),
+    '--layers',
+    '1',
+    '--hidden',
+    '32',
+    '--heads',
+    '2',
+    '--max-len',
+    String(o.maxLen ?? 32),
+    '--batch-size',
+    '8',
+    '--steps',
+    String(o.steps ?? 12),
+    '--checkpoint-every',
+    String(o.checkpointEvery ?? 3),
+    '--warmup',
+    '2',
+    '--backend',
+    'wasm',
+  ];
+}
 /**
  * `train` of a tiny random-init BERT on the first `limit` of the lab's tweets (wasm backend): seconds
  * per run. Options passed in `extra` come after these.
@@ -137,12 +145,19 @@ export function tinyTrain(
 const cliEnv = () => ({ ...process.env, HF_HUB_OFFLINE: '1' });
 
 /** Runs `bert-lab ARGS` from the checkout, offline (HF_HUB_OFFLINE), and returns its exit code and output. */
-export function cli(...args: string[]): { code: number | null; stdout: string; stderr: string } {
+export const cli = (...args: string[]) => cliWithin(undefined, ...args);
+
+/** `cli`, killed after `timeoutMs` (a command that should answer at once must not hang the suite). */
+export function cliWithin(
+  timeoutMs: number | undefined,
+  ...args: string[]
+): { code: number | null; stdout: string; stderr: string } {
   const r = spawnSync(process.execPath, cliArgs(args), {
     cwd: repoRoot,
     encoding: 'utf8',
     env: cliEnv(),
     maxBuffer: 64 << 20,
+    timeout: timeoutMs,
   });
   return { code: r.status, stdout: r.stdout, stderr: r.stderr };
 }

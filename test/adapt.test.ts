@@ -163,6 +163,11 @@ test(
       );
       for (const f of ['model.safetensors', 'config.json', 'vocab.txt', 'tokenizer.json', 'adapt.json'])
         assert.ok(existsSync(path.join(out, 'model', f)), f);
+      // Its card names where it started and its vocabulary, and no NSP (not trained here).
+      const card = readFileSync(path.join(out, 'model', 'README.md'), 'utf8');
+      assert.match(card, /continued from `.+` with masked-language modelling on the corpus below/);
+      assert.match(card, /tokens, from `/);
+      assert.doesNotMatch(card, /NSP|trained on the corpus/);
       // The same command again finds the finished model; other settings are refused.
       const again = spawnSync(process.execPath, args, { cwd: dir, encoding: 'utf8' });
       assert.equal(again.status, 0, again.stderr);

@@ -86,6 +86,12 @@ test('a killed pre-training run resumes from its last checkpoint and finishes', 
     for (const f of ['model.safetensors', 'config.json', 'tokenizer.json', 'vocab.txt', 'README.md'])
       assert.ok(existsSync(path.join(out, 'model', f)), f);
     assert.ok(readFileSync(path.join(out, 'loss.html'), 'utf8').includes('Plotly'));
+    // The model card states what this run did: a vocabulary trained here, MLM + NSP from scratch.
+    const card = readFileSync(path.join(out, 'model', 'README.md'), 'utf8');
+    assert.match(card, /pre-trained from scratch with masked-language modelling and next-sentence prediction/);
+    assert.match(card, /WordPiece, uncased, \d+ tokens, trained on the corpus/);
+    assert.match(card, new RegExp(`\\(${(final.tokensSeen / 1e6).toFixed(2)} M non-padding tokens seen\\)`));
+    assert.match(card, /held-out NSP accuracy/);
     const fill = spawnSync(
       process.execPath,
       cliArgs(['fill-mask', '--model', path.join(out, 'model'), '--text', 'the [MASK] of the whale', '--json']),

@@ -536,7 +536,16 @@ export async function pretrain(
       `Held-out: MLM accuracy ${ev.mlmAccuracy.toFixed(4)}${cfg.nsp ? `, NSP accuracy ${ev.nspAccuracy.toFixed(4)}` : ''} (${ev.examples} examples); ${Math.round(tps)} tokens/s; ${formatTime(seconds)} in all (${state.step - startStep} steps this run)`,
     );
     const modelDir = path.join(outDir, 'model');
-    const card = modelCard(cfg, model, tok.vocabSize, docsRaw.length, ev, seconds, tps, state.vocabSeconds);
+    const card = modelCard(
+      cfg,
+      model,
+      tok.vocabSize,
+      docsRaw.length,
+      ev,
+      seconds,
+      state.tokensSeen,
+      state.vocabSeconds,
+    );
     // Adapted models keep float32 weights: fine-tuning starts from them at once.
     await model.save(modelDir, {
       dtype: cfg.init ? 'F32' : 'F16',
@@ -572,26 +581,38 @@ function modelCard(
   docs: number,
   ev: PretrainEval,
   seconds: number,
-  tps: number,
+  tokensSeen: number,
   vocabSeconds: number,
 ): string {
+  // The card states what this run did: a given vocabulary is not "trained on the corpus", an
+  // adapted model did not start from scratch, and NSP is named only when it was trained.
+  const objective = c.nsp ? 'masked-language modelling and next-sentence prediction' : 'masked-language modelling';
+  const intro = c.init
+    ? `A BERT continued from \`${c.init}\` with ${objective} on the corpus below.`
+    : `A small BERT pre-trained from scratch with ${objective},
+so that the lab runs with no download. It is far smaller and less trained than bert-base-uncased.`;
+  const vocabFrom = c.vocab || c.init; // an adapted model keeps its starting model's vocabulary
+  const vocabulary = vocabFrom
+    ? `WordPiece, uncased, ${vocab} tokens, from \`${vocabFrom}\``
+    : `WordPiece, uncased, ${vocab} tokens, trained on the corpus (${vocabSeconds.toFixed(0)} s)`;
+  const masking = `${c.wholeWord ? 'whole-word' : 'token'} masking drawn afresh every pass`;
+  const batch = c.accumulate > 1 ? `${c.batchSize} x ${c.accumulate} accumulated` : `${c.batchSize}`;
+  const tps = tokensSeen / Math.max(seconds, 1e-9);
   return `# bert-lab pre-trained BERT (${c.layers} layers, hidden ${c.hidden})
 
-A small BERT pre-trained from scratch with masked-language modelling and next-sentence prediction,
-so that the lab runs with no download. It is far smaller and less trained than bert-base-uncased.
+${intro}
 
 | | |
 |---|---|
 | corpus | ${c.corpus.join(' + ')} (${docs} documents, ${Math.round(c.evalFraction * 100)}% held out) |
-| vocabulary | WordPiece, uncased, ${vocab} tokens, trained on the corpus (${vocabSeconds.toFixed(0)} s) |
+| vocabulary | ${vocabulary} |
 | shape | ${c.layers} layers, hidden ${c.hidden}, ${c.heads} heads, intermediate ${4 * c.hidden}; ${model.numParameters().toLocaleString('en-US')} parameters |
-| training | ${c.steps} steps of ${c.batchSize} sequences of ${c.maxLen} tokens; AdamW lr ${c.lr}, warmup ${c.warmup}, weight decay ${c.weightDecay}; seed ${c.seed} |
+| training | ${c.steps} steps of ${batch} sequences of at most ${c.maxLen} tokens (${(tokensSeen / 1e6).toFixed(2)} M non-padding tokens seen), ${masking}; AdamW lr ${c.lr}, warmup ${c.warmup}, ${c.schedule} decay, weight decay ${c.weightDecay}, clipping ${c.clip}; seed ${c.seed} |
 | time | ${formatTime(seconds)} (${Math.round(tps)} tokens/s) |
 | held-out MLM accuracy | ${ev.mlmAccuracy.toFixed(4)} (loss ${ev.mlmLoss.toFixed(3)}) |
-| held-out NSP accuracy | ${ev.nspAccuracy.toFixed(4)} (loss ${ev.nspLoss.toFixed(3)}) |
-
-Weights: \`model.safetensors\` (F16), architecture BertForPreTraining; load it as a classifier and the
-MLM/NSP heads are reported unused and a classification head is initialised, as in transformers.
+${c.nsp ? `| held-out NSP accuracy | ${ev.nspAccuracy.toFixed(4)} (loss ${ev.nspLoss.toFixed(3)}) |\n` : ''}
+Weights: \`model.safetensors\` (${c.init ? 'F32' : 'F16'}), architecture BertForPreTraining; load it as a classifier and the
+MLM${c.nsp ? '/NSP' : ''} heads are reported unused and a classification head is initialised, as in transformers.
 `;
 }
 

@@ -536,19 +536,11 @@ export async function pretrain(
       `Held-out: MLM accuracy ${ev.mlmAccuracy.toFixed(4)}${cfg.nsp ? `, NSP accuracy ${ev.nspAccuracy.toFixed(4)}` : ''} (${ev.examples} examples); ${Math.round(tps)} tokens/s; ${formatTime(seconds)} in all (${state.step - startStep} steps this run)`,
     );
     const modelDir = path.join(outDir, 'model');
-    const card = modelCard(
-      cfg,
-      model,
-      tok.vocabSize,
-      docsRaw.length,
-      ev,
-      seconds,
-      state.tokensSeen,
-      state.vocabSeconds,
-    );
     // Adapted models keep float32 weights: fine-tuning starts from them at once.
+    const dtype = cfg.init ? 'F32' : 'F16';
+    const card = modelCard(cfg, model, tok.vocabSize, docsRaw.length, ev, seconds, tps, state, dtype);
     await model.save(modelDir, {
-      dtype: cfg.init ? 'F32' : 'F16',
+      dtype,
       extra: async (tmp) => {
         await tok.save(tmp);
         await writeFileAtomic(path.join(tmp, 'README.md'), card);
@@ -581,8 +573,9 @@ function modelCard(
   docs: number,
   ev: PretrainEval,
   seconds: number,
-  tokensSeen: number,
-  vocabSeconds: number,
+  tps: number,
+  { tokensSeen, vocabSeconds }: State,
+  dtype: 'F32' | 'F16',
 ): string {
   // The card states what this run did: a given vocabulary is not "trained on the corpus", an
   // adapted model did not start from scratch, and NSP is named only when it was trained.
@@ -597,7 +590,6 @@ so that the lab runs with no download. It is far smaller and less trained than b
     : `WordPiece, uncased, ${vocab} tokens, trained on the corpus (${vocabSeconds.toFixed(0)} s)`;
   const masking = `${c.wholeWord ? 'whole-word' : 'token'} masking drawn afresh every pass`;
   const batch = c.accumulate > 1 ? `${c.batchSize} x ${c.accumulate} accumulated` : `${c.batchSize}`;
-  const tps = tokensSeen / Math.max(seconds, 1e-9);
   return `# bert-lab pre-trained BERT (${c.layers} layers, hidden ${c.hidden})
 
 ${intro}
@@ -611,7 +603,7 @@ ${intro}
 | time | ${formatTime(seconds)} (${Math.round(tps)} tokens/s) |
 | held-out MLM accuracy | ${ev.mlmAccuracy.toFixed(4)} (loss ${ev.mlmLoss.toFixed(3)}) |
 ${c.nsp ? `| held-out NSP accuracy | ${ev.nspAccuracy.toFixed(4)} (loss ${ev.nspLoss.toFixed(3)}) |\n` : ''}
-Weights: \`model.safetensors\` (${c.init ? 'F32' : 'F16'}), architecture BertForPreTraining; load it as a classifier and the
+Weights: \`model.safetensors\` (${dtype}), architecture BertForPreTraining; load it as a classifier and the
 MLM${c.nsp ? '/NSP' : ''} heads are reported unused and a classification head is initialised, as in transformers.
 `;
 }

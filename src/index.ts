@@ -130,6 +130,7 @@ export {
 export {
   readRecipe,
   applyRecipe,
+  recipeFills,
   describeRecipe,
   RECIPE_FILE,
   type Recipe,
@@ -182,6 +183,7 @@ export {
   defaultModel,
   defaultData,
   BUNDLED_MODEL,
+  bundledRecipe,
   LAB_COLUMNS,
   type Columns,
   type PreparedData,

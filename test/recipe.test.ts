@@ -9,8 +9,8 @@ import os from 'node:os';
 import path from 'node:path';
 import { initBackend } from '../src/backend/init.js';
 import { BertForSequenceClassification } from '../src/model/bert.js';
-import { applyRecipe, readRecipe, RECIPE_FILE } from '../src/training/recipe.js';
-import { BUNDLED_MODEL } from '../src/app/lab.js';
+import { applyRecipe, readRecipe, recipeFills, RECIPE_FILE } from '../src/training/recipe.js';
+import { BUNDLED_MODEL, bundledRecipe } from '../src/app/lab.js';
 import { fineTune, LAB_TRAIN_CONFIG, type LabelledBatchData } from '../src/training/train.js';
 import { cliArgs, needsShared, shared } from './shared.js';
 
@@ -65,6 +65,18 @@ test('applyRecipe: the recipe fills what the user did not pass; a warm-up ratio 
     160,
   );
   assert.deepEqual([given.lr, given.epochs, given.batchSize, given.warmupSteps], [3e-5, 2, 16, 2]);
+  // What the notebook's table marks as "from the recipe": what it sets, less what was passed.
+  assert.deepEqual([...recipeFills(recipe, new Set(['lr', 'epochs'] as const))].sort(), ['batchSize', 'warmupSteps']);
+  assert.deepEqual([...recipeFills({ train: { padding: 'longest' } }, new Set())], ['padding']);
+});
+
+test('bundledRecipe: the bundled folder however written, with its pre-trained weights only', async () => {
+  const own = await readRecipe(BUNDLED_MODEL);
+  assert.ok(own, `${BUNDLED_MODEL} carries ${RECIPE_FILE}`);
+  assert.deepEqual(await bundledRecipe(BUNDLED_MODEL), own);
+  assert.deepEqual(await bundledRecipe(path.relative(process.cwd(), BUNDLED_MODEL) + '/'), own);
+  assert.equal(await bundledRecipe(BUNDLED_MODEL, true), undefined);
+  await withRecipe({ lr: 1 }, async (dir) => assert.equal(await bundledRecipe(dir), undefined));
 });
 
 function lab(cwd: string, ...args: string[]) {

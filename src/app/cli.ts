@@ -17,7 +17,7 @@ import { CLEAN_MODES, type CleanMode } from '../text/clean.js';
 import { evaluate, LAB_TRAIN_CONFIG, type TrainConfig } from '../training/train.js';
 import { PADDINGS, readCsv, unlabelledFromFrame, type Padding } from '../data/data.js';
 import {
-  BUNDLED_MODEL,
+  bundledRecipe,
   LAB_COLUMNS,
   PREPARE_DEFAULTS,
   compareWithBaseline,
@@ -43,7 +43,7 @@ import {
   type PretrainConfig,
   type PretrainPoint,
 } from '../training/pretrain.js';
-import { applyRecipe, describeRecipe, readRecipe, RECIPE_FILE } from '../training/recipe.js';
+import { applyRecipe, describeRecipe, RECIPE_FILE } from '../training/recipe.js';
 import { ProgressBar } from '../ui/display.js';
 import { fillMask } from './fillmask.js';
 import { baselineSummary, runBaselineOnData } from '../training/baseline.js';
@@ -411,8 +411,8 @@ async function cmdTrain(args: string[], main = false) {
       test,
     );
   let modelDir = model.dir;
-  // A bundled model's own recipe, on the main job's fallback only (bert-base-uncased keeps the lab's).
-  const recipe = main && model.dir === BUNDLED_MODEL && !v['random-init'] ? await readRecipe(model.dir) : undefined;
+  // The bundled model's own recipe, on the main job only (bert-base-uncased keeps the lab's).
+  const recipe = main ? await bundledRecipe(model.dir, Boolean(v['random-init'])) : undefined;
   if (recipe) {
     cfg = applyRecipe(cfg, recipe, givenTrainOptions(args), prep.train.labels.length);
     log(

@@ -37,6 +37,7 @@ import {
 } from '../training/train.js';
 import { writeFileAtomic } from '../io/atomic.js';
 import { LOCK_FILE } from '../io/lock.js';
+import { readRecipe, type Recipe } from '../training/recipe.js';
 import { readSafetensors, writeSafetensors, type TensorData } from '../io/safetensors.js';
 import { report } from '../io/log.js';
 import { baselineSummary, runBaseline } from '../training/baseline.js';
@@ -209,6 +210,15 @@ export function limitRows(d: LabelledData, n: number, file: string): LabelledDat
 
 /** The small BERT pre-trained by this project and shipped with it: the default when the Hub cannot be reached. */
 export const BUNDLED_MODEL = path.join(PACKAGE_ROOT, 'models/bert-lab-mini');
+
+/**
+ * The bundled model's own fine-tuning recipe (`fine_tuning.json`) when `dir` is the bundled model's
+ * folder, however it is written, and its pre-trained weights are used: any other model, and random
+ * weights, keep the lab's recipe, since the file was measured for this model only.
+ */
+export async function bundledRecipe(dir: string, randomInit = false): Promise<Recipe | undefined> {
+  return path.resolve(dir) === BUNDLED_MODEL && !randomInit ? readRecipe(dir) : undefined;
+}
 
 /**
  * The main job's model: the one asked for; else bert-base-uncased from the Hub or its cache; else

@@ -1,7 +1,7 @@
 // A model's own fine-tuning recipe: `fine_tuning.json` beside its config.json. The lab's recipe
 // (lr 2e-5, 4 epochs) was measured for bert-base-uncased; a small model pre-trained here learns
-// best with other settings, measured for it and shipped with it. The main job uses the file only
-// when it falls back to the bundled model, and any option given on the command line wins.
+// best with other settings, measured for it and shipped with it. The main job and notebook 01 use
+// the file for the bundled model only (their fallback offline), and any option the user gives wins.
 import { existsSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
@@ -107,8 +107,20 @@ export async function readRecipe(dir: string): Promise<Recipe | undefined> {
 }
 
 /**
- * `cfg` with the recipe's settings for every option not in `given` (the options the user passed,
- * which always win). A warm-up ratio becomes steps once the number of steps is known.
+ * The training settings the recipe fills: those it sets (a warm-up ratio sets the warm-up steps)
+ * that are not in `given`, the options the user passed, which always win.
+ */
+export function recipeFills(recipe: Recipe, given: ReadonlySet<keyof TrainConfig>): Set<keyof TrainConfig> {
+  const r = recipe.train;
+  const keys = (['epochs', 'lr', 'batchSize', 'weightDecay', 'warmupSteps', 'padding'] as const).filter(
+    (k) => r[k] !== undefined || (k === 'warmupSteps' && r.warmupRatio !== undefined),
+  );
+  return new Set(keys.filter((k) => !given.has(k)));
+}
+
+/**
+ * `cfg` with the recipe's settings for every option not in `given` (see `recipeFills`). A warm-up
+ * ratio becomes steps once the number of steps is known.
  */
 export function applyRecipe(
   cfg: TrainConfig,
@@ -116,19 +128,11 @@ export function applyRecipe(
   given: ReadonlySet<keyof TrainConfig>,
   trainRows: number,
 ): TrainConfig {
-  const out = { ...cfg };
   const r = recipe.train;
-  const take = <K extends keyof TrainConfig>(k: K, v: TrainConfig[K] | undefined) => {
-    if (v !== undefined && !given.has(k)) out[k] = v;
-  };
-  take('epochs', r.epochs);
-  take('lr', r.lr);
-  take('batchSize', r.batchSize);
-  take('weightDecay', r.weightDecay);
-  take('warmupSteps', r.warmupSteps);
-  take('padding', r.padding);
-  if (r.warmupRatio !== undefined && r.warmupSteps === undefined && !given.has('warmupSteps')) {
-    out.warmupSteps = Math.round(r.warmupRatio * Math.ceil(trainRows / out.batchSize) * out.epochs);
+  const fills = recipeFills(recipe, given);
+  const out: TrainConfig = { ...cfg, ...Object.fromEntries([...fills].map((k) => [k, r[k as keyof typeof r]])) };
+  if (fills.has('warmupSteps') && r.warmupSteps === undefined) {
+    out.warmupSteps = Math.round((r.warmupRatio ?? 0) * Math.ceil(trainRows / out.batchSize) * out.epochs);
   }
   return out;
 }

@@ -16,11 +16,13 @@ export interface AdaptRecipe {
   warmup: number;
 }
 
+/** The options of the fine-tuning loop a recipe can set; the others keep the lab's values. */
+const RECIPE_SETTINGS = ['epochs', 'lr', 'batchSize', 'weightDecay', 'warmupSteps', 'padding'] as const;
+type RecipeSetting = (typeof RECIPE_SETTINGS)[number];
+
 export interface Recipe {
   /** Options of the fine-tuning loop the recipe sets; the others keep the lab's values. */
-  train: Partial<Pick<TrainConfig, 'epochs' | 'lr' | 'batchSize' | 'warmupSteps' | 'weightDecay' | 'padding'>> & {
-    warmupRatio?: number;
-  };
+  train: Partial<Pick<TrainConfig, RecipeSetting>> & { warmupRatio?: number };
   adapt?: AdaptRecipe;
   /** One line on how the recipe was measured (shown to the user). */
   measured?: string;
@@ -110,12 +112,10 @@ export async function readRecipe(dir: string): Promise<Recipe | undefined> {
  * The training settings the recipe fills: those it sets (a warm-up ratio sets the warm-up steps)
  * that are not in `given`, the options the user passed, which always win.
  */
-export function recipeFills(recipe: Recipe, given: ReadonlySet<keyof TrainConfig>): Set<keyof TrainConfig> {
+export function recipeFills(recipe: Recipe, given: ReadonlySet<keyof TrainConfig>): Set<RecipeSetting> {
   const r = recipe.train;
-  const keys = (['epochs', 'lr', 'batchSize', 'weightDecay', 'warmupSteps', 'padding'] as const).filter(
-    (k) => r[k] !== undefined || (k === 'warmupSteps' && r.warmupRatio !== undefined),
-  );
-  return new Set(keys.filter((k) => !given.has(k)));
+  const sets = (k: RecipeSetting) => r[k] !== undefined || (k === 'warmupSteps' && r.warmupRatio !== undefined);
+  return new Set(RECIPE_SETTINGS.filter((k) => sets(k) && !given.has(k)));
 }
 
 /**
@@ -130,9 +130,9 @@ export function applyRecipe(
 ): TrainConfig {
   const r = recipe.train;
   const fills = recipeFills(recipe, given);
-  const out: TrainConfig = { ...cfg, ...Object.fromEntries([...fills].map((k) => [k, r[k as keyof typeof r]])) };
-  if (fills.has('warmupSteps') && r.warmupSteps === undefined) {
-    out.warmupSteps = Math.round((r.warmupRatio ?? 0) * Math.ceil(trainRows / out.batchSize) * out.epochs);
+  const out: TrainConfig = { ...cfg, ...Object.fromEntries([...fills].map((k) => [k, r[k]])) };
+  if (fills.has('warmupSteps') && r.warmupSteps === undefined && r.warmupRatio !== undefined) {
+    out.warmupSteps = Math.round(r.warmupRatio * Math.ceil(trainRows / out.batchSize) * out.epochs);
   }
   return out;
 }

@@ -3,10 +3,12 @@ import assert from 'node:assert/strict';
 import { mkdtempSync, writeFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import * as dfd from 'danfojs';
 import {
   readCsv,
+  readLabelledCsv,
   parseCsv,
+  CsvParser,
+  Frame,
   labelledFromFrame,
   unlabelledFromFrame,
   splitIndices,
@@ -109,15 +111,122 @@ test('readCsv: clear errors', async () => {
   assert.deepEqual(headerOnly.shape, [0, 2]);
 });
 
-test('labelledFromFrame: numeric and string labels, sorted names, ids, pairs', () => {
-  const df = new dfd.DataFrame(
-    [
-      [7, 'x', 'p', 1],
-      [8, 'y', 'q', 0],
-      [9, 'z', 'r', 1],
-    ],
-    { columns: ['id', 'text', 'ctx', 'target'] },
+test('CsvParser: the same records whatever the pieces the text arrives in', () => {
+  const text =
+    '\uFEFFid,text,target\r\n1,"Hello, ""world""\r\nagain",0\r\n\r\n2,"two\nlines",1\r3,,0\n4,plain "inner" quote,1\n5,"",1';
+  const whole = parseCsv(text);
+  assert.equal(whole.length, 6);
+  assert.deepEqual(whole[1], { fields: ['1', 'Hello, "world"\r\nagain', '0'], line: 2 });
+  assert.deepEqual(
+    whole.map((r) => r.line),
+    [1, 2, 5, 7, 8, 9],
   );
+  for (let a = 0; a <= text.length; a++)
+    for (const b of [a, a + 1, a + 2, a + 5]) {
+      const p = new CsvParser('x.csv');
+      const got = [...p.push(text.slice(0, a)), ...p.push(text.slice(a, b)), ...p.push(text.slice(b)), ...p.end()];
+      assert.deepEqual(got, whole, `pieces cut at ${a} and ${b}`);
+    }
+});
+
+test('Frame: shape, columns, column(name).values, index and values (what the notebooks and showTable use)', async () => {
+  const df = await readCsv(csv('frame.csv', 'id,keyword,text,target\n1,,fire,1\n2,flood,"a\nb",0\n3,,x,1\n'));
+  assert.deepEqual(df.shape, [3, 4]);
+  assert.deepEqual(df.columns, ['id', 'keyword', 'text', 'target']);
+  assert.deepEqual(df.column('target').values.map(Number), [1, 0, 1]);
+  assert.deepEqual(df.column('keyword'), { name: 'keyword', dtype: 'string', values: ['', 'flood', ''] });
+  assert.deepEqual(df.index, [0, 1, 2]);
+  assert.deepEqual(df.values[1], [2, 'flood', 'a\nb', 0]);
+  assert.deepEqual(df.head(1).values, [[1, '', 'fire', 1]]);
+  assert.deepEqual(df.head(1).dtypes, df.dtypes);
+  assert.deepEqual(df.toRecords()[0], { id: 1, keyword: '', text: 'fire', target: 1 });
+  assert.throws(() => df.column('tweet'), /no column "tweet"; available columns: id, keyword, text, target/);
+  assert.deepEqual(new Frame({ a: [1, 2], b: [0.5, 1], c: ['x', 1] }).dtypes, ['int32', 'float32', 'string']);
+  assert.throws(() => new Frame({ a: [1, 2], b: [1] }), /column "b" has 1 values, "a" has 2/);
+  assert.deepEqual(new Frame({}).shape, [0, 0]);
+});
+
+/** A CSV of `rows` data rows (about 100 bytes each) whose last line is `tail`. */
+function bigCsv(name: string, rows: number, tail: string): string {
+  const lines = ['id,keyword,location,text,target'];
+  for (let i = 1; i <= rows; i++)
+    lines.push(`${i},fire,"Somewhere, far",Forest fire near La Ronge Sask. Canada number ${i} of many,${i % 2}`);
+  lines.push(tail);
+  return csv(name, lines.join('\n') + '\n');
+}
+
+// Issue 25 case 2: a 200 MB CSV was parsed whole (4.6 GB, killed) before --limit or the header applied.
+test('readCsv streams: a limit reads only the rows it needs, a missing column is refused from the header', async () => {
+  // 12 MB with a broken last line: only a read that goes to the end meets it.
+  const f = bigCsv('big.csv', 120_000, '120001,fire,"never closed');
+  const t0 = performance.now();
+  const df = await readCsv(f, { limit: 300 });
+  const limited = performance.now() - t0;
+  assert.deepEqual(df.shape, [300, 5]);
+  assert.equal(df.column('id').values[299], 300);
+  assert.equal(df.column('location').values[0], 'Somewhere, far');
+  const t1 = performance.now();
+  await assert.rejects(readCsv(f), /big\.csv: line 120002: quoted field is never closed/);
+  const whole = performance.now() - t1;
+  assert.ok(limited < whole, `limit 300 took ${limited.toFixed(0)} ms, the whole file ${whole.toFixed(0)} ms`);
+  await assert.rejects(
+    readCsv(f, { required: ['text', 'tweet', 'label'], limit: 300 }),
+    /big\.csv: no column "tweet", "label"; available columns: id, keyword, location, text, target/,
+  );
+  // A broken second line is never reached when the header already fails.
+  const bad = csv('bad-row.csv', 'id,text\n1,"x"y\n');
+  await assert.rejects(readCsv(bad, { required: ['target'] }), /bad-row\.csv: no column "target"/);
+  await assert.rejects(readCsv(bad), /line 2: unexpected character "y" after a closing quote/);
+  assert.deepEqual((await readCsv(bad, { limit: 0 })).shape, [0, 2]);
+  await assert.rejects(readCsv(bad, { limit: -1 }), /limit must be a non-negative integer, got -1/);
+});
+
+test('readCsv: characters cut by the 1 MB reads come out whole; a sequence cut by the end of the file is refused', async () => {
+  // Rows of 2-, 3- and 4-byte characters over 3 MB: the reads' ends fall inside some of them.
+  const text = 'id,text,n\n' + Array.from({ length: 120_000 }, (_, i) => `${i},"🔥€é ${i}\n""x""",${i % 3}`).join('\n');
+  const f = csv('multibyte.csv', text);
+  assert.ok(Buffer.byteLength(text) > 3 * 2 ** 20);
+  const df = await readCsv(f);
+  const whole = parseCsv(text).slice(1);
+  assert.deepEqual(df.shape, [120_000, 3]);
+  assert.deepEqual(
+    df.column('text').values,
+    whole.map((r) => r.fields[1]),
+  );
+  const cut = path.join(dir, 'cut.csv');
+  writeFileSync(cut, Buffer.concat([Buffer.from('a,b\n1,', 'utf8'), Buffer.from('🔥', 'utf8').subarray(0, 2)]));
+  await assert.rejects(readCsv(cut), /cut\.csv: line 2: byte 0xf0 at offset 6 is not UTF-8/);
+});
+
+test('readLabelledCsv: columns checked in the header, only the first rows read', async () => {
+  const f = bigCsv('labelled.csv', 5_000, '5001,fire,here,"broken"x,1');
+  const d = await readLabelledCsv(f, { text: 'text', label: 'target', id: 'id' }, { limit: 10 });
+  assert.equal(d.texts.length, 10);
+  assert.deepEqual(d.labels.slice(0, 3), [1, 0, 1]);
+  assert.deepEqual(d.ids.slice(0, 2), ['1', '2']);
+  await assert.rejects(
+    readLabelledCsv(f, { text: 'text', label: 'label', pair: 'ctx' }),
+    /labelled\.csv: no column "label", "ctx"; available columns: id, keyword, location, text, target/,
+  );
+  await assert.rejects(readLabelledCsv(f, { text: 'text', label: 'target' }), /line 5002: unexpected character "x"/);
+});
+
+test('readCsv: bytes that are not UTF-8 are refused with their line and offset, also past the first MB', async () => {
+  const head =
+    'id,text\n' + Array.from({ length: 40_000 }, (_, i) => `${i},caf\u00e9 number ${i} in the list`).join('\n');
+  const bytes = Buffer.concat([Buffer.from(head + '\n40000,caf', 'utf8'), Buffer.from([0xe9]), Buffer.from('\n')]);
+  assert.ok(bytes.length > 1 << 20);
+  const f = path.join(dir, 'latin1.csv');
+  writeFileSync(f, bytes);
+  await assert.rejects(
+    readCsv(f),
+    new RegExp(`latin1\\.csv: line 40002: byte 0xe9 at offset ${bytes.length - 2} is not UTF-8.*iconv`),
+  );
+  assert.equal((await readCsv(f, { limit: 5 })).shape[0], 5, 'the bad byte past the limit is never read');
+});
+
+test('labelledFromFrame: numeric and string labels, sorted names, ids, pairs', () => {
+  const df = new Frame({ id: [7, 8, 9], text: ['x', 'y', 'z'], ctx: ['p', 'q', 'r'], target: [1, 0, 1] });
   const d = labelledFromFrame(df, { text: 'text', label: 'target', id: 'id', pair: 'ctx' }, 'mem.csv');
   assert.deepEqual(d, {
     texts: ['x', 'y', 'z'],
@@ -126,7 +235,7 @@ test('labelledFromFrame: numeric and string labels, sorted names, ids, pairs', (
     labelNames: ['0', '1'],
     ids: ['7', '8', '9'],
   });
-  const s = new dfd.DataFrame({ text: ['a', 'b', 'c', 'd'], label: ['pos', 'neg', 'neutral', 'neg'] });
+  const s = new Frame({ text: ['a', 'b', 'c', 'd'], label: ['pos', 'neg', 'neutral', 'neg'] });
   const ds = labelledFromFrame(s, { text: 'text', label: 'label' }, 'mem.csv');
   assert.deepEqual(ds.labelNames, ['neg', 'neutral', 'pos']);
   assert.deepEqual(ds.labels, [2, 0, 1, 0]);
@@ -136,18 +245,18 @@ test('labelledFromFrame: numeric and string labels, sorted names, ids, pairs', (
 });
 
 test('labelledFromFrame: given labelNames map by name or by integer id', () => {
-  const df = new dfd.DataFrame({ text: ['a', 'b', 'c'], target: [1, 0, 1] });
+  const df = new Frame({ text: ['a', 'b', 'c'], target: [1, 0, 1] });
   const d = labelledFromFrame(df, { text: 'text', label: 'target' }, 'f.csv', ['not disaster', 'disaster']);
   assert.deepEqual(d.labels, [1, 0, 1]);
   assert.deepEqual(d.labelNames, ['not disaster', 'disaster']);
-  const byName = new dfd.DataFrame({ text: ['a', 'b'], target: ['disaster', 'disaster'] });
+  const byName = new Frame({ text: ['a', 'b'], target: ['disaster', 'disaster'] });
   assert.deepEqual(
     labelledFromFrame(byName, { text: 'text', label: 'target' }, 'f.csv', ['not disaster', 'disaster']).labels,
     [1, 1],
   );
   assert.throws(
     () =>
-      labelledFromFrame(new dfd.DataFrame({ text: ['a'], target: [5] }), { text: 'text', label: 'target' }, 'f.csv', [
+      labelledFromFrame(new Frame({ text: ['a'], target: [5] }), { text: 'text', label: 'target' }, 'f.csv', [
         'a',
         'b',
       ]),
@@ -156,14 +265,7 @@ test('labelledFromFrame: given labelNames map by name or by integer id', () => {
 });
 
 test('labelledFromFrame: clear errors', () => {
-  const df = new dfd.DataFrame(
-    [
-      [1, 'a', '1'],
-      [2, 'b', ''],
-      [3, 'c', '0'],
-    ],
-    { columns: ['id', 'text', 'target'] },
-  );
+  const df = new Frame({ id: [1, 2, 3], text: ['a', 'b', 'c'], target: ['1', '', '0'] });
   assert.throws(
     () => labelledFromFrame(df, { text: 'tweet', label: 'target' }, 'f.csv'),
     /f\.csv: no column "tweet"; available columns: id, text, target/,
@@ -172,12 +274,12 @@ test('labelledFromFrame: clear errors', () => {
     () => labelledFromFrame(df, { text: 'text', label: 'target', id: 'id' }, 'f.csv'),
     /f\.csv: blank label in column "target" at data row 2 \(1-based, header excluded; id 2\)/,
   );
-  const one = new dfd.DataFrame({ text: ['a', 'b'], target: [1, 1] });
+  const one = new Frame({ text: ['a', 'b'], target: [1, 1] });
   assert.throws(() => labelledFromFrame(one, { text: 'text', label: 'target' }, 'f.csv'), /single class \("1"\)/);
 });
 
 test('unlabelledFromFrame', () => {
-  const df = new dfd.DataFrame({ id: [3, 4], text: ['a', ''] });
+  const df = new Frame({ id: [3, 4], text: ['a', ''] });
   assert.deepEqual(unlabelledFromFrame(df, { text: 'text', id: 'id' }, 'f.csv'), { texts: ['a', ''], ids: ['3', '4'] });
   assert.throws(() => unlabelledFromFrame(df, { text: 'body' }, 'f.csv'), /no column "body"/);
 });

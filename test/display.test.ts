@@ -15,6 +15,7 @@ import {
   ProgressBar,
   inNotebook,
 } from '../src/ui/display.js';
+import { Frame } from '../src/data/data.js';
 
 test('escapeHtml escapes markup and quotes', () => {
   assert.equal(escapeHtml(`<b a="1">'x' & y</b>`), '&lt;b a=&quot;1&quot;&gt;&#39;x&#39; &amp; y&lt;/b&gt;');
@@ -74,6 +75,22 @@ test('htmlTable from a DataFrame-like object and a Series-like object', () => {
   assert.deepEqual(toTableData(df, { columns: ['b'] }).rows, [['x'], ['y']]);
   assert.throws(() => toTableData(df, { columns: ['zz'] }), /Unknown column "zz"/);
   assert.ok(!htmlTable(df, { index: false }).includes('<th>r1</th>'));
+});
+
+test('htmlTable and textTable draw a Frame (what readCsv returns) with its row numbers', () => {
+  const df = new Frame({ id: [1, 2, 3], text: ['fire <b>', 'flood', ''], target: [1, 0, 1] });
+  const html = htmlTable(df, { maxRows: 2, caption: 'First rows' });
+  assert.match(html, /<th><\/th><th>id<\/th><th>text<\/th><th>target<\/th>/);
+  assert.match(
+    html,
+    /<tr><th>0<\/th><td style="text-align:right">1<\/td><td style="text-align:left">fire &lt;b&gt;<\/td><td style="text-align:right">1<\/td><\/tr>/,
+  );
+  assert.match(html, /3 rows × 3 columns \(1 more not shown\)/);
+  assert.deepEqual(textTable(df, { maxRows: 1 }).split('\n').slice(0, 3), [
+    '   id  text      target',
+    '-  --  --------  ------',
+    '0   1  fire <b>       1',
+  ]);
 });
 
 test('textTable aligns columns and right-aligns numbers', () => {

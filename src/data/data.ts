@@ -1,90 +1,260 @@
-// Reading labelled text data (CSV -> danfojs DataFrame -> plain arrays), the train/validation split
-// and batch order. danfojs' own readCSV is the browser build under Node (it tries XMLHttpRequest on a
-// path), so CSV parsing is done here and the DataFrame is built from the parsed rows.
-import * as dfd from 'danfojs';
-import type { DataFrame } from 'danfojs';
-import { existsSync, statSync } from 'node:fs';
-import { readFile } from 'node:fs/promises';
+// Reading labelled text data (CSV -> Frame -> plain arrays), the train/validation split and batch
+// order. The CSV is streamed: the header is checked before any data row is read, a row limit stops
+// the read, and memory follows the rows kept, not the file's size. Frame is the small column table
+// the notebooks and showTable use (shape, columns, column(name).values, index, values).
+import { isUtf8 } from 'node:buffer';
+import { createReadStream, existsSync, statSync } from 'node:fs';
 import path from 'node:path';
 import { mixSeed, rng, shuffle } from '../nn/random.js';
 
-export type { DataFrame };
-
 /** One parsed CSV record with the 1-based line its first field starts on. */
-export interface CsvRecord { fields: string[]; line: number }
+export interface CsvRecord {
+  fields: string[];
+  line: number;
+}
+
+type ParserMode = 'fieldStart' | 'unquoted' | 'quoted' | 'quote' | 'afterQuote' | 'cr';
+
+const DELIMITER_RE = /[,\r\n]/g;
 
 /**
- * RFC 4180 parser: quoted fields, "" escapes, CR/LF/CRLF line ends, line breaks inside quotes.
- * Blank lines are skipped (as pandas does). A quote inside an unquoted field is kept literally.
+ * RFC 4180 parser fed in pieces: quoted fields, "" escapes, CR/LF/CRLF line ends, line breaks
+ * inside quotes, any of them split across two pieces. Blank lines are skipped (as pandas does). A
+ * quote inside an unquoted field is kept literally. `push` returns the records completed so far.
  */
-export function parseCsv(text: string, file = 'CSV'): CsvRecord[] {
-  const records: CsvRecord[] = [];
-  const s = text.charCodeAt(0) === 0xfeff ? text.slice(1) : text;
-  let fields: string[] = [];
-  let field = '';
-  let line = 1;
-  let recordLine = 1;
-  let i = 0;
-  let fieldStarted = false; // distinguishes an empty line from a record of one empty field
-  const endRecord = (): void => {
-    if (fieldStarted || fields.length > 0) {
-      fields.push(field);
-      records.push({ fields, line: recordLine });
+export class CsvParser {
+  private mode: ParserMode = 'fieldStart';
+  private fields: string[] = [];
+  private field = '';
+  private fieldStarted = false; // distinguishes an empty line from a record of one empty field
+  private line = 1;
+  private recordLine = 1;
+  private quoteLine = 1;
+  private quotedCr = false; // a CR inside quotes ended the last piece: a LF next is the same line end
+  private first = true;
+  // Given to push/end: each record as it completes, before the next one is parsed (true stops).
+  private onRecord: ((r: CsvRecord) => boolean | void) | undefined;
+  private stopped = false;
+
+  constructor(private readonly file = 'CSV') {}
+
+  push(piece: string, onRecord?: (r: CsvRecord) => boolean | void): CsvRecord[] {
+    const out: CsvRecord[] = [];
+    this.onRecord = onRecord;
+    let s = piece;
+    if (this.first && s.length > 0) {
+      this.first = false;
+      if (s.charCodeAt(0) === 0xfeff) s = s.slice(1);
     }
-    fields = [];
-    field = '';
-    fieldStarted = false;
-  };
-  while (i < s.length) {
-    const c = s[i]!;
-    if (c === '"' && field === '') {
-      // A quote opens a quoted field only at the very start of a field.
-      const startLine = line;
-      fieldStarted = true;
-      i++;
-      for (;;) {
-        if (i >= s.length) throw new Error(`${file}: line ${startLine}: quoted field is never closed`);
-        const d = s[i]!;
-        if (d === '"') {
-          if (s[i + 1] === '"') { field += '"'; i += 2; continue; }
-          i++;
+    let i = 0;
+    const n = s.length;
+    while (i < n) {
+      switch (this.mode) {
+        case 'cr':
+          // A CR ended the last record; a LF right after it belongs to the same line end.
+          if (s.charCodeAt(i) === 10) i++;
+          this.mode = 'fieldStart';
+          break;
+        case 'fieldStart':
+          if (s.charCodeAt(i) === 34) {
+            this.mode = 'quoted';
+            this.fieldStarted = true;
+            this.quoteLine = this.line;
+            i++;
+            break;
+          }
+          this.mode = 'unquoted';
+        // falls through
+        case 'unquoted': {
+          DELIMITER_RE.lastIndex = i;
+          const m = DELIMITER_RE.exec(s);
+          const j = m ? m.index : n;
+          if (j > i) {
+            this.field += s.slice(i, j);
+            this.fieldStarted = true;
+          }
+          if (!m) return out;
+          i = this.delimiter(s, j, out);
+          if (this.stopped) return out;
           break;
         }
-        if (d === '\n' || (d === '\r' && s[i + 1] !== '\n')) line++;
-        field += d;
-        i++;
+        case 'quoted': {
+          const j = s.indexOf('"', i);
+          const end = j < 0 ? n : j;
+          this.countLines(s, i, end);
+          this.field += s.slice(i, end);
+          if (j < 0) return out;
+          i = j + 1;
+          this.mode = 'quote';
+          break;
+        }
+        case 'quote':
+          // A quote inside a quoted field: doubled ("") it is a literal quote, else it closes the field.
+          if (s.charCodeAt(i) === 34) {
+            this.field += '"';
+            this.mode = 'quoted';
+            i++;
+          } else this.mode = 'afterQuote';
+          break;
+        case 'afterQuote': {
+          const c = s[i]!;
+          if (c !== ',' && c !== '\n' && c !== '\r')
+            throw new Error(
+              `${this.file}: line ${this.line}: unexpected character ${JSON.stringify(c)} after a closing quote`,
+            );
+          i = this.delimiter(s, i, out);
+          if (this.stopped) return out;
+          break;
+        }
       }
-      // After the closing quote only a delimiter or a line end may follow.
-      const n = s[i];
-      if (n !== undefined && n !== ',' && n !== '\n' && n !== '\r') {
-        throw new Error(`${file}: line ${line}: unexpected character ${JSON.stringify(n)} after a closing quote`);
-      }
-      continue;
     }
-    if (c === ',') {
-      fields.push(field);
-      field = '';
-      fieldStarted = true;
-      i++;
-      continue;
-    }
-    if (c === '\n' || c === '\r') {
-      endRecord();
-      i += c === '\r' && s[i + 1] === '\n' ? 2 : 1;
-      line++;
-      recordLine = line;
-      continue;
-    }
-    field += c;
-    fieldStarted = true;
-    i++;
+    return out;
   }
-  endRecord();
-  return records;
+
+  /** The last record, once the input is over. */
+  end(onRecord?: (r: CsvRecord) => boolean | void): CsvRecord[] {
+    this.onRecord = onRecord;
+    if (this.mode === 'quoted') throw new Error(`${this.file}: line ${this.quoteLine}: quoted field is never closed`);
+    const out: CsvRecord[] = [];
+    this.endRecord(out);
+    this.mode = 'fieldStart';
+    return out;
+  }
+
+  /** Handles the delimiter or line end at s[j]; returns the position after it. */
+  private delimiter(s: string, j: number, out: CsvRecord[]): number {
+    const c = s.charCodeAt(j);
+    if (c === 44) {
+      this.fields.push(this.field);
+      this.field = '';
+      this.fieldStarted = true;
+      this.mode = 'fieldStart';
+      return j + 1;
+    }
+    this.endRecord(out);
+    this.line++;
+    this.recordLine = this.line;
+    this.mode = c === 13 ? 'cr' : 'fieldStart';
+    return j + 1;
+  }
+
+  private endRecord(out: CsvRecord[]): void {
+    if (this.fieldStarted || this.fields.length > 0) {
+      this.fields.push(this.field);
+      const r = { fields: this.fields, line: this.recordLine };
+      if (!this.onRecord) out.push(r);
+      else if (this.onRecord(r) === true) this.stopped = true;
+    }
+    this.fields = [];
+    this.field = '';
+    this.fieldStarted = false;
+  }
+
+  /** Line breaks inside a quoted field (CRLF, LF or a lone CR each count once), for later line numbers. */
+  private countLines(s: string, from: number, to: number): void {
+    for (let k = from; k < to; k++) {
+      const c = s.charCodeAt(k);
+      if (c === 10) {
+        if (!this.quotedCr) this.line++;
+        this.quotedCr = false;
+      } else if (c === 13) {
+        this.line++;
+        this.quotedCr = true;
+      } else this.quotedCr = false;
+    }
+  }
+}
+
+/** Parses a whole CSV text (see CsvParser). */
+export function parseCsv(text: string, file = 'CSV'): CsvRecord[] {
+  const p = new CsvParser(file);
+  return p.push(text).concat(p.end());
 }
 
 const NUMBER_RE = /^[+-]?(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?$/;
 const INT_RE = /^[+-]?\d+$/;
+
+/** A cell of a Frame: numbers for numeric columns (NaN where blank), strings otherwise. */
+export type Cell = string | number;
+export type Dtype = 'int32' | 'float32' | 'string';
+
+/** One column of a Frame. */
+export interface Column {
+  readonly name: string;
+  readonly dtype: Dtype;
+  readonly values: Cell[];
+}
+
+/**
+ * A small column table: what readCsv returns and showTable draws.
+ *
+ *   df.shape             [rows, columns]
+ *   df.columns           the column names, in file order
+ *   df.dtypes            'int32' | 'float32' | 'string' per column
+ *   df.column(name)      { name, dtype, values } (an unknown name throws, listing the columns)
+ *   df.index, df.values  row numbers and rows (row-major), as showTable reads a frame
+ *   df.head(n)           the first n rows as a Frame
+ *   df.toRecords()       rows as objects keyed by column name
+ *
+ * Example: `const df = await readCsv('data/train.csv'); df.column('target').values.map(Number)`
+ */
+export class Frame {
+  readonly columns: string[];
+  readonly dtypes: Dtype[];
+  private readonly data: Cell[][];
+
+  /**
+   * From columns of equal length; dtypes are inferred from the values (all integers -> 'int32',
+   * all numbers -> 'float32', else 'string') unless given.
+   * Example: `new Frame({ text: ['a', 'b'], target: [1, 0] })`
+   */
+  constructor(columns: Record<string, Cell[]>, dtypes?: Dtype[]) {
+    this.columns = Object.keys(columns);
+    this.data = this.columns.map((c) => columns[c]!);
+    const n = this.data[0]?.length ?? 0;
+    this.data.forEach((v, j) => {
+      if (v.length !== n)
+        throw new Error(`Frame: column "${this.columns[j]}" has ${v.length} values, "${this.columns[0]}" has ${n}`);
+    });
+    if (dtypes && dtypes.length !== this.columns.length)
+      throw new Error(`Frame: ${dtypes.length} dtypes for ${this.columns.length} columns`);
+    this.dtypes =
+      dtypes ??
+      this.data.map((v) =>
+        v.every((x) => typeof x === 'number')
+          ? v.every((x) => Number.isInteger(x))
+            ? 'int32'
+            : 'float32'
+          : 'string',
+      );
+  }
+
+  get shape(): [number, number] {
+    return [this.data[0]?.length ?? 0, this.columns.length];
+  }
+
+  column(name: string): Column {
+    const j = this.columns.indexOf(name);
+    if (j < 0) throw new Error(`no column "${name}"; available columns: ${this.columns.join(', ')}`);
+    return { name, dtype: this.dtypes[j]!, values: this.data[j]! };
+  }
+
+  get index(): number[] {
+    return Array.from({ length: this.shape[0] }, (_, i) => i);
+  }
+
+  get values(): Cell[][] {
+    return this.index.map((i) => this.data.map((c) => c[i]!));
+  }
+
+  head(n = 5): Frame {
+    return new Frame(Object.fromEntries(this.columns.map((c, j) => [c, this.data[j]!.slice(0, n)])), this.dtypes);
+  }
+
+  toRecords(): Record<string, Cell>[] {
+    return this.index.map((i) => Object.fromEntries(this.columns.map((c, j) => [c, this.data[j]![i]!])));
+  }
+}
 
 /** Offset of the first byte that does not continue a valid UTF-8 sequence, -1 when there is none. */
 function firstInvalidUtf8(b: Uint8Array): number {
@@ -98,88 +268,188 @@ function firstInvalidUtf8(b: Uint8Array): number {
   return -1;
 }
 
-/** The bytes as UTF-8 text; other encodings are refused with the line and byte, not replaced by U+FFFD silently. */
-function decodeUtf8(bytes: Uint8Array, file: string): string {
-  try {
-    return new TextDecoder('utf-8', { fatal: true }).decode(bytes);
-  } catch {
-    const at = firstInvalidUtf8(bytes);
-    let line = 1;
-    for (let i = 0; i < Math.max(at, 0); i++) if (bytes[i] === 0x0a) line++;
-    const where = at >= 0 ? `line ${line}: byte 0x${bytes[at]!.toString(16).padStart(2, '0')} at offset ${at}` : 'a byte sequence';
-    throw new Error(`${file}: ${where} is not UTF-8 (the file is in another encoding, e.g. Windows-1252 or Latin-1): save it as UTF-8, e.g. iconv -f WINDOWS-1252 -t UTF-8 ${path.basename(file)} > utf8.csv`);
-  }
+/** Where the last complete UTF-8 sequence of `b` ends: a sequence cut by the end of a read is left for the next. */
+function utf8Boundary(b: Uint8Array): number {
+  let k = b.length - 1;
+  while (k >= 0 && k > b.length - 4 && (b[k]! & 0xc0) === 0x80) k--;
+  if (k < 0 || b[k]! < 0xc0) return b.length;
+  const need = b[k]! >= 0xf0 ? 4 : b[k]! >= 0xe0 ? 3 : 2;
+  return b.length - k < need ? k : b.length;
 }
 
-/**
- * Reads a CSV file into a danfojs DataFrame. Column types: a column whose cells are all int32
- * integers is 'int32'; all numbers (or integers with blanks, which become NaN) -> 'float32';
- * anything else, and integers too large for a double, -> 'string' with blank cells kept as ''.
- * Errors name the file and line.
- */
-export async function readCsv(file: string): Promise<DataFrame> {
-  if (!existsSync(file)) throw new Error(`${file}: file not found`);
-  if (!statSync(file).isFile()) throw new Error(`${file}: not a file`);
-  const text = decodeUtf8(await readFile(file), file);
-  if (text.replace(/^\uFEFF/, '').trim() === '') throw new Error(`${file}: file is empty`);
-  const records = parseCsv(text, file);
-  const header = records[0];
+/** The message for bytes that are not UTF-8: the line, the byte and its offset in the file. */
+async function notUtf8(file: string): Promise<Error> {
+  // Only on the error path: the file is scanned again in pieces (a sequence may span two).
+  let line = 1;
+  let offset = 0;
+  let carry = new Uint8Array(0);
+  let where = 'a byte sequence';
+  const at = (b: Uint8Array, k: number) => `line ${line}: byte 0x${b[k]!.toString(16).padStart(2, '0')} at offset ${offset + k}`;
+  for await (const chunk of createReadStream(file, { highWaterMark: 1 << 20 })) {
+    const b = new Uint8Array(carry.length + (chunk as Buffer).length);
+    b.set(carry);
+    b.set(chunk as Buffer, carry.length);
+    const end = utf8Boundary(b);
+    const bad = firstInvalidUtf8(b.subarray(0, end));
+    for (let i = 0; i < (bad >= 0 ? bad : end); i++) if (b[i] === 0x0a) line++;
+    if (bad >= 0) {
+      where = at(b, bad);
+      carry = new Uint8Array(0);
+      break;
+    }
+    offset += end;
+    carry = b.slice(end);
+  }
+  // A sequence the end of the file cuts short.
+  if (carry.length) where = at(carry, 0);
+  return new Error(
+    `${file}: ${where} is not UTF-8 (the file is in another encoding, e.g. Windows-1252 or Latin-1): save it as UTF-8, e.g. iconv -f WINDOWS-1252 -t UTF-8 ${path.basename(file)} > utf8.csv`,
+  );
+}
+
+export interface ReadCsvOptions {
+  /** Data rows to read at most (the first ones); the rest of the file is not read. 0 reads the header only. */
+  limit?: number;
+  /** Columns the header must have: a missing one is refused before any data row is read. */
+  required?: readonly string[];
+}
+
+/** Checks the header's names (present, unique) and the required columns; returns the trimmed names. */
+function headerColumns(header: CsvRecord | undefined, file: string, required: readonly string[]): string[] {
   if (!header) throw new Error(`${file}: no header row`);
   const columns = header.fields.map((h) => h.trim());
   if (columns.every((c) => c === '')) throw new Error(`${file}: line ${header.line}: header row has no column names`);
   const seen = new Map<string, number>();
   columns.forEach((c, j) => {
     if (c === '') throw new Error(`${file}: line ${header.line}: column ${j + 1} of the header has no name`);
-    if (seen.has(c)) throw new Error(`${file}: line ${header.line}: column name "${c}" appears twice (columns ${seen.get(c)! + 1} and ${j + 1})`);
+    if (seen.has(c))
+      throw new Error(
+        `${file}: line ${header.line}: column name "${c}" appears twice (columns ${seen.get(c)! + 1} and ${j + 1})`,
+      );
     seen.set(c, j);
   });
-  const rows = records.slice(1);
-  rows.forEach((r, k) => {
-    if (r.fields.length !== columns.length) {
-      throw new Error(`${file}: line ${r.line} (data row ${k + 1}): expected ${columns.length} fields (${columns.join(',')}), found ${r.fields.length}`);
-    }
-  });
-
-  const dtypes: string[] = [];
-  const cols: (string | number)[][] = columns.map((_, j) => {
-    const raw = rows.map((r) => r.fields[j]!);
-    const filled = raw.filter((v) => v.trim() !== '');
-    const numeric = filled.length > 0 && filled.every((v) => NUMBER_RE.test(v.trim()));
-    // Integers past 2^53 (e.g. tweet ids) would lose digits as numbers, so they stay strings.
-    const unsafe = numeric && filled.some((v) => INT_RE.test(v.trim()) && !Number.isSafeInteger(Number(v)));
-    if (!numeric || unsafe) {
-      dtypes.push('string');
-      return raw;
-    }
-    const ints = filled.length === raw.length && filled.every((v) => INT_RE.test(v.trim()) && Math.abs(Number(v)) < 2 ** 31);
-    dtypes.push(ints ? 'int32' : 'float32');
-    return raw.map((v) => (v.trim() === '' ? NaN : Number(v)));
-  });
-  const data = rows.map((_, k) => cols.map((c) => c[k]!));
-  // Built with explicit dtypes: danfojs' own inference looks at few values and mislabels columns.
-  return new dfd.DataFrame(data, { columns, dtypes });
+  const missing = required.filter((c) => !seen.has(c));
+  if (missing.length)
+    throw new Error(
+      `${file}: no column ${missing.map((c) => `"${c}"`).join(', ')}; available columns: ${columns.join(', ')}`,
+    );
+  return columns;
 }
 
-export interface LabelledData { texts: string[]; pairs?: string[]; labels: number[]; labelNames: string[]; ids: string[] }
+/** Types a column of raw cells (see readCsv). */
+function typedColumn(raw: string[]): { dtype: Dtype; values: Cell[] } {
+  const filled = raw.filter((v) => v.trim() !== '');
+  const numeric = filled.length > 0 && filled.every((v) => NUMBER_RE.test(v.trim()));
+  // Integers past 2^53 (e.g. tweet ids) would lose digits as numbers, so they stay strings.
+  const unsafe = numeric && filled.some((v) => INT_RE.test(v.trim()) && !Number.isSafeInteger(Number(v)));
+  if (!numeric || unsafe) return { dtype: 'string', values: raw };
+  const ints =
+    filled.length === raw.length && filled.every((v) => INT_RE.test(v.trim()) && Math.abs(Number(v)) < 2 ** 31);
+  return { dtype: ints ? 'int32' : 'float32', values: raw.map((v) => (v.trim() === '' ? NaN : Number(v))) };
+}
 
-type Cell = string | number | boolean | null | undefined;
+/**
+ * Reads a CSV file into a Frame, streamed: the header is checked first (names present and unique,
+ * `opts.required` columns there), rows are read up to `opts.limit`, and the file is read no
+ * further than needed. Column types: a column whose cells are all int32 integers is 'int32'; all
+ * numbers (or integers with blanks, which become NaN) -> 'float32'; anything else, and integers
+ * too large for a double, -> 'string' with blank cells kept as ''. Errors name the file and line.
+ *
+ * Example: `const df = await readCsv('data/train.csv', { required: ['text', 'target'], limit: 300 })`
+ */
+export async function readCsv(file: string, opts: ReadCsvOptions = {}): Promise<Frame> {
+  const limit = opts.limit ?? Infinity;
+  if (!(limit >= 0) || (limit !== Infinity && !Number.isInteger(limit)))
+    throw new Error(`readCsv: limit must be a non-negative integer, got ${opts.limit}`);
+  if (!existsSync(file)) throw new Error(`${file}: file not found`);
+  if (!statSync(file).isFile()) throw new Error(`${file}: not a file`);
+  const parser = new CsvParser(file);
+  let carry: Buffer = Buffer.alloc(0); // the start of a UTF-8 sequence the last piece cut
+  const stream = createReadStream(file, { highWaterMark: 1 << 20 });
+  let columns: string[] | undefined;
+  let raw: string[][] = [];
+  let rows = 0;
+  let blank = true; // only white space so far: an empty file, not a header without names
+  // Called for each record as soon as it is complete, so the header is checked before the next line is parsed.
+  const take = (r: CsvRecord): boolean => {
+    if (!columns) {
+      if (blank && r.fields.length === 1 && r.fields[0]!.trim() === '') return false;
+      columns = headerColumns(r, file, opts.required ?? []);
+      raw = columns.map(() => []);
+      return rows >= limit;
+    }
+    if (r.fields.length !== columns.length)
+      throw new Error(
+        `${file}: line ${r.line} (data row ${rows + 1}): expected ${columns.length} fields (${columns.join(',')}), found ${r.fields.length}`,
+      );
+    for (let j = 0; j < columns.length; j++) raw[j]!.push(r.fields[j]!);
+    return ++rows >= limit;
+  };
+  try {
+    let done = false;
+    for await (const chunk of stream) {
+      const bytes = carry.length ? Buffer.concat([carry, chunk as Buffer]) : (chunk as Buffer);
+      const end = utf8Boundary(bytes);
+      carry = Buffer.from(bytes.subarray(end));
+      const piece = bytes.subarray(0, end);
+      if (!isUtf8(piece)) throw await notUtf8(file);
+      const text = piece.toString('utf8');
+      if (blank && text.trim() !== '') blank = false; // trim() drops a BOM too
+      parser.push(text, take);
+      if (columns && rows >= limit) {
+        done = true;
+        break;
+      }
+    }
+    if (!done) {
+      if (carry.length) throw await notUtf8(file);
+      parser.end(take);
+    }
+  } finally {
+    stream.destroy();
+  }
+  if (!columns) throw new Error(blank ? `${file}: file is empty` : `${file}: no header row`);
+  const typed = raw.map(typedColumn);
+  return new Frame(
+    Object.fromEntries(columns.map((c, j) => [c, typed[j]!.values])),
+    typed.map((t) => t.dtype),
+  );
+}
 
-function columnValues(df: DataFrame, name: string, file: string): Cell[] {
+export interface LabelledData {
+  texts: string[];
+  pairs?: string[];
+  labels: number[];
+  labelNames: string[];
+  ids: string[];
+}
+
+export interface LabelledColumns {
+  text: string;
+  label: string;
+  pair?: string;
+  id?: string;
+}
+
+function columnValues(df: Frame, name: string, file: string): Cell[] {
   if (!df.columns.includes(name)) {
     throw new Error(`${file}: no column "${name}"; available columns: ${df.columns.join(', ')}`);
   }
-  return df.column(name).values as Cell[];
+  return df.column(name).values;
 }
 
-const isBlank = (v: Cell): boolean =>
-  v === null || v === undefined || (typeof v === 'number' && Number.isNaN(v)) || (typeof v === 'string' && v.trim() === '');
+const isBlank = (v: Cell | null | undefined): boolean =>
+  v === null ||
+  v === undefined ||
+  (typeof v === 'number' && Number.isNaN(v)) ||
+  (typeof v === 'string' && v.trim() === '');
 
 /** Text cells: blanks become '' (an empty text is valid input), numbers their decimal string. */
-function textValues(df: DataFrame, name: string, file: string): string[] {
+function textValues(df: Frame, name: string, file: string): string[] {
   return columnValues(df, name, file).map((v) => (isBlank(v) ? '' : String(v)));
 }
 
-function idValues(df: DataFrame, name: string | undefined, file: string): string[] {
+function idValues(df: Frame, name: string | undefined, file: string): string[] {
   if (name === undefined) return Array.from({ length: df.shape[0] }, (_, i) => String(i));
   return columnValues(df, name, file).map((v) => (isBlank(v) ? '' : String(v)));
 }
@@ -198,7 +468,12 @@ export function sortLabelNames(names: Iterable<string>): string[] {
  * distinct values and at least two are required. Rows are reported as "data row N" (1-based,
  * header excluded), with the id when the frame has the `id` column (ids are row numbers otherwise).
  */
-export function labelledFromFrame(df: DataFrame, cols: { text: string; label: string; pair?: string; id?: string }, file: string, labelNames?: string[]): LabelledData {
+export function labelledFromFrame(
+  df: Frame,
+  cols: LabelledColumns,
+  file: string,
+  labelNames?: string[],
+): LabelledData {
   const n = df.shape[0];
   if (n === 0) throw new Error(`${file}: no data rows`);
   const texts = textValues(df, cols.text, file);
@@ -206,7 +481,8 @@ export function labelledFromFrame(df: DataFrame, cols: { text: string; label: st
   // Training needs no ids (they only name rows in messages): a missing id column falls back to row numbers.
   const idCol = cols.id !== undefined && df.columns.includes(cols.id) ? cols.id : undefined;
   const ids = idValues(df, idCol, file);
-  const rowName = (i: number): string => `data row ${i + 1} (1-based, header excluded${idCol !== undefined ? `; ${idCol} ${ids[i]}` : ''})`;
+  const rowName = (i: number): string =>
+    `data row ${i + 1} (1-based, header excluded${idCol !== undefined ? `; ${idCol} ${ids[i]}` : ''})`;
   const raw = columnValues(df, cols.label, file).map((v, i) => {
     if (isBlank(v)) throw new Error(`${file}: blank label in column "${cols.label}" at ${rowName(i)}`);
     return String(v).trim();
@@ -216,26 +492,33 @@ export function labelledFromFrame(df: DataFrame, cols: { text: string; label: st
   let labels: number[];
   if (labelNames !== undefined) {
     if (labelNames.length < 2) throw new Error(`labelNames must list at least 2 classes, got ${labelNames.length}`);
-    if (new Set(labelNames).size !== labelNames.length) throw new Error(`labelNames has duplicates: ${labelNames.join(', ')}`);
+    if (new Set(labelNames).size !== labelNames.length)
+      throw new Error(`labelNames has duplicates: ${labelNames.join(', ')}`);
     names = [...labelNames];
     const index = new Map(names.map((nm, k) => [nm, k]));
     labels = raw.map((v, i) => {
       const k = index.get(v);
       if (k !== undefined) return k;
       if (/^\d+$/.test(v) && Number(v) < names.length) return Number(v);
-      throw new Error(`${file}: label "${v}" in column "${cols.label}" at ${rowName(i)} is not one of the classes: ${names.join(', ')}`);
+      throw new Error(
+        `${file}: label "${v}" in column "${cols.label}" at ${rowName(i)} is not one of the classes: ${names.join(', ')}`,
+      );
     });
   } else {
     names = sortLabelNames(raw);
     if (names.length < 2) {
-      throw new Error(`${file}: column "${cols.label}" has a single class ("${names[0]}"); classification needs at least 2`);
+      throw new Error(
+        `${file}: column "${cols.label}" has a single class ("${names[0]}"); classification needs at least 2`,
+      );
     }
     // 0/1 beside yes/no is two spellings of the classes, not four classes: said rather than guessed.
     const numeric = names.filter((nm) => NUMBER_RE.test(nm));
     if (numeric.length > 0 && numeric.length < names.length) {
       const words = names.filter((nm) => !NUMBER_RE.test(nm));
       const first = raw.findIndex((v) => v === words[0]);
-      throw new Error(`${file}: column "${cols.label}" mixes numbers (${numeric.slice(0, 4).join(', ')}) and words (${words.slice(0, 4).join(', ')}), e.g. "${words[0]}" at ${rowName(first)}: write every label the same way (e.g. 0/1 everywhere)`);
+      throw new Error(
+        `${file}: column "${cols.label}" mixes numbers (${numeric.slice(0, 4).join(', ')}) and words (${words.slice(0, 4).join(', ')}), e.g. "${words[0]}" at ${rowName(first)}: write every label the same way (e.g. 0/1 everywhere)`,
+      );
     }
     const index = new Map(names.map((nm, k) => [nm, k]));
     labels = raw.map((v) => index.get(v)!);
@@ -245,8 +528,29 @@ export function labelledFromFrame(df: DataFrame, cols: { text: string; label: st
   return out;
 }
 
+/**
+ * A labelled CSV, streamed: the text, label and pair columns are checked in the header before any
+ * row is read, and with `limit` only the first `limit` data rows are read (the file's size does
+ * not matter). The id column is used when present.
+ *
+ * Example: `await readLabelledCsv('train.csv', { text: 'text', label: 'target', id: 'id' }, { limit: 300 })`
+ */
+export async function readLabelledCsv(
+  file: string,
+  cols: LabelledColumns,
+  opts: { limit?: number; labelNames?: string[] } = {},
+): Promise<LabelledData> {
+  const required = [cols.text, cols.label, ...(cols.pair !== undefined ? [cols.pair] : [])];
+  const df = await readCsv(file, { required, ...(opts.limit !== undefined ? { limit: opts.limit } : {}) });
+  return labelledFromFrame(df, cols, file, opts.labelNames);
+}
+
 /** Texts (and pairs, ids) of a frame without labels, e.g. Kaggle's test.csv. */
-export function unlabelledFromFrame(df: DataFrame, cols: { text: string; pair?: string; id?: string }, file: string): { texts: string[]; pairs?: string[]; ids: string[] } {
+export function unlabelledFromFrame(
+  df: Frame,
+  cols: { text: string; pair?: string; id?: string },
+  file: string,
+): { texts: string[]; pairs?: string[]; ids: string[] } {
   if (df.shape[0] === 0) throw new Error(`${file}: no data rows`);
   const texts = textValues(df, cols.text, file);
   const ids = idValues(df, cols.id, file);

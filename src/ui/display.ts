@@ -60,14 +60,14 @@ export function displayHtml(html: string): boolean {
 // Tables
 
 export type Row = Record<string, unknown>;
-/** Structural view of a danfojs DataFrame / Series (no import of danfojs needed). */
+/** Structural view of a table (src/data/data.ts's Frame: columns, index, row-major values) or a series (values, name). */
 export interface FrameLike {
   columns?: string[];
   index: (string | number)[];
   values: unknown[] | unknown[][];
   name?: string;
 }
-/** A danfojs DataFrame/Series, or records (objects with the same keys; interfaces welcome). */
+/** A Frame (what readCsv returns), a series, or records (objects with the same keys; interfaces welcome). */
 export type TableInput = FrameLike | readonly object[];
 
 export interface TableOptions {
@@ -95,7 +95,7 @@ function isFrame(x: TableInput): x is FrameLike {
   return !Array.isArray(x) && typeof x === 'object' && x !== null && 'values' in x && 'index' in x;
 }
 
-/** Normalises a DataFrame, Series or array of records into columns, index and rows. */
+/** Normalises a Frame, a series or an array of records into columns, index and rows. */
 export function toTableData(data: TableInput, opts: TableOptions = {}): TableData {
   let columns: string[];
   let index: (string | number)[];

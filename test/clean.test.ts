@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { STOP_WORDS, cleanText, decodeHtmlEntities, type CleanMode } from '../src/text/clean.js';
+import { NEGATIONS, STOP_WORDS, cleanText, decodeHtmlEntities, type CleanMode } from '../src/text/clean.js';
 import { readCsv, labelledFromFrame } from '../src/data/data.js';
 import { needsShared, shared } from './shared.js';
 
@@ -41,6 +41,44 @@ test('improved mode removes URLs, tags and entities first', () => {
   assert.equal(cleanText('see www.example.com/x ok', 'improved'), 'see ok');
   assert.equal(cleanText('i <3 you', 'improved'), '');
   assert.equal(decodeHtmlEntities('a &lt;b&gt; &#39;c&#x27; &quot;d&quot; &unknown;'), 'a <b> \'c\' "d" &unknown;');
+});
+
+test("improved mode keeps negations: not, no, nor, never and the n't words, which the lab mode drops", () => {
+  // The README's table.
+  assert.equal(cleanText('This movie is not good', 'lab'), 'movie good');
+  assert.equal(cleanText('This movie is not good', 'improved'), 'movie not good');
+  assert.equal(cleanText('This movie is not good', 'none'), 'This movie is not good');
+  assert.equal(cleanText("This movie isn't good", 'lab'), 'movie good');
+  assert.equal(cleanText("This movie isn't good", 'improved'), "movie isn't good");
+  assert.equal(cleanText('No way, nor this. Never!', 'improved'), 'no way, nor never');
+  // Typographic apostrophes and capitals: the word as a lower-cased n't word with a straight apostrophe.
+  assert.equal(cleanText("I DON’T think so, can’t say, WON'T go", 'improved'), "don't think so, can't say, won't go");
+  for (const w of [
+    "don't",
+    "doesn't",
+    "didn't",
+    "isn't",
+    "aren't",
+    "wasn't",
+    "weren't",
+    "haven't",
+    "hasn't",
+    "hadn't",
+    "can't",
+    "couldn't",
+    "won't",
+    "wouldn't",
+    "shouldn't",
+    "mustn't",
+    "ain't",
+  ]) {
+    assert.equal(cleanText(`fire ${w} spread`, 'improved'), `fire ${w} spread`, w);
+    assert.ok(NEGATIONS.has(w), w);
+  }
+  // Other stop words still go; an n't inside a longer word is no negation word.
+  assert.equal(cleanText("it's the fire, they're not here", 'improved'), 'fire, not');
+  assert.equal(cleanText("Don'tcha know", 'improved'), 'tcha know');
+  for (const w of ['not', 'no', 'nor']) assert.ok(STOP_WORDS.has(w), `${w} stays in the lab's list`);
 });
 
 test('none mode returns the text unchanged; unknown mode fails', () => {

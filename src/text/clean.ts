@@ -1,5 +1,7 @@
 // Tweet cleaning. 'lab' reproduces the original notebook's clean_text step for step, including its
 // ordering quirks, so that the numbers the lab reports (token lengths, vocabulary) come out the same.
+// 'improved' handles URLs, HTML and entities first and keeps negations, which NLTK's stop-word list
+// drops ('not good' would read as 'good').
 
 export type CleanMode = 'lab' | 'improved' | 'none';
 
@@ -197,6 +199,25 @@ const LAB_PUNCT_RE = new RegExp(`[${LAB_PUNCTUATION.replace(/[\\\]\[^-]/g, '\\$&
 const EMOJI_RE =
   /[\u{1F600}-\u{1F64F}\u{1F300}-\u{1F5FF}\u{1F680}-\u{1F6FF}\u{1F1E0}-\u{1F1FF}\u{2702}-\u{27B0}\u{24C2}-\u{1F251}]+/gu;
 
+/**
+ * Negations 'improved' keeps although NLTK lists them as stop words: not, no, nor (never is not in
+ * the list), and every n't form ("don't", "isn't", "can't", "won't", ...), kept as written.
+ */
+export const NEGATIONS: ReadonlySet<string> = new Set([
+  'not',
+  'no',
+  'nor',
+  'never',
+  "can't",
+  "ain't",
+  ...[...STOP_WORDS].filter((w) => w.endsWith("n't")),
+]);
+
+const IMPROVED_STOP_WORDS: ReadonlySet<string> = new Set([...STOP_WORDS].filter((w) => !NEGATIONS.has(w)));
+
+// A word ending in n't ("don't", "can't", "won't"), with a straight or typographic apostrophe.
+const NT_WORD_RE = /(?<![\p{L}\p{N}'’])(\p{L}+n['’]t)(?![\p{L}\p{N}])/giu;
+
 /** The lab's clean_text rules in the order 'lab' applies them, as a notebook lists them. */
 export const LAB_CLEAN_RULES: readonly string[] = [
   'lower-case the text',
@@ -208,8 +229,8 @@ export const LAB_CLEAN_RULES: readonly string[] = [
   "remove emoji (the lab's emoji_pattern; nothing is left for it after step 2)",
 ];
 
-/** The notebook's clean_text, step by step in its own order. */
-function labClean(text: string): string {
+/** The notebook's clean_text, step by step in its own order ('improved' passes its own stop words). */
+function labClean(text: string, stopWords: ReadonlySet<string> = STOP_WORDS): string {
   let t = text.toLowerCase();
   t = t.replace(/[^a-zA-Z?.!,¿]+/gu, ' ');
   // Runs after the line above turned ':' and '/' into spaces, so 'http://t.co/x' is now
@@ -219,7 +240,7 @@ function labClean(text: string): string {
   t = t.replace(LAB_PUNCT_RE, '');
   t = t
     .split(/\s+/u)
-    .filter((w) => w.length > 0 && !STOP_WORDS.has(w.toLowerCase()))
+    .filter((w) => w.length > 0 && !stopWords.has(w.toLowerCase()))
     .map((w) => w.toLowerCase())
     .join(' ');
   return t.replace(EMOJI_RE, '');
@@ -249,7 +270,9 @@ export function decodeHtmlEntities(text: string): string {
 
 /**
  * 'improved': removes URLs and HTML tags while their punctuation is still intact and decodes
- * entities (so '&amp;' does not leave the word 'amp'), then applies the lab's rules.
+ * entities (so '&amp;' does not leave the word 'amp'), then applies the lab's rules, except that
+ * negations stay: not, no, nor, never, and the n't words whole ("isn't", lower-cased, with a
+ * straight apostrophe), which the lab's rules would cut into the stop words "isn" and "t".
  */
 function improvedClean(text: string): string {
   let t = text.replace(/\b(?:https?:\/\/|www\.)\S*/giu, ' ');
@@ -257,12 +280,19 @@ function improvedClean(text: string): string {
   t = t.replace(/<\/?[a-z][^<>]*>/gi, ' ');
   t = decodeHtmlEntities(t);
   t = t.replace(/<\/?[a-z][^<>]*>/gi, ' ');
-  return labClean(t);
+  // split with a capturing group: even parts are text, odd parts the n't words found between them.
+  return t
+    .split(NT_WORD_RE)
+    .map((part, i) => (i % 2 === 1 ? part.toLowerCase().replace('’', "'") : labClean(part, IMPROVED_STOP_WORDS)))
+    .filter((part) => part.length > 0)
+    .join(' ');
 }
 
 /**
  * Cleans one tweet. 'lab' = the notebook's clean_text exactly; 'improved' = URLs, HTML and entities
- * handled first, then the same rules; 'none' = the text unchanged.
+ * handled first, then the same rules keeping negations (NEGATIONS); 'none' = the text unchanged.
+ *
+ * Example: cleanText('This movie is not good', 'lab') -> 'movie good'; with 'improved' -> 'movie not good'
  */
 export function cleanText(text: string, mode: CleanMode = 'lab'): string {
   if (typeof text !== 'string') throw new Error(`cleanText: expected a string, got ${typeof text}`);

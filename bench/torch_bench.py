@@ -6,6 +6,11 @@ Run with Debian's interpreter (the one python3-torch is installed for):
     /usr/bin/python3 bench/torch_bench.py --sizes tiny,mini,small
     /usr/bin/python3 bench/torch_bench.py --sizes base --steps 3
     /usr/bin/python3 bench/torch_bench.py --task pretrain --batches FILE.json --sizes tiny,mini
+    /usr/bin/python3 bench/torch_bench.py --task lab --batches FILE.json --sizes base [--bf16]
+
+With --task lab each training step and validation pass runs on the next batch of FILE.json, written by
+bench/lab.ts (the lab's tweets, cleaned, tokenized and padded as the lab does), with the lab's
+optimizer (AdamW lr 2e-5, no weight decay, clipping at 1); --bf16 adds CPU autocast to bfloat16.
 
 With --task pretrain the model is Hugging Face's BertForPreTraining (MLM head tied to the word
 embeddings, NSP head on the pooler) and each step trains on the next batch of FILE.json, written
@@ -194,7 +199,7 @@ def run_child(args):
 
     layers, hidden, heads, inter = SIZES[args.size]
     vocab, batch, seq = args.vocab, args.batch, args.seq
-    if args.task == "pretrain":
+    if args.task in ("pretrain", "lab"):
         with open(args.batches) as f:
             args.batch_data = json.load(f)
         vocab, seq = args.batch_data["vocab_size"], args.batch_data["max_len"]
@@ -307,6 +312,9 @@ def run_child(args):
 
     if args.task == "pretrain":
         return run_pretrain(args, torch, nn, F, Embeddings, Layer, baseline_rss, use_sdpa, threads, interop)
+
+    if args.task == "lab":
+        return run_lab(args, torch, F, BertForSequenceClassification, baseline_rss, use_sdpa, threads, interop)
 
     torch.manual_seed(args.seed)
     model = BertForSequenceClassification()
@@ -433,6 +441,80 @@ def run_child(args):
     print(json.dumps(result), flush=True)
 
 
+def run_lab(args, torch, F, BertForSequenceClassification, baseline_rss, use_sdpa, threads, interop):
+    """The lab's fine-tuning step on the batches of bench/lab.ts (already cut to their width), then
+    validation forward passes; --bf16 runs forward and loss under CPU autocast (bfloat16), the
+    backward pass outside it, as PyTorch's AMP recipe says. Prints one JSON line."""
+    import contextlib
+
+    data = args.batch_data
+    torch.manual_seed(args.seed)
+    model = BertForSequenceClassification()
+    n_params = sum(p.numel() for p in model.parameters())
+    # The lab's optimizer: AdamW lr 2e-5, eps 1e-8, no weight decay; clipping at 1.
+    optimizer = torch.optim.AdamW(model.parameters(), lr=2e-5, eps=1e-8, weight_decay=0.0)
+    as_long = lambda rows: torch.tensor(rows, dtype=torch.long)  # noqa: E731
+    train = [(as_long(b["ids"]), as_long(b["mask"]), as_long(b["labels"])) for b in data["train"]]
+    val = [(as_long(b["ids"]), as_long(b["mask"])) for b in data["val"]]
+    warmup = data["warmup"]
+    if len(train) <= warmup:
+        raise SystemExit(f"{args.batches}: {len(train)} training batches, need more than the warm-up {warmup}")
+    autocast = (lambda: torch.cpu.amp.autocast(dtype=torch.bfloat16)) if args.bf16 else contextlib.nullcontext
+    rss_model = rss_mb()
+    params = list(model.parameters())
+    meter = CpuMeter()
+    model.train()
+    step_s, step_cpu_s, losses = [], [], []
+    meter.start()
+    for i, (ids, mask, labels) in enumerate(train):
+        t0, c0 = time.perf_counter(), time.process_time()
+        with autocast():
+            logits = model(ids, mask, torch.zeros_like(ids))
+            loss = F.cross_entropy(logits.float(), labels)
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(params, 1.0)
+        optimizer.step()
+        optimizer.zero_grad(set_to_none=True)
+        losses.append(float(loss))
+        dt = time.perf_counter() - t0
+        if i >= warmup:
+            step_s.append(dt)
+            step_cpu_s.append(time.process_time() - c0)
+    train_own, train_other = meter.stop()
+    model.eval()
+    val_s, val_cpu_s = [], []
+    meter.start()
+    with torch.inference_mode(), autocast():
+        for ids, mask in val:
+            t0, c0 = time.perf_counter(), time.process_time()
+            probs = torch.softmax(model(ids, mask, torch.zeros_like(ids)).float(), dim=-1)
+            float(probs[0, 0])
+            val_s.append(time.perf_counter() - t0)
+            val_cpu_s.append(time.process_time() - c0)
+    infer_own, infer_other = meter.stop()
+    mean = lambda xs: sum(xs) / len(xs)  # noqa: E731
+    timed = train[warmup:]
+    print(json.dumps({
+        "impl": "pytorch", "task": "lab", "size": args.size, "params": n_params, "mode": data["mode"],
+        "autocast_bf16": bool(args.bf16), "threads": threads, "interop_threads": interop,
+        "warmup": warmup, "steps": len(step_s),
+        "train_step_s_mean": mean(step_s), "val_batch_s_mean": mean(val_s),
+        "train_step_cpu_s_mean": mean(step_cpu_s), "val_batch_cpu_s_mean": mean(val_cpu_s),
+        "train_step_ms_median": round(statistics.median(step_s) * 1000, 3),
+        "infer_ms_median": round(statistics.median(val_s) * 1000, 3),
+        "train_seq_per_s": round(mean([len(b[0]) for b in timed]) / mean(step_s), 3),
+        "infer_seq_per_s": round(mean([len(b[0]) for b in val]) / mean(val_s), 3),
+        "train_step_s": [round(x, 4) for x in step_s], "val_batch_s": [round(x, 4) for x in val_s],
+        "peak_rss_mb": round(rss_mb(), 1), "model_rss_mb": round(rss_model, 1), "baseline_rss_mb": round(baseline_rss, 1),
+        "cpu_used_train": train_own, "cpu_used_infer": infer_own,
+        "other_cpu_load_train": train_other, "other_cpu_load_infer": infer_other,
+        "loss_first": round(losses[0], 4), "loss_last": round(losses[-1], 4),
+        "attention": "sdpa" if use_sdpa else "matmul-softmax", "torch_version": torch.__version__,
+        "mkldnn": torch.backends.mkldnn.is_available(),
+        "blas_library": blas_library(), "openblas_core": openblas_corename(), "cpu": cpu_model(), "cpus": os.cpu_count(),
+    }), flush=True)
+
+
 def run_pretrain(args, torch, nn, F, Embeddings, Layer, baseline_rss, use_sdpa, threads, interop):
     """One MLM+NSP training step per batch of args.batch_data; prints one JSON line."""
     data = args.batch_data
@@ -556,6 +638,8 @@ def spawn(args, size, threads):
     ]
     if args.batches:
         cmd += ["--batches", args.batches]
+    if args.bf16:
+        cmd += ["--bf16"]
     env = dict(os.environ)
     if args.openblas_env == "unset":
         for k in OPENBLAS_VARS:
@@ -630,8 +714,14 @@ def main():
         help="os.nice() increment for the measuring child (e.g. -10 as root to shield it from other load)",
     )
     ap.add_argument("--all-candidates", action="store_true", help="print a JSON line for every thread setting tried")
-    ap.add_argument("--task", choices=["classify", "pretrain"], default="classify", help="fine-tuning step (default) or MLM+NSP pre-training step")
-    ap.add_argument("--batches", help="--task pretrain: JSON file of batches written by bench/pretrain.ts")
+    ap.add_argument(
+        "--task",
+        choices=["classify", "pretrain", "lab"],
+        default="classify",
+        help="fine-tuning step on random ids (default), MLM+NSP pre-training step, or the lab's batches (bench/lab.ts)",
+    )
+    ap.add_argument("--batches", help="--task pretrain|lab: JSON file of batches written by bench/pretrain.ts or bench/lab.ts")
+    ap.add_argument("--bf16", action="store_true", help="--task lab: forward and loss under torch.cpu.amp.autocast(bfloat16)")
     ap.add_argument(
         "--mlm-positions",
         choices=["all", "masked"],
@@ -652,8 +742,8 @@ def main():
             ap.error(f"unknown size {s!r}; choose from {','.join(SIZES)}")
     if args.warmup < 0 or args.steps < 1:
         ap.error("--steps must be >= 1 and --warmup >= 0")
-    if args.task == "pretrain" and not args.batches:
-        ap.error("--task pretrain needs --batches FILE.json (written by bench/pretrain.ts)")
+    if args.task in ("pretrain", "lab") and not args.batches:
+        ap.error(f"--task {args.task} needs --batches FILE.json (written by bench/{'pretrain' if args.task == 'pretrain' else 'lab'}.ts)")
     cands = thread_candidates(args.threads)
     key = "train_tokens_per_s" if args.task == "pretrain" else "train_seq_per_s"
 

@@ -1,5 +1,6 @@
 // Single-precision GEMM over memory owned by JavaScript (typically the tfjs wasm heap), backed by
-// OpenBLAS. No data is copied: operands are addressed as byte offsets into one typed array.
+// OpenBLAS, or by the bf16 kernel of bf16.cc (mixed precision) when asked and the CPU has AVX-512
+// BF16. No data is copied: operands are addressed as byte offsets into one typed array.
 #include <node_api.h>
 #include <cblas.h>
 #include <omp.h>
@@ -7,8 +8,10 @@
 #include <cstdint>
 #include <cstdio>
 #include <cstdlib>
+#include <string>
 #include <vector>
 
+#include "bf16.h"
 #include "fused.h"
 #include "optim.h"
 #include "vmath.h"
@@ -24,6 +27,12 @@ char* openblas_get_config(void);
 namespace {
 
 int g_threads = 1;
+// Matrix products in bf16 (setPrecision('bf16')), only ever true where bf16::Supported().
+bool g_bf16 = false;
+// Products smaller than this many multiply-adds stay float32 in bf16 mode: rounding and packing the
+// operands cost more than they save (45 x 45 x 64, an attention product at the lab's length, measured
+// 0.76x of sgemm; 1440 x 768 x 768, a BERT-base projection, 2.5-3x).
+constexpr double kBf16MinMnk = 1 << 20;
 
 #define CHECK(call)                                                     \
   do {                                                                  \
@@ -165,6 +174,13 @@ napi_value Gemm(napi_env env, napi_callback_info info) {
   // Only with the OpenMP build of OpenBLAS: inside a parallel region it stays serial, and it is
   // safe to call concurrently (the pthreads and serial builds are left to their own threading).
   const double mnk = static_cast<double>(m) * n * k;
+  if (g_bf16 && mnk >= kBf16MinMnk) {
+    for (int64_t i = 0; i < batch; i++) {
+      const int64_t ai = a_idx ? a_idx[i] : i, bi = b_idx ? b_idx[i] : i;
+      bf16::Gemm(ta, tb, m, n, k, A + ai * a_stride, lda, B + bi * b_stride, ldb, C + i * c_size, ldc, g_threads);
+    }
+    return nullptr;
+  }
   const bool split = g_threads > 1 && batch > 1 && mnk <= 262144.0 * 4 && openblas_get_parallel() == 2;
   if (split) {
 #pragma omp parallel for num_threads(g_threads) schedule(static)
@@ -387,6 +403,8 @@ napi_value SetThreads(napi_env env, napi_callback_info info) {
   CHECK(napi_get_cb_info(env, info, &argc, argv, nullptr, nullptr));
   int32_t n = 1;
   if (argc < 1 || napi_get_value_int32(env, argv[0], &n) != napi_ok || n < 1) return Throw(env, "setThreads: positive integer expected");
+  // OpenMP would try to start that many threads at the next product and crash the process.
+  if (n > 4096) return Throw(env, "setThreads: at most 4096 threads");
   g_threads = n;
   openblas_set_num_threads(n);
   napi_value out;
@@ -394,7 +412,25 @@ napi_value SetThreads(napi_env env, napi_callback_info info) {
   return out;
 }
 
-// info(): { config, parallel: 'sequential' | 'pthreads' | 'openmp', threads }
+// setPrecision(name): 'bf16' (where bf16::Supported()) or 'fp32' for the matrix products; returns
+// the one in effect ('fp32' when the CPU lacks AVX-512 BF16).
+napi_value SetPrecision(napi_env env, napi_callback_info info) {
+  size_t argc = 1;
+  napi_value argv[1];
+  CHECK(napi_get_cb_info(env, info, &argc, argv, nullptr, nullptr));
+  char buf[16] = {0};
+  size_t len = 0;
+  if (argc < 1 || napi_get_value_string_utf8(env, argv[0], buf, sizeof(buf), &len) != napi_ok ||
+      (std::string(buf) != "bf16" && std::string(buf) != "fp32"))
+    return Throw(env, "setPrecision: 'bf16' or 'fp32' expected");
+  g_bf16 = std::string(buf) == "bf16" && bf16::Supported();
+  napi_value out;
+  CHECK(napi_create_string_utf8(env, g_bf16 ? "bf16" : "fp32", NAPI_AUTO_LENGTH, &out));
+  return out;
+}
+
+// info(): { config, parallel: 'sequential' | 'pthreads' | 'openmp', threads, blasThreads, vmath, bf16 (CPU support),
+//          precision ('fp32' | 'bf16', in effect) }
 napi_value Info(napi_env env, napi_callback_info info) {
   napi_value obj, v;
   CHECK(napi_create_object(env, &obj));
@@ -411,6 +447,10 @@ napi_value Info(napi_env env, napi_callback_info info) {
   CHECK(napi_set_named_property(env, obj, "blasThreads", v));
   CHECK(napi_create_string_utf8(env, vmath::VariantName(vmath::Current()), NAPI_AUTO_LENGTH, &v));
   CHECK(napi_set_named_property(env, obj, "vmath", v));
+  CHECK(napi_get_boolean(env, bf16::Supported(), &v));
+  CHECK(napi_set_named_property(env, obj, "bf16", v));
+  CHECK(napi_create_string_utf8(env, g_bf16 ? "bf16" : "fp32", NAPI_AUTO_LENGTH, &v));
+  CHECK(napi_set_named_property(env, obj, "precision", v));
   return obj;
 }
 
@@ -429,6 +469,7 @@ napi_value Init(napi_env env, napi_value exports) {
       {"sumSquares", nullptr, SumSquaresFn, nullptr, nullptr, nullptr, napi_default, nullptr},
       {"dropoutMask", nullptr, DropoutMaskFn, nullptr, nullptr, nullptr, napi_default, nullptr},
       {"fused", nullptr, Fused, nullptr, nullptr, nullptr, napi_default, nullptr},
+      {"setPrecision", nullptr, SetPrecision, nullptr, nullptr, nullptr, napi_default, nullptr},
   };
   if (napi_define_properties(env, exports, sizeof(props) / sizeof(props[0]), props) != napi_ok) return nullptr;
   return exports;

@@ -1,12 +1,13 @@
 // The optional OpenBLAS kernels (src/backend/accel.ts, native/) against the original wasm kernels and
 // float64 JS math. The PyTorch parity tests run with the native kernels in `npm test` (the backend
 // turns them on where built) and once more without them in .ci/run (BERT_LAB_NATIVE=0); their
-// speed is measured by `npm run bench:kernels`.
+// speed is measured by `npm run bench:kernels`. Also the memory plan of src/backend/memory.ts.
 // Skipped with the reason when the addon is not built; under CI (or BERT_LAB_NATIVE_REQUIRE=1)
 // a missing addon is a failure unless BERT_LAB_NATIVE=0 turns the accelerator off on purpose.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { existsSync } from 'node:fs';
+import os from 'node:os';
 import * as tf from '@tensorflow/tfjs';
 import { initBackend } from '../src/backend/init.js';
 import { addonCandidates, disableNativeBlas, enableNativeBlas, nativeBlasStats } from '../src/backend/accel.js';
@@ -620,4 +621,72 @@ test('BERT_LAB_NATIVE=0 turns the accelerator off with the reason (CI runs the p
     disableNativeBlas();
     if (!off && built) enableNativeBlas();
   }
+});
+
+// The memory plan (src/backend/memory.ts): what a training run needs, from config.json alone.
+const BASE = {
+  vocab_size: 30522,
+  hidden_size: 768,
+  num_hidden_layers: 12,
+  num_attention_heads: 12,
+  intermediate_size: 3072,
+  max_position_embeddings: 512,
+  type_vocab_size: 2,
+};
+const LARGE = { ...BASE, hidden_size: 1024, num_hidden_layers: 24, num_attention_heads: 16, intermediate_size: 4096 };
+
+test('memory plan: parameters and the training estimate from the shape match the model and train.ts', async () => {
+  const { shapeParameters, estimateTrainingBytesForShape } = await import('../src/backend/memory.js');
+  const { BertForSequenceClassification } = await import('../src/model/bert.js');
+  const { presetConfig } = await import('../src/model/presets.js');
+  const { estimateTrainingBytes } = await import('../src/training/train.js');
+  assert.equal(shapeParameters(BASE), 109_483_778); // bert-base-uncased with a 2-label head
+  assert.equal(shapeParameters(LARGE), 335_143_938); // bert-large-uncased with a 2-label head
+  await initBackend(undefined, () => {});
+  const cfg = presetConfig('mini', { vocab_size: 1000, num_labels: 3 });
+  const model = new BertForSequenceClassification(cfg, ['a', 'b', 'c']);
+  try {
+    assert.equal(shapeParameters(cfg), model.numParameters());
+    assert.equal(estimateTrainingBytesForShape(cfg, 16, 40), estimateTrainingBytes(model, 16, 40));
+  } finally {
+    model.dispose();
+  }
+});
+
+test('memory plan: bert-base trains at 32 and 64 x 45 in the wasm heap; 32 x 512 is refused with the batch that fits', async () => {
+  const { checkTrainingFits, planTrainingMemory, memoryLimitBytes, backendHeapBytes } =
+    await import('../src/backend/memory.js');
+  assert.equal(backendHeapBytes('wasm'), 4 * 2 ** 30);
+  assert.equal(backendHeapBytes('tensorflow'), undefined);
+  assert.equal(memoryLimitBytes('wasm'), Math.min(4 * 2 ** 30, os.totalmem()));
+  assert.equal(memoryLimitBytes('tensorflow'), os.totalmem());
+  assert.ok(checkTrainingFits(BASE, 32, 45, { backend: 'wasm' }).fits);
+  assert.ok(checkTrainingFits(BASE, 64, 45, { backend: 'wasm' }).fits);
+  const plan = planTrainingMemory(BASE, 32, 512, 'wasm');
+  assert.equal(plan.fits, false);
+  assert.ok(plan.largestBatch >= 1 && plan.largestBatch < 32);
+  assert.ok(planTrainingMemory(BASE, plan.largestBatch, 512, 'wasm').fits, 'the batch the message offers fits');
+  assert.equal(planTrainingMemory(BASE, plan.largestBatch + 1, 512, 'wasm').fits, false, 'and is the largest');
+  assert.throws(
+    () => checkTrainingFits(BASE, 32, 512, { backend: 'wasm', what: 'bert-base-uncased' }),
+    new RegExp(
+      `^Error: training bert-base-uncased \\(109,483,778 parameters\\) with batch 32 x 512 tokens needs about \\d+\\.\\d GB, ` +
+        `more than the wasm backend's 4\\.0 GB heap .*: use --batch-size ${plan.largestBatch} or less`,
+    ),
+  );
+  // A native backend has the machine's memory: 32 x 128 (about 5.4 GB) fits there, not in the heap.
+  if (os.totalmem() > 8 * 2 ** 30)
+    assert.doesNotThrow(() => checkTrainingFits(BASE, 32, 128, { backend: 'tensorflow' }));
+  assert.throws(() => checkTrainingFits(BASE, 32, 128, { backend: 'wasm' }), /which --backend node can use/);
+});
+
+test('memory plan: bert-large cannot train in the wasm heap at any batch size, and the message says why', async () => {
+  const { checkTrainingFits, planTrainingMemory } = await import('../src/backend/memory.js');
+  const plan = planTrainingMemory(LARGE, 1, 45, 'wasm');
+  assert.equal(plan.largestBatch, 0);
+  assert.ok(plan.stateBytes > 4 * 2 ** 30, `${plan.stateBytes}`);
+  assert.throws(
+    () => checkTrainingFits(LARGE, 8, 45, { backend: 'wasm', what: 'bert-large-uncased' }),
+    /weights, gradients and AdamW state alone take 5\.0 GB, so no batch size fits: use a smaller model or a native backend/,
+  );
 });

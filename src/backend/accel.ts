@@ -33,7 +33,17 @@ interface Addon {
   setThreads(n: number): number;
   /** 'avx512' | 'avx2' | 'sse' | 'scalar' | '' (best); returns the implementation in effect. */
   setMathVariant(name: string): string;
-  info(): { config: string; parallel: string; threads: number; blasThreads: number; vmath: string };
+  info(): {
+    config: string;
+    parallel: string;
+    threads: number;
+    blasThreads: number;
+    vmath: string;
+    bf16?: boolean;
+    precision?: string;
+  };
+  /** 'bf16' | 'fp32' for the matrix products; returns the one in effect (fp32 on a CPU without AVX-512 BF16). */
+  setPrecision?(name: MatmulPrecision): MatmulPrecision;
   /** AdamW over float32 arrays at byte offsets: m, v in place, the new parameter to pOutOff. */
   adamwStep?(
     heap: Uint8Array,
@@ -300,18 +310,56 @@ const kernelFuncs: Record<(typeof KERNELS)[number], (args: KernelArgs) => tf.Ten
   Erf: unaryKernel('Erf', 1, 'erf'),
 };
 
+/** The machine's cores, as Node counts them (at least 1). */
+function coreCount(): number {
+  return Math.max(1, typeof os.availableParallelism === 'function' ? os.availableParallelism() : os.cpus().length);
+}
+
 /**
- * BLAS threads: BERT_LAB_NATIVE_THREADS, else the cores not already busy (core count minus the
- * cores other processes use now, at least 1). A thread that has to share its core with another process
- * stalls every parallel GEMM, which measured 1.5-2x slower than one thread on 2 loaded cores.
+ * BERT_LAB_NATIVE_THREADS read like a command-line option: undefined when unset (or empty), else a
+ * whole number from 1 to 4x the cores. Anything else throws a message naming the variable: a
+ * non-number or 0 used to be ignored silently (the count then followed the load, which breaks
+ * seeded runs' reproducibility), and 100000 made OpenMP start threads until the process crashed.
+ *
+ * Example: `parseNativeThreads('2')` -> 2; `parseNativeThreads('abc')` throws.
+ */
+export function parseNativeThreads(
+  value: string | undefined = process.env.BERT_LAB_NATIVE_THREADS,
+  cores = coreCount(),
+): number | undefined {
+  if (value === undefined || value.trim() === '') return undefined;
+  const max = 4 * cores;
+  const n = Number(value.trim());
+  if (!/^\d+$/.test(value.trim()) || !Number.isSafeInteger(n) || n < 1 || n > max)
+    throw new Error(
+      `BERT_LAB_NATIVE_THREADS=${JSON.stringify(value)} is not a thread count: give a whole number from 1 to ${max} ` +
+        `(4x this machine's ${cores} core${cores > 1 ? 's' : ''}), or unset it to use the cores not busy`,
+    );
+  return n;
+}
+
+/** Why BERT_LAB_NATIVE_THREADS is unusable (the message parseNativeThreads throws), or undefined when it is fine or unset. */
+export function nativeThreadsProblem(
+  value: string | undefined = process.env.BERT_LAB_NATIVE_THREADS,
+): string | undefined {
+  try {
+    parseNativeThreads(value);
+    return undefined;
+  } catch (e) {
+    return (e as Error).message;
+  }
+}
+
+/**
+ * BLAS threads: BERT_LAB_NATIVE_THREADS (validated, see parseNativeThreads), else the cores not
+ * already busy (core count minus the cores other processes use now, at least 1). A thread that has
+ * to share its core with another process stalls every parallel GEMM, which measured 1.5-2x slower
+ * than one thread on 2 loaded cores.
  */
 function threadCount(): { n: number; why: string } {
-  const env = Number(process.env.BERT_LAB_NATIVE_THREADS);
-  if (Number.isInteger(env) && env > 0) return { n: env, why: 'BERT_LAB_NATIVE_THREADS' };
-  const cores = Math.max(
-    1,
-    typeof os.availableParallelism === 'function' ? os.availableParallelism() : os.cpus().length,
-  );
+  const env = parseNativeThreads();
+  if (env !== undefined) return { n: env, why: 'BERT_LAB_NATIVE_THREADS' };
+  const cores = coreCount();
   const busy = busyCores(cores);
   if (busy !== undefined)
     return {
@@ -355,6 +403,9 @@ export function enableNativeBlas(): NativeBlasStatus {
     const flag = (process.env.BERT_LAB_NATIVE ?? '').toLowerCase();
     if (['0', 'false', 'off', 'no'].includes(flag))
       return (active = { enabled: false, reason: `disabled by BERT_LAB_NATIVE=${process.env.BERT_LAB_NATIVE}` });
+    // An invalid thread count is the caller's error, not a reason to run slower: initBackend stops on it.
+    const badThreads = nativeThreadsProblem();
+    if (badThreads) return (active = { enabled: false, reason: badThreads });
     const err = loadAddon();
     if (err) return (active = { enabled: false, reason: err });
     for (const name of KERNELS) {
@@ -367,6 +418,7 @@ export function enableNativeBlas(): NativeBlasStatus {
     }
     const want = threadCount();
     const threads = addon!.setThreads(want.n);
+    const precision = applyPrecision();
     for (const name of KERNELS)
       originals.set(
         name,
@@ -375,7 +427,7 @@ export function enableNativeBlas(): NativeBlasStatus {
     const info = addon!.info();
     return (active = {
       enabled: true,
-      reason: `native kernels ${KERNELS.join(', ')}: OpenBLAS sgemm for BatchMatMul/_FusedMatMul (${info.config.split(' ').slice(0, 2).join(' ')}, ${info.parallel}, ${threads} thread${threads > 1 ? 's' : ''} (${want.why})), ${info.vmath} for Exp/Erf; ${addonPath}`,
+      reason: `native kernels ${KERNELS.join(', ')}: OpenBLAS sgemm for BatchMatMul/_FusedMatMul (${info.config.split(' ').slice(0, 2).join(' ')}, ${info.parallel}, ${threads} thread${threads > 1 ? 's' : ''} (${want.why})), ${info.vmath} for Exp/Erf; ${precision}; ${addonPath}`,
     });
   } catch (e) {
     return (active = { enabled: false, reason: `native BLAS setup failed (${(e as Error).message.split('\n')[0]})` });
@@ -390,6 +442,85 @@ export function disableNativeBlas(): void {
   }
   originals.clear();
   active = undefined;
+  effectivePrecision = 'fp32';
+}
+
+/** Precision of the matrix products: float32 throughout, or bf16 operands with float32 sums. */
+export type MatmulPrecision = 'fp32' | 'bf16';
+/** The precision asked for and the one in effect, with why they differ. */
+export interface PrecisionStatus {
+  requested: MatmulPrecision;
+  precision: MatmulPrecision;
+  reason: string;
+}
+
+let requestedPrecision: MatmulPrecision | undefined;
+let effectivePrecision: MatmulPrecision = 'fp32';
+let precisionReason = 'fp32 matrix products';
+
+/**
+ * BERT_LAB_BF16 read like an option: 1/true/on asks for bf16 matrix products, 0/false/off (or
+ * unset, empty) for fp32; anything else throws a message naming the variable.
+ */
+export function parseBf16Env(value: string | undefined = process.env.BERT_LAB_BF16): MatmulPrecision | undefined {
+  const v = (value ?? '').trim().toLowerCase();
+  if (v === '') return undefined;
+  if (['1', 'true', 'on', 'yes'].includes(v)) return 'bf16';
+  if (['0', 'false', 'off', 'no'].includes(v)) return 'fp32';
+  throw new Error(
+    `BERT_LAB_BF16=${JSON.stringify(value)} is not a switch: give 1 for bf16 matrix products or 0 for fp32, or unset it`,
+  );
+}
+
+/** Gives the addon the precision asked for (setMatmulPrecision, else BERT_LAB_BF16); returns the note for the backend line. */
+function applyPrecision(): string {
+  const want = requestedPrecision ?? parseBf16Env() ?? 'fp32';
+  if (want === 'fp32' || !addon) {
+    effectivePrecision = 'fp32';
+    precisionReason = 'fp32 matrix products';
+  } else if (!addon.setPrecision) {
+    effectivePrecision = 'fp32';
+    precisionReason =
+      'bf16 asked for, but the native addon predates bf16 support (rebuild it: npm run build:native); fp32 matrix products';
+  } else {
+    effectivePrecision = addon.setPrecision('bf16');
+    precisionReason =
+      effectivePrecision === 'bf16'
+        ? 'bf16 matrix products (AVX-512 BF16; float32 sums, weights, optimizer, LayerNorm, softmax and loss)'
+        : 'bf16 asked for, but this CPU lacks AVX-512 BF16 (no avx512_bf16 flag in /proc/cpuinfo); fp32 matrix products';
+  }
+  if (addon?.setPrecision && effectivePrecision === 'fp32') addon.setPrecision('fp32');
+  return precisionReason;
+}
+
+/**
+ * Sets the precision of the matrix products (forward and backward) for the rest of the process:
+ * 'bf16' rounds both operands of every large product to bfloat16 and sums in float32 (mixed
+ * precision: weights, gradients, AdamW's state, LayerNorm, softmax and the loss stay float32), on
+ * CPUs with AVX-512 BF16 through the native kernels; 'fp32' is the default. Where bf16 cannot run
+ * (no native addon, a CPU without BF16, another backend) the products stay fp32 and the returned
+ * reason says why: print it. Before the backend starts, the request is kept and applied when the
+ * native kernels load. BERT_LAB_BF16=1 asks for the same without a call.
+ *
+ * Example: `const s = setMatmulPrecision('bf16'); if (s.precision !== s.requested) console.warn(s.reason);`
+ */
+export function setMatmulPrecision(precision: MatmulPrecision): PrecisionStatus {
+  if (precision !== 'bf16' && precision !== 'fp32')
+    throw new Error(`matmul precision ${JSON.stringify(precision)}: use 'bf16' or 'fp32'`);
+  requestedPrecision = precision;
+  if (active?.enabled) applyPrecision();
+  return matmulPrecision();
+}
+
+/** The matrix products' precision asked for and in effect now, with the reason (see setMatmulPrecision). */
+export function matmulPrecision(): PrecisionStatus {
+  const requested = requestedPrecision ?? parseBf16Env() ?? 'fp32';
+  if (active?.enabled) return { requested, precision: effectivePrecision, reason: precisionReason };
+  if (requested === 'fp32') return { requested, precision: 'fp32', reason: 'fp32 matrix products' };
+  const why = active
+    ? `the native kernels are off (${active.reason}), and bf16 needs them (npm run build:native, on a CPU with AVX-512 BF16)`
+    : 'only the wasm backend with the native kernels has bf16 products, and they are not running (yet)';
+  return { requested, precision: 'fp32', reason: `bf16 asked for, but ${why}: fp32 matrix products` };
 }
 
 /** Whether the native kernels are registered (matmuls with transposed operands are then free). */

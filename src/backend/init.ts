@@ -2,7 +2,7 @@
 // tfjs-node > wasm > cpu. Native backends are optional dependencies, so each is probed at run time.
 import * as tf from '@tensorflow/tfjs';
 import { createRequire } from 'node:module';
-import { enableNativeBlas } from './accel.js';
+import { enableNativeBlas, matmulPrecision, nativeThreadsProblem, parseBf16Env } from './accel.js';
 import { installWasmKernels } from './wasm.js';
 import { log as diagnostics, type LogFn } from '../io/log.js';
 
@@ -53,6 +53,10 @@ async function useWasm(): Promise<string | undefined> {
  */
 export async function initBackend(preferred?: string, log: LogFn = diagnostics.info): Promise<BackendChoice> {
   if (chosen && !preferred) return chosen;
+  // Validated like an option before any backend loads (issue 25, cases 11 and 19).
+  const badThreads = nativeThreadsProblem();
+  if (badThreads) throw new Error(badThreads);
+  parseBf16Env();
   const want = (preferred ?? process.env.BERT_LAB_BACKEND ?? 'auto').toLowerCase();
   const notes: string[] = [];
   const attempt = async (name: string): Promise<boolean> => {
@@ -106,6 +110,9 @@ export async function initBackend(preferred?: string, log: LogFn = diagnostics.i
           ? `; matmul: ${nativeNote.enabled ? nativeNote.reason : `plain wasm (${nativeNote.reason})`}`
           : '';
       log(`[bert-lab] backend: ${chosen.name} (${reason})${matmul}`);
+      // bf16 asked for (setMatmulPrecision or BERT_LAB_BF16) but not possible here: said once, as a warning.
+      const precision = matmulPrecision();
+      if (precision.requested !== precision.precision) diagnostics.warn(`[bert-lab] ${precision.reason}`);
       return chosen;
     }
   }

@@ -118,6 +118,15 @@ export {
 } from './training/analysis.js';
 export { tokenSaliency, type EncodedRow } from './training/saliency.js';
 export {
+  lrFind,
+  steepestLr,
+  LR_FIND_DEFAULTS,
+  type LrFindOptions,
+  type LrFindPoint,
+  type LrFindResult,
+} from './training/lr-find.js';
+export { freeze, freezeEncoder, unfreeze } from './training/freeze.js';
+export {
   pretrain,
   adaptModel,
   PRETRAIN_DEFAULTS,
@@ -168,6 +177,25 @@ export {
 } from './ui/display.js';
 export { LiveChart, RunningMean, lineChartSvg, type Series, type ChartOptions } from './ui/live.js';
 export { headViewFigure } from './ui/head-view.js';
+export {
+  EXERCISES,
+  checkFlatAccuracy,
+  checkMaxLength,
+  checkHighLr,
+  checkFreezeEncoder,
+  checkThreshold,
+  checkMaskingRates,
+  checkParameterCount,
+  checkLrPick,
+  checkMeanSd,
+  checkSeedComparison,
+  type CheckResult,
+  type ExerciseId,
+  type HighLrPrediction,
+  type ComparisonAnswer,
+  type EpochLike,
+  type SeededRun,
+} from './ui/exercises.js';
 
 // The lab: the whole fine-tuning job in a few calls, as the CLI and the notebooks run it.
 export {

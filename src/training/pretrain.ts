@@ -367,13 +367,33 @@ export const pretrainOptimizer = (cfg: Pick<PretrainConfig, 'lr' | 'weightDecay'
   new AdamW({ lr: cfg.lr, weightDecay: cfg.weightDecay, noDecay: (n) => /(bias|LayerNorm\.weight)$/.test(n) });
 
 export interface PretrainResult {
+  /** OUT/model; for a run stopped on request, OUT/checkpoint (the weights at the step it stopped). */
   modelDir: string;
+  /** Held-out scores (NaN for a run stopped on request: it was not evaluated). */
   eval: PretrainEval;
   points: PretrainPoint[];
   seconds: number;
   tokensPerSecond: number;
   config: PretrainConfig;
   corpusDocs: number;
+  /** Set when `shouldStop` ended the run: the step it stopped after (saved in OUT/checkpoint). */
+  stoppedAt?: number;
+}
+
+/** What a pre-training run reports to and asks of its caller. */
+export interface PretrainHooks {
+  /** The run's report lines. */
+  log?: LogFn;
+  /** After each optimizer step. */
+  onStep?: (p: PretrainPoint, total: number) => void;
+  /**
+   * Asked after each optimizer step: true stops the run there. The step's state is saved to
+   * OUT/checkpoint (a later run with the same settings resumes from it) and the run returns with
+   * `stoppedAt` set, having said where it stopped and what was kept.
+   */
+  shouldStop?: () => boolean;
+  /** More files for OUT/model. */
+  extraFiles?: (tmp: string) => Promise<void>;
 }
 
 /**
@@ -383,17 +403,23 @@ export interface PretrainResult {
  * Args:
  *   outDir: the run's folder.
  *   cfg: corpus, shape, steps, batch, schedule, masking (PRETRAIN_DEFAULTS for the rest).
- *   log: the run's report lines; onStep: after each optimizer step; extraFiles: more files for OUT/model.
+ *   log: the run's report lines, or all hooks at once (`log`, `onStep`, `shouldStop`, `extraFiles`);
+ *   onStep: after each optimizer step; extraFiles: more files for OUT/model.
  *
  * Example: `const r = await pretrain('runs/pt', { ...PRETRAIN_DEFAULTS, corpus: ['moby-dick'], steps: 200 });`
+ * Example: `await pretrain('runs/pt', cfg, { onStep: (p) => chart.push('MLM', p.step, p.mlmLoss), shouldStop: () => stop.requested })`
  */
 export async function pretrain(
   outDir: string,
   cfg: PretrainConfig,
-  log: LogFn = report,
-  onStep?: (p: PretrainPoint, total: number) => void,
-  extraFiles?: (tmp: string) => Promise<void>,
+  logOrHooks: LogFn | PretrainHooks = report,
+  onStepArg?: (p: PretrainPoint, total: number) => void,
+  extraFilesArg?: (tmp: string) => Promise<void>,
 ): Promise<PretrainResult> {
+  const hooks: PretrainHooks =
+    typeof logOrHooks === 'function' ? { log: logOrHooks, onStep: onStepArg, extraFiles: extraFilesArg } : logOrHooks;
+  const log = hooks.log ?? report;
+  const { onStep, extraFiles, shouldStop } = hooks;
   const ckpt = path.join(outDir, 'checkpoint');
   const resume = existsSync(path.join(ckpt, 'state.json'));
   let state: State;
@@ -527,7 +553,30 @@ export async function pretrain(
         await saveCheckpoint(ckpt, model, tok, opt, state);
         await writeCurve(outDir, state.points);
       }
+      // Yield every step: a notebook repaints, and an interrupt can reach shouldStop.
       await new Promise((r) => setImmediate(r));
+      if (shouldStop?.() && state.step < cfg.steps) {
+        if (state.step % cfg.checkpointEvery !== 0) {
+          state.dropout = model.dropoutCounter;
+          await saveCheckpoint(ckpt, model, tok, opt, state);
+          await writeCurve(outDir, state.points);
+        }
+        const seconds = state.points.at(-1)?.seconds ?? 0;
+        log(
+          `Pre-training stopped on request after step ${state.step} of ${cfg.steps}: the weights, the optimizer and ` +
+            `the loss curve of that step are in ${ckpt}; run again with the same settings to resume from there`,
+        );
+        return {
+          modelDir: ckpt,
+          eval: { mlmAccuracy: NaN, nspAccuracy: NaN, mlmLoss: NaN, nspLoss: NaN, examples: 0 },
+          points: state.points,
+          seconds,
+          tokensPerSecond: state.tokensSeen / Math.max(seconds, 1e-9),
+          config: cfg,
+          corpusDocs: docsRaw.length,
+          stoppedAt: state.step,
+        };
+      }
     }
     const seconds = state.points.at(-1)?.seconds ?? 0;
     const ev = evaluatePretraining(model, heldExamples, cfg.batchSize);

@@ -3,7 +3,6 @@
 // Hugging Face's initialisation of weights a checkpoint lacks, and loading from and saving to a
 // model directory (config.json + model.safetensors).
 import * as tf from '@tensorflow/tfjs';
-import os from 'node:os';
 import path from 'node:path';
 import { readConfig, writeConfig, type BertConfig } from './config.js';
 import { writeSafetensors, type TensorData } from '../io/safetensors.js';
@@ -12,7 +11,7 @@ import { MAX_ELEMENTS } from '../io/torchbin.js';
 import { resolveModel } from '../io/hub.js';
 import { replaceDir } from '../io/atomic.js';
 import { log as diagnostics } from '../io/log.js';
-import { WASM_HEAP_BYTES } from '../backend/wasm.js';
+import { memoryLimitBytes } from '../backend/memory.js';
 
 export type Architecture = 'BertModel' | 'BertForSequenceClassification' | 'BertForPreTraining';
 
@@ -210,7 +209,7 @@ function checkSizes(specs: Map<string, ParamSpec>, weights: Map<string, TensorDa
     total += n;
     if (!largest || n > largest[2]) largest = [name, spec, n];
   }
-  const limit = Math.min(os.totalmem(), tf.getBackend() === 'wasm' ? WASM_HEAP_BYTES : Infinity);
+  const limit = memoryLimitBytes();
   if (!largest || (largest[2] <= MAX_ELEMENTS && total * 4 <= limit)) return;
   const [name, spec, n] = largest;
   const gb = (b: number) => `${(b / 2 ** 30).toFixed(1)} GB`;

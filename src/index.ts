@@ -90,6 +90,7 @@ export {
   formatTime,
   estimateTrainingBytes,
   LAB_TRAIN_CONFIG,
+  TrainingStopped,
   type TrainConfig,
   type TrainHooks,
   type EpochStats,
@@ -138,13 +139,32 @@ export {
 } from './training/pretrain.js';
 export {
   readRecipe,
-  applyRecipe,
-  recipeFills,
+  modelRecipe,
   describeRecipe,
   RECIPE_FILE,
   type Recipe,
   type AdaptRecipe,
 } from './training/recipe.js';
+export {
+  TRAINING_SETTINGS,
+  resolveTraining,
+  describeTraining,
+  applyRecipe,
+  type TrainingInput,
+  type ResolvedTraining,
+  type SettingSource,
+} from './training/settings.js';
+export {
+  trainAndSave,
+  readBestRecord,
+  readTrainingArgs,
+  BEST_RECORD,
+  TRAINER_STATE,
+  TRAINING_ARGS,
+  type RunReport,
+  type BestRecord,
+  type TrainingArgs,
+} from './training/run-dir.js';
 export {
   runBaseline,
   runBaselineOnData,
@@ -197,29 +217,44 @@ export {
   type SeededRun,
 } from './ui/exercises.js';
 
-// The lab: the whole fine-tuning job in a few calls, as the CLI and the notebooks run it.
+// Data preparation: the lab's cells before training.
 export {
   prepareData,
   readLabelled,
   limitRows,
   cleanAll,
+  encodeForModel,
   maxTokenLength,
   subset,
-  loadClassifier,
-  trainAndSave,
-  predictCsv,
-  defaultModel,
-  defaultData,
-  BUNDLED_MODEL,
-  bundledRecipe,
   LAB_COLUMNS,
+  LAB_LABEL_NAMES,
+  PREPARE_DEFAULTS,
   type Columns,
   type PreparedData,
   type PrepareOptions,
+  type PrepareSettings,
+} from './data/prepare.js';
+
+// The lab: the whole fine-tuning job in one call (runLab), or its steps, as the CLI and the notebooks run it.
+export {
+  runLab,
+  loadClassifier,
+  predictCsv,
+  readSettingsFor,
+  defaultModel,
+  defaultData,
+  compareWithBaseline,
+  headline,
+  BUNDLED_MODEL,
+  type LabOptions,
+  type LabResult,
   type ModelChoice,
-  type RunReport,
   type PredictOptions,
+  type Comparison,
 } from './app/lab.js';
+// Notebooks: their run of the lab (settings from the parameters cell) and training the interrupt stops.
+export { LabRun, labFile, LAB_PARAMETERS, SETTINGS_CELL, type LabParameters } from './app/notebook-run.js';
+export { interruptible, Interrupted, StaleSettings, type StopFlag } from './ui/notebook.js';
 export { fillMask, type MaskGuess, type MaskPrediction } from './app/fillmask.js';
 export { progressHooks } from './app/progress.js';
 export { exportOnnx, type ExportOptions, type ExportResult } from './app/export-onnx.js';

@@ -140,7 +140,21 @@ test(
       assert.ok(readFileSync(path.join(out, 'stats.csv'), 'utf8').startsWith('epoch,train_loss,val_loss,val_accuracy'));
       const report = JSON.parse(await readFile(path.join(out, 'report.json'), 'utf8'));
       const val = report.report;
-      const majority = Math.max(val['0'].support, val['1'].support) / (val['0'].support + val['1'].support);
+      // The lab's classes by name, as a person reads them (config.json's id2label too).
+      const [no, yes] = [val['not a disaster'], val['disaster']];
+      const majority = Math.max(no.support, yes.support) / (no.support + yes.support);
+      const config = JSON.parse(readFileSync(path.join(out, 'best', 'config.json'), 'utf8'));
+      assert.deepEqual(config.id2label, { 0: 'not a disaster', 1: 'disaster' });
+      // How the run was made, under Hugging Face's names; its TrainerState has Hugging Face's fields only.
+      const args = JSON.parse(readFileSync(path.join(out, 'best', 'training_args.json'), 'utf8'));
+      assert.equal(args.num_train_epochs, 2);
+      assert.equal(args.per_device_train_batch_size, 16);
+      assert.equal(args.clean, 'lab');
+      assert.equal(args.text_column, 'text');
+      assert.deepEqual(args.label_values, ['0', '1']);
+      const state = JSON.parse(readFileSync(path.join(out, 'best', 'trainer_state.json'), 'utf8'));
+      assert.equal(state.best_metric, report.best.valAccuracy);
+      assert.ok(Array.isArray(state.log_history) && !('best' in state) && !('validation' in state));
       assert.ok(
         val.accuracy > majority,
         `validation accuracy ${val.accuracy} beats the majority class rate ${majority}`,
@@ -182,6 +196,25 @@ test(
         readFileSync(sub, 'utf8'),
         'the reloaded model predicts the same labels',
       );
+      // --probabilities: a column per class name, each row summing to 1.
+      const probs = path.join(out, 'probs.csv');
+      const pp = cli(
+        'predict',
+        '--model',
+        path.join(out, 'best'),
+        '--data',
+        shared('data/disaster-tweets/test.csv'),
+        '--out',
+        probs,
+        '--probabilities',
+      );
+      assert.equal(pp.code, 0, pp.stderr);
+      const rows = readFileSync(probs, 'utf8').trim().split('\n');
+      assert.equal(rows[0], 'id,target,p(not a disaster),p(disaster)');
+      for (const row of rows.slice(1, 50)) {
+        const [, , a, b] = row.split(',');
+        assert.ok(Math.abs(Number(a) + Number(b) - 1) < 1e-5, row);
+      }
       // Each batch padded to its own longest row: the same labels, the same evaluation.
       const dyn = path.join(out, 'dynamic.csv');
       assert.equal(
@@ -222,38 +255,68 @@ test('train --padding longest --group-by-length runs and says how it batches', n
   }
 });
 
-test("the usage text names every option of train and pretrain, with the library's defaults", () => {
-  const r = cli('--help');
-  assert.equal(r.code, 0, r.stderr);
+test('each command has its own --help; train lists every training setting with its Hugging Face alias', () => {
+  const top = cli('--help');
+  assert.equal(top.code, 0, top.stderr);
+  for (const c of ['lab', 'train', 'eval', 'predict', 'pretrain', 'export', 'doctor'])
+    assert.match(top.stdout, new RegExp(`^  ${c} `, 'm'));
+  const train = cli('train', '--help');
+  assert.equal(train.code, 0, train.stderr);
+  assert.doesNotMatch(train.stdout, /^ {2}pretrain /m, 'train --help is not the global help');
   for (const opt of [
-    '--text-col text',
-    '--label-col target',
-    '--id-col id',
-    '--epochs 4',
-    '--lr 0.00002',
-    '--eps 1e-8',
-    '--weight-decay 0',
-    '--warmup 0',
-    '--clip 1',
-    '--batch-size 32',
+    '--text-col',
+    '--label-col',
+    '--id-col',
+    '--label-names',
+    '--epochs VALUE',
+    '(also --num-train-epochs)',
+    '--lr VALUE',
+    '(also --learning-rate)',
+    '(also --per-device-train-batch-size)',
+    '--warmup-ratio',
+    '--eps VALUE',
+    '--weight-decay',
+    '--clip',
     '--val-split 0.2',
-    '--seed 42',
+    '--split-seed 42',
     '--limit',
-    '--clean lab|improved|none',
+    '--clean lab',
     '--random-init',
-    '--padding max_length|longest',
+    '--padding VALUE',
     '--group-by-length',
     '--patience',
     '--monitor',
-    '--target-col target',
+  ])
+    assert.ok(train.stdout.includes(opt), `train --help lacks "${opt}"`);
+  const pre = cli('pretrain', '--help');
+  for (const opt of [
     '--corpus sotu,brown,moby-dick',
     '--vocab-size 8192',
     '--accumulate 1',
     '--eval-fraction 0.05',
     '--checkpoint-every 100',
     '--whole-word',
-  ]) {
-    assert.ok(r.stdout.includes(opt), `usage lacks "${opt}"`);
+  ])
+    assert.ok(pre.stdout.includes(opt), `pretrain --help lacks "${opt}"`);
+  assert.match(cli('predict', '--help').stdout, /--target-col VALUE/);
+  const v = cli('--version');
+  assert.equal(v.code, 0);
+  assert.match(v.stdout.trim(), /^\d+\.\d+\.\d+$/);
+});
+
+test('command-line mistakes: stray words, empty values, an option under both names', () => {
+  for (const [args, msg] of [
+    [['train', 'stray', '--out', 'x'], /unexpected argument "stray"/],
+    [['train', '--limit=', '--out', 'x'], /--limit needs a value/],
+    [
+      ['train', '--lr', '1e-4', '--learning-rate', '2e-4', '--out', 'x'],
+      /--lr and --learning-rate are the same option/,
+    ],
+    [['train', '--warmup', '3', '--warmup-ratio', '0.1', '--out', 'x', '--data', 'x.csv', '--model', 'x'], /not both/],
+  ] as const) {
+    const r = cli(...args);
+    assert.equal(r.code, 2, `${args.join(' ')}: ${r.stderr}`);
+    assert.match(r.stderr, msg);
   }
 });
 

@@ -31,7 +31,7 @@ test('case 1: a run into a used --out needs --overwrite and never replaces a bet
     const out = path.join(dir, 'run');
     const first = tinyRun(out);
     assert.equal(first.code, 0, first.stderr);
-    const record = path.join(out, 'best', 'trainer_state.json');
+    const record = path.join(out, 'best', 'bert_lab_best.json');
     const rec = readJson(record);
     assert.equal(readJson(path.join(out, 'report.json')).best.valAccuracy, rec.best.valAccuracy);
     assert.equal(readJson(path.join(out, 'stats.json')).length, 1);

@@ -1,16 +1,17 @@
-// A bundled model's fine-tuning recipe (fine_tuning.json), used only on the main job's fallback and
-// overridden by the options a user passes; early stopping in the fine-tuning loop.
+// A model's fine-tuning recipe (fine_tuning.json), one rule for `lab`, `train` and the notebooks:
+// the settings are yours, else the recipe's, else the manual's; early stopping in the loop.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { cpSync, readFileSync, writeFileSync } from 'node:fs';
+import { cpSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { initBackend } from '../src/backend/init.js';
 import { BertForSequenceClassification } from '../src/model/bert.js';
-import { applyRecipe, readRecipe, recipeFills, RECIPE_FILE } from '../src/training/recipe.js';
-import { BUNDLED_MODEL, bundledRecipe } from '../src/app/lab.js';
+import { modelRecipe, readRecipe, RECIPE_FILE } from '../src/training/recipe.js';
+import { applyRecipe, describeTraining, resolveTraining } from '../src/training/settings.js';
+import { BUNDLED_MODEL } from '../src/app/lab.js';
 import { fineTune, LAB_TRAIN_CONFIG, type LabelledBatchData } from '../src/training/train.js';
 import { cliArgs, needsShared, shared } from './shared.js';
 
@@ -54,29 +55,45 @@ test('readRecipe: fields read, bad fields named with the file', async () => {
   }
 });
 
-test('applyRecipe: the recipe fills what the user did not pass; a warm-up ratio becomes steps', () => {
+test('resolveTraining: yours, else the recipe, else the manual; a warm-up ratio becomes steps', () => {
   const recipe = { train: { lr: 1e-4, epochs: 6, batchSize: 16, warmupRatio: 0.1 } };
-  const all = applyRecipe(LAB_TRAIN_CONFIG, recipe, new Set(), 160);
-  assert.deepEqual([all.lr, all.epochs, all.batchSize, all.warmupSteps], [1e-4, 6, 16, 6]); // 10 steps x 6 epochs x 0.1
-  const given = applyRecipe(
-    { ...LAB_TRAIN_CONFIG, lr: 3e-5, epochs: 2 },
-    recipe,
-    new Set(['lr', 'epochs'] as const),
-    160,
+  const all = resolveTraining({}, recipe, 160);
+  const c = all.config;
+  assert.deepEqual([c.lr, c.epochs, c.batchSize, c.warmupSteps], [1e-4, 6, 16, 6]); // 10 steps x 6 epochs x 0.1
+  assert.equal(all.warmupRatio, 0.1);
+  assert.deepEqual([all.from.lr, all.from.eps, all.from.warmupSteps], ['recipe', 'manual', 'recipe']);
+  const given = resolveTraining({ lr: 3e-5, epochs: 2 }, recipe, 160);
+  assert.deepEqual(
+    [given.config.lr, given.config.epochs, given.config.batchSize, given.config.warmupSteps],
+    [3e-5, 2, 16, 2],
   );
-  assert.deepEqual([given.lr, given.epochs, given.batchSize, given.warmupSteps], [3e-5, 2, 16, 2]);
-  // What the notebook's table marks as "from the recipe": what it sets, less what was passed.
-  assert.deepEqual([...recipeFills(recipe, new Set(['lr', 'epochs'] as const))].sort(), ['batchSize', 'warmupSteps']);
-  assert.deepEqual([...recipeFills({ train: { padding: 'longest' } }, new Set())], ['padding']);
+  assert.deepEqual([given.from.lr, given.from.epochs, given.from.batchSize], ['yours', 'yours', 'recipe']);
+  // Your warm-up, as steps or as a ratio, replaces the recipe's; both at once is refused.
+  assert.equal(resolveTraining({ warmupSteps: 7 }, recipe, 160).config.warmupSteps, 7);
+  assert.equal(resolveTraining({ warmupRatio: 0.5 }, recipe, 160).config.warmupSteps, 30);
+  assert.throws(() => resolveTraining({ warmupSteps: 1, warmupRatio: 0.1 }, recipe, 160), /not both/);
+  // No recipe: the manual's (lr 2e-5, 4 epochs, batch 32, no warm-up).
+  const manual = resolveTraining({}, undefined, 160);
+  assert.deepEqual(
+    [manual.config.lr, manual.config.epochs, manual.config.batchSize, manual.config.warmupSteps],
+    [2e-5, 4, 32, 0],
+  );
+  assert.ok(describeTraining(manual).every((r) => r.from === 'the manual'));
+  assert.equal(describeTraining(given).find((r) => r.setting === 'lr')?.value, '3e-5');
+  assert.throws(() => resolveTraining({ epochs: 0 }, undefined, 160), /--epochs must be an integer >= 1, got 0/);
+  // applyRecipe (a whole TrainConfig): its settings that no recipe sets are kept.
+  const kept = applyRecipe({ ...LAB_TRAIN_CONFIG, eps: 1e-6, lr: 3e-5 }, recipe, new Set(['lr'] as const), 160);
+  assert.deepEqual([kept.eps, kept.lr, kept.epochs], [1e-6, 3e-5, 6]);
 });
 
-test('bundledRecipe: the bundled folder however written, with its pre-trained weights only', async () => {
+test("modelRecipe: one rule, the folder's own recipe with its pre-trained weights only", async () => {
   const own = await readRecipe(BUNDLED_MODEL);
   assert.ok(own, `${BUNDLED_MODEL} carries ${RECIPE_FILE}`);
-  assert.deepEqual(await bundledRecipe(BUNDLED_MODEL), own);
-  assert.deepEqual(await bundledRecipe(path.relative(process.cwd(), BUNDLED_MODEL) + '/'), own);
-  assert.equal(await bundledRecipe(BUNDLED_MODEL, true), undefined);
-  await withRecipe({ lr: 1 }, async (dir) => assert.equal(await bundledRecipe(dir), undefined));
+  assert.deepEqual(await modelRecipe(BUNDLED_MODEL), own);
+  assert.deepEqual(await modelRecipe(path.relative(process.cwd(), BUNDLED_MODEL) + '/'), own);
+  assert.equal(await modelRecipe(BUNDLED_MODEL, true), undefined);
+  await withRecipe({ lr: 1 }, async (dir) => assert.deepEqual((await modelRecipe(dir))?.train, { lr: 1 }));
+  assert.equal(await modelRecipe(os.tmpdir()), undefined);
 });
 
 function lab(cwd: string, ...args: string[]) {
@@ -87,38 +104,41 @@ function lab(cwd: string, ...args: string[]) {
   });
 }
 
-test(
-  "the main job uses the bundled model's recipe only on its fallback, and passed options win",
-  needsShared,
-  async () => {
-    const recipe = await readRecipe(BUNDLED_MODEL);
-    assert.ok(recipe, `${BUNDLED_MODEL} carries ${RECIPE_FILE}`);
-    const cwd = await mkdtemp(path.join(os.tmpdir(), 'bert-lab-recipe-'));
-    try {
-      const csv =
-        readFileSync(shared('data/disaster-tweets/train.csv'), 'utf8').split('\n').slice(0, 301).join('\n') + '\n';
-      writeFileSync(path.join(cwd, 'train.csv'), csv);
-      const fallback = lab(cwd, '--data', 'train.csv');
-      assert.equal(fallback.status, 0, fallback.stderr);
-      // The bundled model uses bert-base-uncased's vocabulary: the manual's ids for the first tweet.
-      assert.match(fallback.stdout, /^Token IDs: 15616 3114 8372 2089 16455 9641 2149$/m);
-      const line = fallback.stdout.split('\n').find((l) => l.startsWith('Recipe: '));
-      assert.ok(line, fallback.stdout);
-      assert.ok(line.includes(`lr ${recipe.train.lr}`) && line.includes(RECIPE_FILE), line);
-      const passed = lab(cwd, '--data', 'train.csv', '--lr', '3e-5', '--epochs', '2');
-      assert.equal(passed.status, 0, passed.stderr);
-      assert.match(passed.stdout, /^Recipe: lr 0\.00003, 2 epochs/m);
-      // Any other model (here a copy of the bundled one, given with --model) keeps the lab's recipe.
-      const copy = path.join(cwd, 'model');
-      cpSync(BUNDLED_MODEL, copy, { recursive: true });
-      const other = lab(cwd, '--data', 'train.csv', '--model', copy);
-      assert.equal(other.status, 0, other.stderr);
-      assert.doesNotMatch(other.stdout, /Recipe:/);
-    } finally {
-      await rm(cwd, { recursive: true, force: true });
-    }
-  },
-);
+test("lab and train follow a model's recipe the same way, and passed options win", needsShared, async () => {
+  const recipe = await readRecipe(BUNDLED_MODEL);
+  assert.ok(recipe, `${BUNDLED_MODEL} carries ${RECIPE_FILE}`);
+  const cwd = await mkdtemp(path.join(os.tmpdir(), 'bert-lab-recipe-'));
+  try {
+    const csv =
+      readFileSync(shared('data/disaster-tweets/train.csv'), 'utf8').split('\n').slice(0, 301).join('\n') + '\n';
+    writeFileSync(path.join(cwd, 'train.csv'), csv);
+    const fallback = lab(cwd, '--data', 'train.csv');
+    assert.equal(fallback.status, 0, fallback.stderr);
+    // The bundled model uses bert-base-uncased's vocabulary: the manual's ids for the first tweet.
+    assert.match(fallback.stdout, /^Token IDs: 15616 3114 8372 2089 16455 9641 2149$/m);
+    const line = fallback.stdout.split('\n').find((l) => l.startsWith('Recipe: '));
+    assert.ok(line, fallback.stdout);
+    assert.ok(line.includes(`lr ${recipe.train.lr}`) && line.includes(RECIPE_FILE), line);
+    const passed = lab(cwd, '--data', 'train.csv', '--lr', '3e-5', '--epochs', '2');
+    assert.equal(passed.status, 0, passed.stderr);
+    assert.match(passed.stdout, /^Recipe: lr 0\.00003, 2 epochs/m);
+    // One rule: a copy of the bundled model, given to train with --model, brings its recipe;
+    // without its fine_tuning.json, the manual's settings.
+    const copy = path.join(cwd, 'model');
+    cpSync(BUNDLED_MODEL, copy, { recursive: true });
+    const train = (...a: string[]) =>
+      spawnSync(process.execPath, cliArgs(['train', '--dry-run', '--out', 'run', ...a]), { cwd, encoding: 'utf8' });
+    const viaTrain = train('--data', 'train.csv', '--model', copy);
+    assert.equal(viaTrain.status, 0, viaTrain.stderr);
+    assert.match(viaTrain.stdout, new RegExp(`^Recipe: lr ${recipe.train.lr}`, 'm'));
+    rmSync(path.join(copy, RECIPE_FILE));
+    const none = train('--data', 'train.csv', '--model', copy);
+    assert.equal(none.status, 0, none.stderr);
+    assert.doesNotMatch(none.stdout, /Recipe:/);
+  } finally {
+    await rm(cwd, { recursive: true, force: true });
+  }
+});
 
 test(
   'early stopping ends the run after `patience` epochs without a better validation metric',

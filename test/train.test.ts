@@ -18,7 +18,8 @@ import {
   type LabelledBatchData,
 } from '../src/training/train.js';
 import { batches, batchWidth, unpaddedLength } from '../src/data/data.js';
-import { BUNDLED_MODEL, cleanAll, maxTokenLength, readLabelled } from '../src/app/lab.js';
+import { BUNDLED_MODEL } from '../src/app/lab.js';
+import { cleanAll, maxTokenLength, readLabelled } from '../src/data/prepare.js';
 import { BertTokenizer } from '../src/text/tokenizer.js';
 import { assertClose, needsShared, shared } from './shared.js';
 

@@ -1,7 +1,8 @@
-// `bert-lab`: the library's steps as commands. Each command prints JSON (machine-readable) or the
-// lab's lines (human-readable), and exits non-zero with one clear message on bad input.
-import { parseArgs, type ParseArgsConfig } from 'node:util';
-import { existsSync } from 'node:fs';
+// `bert-lab`: the library's steps as commands. The command line only parses and prints: the lab's
+// pipeline is `runLab` (src/app/lab.ts), which the notebooks use too. Each command prints JSON
+// (machine-readable) or the lab's lines (human-readable), and exits non-zero with one clear
+// message on bad input (2 for a mistake in the command line).
+import { existsSync, readFileSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
@@ -12,27 +13,13 @@ import { loadAuto } from '../model/auto.js';
 import { toInputs, type BertArrays } from '../model/inputs.js';
 import { BertTokenizer } from '../text/tokenizer.js';
 import { resolveModel } from '../io/hub.js';
+import { PACKAGE_ROOT } from '../io/paths.js';
 import { PRESETS, presetHubId } from '../model/presets.js';
-import { CLEAN_MODES, type CleanMode } from '../text/clean.js';
-import { evaluate, LAB_TRAIN_CONFIG, type TrainConfig } from '../training/train.js';
-import { PADDINGS, readCsv, unlabelledFromFrame, type Padding } from '../data/data.js';
-import {
-  bundledRecipe,
-  LAB_COLUMNS,
-  PREPARE_DEFAULTS,
-  compareWithBaseline,
-  defaultData,
-  defaultModel,
-  encodeForModel,
-  loadClassifier,
-  predictCsv,
-  prepareData,
-  readLabelled,
-  trainAndSave,
-  checkOutDir,
-  checkVocabulary,
-  type Columns,
-} from './lab.js';
+import { CLEAN_MODES } from '../text/clean.js';
+import { evaluate } from '../training/train.js';
+import { PADDINGS } from '../data/data.js';
+import { encodeForModel, readLabelled, LAB_COLUMNS, PREPARE_DEFAULTS, type Columns } from '../data/prepare.js';
+import { checkVocabulary, predictCsv, readSettingsFor, runLab, type LabResult } from './lab.js';
 import { classificationReport, confusionMatrix, formatClassificationReport } from '../training/metrics.js';
 import { progressHooks } from './progress.js';
 import {
@@ -43,7 +30,6 @@ import {
   type PretrainConfig,
   type PretrainPoint,
 } from '../training/pretrain.js';
-import { applyRecipe, describeRecipe, RECIPE_FILE } from '../training/recipe.js';
 import { ProgressBar } from '../ui/display.js';
 import { fillMask } from './fillmask.js';
 import { baselineSummary, runBaselineOnData } from '../training/baseline.js';
@@ -51,165 +37,91 @@ import { exportOnnx } from './export-onnx.js';
 import { doctor } from './doctor.js';
 import { log as diagnostics, report, type LogFn } from '../io/log.js';
 import { lockDir, recoverSwaps } from '../io/lock.js';
+import {
+  cleanMode,
+  commandHelp,
+  need,
+  num,
+  optNum,
+  padding,
+  parse,
+  str,
+  trainingInput,
+  trainingOptions,
+  UsageError,
+  valSplit,
+  type Command,
+  type Options,
+  type Values,
+} from './args.js';
 
-// Every default below is the library's own (LAB_TRAIN_CONFIG, LAB_COLUMNS, PREPARE_DEFAULTS,
-// PRETRAIN_DEFAULTS), so the command line and a program calling the library train the same way.
-const L = LAB_TRAIN_CONFIG;
+// Every default below is the library's own (LAB_COLUMNS, PREPARE_DEFAULTS, PRETRAIN_DEFAULTS,
+// ADAPT_DEFAULTS; the training settings' from TRAINING_SETTINGS and the model's recipe), so the
+// command line and a program calling the library train the same way.
 const P = PRETRAIN_DEFAULTS;
 const A = ADAPT_DEFAULTS;
 
-const COMMON = {
-  backend: { type: 'string' },
-  help: { type: 'boolean', short: 'h' },
-} as const;
-
-const DATA_OPTS = {
-  data: { type: 'string' },
-  'text-col': { type: 'string', default: LAB_COLUMNS.text },
-  'label-col': { type: 'string', default: LAB_COLUMNS.label },
-  'pair-col': { type: 'string' },
-  'id-col': { type: 'string', default: LAB_COLUMNS.id },
-  clean: { type: 'string', default: PREPARE_DEFAULTS.clean },
-  'batch-size': { type: 'string', default: String(L.batchSize) },
-  padding: { type: 'string', default: L.padding ?? 'max_length' },
-} as const;
-
-const TRAIN_OPTS = {
-  ...DATA_OPTS,
-  model: { type: 'string' },
-  out: { type: 'string' },
-  epochs: { type: 'string', default: String(L.epochs) },
-  lr: { type: 'string', default: String(L.lr) },
-  eps: { type: 'string', default: String(L.eps) },
-  'weight-decay': { type: 'string', default: String(L.weightDecay) },
-  warmup: { type: 'string', default: String(L.warmupSteps) },
-  clip: { type: 'string', default: String(L.clip) },
-  'max-len': { type: 'string' },
-  'val-split': { type: 'string', default: String(PREPARE_DEFAULTS.valSplit) },
-  seed: { type: 'string', default: String(L.seed) },
-  'split-seed': { type: 'string', default: String(PREPARE_DEFAULTS.seed) },
-  limit: { type: 'string' },
-  'random-init': { type: 'string' },
-  'dry-run': { type: 'boolean', default: false },
-  overwrite: { type: 'boolean', default: false },
-  resume: { type: 'boolean', default: false },
-  patience: { type: 'string', default: '0' },
-  'adapt-steps': { type: 'string' },
-  monitor: { type: 'string', default: 'accuracy' },
-  'group-by-length': { type: 'boolean', default: false },
-  test: { type: 'string' },
-  submission: { type: 'string' },
-} as const;
-
-const USAGE = `bert-lab: fine-tune BERT for text classification
-
-Commands:
-  encode    --model DIR|ID --text TEXT [--pair TEXT] [--max-len N]
-  forward   --model DIR|ID --inputs FILE.json [--allow-untrained (run a checkpoint lacking weights)]
-  train     --data CSV --model DIR|ID --out DIR [--text-col ${LAB_COLUMNS.text} --label-col ${LAB_COLUMNS.label} --pair-col COL
-            --id-col ${LAB_COLUMNS.id} (used when the CSV has it) --epochs ${L.epochs} --lr ${L.lr} --eps ${L.eps}
-            --weight-decay ${L.weightDecay} --warmup ${L.warmupSteps} (steps) --clip ${L.clip} (0: off) --batch-size ${L.batchSize}
-            --max-len N --val-split ${PREPARE_DEFAULTS.valSplit} --seed ${L.seed} (weights, dropout, batch order)
-            --split-seed ${PREPARE_DEFAULTS.seed} (the validation split; the lab's by default) --limit N --clean ${CLEAN_MODES.join('|')}
-            --random-init ${Object.keys(PRESETS).join('|')} --dry-run --overwrite (OUT holds a run) --resume (continue OUT's run after its last whole epoch) --patience N --monitor accuracy|loss (early stopping)
-            --padding ${PADDINGS.join('|')} --group-by-length]
-  eval      --model DIR|ID --data CSV [--text-col --label-col --pair-col --clean --batch-size --padding --allow-untrained]
-  predict   --model DIR|ID --data CSV --out FILE [--id-col ${LAB_COLUMNS.id} --text-col ${LAB_COLUMNS.text} --pair-col COL
-            --target-col ${LAB_COLUMNS.label} --clean ${PREPARE_DEFAULTS.clean} --batch-size --padding --allow-untrained]
-  lab       the main job: train, evaluate and predict with the lab's defaults (options as train,
-            plus --test CSV --submission FILE; with the bundled model, its fine_tuning.json recipe and
-            --adapt-steps N of masked-language modelling on the task's texts first, 0 to skip)
-  download  ID   (into the Hugging Face cache, for offline use later)
-  pretrain  --out DIR [--corpus ${P.corpus.join(',')}|FILE.txt|FILE.csv:COL (several joined by ,)
-            --vocab-size ${P.vocabSize} --layers ${P.layers} --hidden ${P.hidden} --heads ${P.heads} --steps ${P.steps}
-            --batch-size ${P.batchSize} --max-len ${P.maxLen} --lr ${P.lr} --warmup ${P.warmup} --weight-decay ${P.weightDecay}
-            --clip ${P.clip} --checkpoint-every ${P.checkpointEvery} --eval-fraction ${P.evalFraction} --seed ${P.seed}
-            --vocab TOKENIZER_DIR --accumulate ${P.accumulate} --schedule linear|cosine --nsp true|false --whole-word]
-            (resumes from DIR/checkpoint)
-  adapt     --model DIR|ID --corpus FILE.csv:COL,... --out DIR [--steps ${A.steps} --lr ${A.lr} --batch-size ${A.batchSize}
-            --max-len ${A.maxLen} --warmup N (${A.warmupRatio * 100}% of the steps) --clean ${A.clean} --seed ${A.seed}
-            --checkpoint-every ${A.checkpointEvery}]   masked-language modelling on the task's own texts (resumable)
-  fill-mask --model DIR|ID --text "a [MASK] broke out in the forest" [--top-k 5] [--json]
-  baseline  --data CSV [--text-col text --label-col target --val-split 0.2 --seed 42 --clean lab --limit N
-            --json]   (TF-IDF + logistic regression on the lab's split: the score BERT has to beat)
-  export    --model DIR|ID --out DIR [--quantize --tokenizer DIR]   (ONNX for transformers.js / ONNX Runtime)
-  doctor    [--json] [--model DIR|ID --batch-size 32 --max-len 64]   (what this machine can run; with a model,
-            training memory and time per epoch from two measured steps)
-
---padding max_length (default) pads every row to --max-len (the longest text when not given);
---padding longest pads each batch to its own longest row: same predictions, less work on texts of
-uneven length. --group-by-length makes training batches of rows of similar length.
-Every command takes --backend gpu|node|wasm|cpu (default: the fastest that loads).`;
-
-class UsageError extends Error {}
-
-// Decimal only: Number() would also take '0x10', '0b1', '' and ' ', which are typos here, not numbers.
-const DECIMAL = /^[+-]?(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?$/;
-
-function num(v: string | undefined, name: string, { int = false, min = -Infinity, below = Infinity } = {}): number {
-  const x = Number(v);
-  if (
-    v === undefined ||
-    !DECIMAL.test(v.trim()) ||
-    !Number.isFinite(x) ||
-    (int && !Number.isInteger(x)) ||
-    x < min ||
-    x >= below
-  ) {
-    const range = [min > -Infinity ? `>= ${min}` : '', below < Infinity ? `< ${below}` : '']
-      .filter(Boolean)
-      .join(' and ');
-    throw new UsageError(
-      `--${name} must be ${int ? 'an integer' : 'a decimal number'}${range ? ` ${range}` : ''}, got "${v}"`,
-    );
-  }
-  return x;
-}
-
-function need(v: string | undefined, name: string): string {
-  if (!v) throw new UsageError(`--${name} is required`);
-  return v;
-}
-
-/** --model as a directory: a local folder, a Hub id or a preset name (bert-mini), downloaded if needed. */
-async function resolveModelOption(v: { model?: string | boolean }, log: LogFn = diagnostics.info): Promise<string> {
-  return resolveModel(presetHubId(need(v.model as string | undefined, 'model')), { log });
-}
-
-function cleanMode(v: string): CleanMode {
-  if (!(CLEAN_MODES as readonly string[]).includes(v))
-    throw new UsageError(`--clean must be one of ${CLEAN_MODES.join(', ')}, got "${v}"`);
-  return v as CleanMode;
-}
-
-function padding(v: string): Padding {
-  if (!(PADDINGS as readonly string[]).includes(v))
-    throw new UsageError(`--padding must be one of ${PADDINGS.join(', ')}, got "${v}"`);
-  return v as Padding;
-}
-
-/**
- * `--lr -1` as `--lr=-1`: node's parser takes a value starting with '-' for an option and calls it
- * ambiguous; a negative number after a string option is that option's value (then range-checked).
- */
-function joinNegativeValues(args: string[], options: NonNullable<ParseArgsConfig['options']>): string[] {
-  const out: string[] = [];
-  for (let i = 0; i < args.length; i++) {
-    const m = /^--([a-z-]+)$/.exec(args[i]);
-    if (m && options[m[1]]?.type === 'string' && /^-\.?\d/.test(args[i + 1] ?? '')) {
-      out.push(`${args[i]}=${args[i + 1]}`);
-      i++;
-    } else out.push(args[i]);
-  }
-  return out;
-}
-
-function parse<T extends NonNullable<ParseArgsConfig['options']>>(args: string[], options: T) {
-  const all = { ...COMMON, ...options };
-  return parseArgs({ args: joinNegativeValues(args, all), options: all, allowPositionals: true, strict: true });
-}
+const COMMON: Options = {
+  backend: { type: 'string', help: 'gpu|node|wasm|cpu (default: the fastest that loads)' },
+  help: { type: 'boolean', short: 'h', help: 'this help' },
+};
+const MODEL: Options = { model: { type: 'string', help: 'a model folder, a Hub id or a preset name (bert-mini)' } };
+const COLUMNS: Options = {
+  'text-col': { type: 'string', help: `the text column (default ${LAB_COLUMNS.text}, or the model's own)` },
+  'label-col': { type: 'string', help: `the label column (default ${LAB_COLUMNS.label}, or the model's own)` },
+  'pair-col': { type: 'string', help: 'a second text column: a sentence-pair task' },
+  'id-col': { type: 'string', help: `the id column, used when the CSV has it (default ${LAB_COLUMNS.id})` },
+};
+const READ: Options = {
+  data: { type: 'string', help: 'the CSV file' },
+  ...COLUMNS,
+  clean: {
+    type: 'string',
+    help: `${CLEAN_MODES.join('|')} (default: the model's own, else ${PREPARE_DEFAULTS.clean})`,
+  },
+  'batch-size': { type: 'string', default: '32', help: 'rows per forward pass' },
+  padding: { type: 'string', default: 'max_length', help: `${PADDINGS.join('|')}: batch width` },
+  'allow-untrained': { type: 'boolean', help: 'run a checkpoint that lacks weights (random ones)' },
+};
+const TRAIN: Options = {
+  data: { type: 'string', help: 'the labelled CSV (lab: data/train.csv, else the SpamAssassin corpus)' },
+  ...MODEL,
+  out: { type: 'string', help: 'the run folder (lab: runs/lab)' },
+  ...COLUMNS,
+  'label-names': { type: 'string', help: 'class names by id, comma-separated (e.g. "not spam,spam")' },
+  clean: { type: 'string', default: PREPARE_DEFAULTS.clean, help: CLEAN_MODES.join('|') },
+  'max-len': { type: 'string', help: 'tokens per row (default: the longest text)' },
+  'val-split': { type: 'string', default: String(PREPARE_DEFAULTS.valSplit), help: 'share of rows to validate on' },
+  'split-seed': { type: 'string', default: String(PREPARE_DEFAULTS.seed), help: "the validation split's seed" },
+  limit: { type: 'string', help: 'use the first N rows only' },
+  'random-init': { type: 'string', help: `${Object.keys(PRESETS).join('|')}: random weights of that shape` },
+  ...trainingOptions(),
+  'adapt-steps': { type: 'string', help: "steps of masked-language modelling on the task's texts first" },
+  test: { type: 'string', help: 'a CSV to predict after training (lab: test.csv beside the data)' },
+  submission: { type: 'string', help: 'where the predictions go (default OUT/submission.csv)' },
+  'dry-run': { type: 'boolean', help: 'check everything, train nothing' },
+  overwrite: { type: 'boolean', help: 'OUT holds a run: train there again (best/ kept unless beaten)' },
+  resume: { type: 'boolean', help: "continue OUT's run after its last whole epoch" },
+};
 
 const json = (x: unknown) => console.log(JSON.stringify(x));
+const columns = (v: Values): Partial<Columns> => ({
+  text: str(v['text-col']),
+  label: str(v['label-col']),
+  pair: str(v['pair-col']),
+  id: str(v['id-col']),
+});
+const fullColumns = (v: Values): Columns => ({
+  text: str(v['text-col']) ?? LAB_COLUMNS.text,
+  label: str(v['label-col']) ?? LAB_COLUMNS.label,
+  pair: str(v['pair-col']),
+  id: str(v['id-col']) ?? LAB_COLUMNS.id,
+});
+
+/** --model as a directory: a local folder, a Hub id or a preset name (bert-mini), downloaded if needed. */
+async function modelDir(v: Values, log: LogFn = diagnostics.info): Promise<string> {
+  return resolveModel(presetHubId(need(v.model, 'model')), { log });
+}
 
 /**
  * Seeded runs (train, lab, pretrain, adapt) use a fixed BLAS thread count: the machine's cores, or
@@ -223,408 +135,67 @@ function pinBlasThreads(): void {
     );
 }
 
-/**
- * Takes OUT's lock for this process (a second run there says who holds it) and settles what a
- * killed run left: an interrupted directory swap, stale temporaries.
- */
-async function holdOutDir(out: string, command: string, log: LogFn, lock = true): Promise<void> {
-  if (lock) await lockDir(out, command);
+/** Takes OUT's lock (a second run there says who holds it) and settles what a killed run left. */
+async function holdOutDir(out: string, command: string, log: LogFn): Promise<void> {
+  await lockDir(out, command);
   for (const line of await recoverSwaps(out)) log(`Recovered: ${line}`);
 }
 
-async function cmdEncode(args: string[]) {
-  const { values } = parse(args, {
-    model: { type: 'string' },
-    text: { type: 'string' },
-    pair: { type: 'string' },
-    'max-len': { type: 'string' },
-  });
-  const dir = await resolveModelOption(values);
-  const tok = await BertTokenizer.fromDir(dir);
-  const text = need(values.text, 'text');
-  const maxLength = values['max-len'] ? num(values['max-len'], 'max-len', { int: true, min: 2 }) : undefined;
-  const enc = tok.encodeBatch([text], {
-    pairs: values.pair !== undefined ? [values.pair] : undefined,
-    maxLength,
-    padding: maxLength ? 'max_length' : 'longest',
-    truncation: maxLength !== undefined,
-  });
-  json({
-    tokens: tok.convertIdsToTokens(enc.inputIds[0]),
-    input_ids: enc.inputIds[0],
-    attention_mask: enc.attentionMask[0],
-    token_type_ids: enc.tokenTypeIds[0],
-  });
-}
-
-function nested(t: tf.Tensor): unknown {
-  return t.arraySync();
-}
-
-async function cmdForward(args: string[]) {
-  const { values } = parse(args, {
-    model: { type: 'string' },
-    inputs: { type: 'string' },
-    'allow-untrained': { type: 'boolean', default: false },
-  });
-  await initBackend(values.backend);
-  const file = need(values.inputs, 'inputs');
-  if (!existsSync(file)) throw new UsageError(`${file}: file not found`);
-  let raw: unknown;
-  try {
-    raw = JSON.parse(await readFile(file, 'utf8'));
-  } catch (e) {
-    throw new Error(`${file}: not valid JSON (${(e as Error).message})`);
+/** `train` and `lab`: the one pipeline, then the report. */
+async function trainCommand(v: Values, mainJob: boolean): Promise<void> {
+  const names = str(v['label-names']);
+  if (!v['dry-run']) {
+    pinBlasThreads();
+    await initBackend(str(v.backend));
   }
-  const obj = (raw && typeof raw === 'object' && 'inputs' in raw ? (raw as { inputs: unknown }).inputs : raw) as Record<
-    string,
-    unknown
-  >;
-  if (!obj || typeof obj !== 'object' || !Array.isArray(obj.input_ids))
-    throw new Error(`${file}: expected an object with input_ids (and optionally attention_mask, token_type_ids)`);
-  const arrays: BertArrays = {
-    inputIds: obj.input_ids as number[][],
-    attentionMask: obj.attention_mask as number[][] | undefined,
-    tokenTypeIds: obj.token_type_ids as number[][] | undefined,
-  };
-  const model = await loadAuto(await resolveModelOption(values), { strict: !values['allow-untrained'] });
-  const out: Record<string, unknown> = {};
-  tf.tidy(() => {
-    const inputs = toInputs(arrays, model.config, file);
-    const r: {
-      lastHiddenState: tf.Tensor;
-      poolerOutput: tf.Tensor;
-      logits?: tf.Tensor;
-      mlmLogits?: tf.Tensor;
-      nspLogits?: tf.Tensor;
-    } = model.forward(inputs);
-    out.last_hidden_state = nested(r.lastHiddenState);
-    out.pooler_output = nested(r.poolerOutput);
-    if (r.logits) out.logits = nested(r.logits);
-    if (r.mlmLogits && r.nspLogits) {
-      out.mlm_logits = nested(r.mlmLogits);
-      out.nsp_logits = nested(r.nspLogits);
-    }
-  });
-  json(out);
-  model.dispose();
-}
-
-function trainConfig(v: Record<string, string | boolean | undefined>): TrainConfig {
-  return {
-    epochs: num(v.epochs as string, 'epochs', { int: true, min: 1 }),
-    lr: num(v.lr as string, 'lr', { min: 0 }),
-    eps: num(v.eps as string, 'eps', { min: 0 }),
-    weightDecay: num(v['weight-decay'] as string, 'weight-decay', { min: 0 }),
-    batchSize: num(v['batch-size'] as string, 'batch-size', { int: true, min: 1 }),
-    clip: num(v.clip as string, 'clip', { min: 0 }),
-    warmupSteps: num(v.warmup as string, 'warmup', { int: true, min: 0 }),
-    seed: num(v.seed as string, 'seed', { int: true }),
-    earlyStopping: {
-      patience: num(v.patience as string, 'patience', { int: true, min: 0 }),
-      metric: monitor(v.monitor as string),
-    },
-    padding: padding(v.padding as string),
-    groupByLength: v['group-by-length'] as boolean,
-  };
-}
-
-/** The share of rows kept for validation: both sides of the split need rows. */
-function valSplit(v: string | undefined): number {
-  const x = num(v, 'val-split');
-  if (!(x > 0 && x < 1))
-    throw new UsageError(
-      `--val-split is the share of rows kept for validation, between 0 and 1 (e.g. 0.2), got "${v}": at ${x} ` +
-        `${x <= 0 ? 'no row is left to validate on' : 'no row is left to train on'}`,
-    );
-  return x;
-}
-
-function monitor(m: string): 'accuracy' | 'loss' {
-  if (m !== 'accuracy' && m !== 'loss') throw new UsageError(`--monitor must be accuracy or loss, got ${m}`);
-  return m;
-}
-
-/** The TrainConfig fields the user set on the command line (they win over a model's recipe). */
-function givenTrainOptions(args: string[]): Set<keyof TrainConfig> {
-  const flags: Record<string, keyof TrainConfig> = {
-    epochs: 'epochs',
-    lr: 'lr',
-    eps: 'eps',
-    'weight-decay': 'weightDecay',
-    'batch-size': 'batchSize',
-    clip: 'clip',
-    warmup: 'warmupSteps',
-    seed: 'seed',
-    padding: 'padding',
-  };
-  const out = new Set<keyof TrainConfig>();
-  for (const a of args) {
-    const m = /^--([a-z-]+)(=|$)/.exec(a);
-    if (m && flags[m[1]]) out.add(flags[m[1]]);
-  }
-  return out;
-}
-
-function columns(v: Record<string, string | boolean | undefined>): Columns {
-  return {
-    text: v['text-col'] as string,
-    label: v['label-col'] as string,
-    pair: v['pair-col'] as string | undefined,
-    id: v['id-col'] as string,
-  };
-}
-
-async function cmdTrain(args: string[], main = false) {
-  const { values: v } = parse(args, TRAIN_OPTS);
-  let cfg = trainConfig(v);
-  const log = report;
-  const out = main ? (v.out ?? 'runs/lab') : need(v.out, 'out');
-  const data = main ? await defaultData(v.data) : { source: need(v.data, 'data'), test: undefined, why: '' };
-  if (main) log(`Data: ${data.why}`);
-  // A dry run writes nothing: it may look at the data whatever --out already holds, but a bad --out
-  // (a file, not writable) is still reported.
-  await checkOutDir(out, { overwrite: (v.overwrite as boolean) || (v.resume as boolean) || (v['dry-run'] as boolean) });
-  // The tokenizer decides the encoding, so it is loaded before the data.
-  const model = main ? await defaultModel(v.model, diagnostics.info) : { dir: await resolveModelOption(v), why: '' };
-  if (main) log(`Model: ${model.dir} (${model.why})`);
-  const tok = await BertTokenizer.fromDir(model.dir);
-  const longTexts = typeof data.source !== 'string';
-  const prep = await prepareData(data.source, tok, {
-    columns: columns(v),
-    clean: cleanMode(v.clean as string),
-    // The split has its own seed, so that runs with other training seeds are scored on the same
-    // validation rows (the lab's 1,523 by default).
-    seed: num(v['split-seed'] as string, 'split-seed', { int: true }),
-    // E-mails run to thousands of tokens; the corpus fallback keeps the lab's speed with 128.
-    maxLen: v['max-len'] ? num(v['max-len'], 'max-len', { int: true, min: 2 }) : longTexts ? 128 : undefined,
+  const r = await runLab({
+    mainJob,
+    data: str(v.data),
+    test: str(v.test),
+    submission: str(v.submission),
+    model: str(v.model),
+    randomInit: str(v['random-init']),
+    out: mainJob ? (str(v.out) ?? 'runs/lab') : need(v.out, 'out'),
+    columns: fullColumns(v),
+    clean: cleanMode(v.clean),
+    maxLen: optNum(v['max-len'], 'max-len', { int: true, min: 2 }),
     valSplit: valSplit(v['val-split']),
-    limit: v.limit ? num(v.limit, 'limit', { int: true, min: 2 }) : undefined,
-    log,
+    splitSeed: optNum(v['split-seed'], 'split-seed', { int: true }),
+    limit: optNum(v.limit, 'limit', { int: true, min: 2 }),
+    labelNames: names?.split(',').map((s) => s.trim()),
+    training: trainingInput(v),
+    adaptSteps: optNum(v['adapt-steps'], 'adapt-steps', { int: true, min: 0 }),
+    overwrite: v.overwrite === true,
+    resume: v.resume === true,
+    dryRun: v['dry-run'] === true,
+    log: report,
+    hooks: progressHooks(report),
+    onAdaptStep: stepBar('adapting').onStep,
   });
-  const test = v.test ?? data.test;
-  // The test file is predicted after training: its columns are checked now, not after an hour.
-  if (main && test)
-    unlabelledFromFrame(
-      await readCsv(test),
-      { text: v['text-col'] as string, id: v['id-col'] as string, pair: v['pair-col'] as string | undefined },
-      test,
-    );
-  let modelDir = model.dir;
-  // The bundled model's own recipe, on the main job only (bert-base-uncased keeps the lab's).
-  const recipe = main ? await bundledRecipe(model.dir, Boolean(v['random-init'])) : undefined;
-  if (recipe) {
-    cfg = applyRecipe(cfg, recipe, givenTrainOptions(args), prep.train.labels.length);
-    log(
-      `Recipe: ${describeRecipe(cfg, recipe)} (${path.join(model.dir, RECIPE_FILE)}, measured for this model; options you pass win)`,
-    );
-  }
-  if (v['dry-run']) return;
-  await holdOutDir(out, main ? 'bert-lab lab' : 'bert-lab train', log);
-  if (main) await holdOutDir(path.join(out, 'adapted'), '', log, false);
-  pinBlasThreads();
-  await initBackend(v.backend);
-  const adaptSteps =
-    v['adapt-steps'] !== undefined
-      ? num(v['adapt-steps'], 'adapt-steps', { int: true, min: 0 })
-      : (recipe?.adapt?.steps ?? 0);
-  if (recipe?.adapt && adaptSteps > 0) {
-    // Task-adaptive pre-training on the texts of the task (training and test files, no labels).
-    const files = [data.source, data.test].filter((f): f is string => typeof f === 'string');
-    if (files.length > 0) {
-      const a = { ...recipe.adapt, steps: adaptSteps };
-      const adaptDir = path.join(out, 'adapted');
-      const corpus = files.map((f) => `${f}:${v['text-col'] as string}`);
-      log(
-        `Adapting the model to the task's texts first (${corpus.join(', ')}; ${a.steps} steps of masked-language modelling) into ${adaptDir}`,
-      );
-      const progress = stepBar('adapting');
-      const r = await adaptModel(
-        model.dir,
-        corpus,
-        adaptDir,
-        { ...a, clean: cleanMode(v.clean as string), seed: cfg.seed },
-        diagnostics.info,
-        progress.onStep,
-      );
-      progress.done();
-      modelDir = r.modelDir;
-    }
-  }
-  if (cfg.batchSize > prep.train.labels.length)
-    log(
-      `Note: --batch-size ${cfg.batchSize} is larger than the ${prep.train.labels.length} training samples: each epoch is one batch of all of them.`,
-    );
-  const choice = await loadClassifier(modelDir, prep.data.labelNames, {
-    randomInit: v['random-init'],
-    seed: cfg.seed,
-    log: diagnostics.info,
-  });
-  log(`Model: ${choice.source} (${choice.why}); ${choice.model.numParameters().toLocaleString('en-US')} parameters`);
-  const result = await trainAndSave(choice, prep, out, cfg, progressHooks(log), { resume: v.resume as boolean });
-  choice.model.dispose();
+  printRun(r);
+}
+
+function printRun(r: LabResult): void {
+  if (!r.run) return;
   console.log('');
-  console.log(formatClassificationReport(result.report));
+  console.log(formatClassificationReport(r.run.report));
   console.log(
-    `Best epoch ${result.best?.epoch} (validation accuracy ${result.best?.valAccuracy.toFixed(4)}) in ${path.join(out, 'best')}`,
+    `Best epoch ${r.run.best?.epoch} (validation accuracy ${r.run.best?.valAccuracy.toFixed(4)}) in ${path.join(r.out, 'best')}`,
   );
-  if (main) {
-    const rows = await compareWithBaseline(prep, result, out);
+  if (r.comparison) {
     const f = (x: number | null) => (x === null ? '-' : x.toFixed(4));
     console.log('');
-    console.log(`On the ${prep.valIdx.length.toLocaleString('en-US')} validation rows (report.json):`);
+    console.log(`On the ${r.prep.valIdx.length.toLocaleString('en-US')} validation rows (report.json):`);
     console.log(
       `  ${'model'.padEnd(30)} ${'accuracy'.padStart(8)} ${'F1 (pos)'.padStart(8)} ${'macro F1'.padStart(8)}`,
     );
-    for (const r of rows)
+    for (const c of r.comparison)
       console.log(
-        `  ${r.model.padEnd(30)} ${f(r.accuracy).padStart(8)} ${f(r.positiveF1).padStart(8)} ${f(r.macroF1).padStart(8)}`,
+        `  ${c.model.padEnd(30)} ${f(c.accuracy).padStart(8)} ${f(c.positiveF1).padStart(8)} ${f(c.macroF1).padStart(8)}`,
       );
   }
-  if (main && test) {
-    const sub = v.submission ?? path.join(out, 'submission.csv');
-    const p = await predictCsv(path.join(out, 'best'), test, sub, {
-      columns: { text: v['text-col'] as string, id: v['id-col'] as string, pair: v['pair-col'] as string | undefined },
-      clean: cleanMode(v.clean as string),
-      batchSize: cfg.batchSize,
-      padding: cfg.padding,
-      targetCol: v['label-col'] as string,
-      log: () => {},
-    });
-    console.log(`Predicted ${p.ids.length.toLocaleString('en-US')} rows of ${test} into ${sub}`);
-  }
-}
-
-async function cmdEval(args: string[]) {
-  const { values: v } = parse(args, {
-    ...DATA_OPTS,
-    model: { type: 'string' },
-    'allow-untrained': { type: 'boolean', default: false },
-  });
-  await initBackend(v.backend);
-  const dir = await resolveModelOption(v);
-  const model = await BertForSequenceClassification.fromPretrained(dir, {
-    log: diagnostics.info,
-    strict: !v['allow-untrained'],
-  });
-  const tok = await BertTokenizer.fromDir(dir);
-  checkVocabulary(tok, model.config, dir);
-  const file = need(v.data, 'data');
-  const d = await readLabelled(file, columns(v), model.labels);
-  const enc = encodeForModel(tok, d.texts, d.pairs, cleanMode(v.clean as string), model.config.max_position_embeddings);
-  const ev = evaluate(
-    model,
-    { ...enc, labels: d.labels },
-    num(v['batch-size'], 'batch-size', { int: true, min: 1 }),
-    padding(v.padding as string),
-  );
-  json({
-    loss: ev.loss,
-    ...classificationReport(d.labels, ev.predictions, model.labels),
-    confusion_matrix: confusionMatrix(d.labels, ev.predictions, model.numLabels),
-    labels: model.labels,
-  });
-  model.dispose();
-}
-
-async function cmdPredict(args: string[]) {
-  const { values: v } = parse(args, {
-    ...DATA_OPTS,
-    model: { type: 'string' },
-    out: { type: 'string' },
-    'target-col': { type: 'string', default: 'target' },
-    'allow-untrained': { type: 'boolean', default: false },
-  });
-  await initBackend(v.backend);
-  const dir = await resolveModelOption(v);
-  const out = need(v.out, 'out');
-  const r = await predictCsv(dir, need(v.data, 'data'), out, {
-    columns: { text: v['text-col'] as string, pair: v['pair-col'] as string | undefined, id: v['id-col'] as string },
-    clean: cleanMode(v.clean as string),
-    batchSize: num(v['batch-size'], 'batch-size', { int: true, min: 1 }),
-    padding: padding(v.padding as string),
-    targetCol: v['target-col'] as string,
-    log: diagnostics.info,
-    allowUntrained: v['allow-untrained'] as boolean,
-  });
-  console.log(`Wrote ${r.ids.length.toLocaleString('en-US')} predictions to ${out}`);
-}
-
-async function cmdDownload(args: string[]) {
-  const { positionals } = parse(args, {});
-  const id = positionals[0];
-  if (!id) throw new UsageError('usage: bert-lab download ID');
-  const dir = await resolveModel(presetHubId(id), { log: diagnostics.info });
-  console.log(dir);
-}
-
-async function cmdPretrain(args: string[]) {
-  const d = PRETRAIN_DEFAULTS;
-  const { values: v } = parse(args, {
-    out: { type: 'string' },
-    corpus: { type: 'string', default: d.corpus.join(',') },
-    'vocab-size': { type: 'string', default: String(d.vocabSize) },
-    layers: { type: 'string', default: String(d.layers) },
-    hidden: { type: 'string', default: String(d.hidden) },
-    heads: { type: 'string', default: String(d.heads) },
-    steps: { type: 'string', default: String(d.steps) },
-    'batch-size': { type: 'string', default: String(d.batchSize) },
-    'max-len': { type: 'string', default: String(d.maxLen) },
-    lr: { type: 'string', default: String(d.lr) },
-    warmup: { type: 'string', default: String(d.warmup) },
-    'weight-decay': { type: 'string', default: String(d.weightDecay) },
-    seed: { type: 'string', default: String(d.seed) },
-    'checkpoint-every': { type: 'string', default: String(d.checkpointEvery) },
-    'eval-fraction': { type: 'string', default: String(d.evalFraction) },
-    vocab: { type: 'string', default: d.vocab },
-    accumulate: { type: 'string', default: String(d.accumulate) },
-    schedule: { type: 'string', default: d.schedule },
-    nsp: { type: 'string', default: String(d.nsp) },
-    'whole-word': { type: 'boolean', default: d.wholeWord },
-    clip: { type: 'string', default: String(d.clip) },
-  });
-  const schedule = v.schedule as string;
-  if (schedule !== 'linear' && schedule !== 'cosine')
-    throw new UsageError(`--schedule must be linear or cosine, got ${schedule}`);
-  const nsp = v.nsp as string;
-  if (nsp !== 'true' && nsp !== 'false') throw new UsageError(`--nsp must be true or false, got ${nsp}`);
-  const int = (k: string, min = 1) => num(v[k as keyof typeof v] as string, k, { int: true, min });
-  const cfg: PretrainConfig = {
-    corpus: (v.corpus as string)
-      .split(',')
-      .map((s) => s.trim())
-      .filter(Boolean),
-    vocabSize: int('vocab-size', 64),
-    layers: int('layers'),
-    hidden: int('hidden'),
-    heads: int('heads'),
-    steps: int('steps'),
-    batchSize: int('batch-size'),
-    maxLen: int('max-len', 8),
-    lr: num(v.lr, 'lr', { min: 0 }),
-    warmup: int('warmup', 0),
-    weightDecay: num(v['weight-decay'], 'weight-decay', { min: 0 }),
-    seed: num(v.seed, 'seed', { int: true }),
-    checkpointEvery: int('checkpoint-every'),
-    evalFraction: num(v['eval-fraction'], 'eval-fraction', { min: 0 }),
-    vocab: v.vocab as string,
-    accumulate: int('accumulate'),
-    schedule,
-    nsp: nsp === 'true',
-    wholeWord: v['whole-word'] as boolean,
-    init: '',
-    clean: 'none',
-    clip: num(v.clip, 'clip', { min: 0 }),
-  };
-  if (cfg.hidden % cfg.heads !== 0)
-    throw new UsageError(`--hidden ${cfg.hidden} must be a multiple of --heads ${cfg.heads}`);
-  pinBlasThreads();
-  await initBackend(v.backend);
-  const progress = stepBar('pre-training');
-  await holdOutDir(need(v.out, 'out'), 'bert-lab pretrain', report);
-  const r = await pretrain(need(v.out, 'out'), cfg, report, progress.onStep);
-  progress.done();
-  console.log(`Model written to ${r.modelDir}`);
+  if (r.submission)
+    console.log(`Predicted ${r.submission.rows.toLocaleString('en-US')} rows into ${r.submission.file}`);
 }
 
 /** A progress bar over pre-training steps; a resumed run counts its rate and ETA from where it started. */
@@ -641,196 +212,448 @@ function stepBar(label: string): { onStep: (p: PretrainPoint, total: number) => 
         });
       }
       bar.update(p.step - first, { loss: p.loss, mlm: p.mlmLoss });
+      if (p.step === total) bar.done();
     },
     done: () => bar?.done(),
   };
 }
 
-async function cmdAdapt(args: string[]) {
-  const { values: v } = parse(args, {
-    model: { type: 'string' },
-    corpus: { type: 'string' },
-    out: { type: 'string' },
-    steps: { type: 'string', default: String(A.steps) },
-    lr: { type: 'string', default: String(A.lr) },
-    'batch-size': { type: 'string', default: String(A.batchSize) },
-    'max-len': { type: 'string', default: String(A.maxLen) },
-    warmup: { type: 'string' },
-    clean: { type: 'string', default: A.clean },
-    seed: { type: 'string', default: String(A.seed) },
-    'checkpoint-every': { type: 'string', default: String(A.checkpointEvery) },
-  });
-  const steps = num(v.steps, 'steps', { int: true, min: 1 });
-  const corpus = need(v.corpus, 'corpus')
-    .split(',')
-    .map((s) => s.trim())
-    .filter(Boolean);
-  pinBlasThreads();
-  await initBackend(v.backend);
-  const dir = await resolveModelOption(v);
-  await holdOutDir(need(v.out, 'out'), 'bert-lab adapt', report);
-  const progress = stepBar('adapting');
-  const r = await adaptModel(
-    dir,
-    corpus,
-    need(v.out, 'out'),
-    {
-      steps,
-      lr: num(v.lr, 'lr', { min: 0 }),
-      batchSize: num(v['batch-size'], 'batch-size', { int: true, min: 1 }),
-      maxLen: num(v['max-len'], 'max-len', { int: true, min: 8 }),
-      warmup: v.warmup ? num(v.warmup, 'warmup', { int: true, min: 0 }) : Math.round(A.warmupRatio * steps),
-      clean: cleanMode(v.clean as string),
-      seed: num(v.seed, 'seed', { int: true }),
-      checkpointEvery: num(v['checkpoint-every'], 'checkpoint-every', { int: true, min: 1 }),
+const commands: Record<string, Command> = {
+  lab: {
+    summary: "the main job: fine-tune, evaluate and predict with the lab's defaults (and the model's recipe)",
+    options: TRAIN,
+    run: (v) => trainCommand(v, true),
+  },
+  train: {
+    summary: 'fine-tune a model on a labelled CSV, keeping the best epoch in OUT/best',
+    options: TRAIN,
+    run: (v) => trainCommand(v, false),
+  },
+  eval: {
+    summary: 'scores a fine-tuned model on a labelled CSV (JSON: loss, classification report, confusion matrix)',
+    options: { ...MODEL, ...READ },
+    run: async (v) => {
+      await initBackend(str(v.backend));
+      const dir = await modelDir(v);
+      const model = await BertForSequenceClassification.fromPretrained(dir, {
+        log: diagnostics.info,
+        strict: !v['allow-untrained'],
+      });
+      try {
+        const tok = await BertTokenizer.fromDir(dir);
+        checkVocabulary(tok, model.config, dir);
+        const how = await readSettingsFor(dir, { clean: cleanMode(v.clean), columns: columns(v) }, diagnostics.info);
+        const file = need(v.data, 'data');
+        const d = await readLabelled(file, how.columns, model.labels);
+        const enc = encodeForModel(tok, d.texts, d.pairs, how.clean, model.config.max_position_embeddings);
+        const batch = num(v['batch-size'], 'batch-size', { int: true, min: 1 });
+        const ev = evaluate(model, { ...enc, labels: d.labels }, batch, padding(v.padding));
+        json({
+          loss: ev.loss,
+          ...classificationReport(d.labels, ev.predictions, model.labels),
+          confusion_matrix: confusionMatrix(d.labels, ev.predictions, model.numLabels),
+          labels: model.labels,
+        });
+      } finally {
+        model.dispose();
+      }
     },
-    report,
-    progress.onStep,
-  );
-  progress.done();
-  console.log(`Adapted model in ${r.modelDir}`);
-}
+  },
+  predict: {
+    summary: 'predicts a CSV into id,target (the classes as the training data wrote them)',
+    options: {
+      ...MODEL,
+      ...READ,
+      out: { type: 'string', help: 'the CSV to write' },
+      'target-col': {
+        type: 'string',
+        help: "the prediction's column (default: the model's label column, else target)",
+      },
+      probabilities: { type: 'boolean', help: 'also a probability column per class, p(NAME)' },
+    },
+    run: async (v) => {
+      await initBackend(str(v.backend));
+      const out = need(v.out, 'out');
+      const r = await predictCsv(await modelDir(v), need(v.data, 'data'), out, {
+        columns: columns(v),
+        clean: cleanMode(v.clean),
+        batchSize: num(v['batch-size'], 'batch-size', { int: true, min: 1 }),
+        padding: padding(v.padding),
+        targetCol: str(v['target-col']),
+        probabilities: v.probabilities === true,
+        log: diagnostics.info,
+        allowUntrained: v['allow-untrained'] === true,
+      });
+      console.log(`Wrote ${r.ids.length.toLocaleString('en-US')} predictions to ${out}`);
+    },
+  },
+  encode: {
+    summary: "tokenizes a text as the model's tokenizer does (JSON that `forward --inputs -` reads)",
+    options: {
+      ...MODEL,
+      text: { type: 'string', help: 'the text' },
+      pair: { type: 'string', help: 'a second text (sentence pair)' },
+      'max-len': { type: 'string', help: 'pad and truncate to N tokens' },
+    },
+    run: async (v) => {
+      const tok = await BertTokenizer.fromDir(await modelDir(v));
+      const maxLength = optNum(v['max-len'], 'max-len', { int: true, min: 2 });
+      const enc = tok.encodeBatch([need(v.text, 'text')], {
+        pairs: typeof v.pair === 'string' ? [v.pair] : undefined,
+        maxLength,
+        padding: maxLength ? 'max_length' : 'longest',
+        truncation: maxLength !== undefined,
+      });
+      json({
+        tokens: tok.convertIdsToTokens(enc.inputIds[0]),
+        input_ids: enc.inputIds[0],
+        attention_mask: enc.attentionMask[0],
+        token_type_ids: enc.tokenTypeIds[0],
+      });
+    },
+  },
+  forward: {
+    summary: "the model's raw outputs as JSON (last_hidden_state, pooler_output, logits, MLM/NSP logits)",
+    options: {
+      ...MODEL,
+      inputs: { type: 'string', help: 'a JSON file of input_ids (attention_mask, token_type_ids); - reads stdin' },
+      'allow-untrained': { type: 'boolean', help: 'run a checkpoint that lacks weights (random ones)' },
+    },
+    run: async (v) => {
+      await initBackend(str(v.backend));
+      const file = need(v.inputs, 'inputs');
+      const arrays = await readInputs(file);
+      const model = await loadAuto(await modelDir(v), { strict: !v['allow-untrained'] });
+      const out: Record<string, unknown> = {};
+      tf.tidy(() => {
+        const r = model.forward(toInputs(arrays, model.config, file)) as unknown as Record<
+          string,
+          tf.Tensor | undefined
+        >;
+        const names: [string, string][] = [
+          ['lastHiddenState', 'last_hidden_state'],
+          ['poolerOutput', 'pooler_output'],
+          ['logits', 'logits'],
+          ['mlmLogits', 'mlm_logits'],
+          ['nspLogits', 'nsp_logits'],
+        ];
+        for (const [k, name] of names) if (r[k]) out[name] = r[k]!.arraySync();
+      });
+      json(out);
+      model.dispose();
+    },
+  },
+  download: {
+    summary: 'a model into the Hugging Face cache, for offline use later',
+    positionals: 'ID',
+    options: {},
+    run: async (_v, positionals) => {
+      const id = positionals[0];
+      if (!id) throw new UsageError('usage: bert-lab download ID');
+      console.log(await resolveModel(presetHubId(id), { log: diagnostics.info }));
+    },
+  },
+  pretrain: {
+    summary:
+      'pre-trains a BERT from random weights (masked-language modelling + next-sentence prediction); resumes from OUT/checkpoint',
+    options: {
+      out: { type: 'string', help: 'the run folder' },
+      corpus: { type: 'string', default: P.corpus.join(','), help: 'names, FILE.txt or FILE.csv:COL, joined by ,' },
+      'vocab-size': { type: 'string', default: String(P.vocabSize), help: 'WordPiece vocabulary to train' },
+      vocab: { type: 'string', default: P.vocab || undefined, help: 'use this tokenizer folder instead' },
+      layers: { type: 'string', default: String(P.layers), help: 'encoder layers' },
+      hidden: { type: 'string', default: String(P.hidden), help: 'hidden size' },
+      heads: { type: 'string', default: String(P.heads), help: 'attention heads' },
+      steps: { type: 'string', default: String(P.steps), help: 'optimizer steps' },
+      'batch-size': { type: 'string', default: String(P.batchSize), help: 'sequences per step' },
+      'max-len': { type: 'string', default: String(P.maxLen), help: 'tokens per sequence' },
+      lr: { type: 'string', default: String(P.lr), help: 'peak learning rate' },
+      warmup: { type: 'string', default: String(P.warmup), help: 'warm-up steps' },
+      'weight-decay': { type: 'string', default: String(P.weightDecay), help: "AdamW's weight decay" },
+      clip: { type: 'string', default: String(P.clip), help: 'gradient-norm clipping' },
+      'checkpoint-every': { type: 'string', default: String(P.checkpointEvery), help: 'steps between checkpoints' },
+      'eval-fraction': { type: 'string', default: String(P.evalFraction), help: 'share of documents held out' },
+      seed: { type: 'string', default: String(P.seed), help: 'the seed' },
+      accumulate: { type: 'string', default: String(P.accumulate), help: 'batches per optimizer step' },
+      schedule: { type: 'string', default: P.schedule, help: 'linear|cosine' },
+      nsp: { type: 'string', default: String(P.nsp), help: 'true|false: next-sentence prediction' },
+      'whole-word': { type: 'boolean', default: String(P.wholeWord), help: 'mask whole words' },
+    },
+    run: async (v) => {
+      const schedule = str(v.schedule);
+      if (schedule !== 'linear' && schedule !== 'cosine')
+        throw new UsageError(`--schedule must be linear or cosine, got ${schedule}`);
+      if (v.nsp !== 'true' && v.nsp !== 'false') throw new UsageError(`--nsp must be true or false, got ${v.nsp}`);
+      const int = (k: string, min = 1) => num(v[k], k, { int: true, min });
+      const cfg: PretrainConfig = {
+        corpus: need(v.corpus, 'corpus')
+          .split(',')
+          .map((s) => s.trim())
+          .filter(Boolean),
+        vocabSize: int('vocab-size', 64),
+        layers: int('layers'),
+        hidden: int('hidden'),
+        heads: int('heads'),
+        steps: int('steps'),
+        batchSize: int('batch-size'),
+        maxLen: int('max-len', 8),
+        lr: num(v.lr, 'lr', { min: 0 }),
+        warmup: int('warmup', 0),
+        weightDecay: num(v['weight-decay'], 'weight-decay', { min: 0 }),
+        seed: num(v.seed, 'seed', { int: true }),
+        checkpointEvery: int('checkpoint-every'),
+        evalFraction: num(v['eval-fraction'], 'eval-fraction', { min: 0 }),
+        vocab: str(v.vocab) ?? '',
+        accumulate: int('accumulate'),
+        schedule,
+        nsp: v.nsp === 'true',
+        wholeWord: v['whole-word'] === true,
+        init: '',
+        clean: 'none',
+        clip: num(v.clip, 'clip', { min: 0 }),
+      };
+      if (cfg.hidden % cfg.heads !== 0)
+        throw new UsageError(`--hidden ${cfg.hidden} must be a multiple of --heads ${cfg.heads}`);
+      const out = need(v.out, 'out');
+      pinBlasThreads();
+      await initBackend(str(v.backend));
+      const progress = stepBar('pre-training');
+      await holdOutDir(out, 'bert-lab pretrain', report);
+      const r = await pretrain(out, cfg, report, progress.onStep);
+      progress.done();
+      console.log(`Model written to ${r.modelDir}`);
+    },
+  },
+  adapt: {
+    summary: "masked-language modelling on the task's own texts (resumable)",
+    options: {
+      ...MODEL,
+      corpus: { type: 'string', help: 'FILE.csv:COL, joined by ,' },
+      out: { type: 'string', help: 'the run folder' },
+      steps: { type: 'string', default: String(A.steps), help: 'optimizer steps' },
+      lr: { type: 'string', default: String(A.lr), help: 'peak learning rate' },
+      'batch-size': { type: 'string', default: String(A.batchSize), help: 'sequences per step' },
+      'max-len': { type: 'string', default: String(A.maxLen), help: 'tokens per sequence' },
+      warmup: { type: 'string', help: `warm-up steps (default ${A.warmupRatio * 100}% of the steps)` },
+      clean: { type: 'string', default: A.clean, help: CLEAN_MODES.join('|') },
+      seed: { type: 'string', default: String(A.seed), help: 'the seed' },
+      'checkpoint-every': { type: 'string', default: String(A.checkpointEvery), help: 'steps between checkpoints' },
+    },
+    run: async (v) => {
+      const steps = num(v.steps, 'steps', { int: true, min: 1 });
+      const corpus = need(v.corpus, 'corpus')
+        .split(',')
+        .map((s) => s.trim())
+        .filter(Boolean);
+      const out = need(v.out, 'out');
+      pinBlasThreads();
+      await initBackend(str(v.backend));
+      const dir = await modelDir(v);
+      await holdOutDir(out, 'bert-lab adapt', report);
+      const progress = stepBar('adapting');
+      const r = await adaptModel(
+        dir,
+        corpus,
+        out,
+        {
+          steps,
+          lr: num(v.lr, 'lr', { min: 0 }),
+          batchSize: num(v['batch-size'], 'batch-size', { int: true, min: 1 }),
+          maxLen: num(v['max-len'], 'max-len', { int: true, min: 8 }),
+          warmup: optNum(v.warmup, 'warmup', { int: true, min: 0 }) ?? Math.round(A.warmupRatio * steps),
+          clean: cleanMode(v.clean) ?? A.clean,
+          seed: num(v.seed, 'seed', { int: true }),
+          checkpointEvery: num(v['checkpoint-every'], 'checkpoint-every', { int: true, min: 1 }),
+        },
+        report,
+        progress.onStep,
+      );
+      progress.done();
+      console.log(`Adapted model in ${r.modelDir}`);
+    },
+  },
+  baseline: {
+    summary: "TF-IDF + logistic regression on the lab's split: the score BERT has to beat",
+    options: {
+      data: { type: 'string', help: 'the labelled CSV' },
+      ...COLUMNS,
+      clean: { type: 'string', default: PREPARE_DEFAULTS.clean, help: CLEAN_MODES.join('|') },
+      'val-split': { type: 'string', default: String(PREPARE_DEFAULTS.valSplit), help: 'share of rows to validate on' },
+      seed: { type: 'string', default: String(PREPARE_DEFAULTS.seed), help: "the validation split's seed" },
+      limit: { type: 'string', help: 'use the first N rows only' },
+      json: { type: 'boolean', help: 'print JSON' },
+    },
+    run: async (v) => {
+      const file = need(v.data, 'data');
+      const r = runBaselineOnData(await readLabelled(file, fullColumns(v)), {
+        file,
+        clean: cleanMode(v.clean) ?? PREPARE_DEFAULTS.clean,
+        valSplit: valSplit(v['val-split']) ?? PREPARE_DEFAULTS.valSplit,
+        seed: num(v.seed, 'seed', { int: true }),
+        limit: optNum(v.limit, 'limit', { int: true, min: 2 }),
+      });
+      if (v.json) return json({ ...baselineSummary(r), train_size: r.trainSize, val_size: r.valSize });
+      console.log(
+        `Baseline: TF-IDF (word 1- and 2-grams, sublinear tf) + logistic regression (C=1), ${r.trainSize.toLocaleString('en-US')} training and ${r.valSize.toLocaleString('en-US')} validation samples (seed ${v.seed})`,
+      );
+      console.log(formatClassificationReport(r.report));
+      console.log(`Validation accuracy: ${r.accuracy.toFixed(4)}`);
+      console.log(
+        r.positiveF1 !== undefined
+          ? `Positive-class F1 (${r.labels[1]}): ${r.positiveF1.toFixed(4)}`
+          : `Macro F1: ${r.macroF1.toFixed(4)}`,
+      );
+      console.log(`Vocabulary: ${r.vocabularySize.toLocaleString('en-US')} n-grams`);
+      console.log(
+        `Time: ${r.seconds.toFixed(1)} s${r.converged ? '' : ` (L-BFGS stopped after ${r.iterations} iterations before converging)`}`,
+      );
+    },
+  },
+  'fill-mask': {
+    summary: 'the most likely words for each [MASK] of a text',
+    options: {
+      ...MODEL,
+      text: { type: 'string', help: 'a text with [MASK]' },
+      'top-k': { type: 'string', default: '5', help: 'guesses per [MASK]' },
+      json: { type: 'boolean', help: 'print JSON' },
+    },
+    run: async (v) => {
+      await initBackend(str(v.backend));
+      const dir = await modelDir(v);
+      const model = await loadAuto(dir, { log: () => {} });
+      if (!('mlmHead' in model))
+        throw new Error(
+          `${dir}: ${model.architecture} has no masked-language-model head (cls.predictions); fill-mask needs a pre-training or MLM checkpoint`,
+        );
+      const tok = await BertTokenizer.fromDir(dir);
+      const topK = num(v['top-k'], 'top-k', { int: true, min: 1 });
+      const text = need(v.text, 'text');
+      let results;
+      try {
+        results = fillMask(model, tok, text, topK);
+      } catch (e) {
+        const m = (e as Error).message;
+        throw new UsageError(/^-*top-k/.test(m) ? m : `--text: ${m}`);
+      } finally {
+        model.dispose();
+      }
+      if (v.json) return json(results);
+      for (const r of results) {
+        console.log(`[MASK] at position ${r.position}:`);
+        for (const p of r.predictions) console.log(`  ${p.token.padEnd(16)} ${p.probability.toFixed(4)}`);
+      }
+    },
+  },
+  export: {
+    summary: 'ONNX for transformers.js / ONNX Runtime (config, tokenizer, onnx/model.onnx)',
+    options: {
+      ...MODEL,
+      out: { type: 'string', help: 'the folder to write' },
+      tokenizer: { type: 'string', help: "a tokenizer folder (default: the model's)" },
+      quantize: { type: 'boolean', help: 'also onnx/model_quantized.onnx (int8 weights)' },
+    },
+    run: async (v) => {
+      await initBackend(str(v.backend));
+      const r = await exportOnnx(presetHubId(need(v.model, 'model')), need(v.out, 'out'), {
+        quantize: v.quantize === true,
+        tokenizer: str(v.tokenizer),
+        log: diagnostics.info,
+      });
+      for (const f of r.files) console.log(`${path.join(r.dir, f.file)}  ${(f.bytes / 2 ** 20).toFixed(1)} MiB`);
+    },
+  },
+  doctor: {
+    summary: 'what this machine can run; with a model, training memory and time per epoch from two measured steps',
+    options: {
+      ...MODEL,
+      'batch-size': { type: 'string', default: '32', help: 'rows per step' },
+      'max-len': { type: 'string', default: '64', help: 'tokens per row' },
+      json: { type: 'boolean', help: 'print JSON' },
+    },
+    run: async (v) => {
+      await doctor({
+        model: str(v.model) && presetHubId(str(v.model)!),
+        batchSize: num(v['batch-size'], 'batch-size', { int: true, min: 1 }),
+        maxLen: num(v['max-len'], 'max-len', { int: true, min: 2 }),
+        json: v.json === true,
+        backend: str(v.backend),
+      });
+    },
+  },
+};
 
-async function cmdBaseline(args: string[]) {
-  const { 'batch-size': _unused, ...data } = DATA_OPTS;
-  const { values: v } = parse(args, {
-    ...data,
-    'val-split': TRAIN_OPTS['val-split'],
-    seed: TRAIN_OPTS.seed,
-    limit: TRAIN_OPTS.limit,
-    json: { type: 'boolean', default: false },
-  });
-  const file = need(v.data, 'data');
-  const r = runBaselineOnData(await readLabelled(file, columns(v)), {
-    file,
-    clean: cleanMode(v.clean as string),
-    valSplit: valSplit(v['val-split']),
-    seed: num(v.seed, 'seed', { int: true }),
-    limit: v.limit ? num(v.limit, 'limit', { int: true, min: 2 }) : undefined,
-  });
-  const binary = r.positiveF1 !== undefined;
-  if (v.json) {
-    json({ ...baselineSummary(r), train_size: r.trainSize, val_size: r.valSize });
-    return;
-  }
-  console.log(
-    `Baseline: TF-IDF (word 1- and 2-grams, sublinear tf) + logistic regression (C=1), ${r.trainSize.toLocaleString('en-US')} training and ${r.valSize.toLocaleString('en-US')} validation samples (seed ${v.seed})`,
-  );
-  console.log(formatClassificationReport(r.report));
-  console.log(`Validation accuracy: ${r.accuracy.toFixed(4)}`);
-  console.log(
-    binary ? `Positive-class F1 (${r.labels[1]}): ${r.positiveF1!.toFixed(4)}` : `Macro F1: ${r.macroF1.toFixed(4)}`,
-  );
-  console.log(`Vocabulary: ${r.vocabularySize.toLocaleString('en-US')} n-grams`);
-  console.log(
-    `Time: ${r.seconds.toFixed(1)} s${r.converged ? '' : ` (L-BFGS stopped after ${r.iterations} iterations before converging)`}`,
-  );
-}
-
-async function cmdFillMask(args: string[]) {
-  const { values: v } = parse(args, {
-    model: { type: 'string' },
-    text: { type: 'string' },
-    'top-k': { type: 'string', default: '5' },
-    json: { type: 'boolean', default: false },
-  });
-  await initBackend(v.backend);
-  const dir = await resolveModelOption(v);
-  const model = await loadAuto(dir, { log: () => {} });
-  if (!('mlmHead' in model))
-    throw new Error(
-      `${dir}: ${model.architecture} has no masked-language-model head (cls.predictions); fill-mask needs a pre-training or MLM checkpoint`,
-    );
-  const tok = await BertTokenizer.fromDir(dir);
-  let results;
+/** `forward --inputs`: a JSON file (or - for stdin) of input_ids etc., as `encode` prints them. */
+async function readInputs(file: string): Promise<BertArrays> {
+  const where = file === '-' ? 'stdin' : file;
+  if (file !== '-' && !existsSync(file)) throw new UsageError(`${file}: file not found`);
+  let raw: unknown;
   try {
-    results = fillMask(model, tok, need(v.text, 'text'), num(v['top-k'], 'top-k', { int: true, min: 1 }));
+    raw = JSON.parse(file === '-' ? readFileSync(0, 'utf8') : await readFile(file, 'utf8'));
   } catch (e) {
-    throw new UsageError(`--text: ${(e as Error).message}`);
+    throw new Error(`${where}: not valid JSON (${(e as Error).message})`);
   }
-  model.dispose();
-  if (v.json) {
-    json(results);
-    return;
-  }
-  for (const r of results) {
-    console.log(`[MASK] at position ${r.position}:`);
-    for (const p of r.predictions) console.log(`  ${p.token.padEnd(16)} ${p.probability.toFixed(4)}`);
-  }
+  const obj = (raw && typeof raw === 'object' && 'inputs' in raw ? (raw as { inputs: unknown }).inputs : raw) as Record<
+    string,
+    unknown
+  >;
+  if (!obj || typeof obj !== 'object' || !Array.isArray(obj.input_ids))
+    throw new Error(`${where}: expected an object with input_ids (and optionally attention_mask, token_type_ids)`);
+  // One row, as `encode` prints it, is a batch of one.
+  if (obj.input_ids.every((x) => typeof x === 'number'))
+    for (const k of ['input_ids', 'attention_mask', 'token_type_ids']) if (Array.isArray(obj[k])) obj[k] = [obj[k]];
+  return {
+    inputIds: obj.input_ids as number[][],
+    attentionMask: obj.attention_mask as number[][] | undefined,
+    tokenTypeIds: obj.token_type_ids as number[][] | undefined,
+  };
 }
 
-async function cmdExport(args: string[]) {
-  const { values: v } = parse(args, {
-    model: { type: 'string' },
-    out: { type: 'string' },
-    tokenizer: { type: 'string' },
-    quantize: { type: 'boolean', default: false },
-  });
-  await initBackend(v.backend);
-  const r = await exportOnnx(presetHubId(need(v.model, 'model')), need(v.out, 'out'), {
-    quantize: v.quantize,
-    tokenizer: v.tokenizer,
-    log: diagnostics.info,
-  });
-  for (const f of r.files) console.log(`${path.join(r.dir, f.file)}  ${(f.bytes / 2 ** 20).toFixed(1)} MiB`);
+function version(): string {
+  return (JSON.parse(readFileSync(path.join(PACKAGE_ROOT, 'package.json'), 'utf8')) as { version: string }).version;
 }
 
-async function cmdDoctor(args: string[]) {
-  const { values: v } = parse(args, {
-    model: { type: 'string' },
-    'batch-size': { type: 'string', default: '32' },
-    'max-len': { type: 'string', default: '64' },
-    json: { type: 'boolean', default: false },
-  });
-  await doctor({
-    model: v.model && presetHubId(v.model),
-    batchSize: num(v['batch-size'], 'batch-size', { int: true, min: 1 }),
-    maxLen: num(v['max-len'], 'max-len', { int: true, min: 2 }),
-    json: v.json,
-    backend: v.backend,
-  });
-}
+const USAGE = `bert-lab ${version()}: fine-tune BERT for text classification
 
+Usage: bert-lab <command> [options]      bert-lab <command> --help: the command's options
+
+Commands:
+${Object.entries(commands)
+  .map(([name, c]) => `  ${name.padEnd(10)} ${c.summary}`)
+  .join('\n')}
+
+Every command takes --backend gpu|node|wasm|cpu (default: the fastest that loads).`;
+
+/** Runs `bert-lab ARGV`; returns the exit code (0 done, 1 failed, 2 a mistake in the command line). */
 export async function main(argv: string[]): Promise<number> {
   const [cmd, ...rest] = argv;
-  const commands: Record<string, (a: string[]) => Promise<void>> = {
-    encode: cmdEncode,
-    forward: cmdForward,
-    train: (a) => cmdTrain(a),
-    lab: (a) => cmdTrain(a, true),
-    eval: cmdEval,
-    predict: cmdPredict,
-    download: cmdDownload,
-    pretrain: cmdPretrain,
-    adapt: cmdAdapt,
-    'fill-mask': cmdFillMask,
-    baseline: cmdBaseline,
-    export: cmdExport,
-    doctor: cmdDoctor,
-  };
+  if (cmd === '--version' || cmd === '-v') {
+    console.log(version());
+    return 0;
+  }
   if (!cmd || cmd === '--help' || cmd === '-h' || cmd === 'help') {
     console.log(USAGE);
     return cmd ? 0 : 2;
   }
-  const run = commands[cmd];
-  if (!run) {
+  const command = commands[cmd];
+  if (!command) {
     console.error(`bert-lab: unknown command "${cmd}"\n\n${USAGE}`);
     return 2;
   }
+  const options = { ...COMMON, ...command.options };
   if (rest.includes('--help') || rest.includes('-h')) {
-    console.log(USAGE);
+    console.log(commandHelp(cmd, { ...command, options }));
     return 0;
   }
   try {
-    await run(rest);
+    const { values, positionals } = parse(rest, options, command.positionals ? 1 : 0);
+    await command.run(values, positionals);
     return 0;
   } catch (e) {
     const err = e as Error & { code?: string };
     const usage = e instanceof UsageError || err.code?.startsWith('ERR_PARSE_ARGS');
-    console.error(`bert-lab ${cmd}: ${err.message}`);
+    console.error(`bert-lab ${cmd}: ${err.message}${usage ? `\n(bert-lab ${cmd} --help lists its options)` : ''}`);
     if (process.env.BERT_LAB_DEBUG) console.error(err.stack);
     return usage ? 2 : 1;
   }
 }
-
 process.exitCode = await main(process.argv.slice(2));

@@ -11,7 +11,9 @@ import { writeFileAtomic } from '../io/atomic.js';
 import { resolveModel } from '../io/hub.js';
 import { presetHubId } from '../model/presets.js';
 import { BertTokenizer } from '../text/tokenizer.js';
-import { loadClassifier, prepareData, trainAndSave } from './lab.js';
+import { prepareData } from '../data/prepare.js';
+import { trainAndSave } from '../training/run-dir.js';
+import { loadClassifier } from './lab.js';
 
 /** The settings one run varies. `maxLen` undefined: the longest text of the data. */
 export interface ExperimentSettings {

@@ -17,8 +17,7 @@ export interface AdaptRecipe {
 }
 
 /** The options of the fine-tuning loop a recipe can set; the others keep the lab's values. */
-const RECIPE_SETTINGS = ['epochs', 'lr', 'batchSize', 'weightDecay', 'warmupSteps', 'padding'] as const;
-type RecipeSetting = (typeof RECIPE_SETTINGS)[number];
+type RecipeSetting = 'epochs' | 'lr' | 'batchSize' | 'weightDecay' | 'warmupSteps' | 'padding';
 
 export interface Recipe {
   /** Options of the fine-tuning loop the recipe sets; the others keep the lab's values. */
@@ -109,32 +108,12 @@ export async function readRecipe(dir: string): Promise<Recipe | undefined> {
 }
 
 /**
- * The training settings the recipe fills: those it sets (a warm-up ratio sets the warm-up steps)
- * that are not in `given`, the options the user passed, which always win.
+ * A model's recipe, one rule for every command and the notebooks: the model folder's own
+ * fine_tuning.json when its pre-trained weights are used; none for random weights (the file was
+ * measured for those weights) or a model without one (the manual's recipe then).
  */
-export function recipeFills(recipe: Recipe, given: ReadonlySet<keyof TrainConfig>): Set<RecipeSetting> {
-  const r = recipe.train;
-  const sets = (k: RecipeSetting) => r[k] !== undefined || (k === 'warmupSteps' && r.warmupRatio !== undefined);
-  return new Set(RECIPE_SETTINGS.filter((k) => sets(k) && !given.has(k)));
-}
-
-/**
- * `cfg` with the recipe's settings for every option not in `given` (see `recipeFills`). A warm-up
- * ratio becomes steps once the number of steps is known.
- */
-export function applyRecipe(
-  cfg: TrainConfig,
-  recipe: Recipe,
-  given: ReadonlySet<keyof TrainConfig>,
-  trainRows: number,
-): TrainConfig {
-  const r = recipe.train;
-  const fills = recipeFills(recipe, given);
-  const out: TrainConfig = { ...cfg, ...Object.fromEntries([...fills].map((k) => [k, r[k]])) };
-  if (fills.has('warmupSteps') && r.warmupSteps === undefined && r.warmupRatio !== undefined) {
-    out.warmupSteps = Math.round(r.warmupRatio * Math.ceil(trainRows / out.batchSize) * out.epochs);
-  }
-  return out;
+export async function modelRecipe(dir: string, randomInit = false): Promise<Recipe | undefined> {
+  return randomInit ? undefined : readRecipe(dir);
 }
 
 /** The recipe in one line, as the main job announces it. */

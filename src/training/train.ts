@@ -8,14 +8,9 @@ import { optimizerStep } from './step.js';
 import { batches, batchWidth, lengthSortedBatches, unpaddedLength, type Padding } from '../data/data.js';
 import { checkMemory } from '../backend/wasm.js';
 import { report } from '../io/log.js';
+import type { LabelledBatchData } from '../data/prepare.js';
 
-/** Encoded examples with integer labels (all rows right-padded to one length). */
-export interface LabelledBatchData {
-  inputIds: number[][];
-  attentionMask: number[][];
-  tokenTypeIds: number[][];
-  labels: number[];
-}
+export type { LabelledBatchData };
 
 export interface TrainConfig {
   epochs: number;
@@ -87,6 +82,27 @@ export interface TrainHooks {
   onEpoch?: (stats: EpochStats) => Promise<void> | void;
   /** After every epoch (and its onBest): what `fineTune(..., resume)` needs to continue from there. */
   onCheckpoint?: (state: FineTuneState) => Promise<void> | void;
+  /**
+   * Asked after every optimizer step: true stops the run there (a notebook's interrupt, Ctrl-C) with
+   * a `TrainingStopped` error; the epochs finished before it keep what their hooks saved.
+   */
+  shouldStop?: () => boolean;
+}
+
+/** A run stopped on request (`TrainHooks.shouldStop`) at `epoch`, after `step` of `steps` steps. */
+export class TrainingStopped extends Error {
+  constructor(
+    readonly epoch: number,
+    readonly step: number,
+    readonly steps: number,
+    readonly epochsDone: number,
+  ) {
+    super(
+      `training stopped at epoch ${epoch}, step ${step} of ${steps}, on request; ` +
+        (epochsDone ? `the ${epochsDone} whole epoch(s) before it are kept` : 'no whole epoch was finished'),
+    );
+    this.name = 'TrainingStopped';
+  }
 }
 
 /** A fine-tuning run after `epoch` epochs: with the model's weights, enough to continue bit for bit. */
@@ -454,8 +470,9 @@ export async function fineTune(
             `  Batch ${String(i + 1).padStart(5)}  of  ${String(order.length).padStart(5)}.    Elapsed: ${formatTime((performance.now() - tStart) / 1000)}.`,
           );
         }
-        // Yield so a notebook or terminal can repaint progress between steps.
+        // Yield so a notebook or terminal can repaint progress between steps (and a signal arrive).
         await new Promise((r) => setImmediate(r));
+        if (hooks.shouldStop?.()) throw new TrainingStopped(epoch, i + 1, order.length, epoch - 1);
       }
       const trainSeconds = (performance.now() - tStart) / 1000;
       const trainLoss = lossSum / order.length;

@@ -25,6 +25,7 @@ export { pca, type Pca } from './nn/pca.js';
 export { resolveModel, HubError, type ResolveOptions } from './io/hub.js';
 export { readSafetensors, writeSafetensors, WeightsError, type TensorData } from './io/safetensors.js';
 export { readModelWeights, WEIGHT_FILES } from './io/weights.js';
+export { writeFileAtomic } from './io/atomic.js';
 
 // Models.
 export {
@@ -78,6 +79,7 @@ export {
   type MaskOptions,
 } from './data/pretrain-data.js';
 export { maskOutcomes, maskingStats, type MaskOutcome, type MaskingStats } from './data/masking-stats.js';
+export { stratifiedKFold, type Fold } from './data/folds.js';
 
 // Training.
 export {

@@ -1,9 +1,11 @@
 // `npm run bench:kernels`: the native kernels (native/, src/backend/accel.ts) against the wasm
-// kernels they replace, on this machine: matmul GFLOP/s and the vectorised Exp/Erf. Timing only;
-// their correctness is tested in test/accel.test.ts.
+// kernels they replace, on this machine: matmul GFLOP/s and the vectorised Exp/Erf; then, where the
+// CPU has AVX-512 BF16, the bf16 products (native/bf16.cc) against OpenBLAS sgemm at bert-base's
+// shapes for the lab's batch (32 x 45 tokens). Timing only; their correctness is tested in
+// test/accel.test.ts and test/bf16.test.ts.
 import * as tf from '@tensorflow/tfjs';
 import { initBackend } from '../src/backend/init.js';
-import { disableNativeBlas, enableNativeBlas } from '../src/backend/accel.js';
+import { bf16Available, disableNativeBlas, enableNativeBlas, setMatmulPrecision } from '../src/backend/accel.js';
 
 const log = (s: string) => console.log(`[kernels] ${s}`);
 
@@ -88,6 +90,52 @@ async function main(): Promise<void> {
     );
   }
   x.dispose();
+
+  // bf16 against fp32 products: bert-base's projections, forward and both backward products.
+  const bf = bf16Available();
+  if (!bf.available) {
+    log(`bf16: not measured: ${bf.reason}`);
+    return;
+  }
+  const shapes: [string, number[], number[], boolean, boolean][] = [
+    ['Q/K/V/output [1440,768] x [768,768]', [1440, 768], [768, 768], false, false],
+    ['FFN up [1440,768] x [768,3072]', [1440, 768], [768, 3072], false, false],
+    ['FFN down [1440,3072] x [3072,768]', [1440, 3072], [3072, 768], false, false],
+    ['input gradient [1440,3072] x [768,3072]^T', [1440, 3072], [768, 3072], false, true],
+    ['weight gradient [1440,768]^T x [1440,3072]', [1440, 768], [1440, 3072], true, false],
+  ];
+  for (const [name, as, bs, ta, tb] of shapes) {
+    const a = tf.randomNormal(as),
+      b = tf.randomNormal(bs);
+    const f = () => tf.matMul(a, b, ta, tb);
+    const m = ta ? as[1] : as[0],
+      k = ta ? as[0] : as[1],
+      n = tb ? bs[0] : bs[1];
+    const flop = 2 * m * n * k;
+    // Process CPU time per product (one BLAS thread: BERT_LAB_NATIVE_THREADS=1), which other
+    // processes on a shared machine change far less than the wall clock.
+    const cpu = (reps: number) => {
+      f().dispose();
+      const c0 = process.cpuUsage();
+      for (let i = 0; i < reps; i++) {
+        const y = f();
+        y.dataSync();
+        y.dispose();
+      }
+      const c = process.cpuUsage(c0);
+      return (c.user + c.system) / 1000 / reps;
+    };
+    setMatmulPrecision('fp32');
+    const t32 = cpu(5);
+    setMatmulPrecision('bf16');
+    const t16 = cpu(5);
+    setMatmulPrecision('fp32');
+    log(
+      `${name}: fp32 ${t32.toFixed(1)} ms CPU (${(flop / t32 / 1e6).toFixed(1)} GFLOP/s), ` +
+        `bf16 ${t16.toFixed(1)} ms CPU (${(flop / t16 / 1e6).toFixed(1)} GFLOP/s), ${(t32 / t16).toFixed(2)}x`,
+    );
+    tf.dispose([a, b]);
+  }
 }
 
 await main();

@@ -2,7 +2,7 @@
 // batches on the same machine, and projected to the whole lab (4 epochs of training + validation).
 //   npm run bench:lab -- [--sizes base,mini] [--modes fixed] [--precisions fp32,bf16] [--steps 5]
 //                        [--warmup 1] [--val-batches 3] [--epochs 4] [--no-torch] [--out FILE]
-//                        [--data train.csv] [--tokenizer DIR]
+//                        [--batch-size 32] [--data train.csv] [--tokenizer DIR]
 // The data are the lab's: Kaggle's disaster-tweets train.csv, cleaned the lab's way, tokenized with
 // bert-base-uncased's tokenizer, max length 45, split 80/20 with seed 42 (6,090 training rows: 191
 // batches of 32 per epoch, 764 steps in 4 epochs); the model is BertForSequenceClassification of the
@@ -22,6 +22,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { writeFileAtomic } from '../src/io/atomic.js';
 import { machineLine, runChild, runTorch } from './runner.js';
+import { projectLabSeconds } from '../src/backend/estimate.js';
 
 const SIZES: Record<string, { layers: number; hidden: number; heads: number }> = {
   mini: { layers: 4, hidden: 256, heads: 4 },
@@ -56,6 +57,7 @@ interface BatchFile {
   train_rows: number;
   val_rows: number;
   steps_per_epoch: number;
+  batch_size: number;
   val_batches_per_epoch: number;
   epochs: number;
   mean_real_tokens: number;
@@ -98,6 +100,7 @@ async function makeBatches(o: {
   steps: number;
   warmup: number;
   valBatches: number;
+  batchSize: number;
   epochs: number;
 }): Promise<BatchFile> {
   const { parseCsv, splitIndices, batches, lengthSortedBatches, unpaddedLength, batchWidth } =
@@ -117,7 +120,7 @@ async function makeBatches(o: {
   const maxLen = 45;
   const enc = tok.encodeBatch(texts, { maxLength: maxLen, padding: 'max_length', truncation: true });
   const split = splitIndices(texts.length, 0.2, 42);
-  const batchSize = 32;
+  const batchSize = o.batchSize;
   const m = MODES[o.mode];
   const cut = (idx: number[], width: number): Batch => ({
     ids: idx.map((i) => enc.inputIds[i]!.slice(0, width)),
@@ -163,6 +166,7 @@ async function makeBatches(o: {
     train_rows: split.train.length,
     val_rows: split.val.length,
     steps_per_epoch: order.length,
+    batch_size: batchSize,
     val_batches_per_epoch: valOrder.length,
     epochs: o.epochs,
     mean_real_tokens: mean(lengths),
@@ -171,9 +175,17 @@ async function makeBatches(o: {
 
 /** Projection of the whole lab from the measured means. */
 function project(f: BatchFile, trainStepS: number, valBatchS: number) {
-  const projected_train_s = trainStepS * f.steps_per_epoch * f.epochs;
-  const projected_val_s = valBatchS * f.val_batches_per_epoch * f.epochs;
-  return { projected_train_s, projected_val_s, projected_lab_s: projected_train_s + projected_val_s };
+  const p = projectLabSeconds(
+    trainStepS,
+    {
+      batchSize: f.batch_size ?? f.train[0]!.ids.length,
+      trainRows: f.train_rows,
+      valRows: f.val_rows,
+      epochs: f.epochs,
+    },
+    valBatchS,
+  );
+  return { projected_train_s: p.trainSeconds, projected_val_s: p.valSeconds, projected_lab_s: p.totalSeconds };
 }
 
 /** Child: one size, mode and precision on the bert-lab side. Prints one JSON line. */
@@ -301,6 +313,7 @@ async function main(): Promise<void> {
       steps: { type: 'string', default: '5' },
       warmup: { type: 'string', default: '1' },
       'val-batches': { type: 'string', default: '3' },
+      'batch-size': { type: 'string', default: '32' },
       epochs: { type: 'string', default: '4' },
       data: { type: 'string', default: path.join(SHARED, 'data/disaster-tweets/train.csv') },
       tokenizer: { type: 'string', default: path.join(SHARED, 'models/bert-base-uncased') },
@@ -321,7 +334,8 @@ async function main(): Promise<void> {
   const steps = whole('steps', values.steps!, 1),
     warmup = whole('warmup', values.warmup!, 0),
     valBatches = whole('val-batches', values['val-batches']!, 1),
-    epochs = whole('epochs', values.epochs!, 1);
+    epochs = whole('epochs', values.epochs!, 1),
+    batchSize = whole('batch-size', values['batch-size']!, 1);
   const list = <T extends string>(name: string, v: string, allowed: readonly string[]) =>
     v.split(',').map((x) => {
       if (!allowed.includes(x.trim())) throw new Error(`--${name} ${x}: use ${allowed.join(', ')}`);
@@ -345,6 +359,7 @@ async function main(): Promise<void> {
         steps,
         warmup,
         valBatches,
+        batchSize,
         epochs,
       });
       const file = path.join(dir, `${mode}.json`);

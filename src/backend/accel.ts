@@ -512,6 +512,20 @@ export function setMatmulPrecision(precision: MatmulPrecision): PrecisionStatus 
   return matmulPrecision();
 }
 
+/**
+ * Whether bf16 products can run here, without changing the precision in effect (for doctor): the
+ * native kernels must be on, the addon recent enough, and the CPU must have AVX-512 BF16.
+ */
+export function bf16Available(): { available: boolean; reason: string } {
+  if (!active?.enabled || !addon)
+    return { available: false, reason: `needs the native kernels (${active?.reason ?? 'not started'})` };
+  if (!addon.setPrecision)
+    return { available: false, reason: 'the native addon predates bf16 support: npm run build:native' };
+  return addon.info().bf16
+    ? { available: true, reason: 'AVX-512 BF16 (avx512_bf16): setMatmulPrecision("bf16") or BERT_LAB_BF16=1' }
+    : { available: false, reason: 'this CPU lacks AVX-512 BF16 (no avx512_bf16 flag in /proc/cpuinfo)' };
+}
+
 /** The matrix products' precision asked for and in effect now, with the reason (see setMatmulPrecision). */
 export function matmulPrecision(): PrecisionStatus {
   const requested = requestedPrecision ?? parseBf16Env() ?? 'fp32';

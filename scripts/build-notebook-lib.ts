@@ -60,6 +60,33 @@ function loadEsbuild(): typeof import('esbuild') {
   return createRequire(req.resolve('tsx/package.json'))('esbuild');
 }
 
+/**
+ * src/index.ts (or `entry`) as one CommonJS file: npm packages stay external, so tfjs is the single
+ * instance shared with the code that requires it. Also the package's CommonJS entry (build-package.ts).
+ */
+export async function bundleCjs(
+  entry: string,
+  outfile: string,
+  sourcemap: boolean | 'inline' = 'inline',
+): Promise<void> {
+  const esbuild = loadEsbuild();
+  await esbuild.build({
+    entryPoints: [entry],
+    outfile,
+    bundle: true,
+    platform: 'node',
+    format: 'cjs',
+    target: 'node20',
+    packages: 'external',
+    sourcemap,
+    logLevel: 'warning',
+    // import.meta.url in src/ becomes the bundle's own URL; paths computed from it look upwards
+    // for package.json (src/io/paths.ts), which finds the package root from dist/ too.
+    define: { 'import.meta.url': '__bert_lab_import_meta_url' },
+    banner: { js: "const __bert_lab_import_meta_url = require('node:url').pathToFileURL(__filename).href;" },
+  });
+}
+
 export async function build(): Promise<void> {
   if (!force && upToDate()) {
     log(`[notebook-lib] ${path.relative(root, outJs)} is up to date`);
@@ -69,22 +96,7 @@ export async function build(): Promise<void> {
   const file = entryFile,
     dts = entryDts;
   mkdirSync(dist, { recursive: true });
-  const esbuild = loadEsbuild();
-  await esbuild.build({
-    entryPoints: [file],
-    outfile: outJs,
-    bundle: true,
-    platform: 'node',
-    format: 'cjs',
-    target: 'node20',
-    packages: 'external',
-    sourcemap: 'inline',
-    logLevel: 'warning',
-    // import.meta.url in src/ becomes the bundle's own URL; paths computed from it look upwards
-    // for package.json (src/io/paths.ts), which finds the repository root from dist/ too.
-    define: { 'import.meta.url': '__bert_lab_import_meta_url' },
-    banner: { js: "const __bert_lab_import_meta_url = require('node:url').pathToFileURL(__filename).href;" },
-  });
+  await bundleCjs(file, outJs);
   const t1 = performance.now();
   rmSync(typesDir, { recursive: true, force: true });
   const tsc = createRequire(import.meta.url).resolve('typescript/bin/tsc');

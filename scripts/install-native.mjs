@@ -1,4 +1,6 @@
-// `npm install` hook: builds the optional native kernels (scripts/build-native.sh) where bash, a
+// `npm install` / `npm ci` hook of a checkout (package.json's "dependencies" script, which npm runs
+// for the project itself after node_modules changes, never for a package installed as a dependency,
+// and not on `npm pack`): builds the optional native kernels (scripts/build-native.sh) where bash, a
 // C++ compiler and OpenBLAS exist. Never fails the install: without them bert-lab runs on plain
 // wasm (BERT_LAB_NATIVE_REQUIRE=1 makes a missing build an error, as CI wants).
 import { spawnSync } from 'node:child_process';

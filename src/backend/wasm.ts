@@ -1,7 +1,10 @@
 // Every tfjs-wasm internal the project touches, in one place: the heap and its tensors' offsets,
 // kernel replacement, the kernels replaced in plain JS (row gather, shared Identity), and the heap
 // budget a training run must fit in.
-import * as tf from '@tensorflow/tfjs';
+import * as tf from '@tensorflow/tfjs-core';
+// tfjs-core holds no backend: the cpu one is registered here, below every module that runs ops
+// (nn/ops.ts and nn/optim.ts import this file), so the last fallback of initBackend always exists.
+import '@tensorflow/tfjs-backend-cpu';
 
 /** The parts of tfjs's wasm backend that kernels written in JS use: tensors live in one heap. */
 export interface WasmInternals {

@@ -2,7 +2,7 @@
 // mapping. One class per idea, as in transformers' modeling_bert.py: embeddings, self-attention,
 // layer, encoder, pooler, heads. The architecture only: parameters, loading and saving are in
 // pretrained.ts, input checks in inputs.ts.
-import * as tf from '@tensorflow/tfjs';
+import * as tf from '@tensorflow/tfjs-core';
 import type { BertConfig, ProblemType } from './config.js';
 import type { BertInputs } from './inputs.js';
 import { loadInto, openCheckpoint, PreTrainedModel, type LoadOptions, type ParamStore } from './pretrained.js';

@@ -1,6 +1,6 @@
 // What a model takes: token ids, attention mask and token types, as tensors or as plain arrays, with
 // the checks that turn a wrong shape or id into a message naming the row and the config field.
-import * as tf from '@tensorflow/tfjs';
+import * as tf from '@tensorflow/tfjs-core';
 import type { BertConfig } from './config.js';
 
 /** Token ids etc. as tensors, shaped [batch, seq]. */

@@ -3,7 +3,7 @@
 // use only plain matmuls (operands are transposed explicitly, which is a cheap copy). Each op keeps
 // only what its backward pass needs, and LayerNorm, GELU, the attention softmax and dropout run as
 // one native pass each where the accelerator is built (tfjs ops otherwise).
-import * as tf from '@tensorflow/tfjs';
+import * as tf from '@tensorflow/tfjs-core';
 import { FUSED, nativeBlasEnabled, nativeFused, nativeOptim, type FusedOp } from '../backend/accel.js';
 import { heapOffset, wasmInternals } from '../backend/wasm.js';
 

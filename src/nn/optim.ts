@@ -1,6 +1,6 @@
 // AdamW, the linear warmup/decay schedule and global-norm clipping, with PyTorch's semantics
 // (torch.optim.AdamW, transformers.get_linear_schedule_with_warmup, torch.nn.utils.clip_grad_norm_).
-import * as tf from '@tensorflow/tfjs';
+import * as tf from '@tensorflow/tfjs-core';
 import { nativeOptim } from '../backend/accel.js';
 import { heapOffset, wasmInternals, type WasmInternals } from '../backend/wasm.js';
 

@@ -2,7 +2,7 @@
 // autograd does. tf.variableGrads keeps every intermediate gradient and every tensor saved for the
 // backward pass until the whole pass ends, so a training step's peak held the activations twice
 // over. Here a node's saved tensors and its outputs' gradients are freed once the node is done.
-import * as tf from '@tensorflow/tfjs';
+import * as tf from '@tensorflow/tfjs-core';
 
 interface TapeNode {
   id: number;

@@ -3,13 +3,22 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { existsSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
 import * as tf from '@tensorflow/tfjs';
 import { addonCandidates } from '../src/backend/accel.js';
 import { BertForSequenceClassification } from '../src/model/bert.js';
 import { BUNDLED_MODEL } from '../src/app/lab.js';
 import { estimateTrainingBytes } from '../src/training/train.js';
-import { formatDoctor, runDoctor, type DoctorReport } from '../src/app/doctor.js';
+import {
+  formatDoctor,
+  jupyterChecks,
+  kernelBinary,
+  runDoctor,
+  tslabKernelCheck,
+  type DoctorReport,
+} from '../src/app/doctor.js';
 import { cliWithin } from './shared.js';
 
 /** Each doctor command answers in seconds; three minutes is a hang. */
@@ -39,10 +48,17 @@ test('doctor reports the backend in use, the native kernels, ONNX Runtime, the G
   const tfGpu = check(r, 'tfjs-node-gpu');
   if (tfGpu.status !== 'ok')
     assert.match(tfGpu.fix ?? '', /2\.9\.1.*CUDA 11\.2.*cuDNN 8\.1|npm install @tensorflow\/tfjs-node-gpu/);
-  const specs = spawnSync('jupyter', ['kernelspec', 'list'], { encoding: 'utf8' });
+  const specs = spawnSync('jupyter', ['kernelspec', 'list', '--json'], { encoding: 'utf8' });
+  const tslabSpec = (
+    specs.status === 0
+      ? (JSON.parse(specs.stdout) as { kernelspecs: Record<string, { spec: { argv: string[] } }> }).kernelspecs.tslab
+      : undefined
+  )?.spec.argv[0];
   const tslab = check(r, 'tslab kernel');
-  assert.equal(tslab.status, specs.status === 0 && /^\s*tslab\s/m.test(specs.stdout) ? 'ok' : 'no');
-  if (tslab.status === 'no') assert.match(tslab.fix ?? '', /tslab install/);
+  assert.equal(tslab.status, tslabSpec && kernelBinary(tslabSpec) ? 'ok' : 'no', tslab.detail);
+  if (tslab.status === 'no') assert.match(tslab.fix ?? '', /tslab install --sys-prefix/);
+  const lab = spawnSync('jupyter', ['lab', '--version'], { encoding: 'utf8' });
+  assert.equal(check(r, 'JupyterLab').status, lab.status === 0 ? 'ok' : 'no', check(r, 'JupyterLab').detail);
   assert.match(check(r, 'Hugging Face cache').detail, /huggingface|hub/);
   const table = formatDoctor(r);
   for (const c of r.checks) assert.ok(table.includes(c.item), `table row for ${c.item}`);
@@ -81,3 +97,64 @@ test('bert-lab doctor: --json for machines, clear errors for bad options', () =>
   assert.equal(missing.code, 1);
   assert.match(missing.stderr, /model directory .*no-such-model does not exist/);
 });
+
+test('doctor: a tslab kernel is ok only when its binary (argv[0] of kernel.json) exists', () => {
+  const dir = mkdtempSync(path.join(tmpdir(), 'bert-lab-doctor-'));
+  try {
+    const bin = path.join(dir, 'tslab');
+    writeFileSync(bin, '#!/bin/sh\n', { mode: 0o755 });
+    const spec = (argv0: string) => ({ tslab: { resource_dir: '/k/tslab', spec: { argv: [argv0, 'kernel'] } } });
+    assert.equal(tslabKernelCheck(spec(bin)).status, 'ok');
+    assert.match(tslabKernelCheck(spec(bin)).detail, new RegExp(`binary ${bin} exists`));
+    const gone = tslabKernelCheck(spec(path.join(dir, 'moved', 'tslab')));
+    assert.equal(gone.status, 'no');
+    assert.match(
+      gone.detail,
+      /registered in \/k\/tslab, but its binary .*moved\/tslab does not exist: the kernel cannot start/,
+    );
+    assert.match(gone.fix ?? '', /tslab install --sys-prefix --python=/);
+    assert.equal(tslabKernelCheck({}).detail, 'not registered');
+    // A bare command name is looked up on PATH.
+    assert.equal(kernelBinary('tslab', dir), bin);
+    assert.equal(kernelBinary('tslab', path.join(dir, 'nowhere')), undefined);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+const hasJupyter = spawnSync('jupyter', ['--version'], { encoding: 'utf8' }).status === 0;
+
+test(
+  'doctor with Jupyter: a registered tslab kernel whose binary is gone is reported, not [ok]',
+  { skip: !hasJupyter && 'jupyter is not installed' },
+  () => {
+    const dir = mkdtempSync(path.join(tmpdir(), 'bert-lab-kernels-'));
+    const saved = process.env.JUPYTER_PATH;
+    try {
+      // JUPYTER_PATH comes first in Jupyter's search: this tslab shadows any other.
+      mkdirSync(path.join(dir, 'kernels', 'tslab'), { recursive: true });
+      const gone = path.join(dir, 'removed-checkout', 'node_modules', '.bin', 'tslab');
+      writeFileSync(
+        path.join(dir, 'kernels', 'tslab', 'kernel.json'),
+        JSON.stringify({
+          argv: [gone, 'kernel', '--config-path', '{connection_file}'],
+          display_name: 'TypeScript',
+          language: 'typescript',
+        }),
+      );
+      process.env.JUPYTER_PATH = dir;
+      const checks = jupyterChecks();
+      const tslab = checks.find((c) => c.item === 'tslab kernel')!;
+      assert.equal(tslab.status, 'no');
+      assert.ok(tslab.detail.includes(`its binary ${gone} does not exist`), tslab.detail);
+      assert.equal(checks.find((c) => c.item === 'Jupyter')!.status, 'ok');
+      const lab = checks.find((c) => c.item === 'JupyterLab')!;
+      assert.equal(lab.status, spawnSync('jupyter', ['lab', '--version']).status === 0 ? 'ok' : 'no', lab.detail);
+      if (lab.status === 'no') assert.match(lab.fix ?? '', /pip install jupyterlab/);
+    } finally {
+      if (saved === undefined) delete process.env.JUPYTER_PATH;
+      else process.env.JUPYTER_PATH = saved;
+      rmSync(dir, { recursive: true, force: true });
+    }
+  },
+);

@@ -8,7 +8,7 @@ import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import os from 'node:os';
 import path from 'node:path';
-import * as tf from '@tensorflow/tfjs';
+import * as tf from '@tensorflow/tfjs-core';
 import { initBackend, tryImport } from '../backend/init.js';
 import { addonCandidates, enableNativeBlas, nativeFused, nativeOptim } from '../backend/accel.js';
 import { BertForSequenceClassification } from '../model/bert.js';
@@ -239,6 +239,81 @@ function nativeChecks(backend: string): DoctorCheck[] {
   ];
 }
 
+/** A kernel as `jupyter kernelspec list --json` lists it. */
+export interface KernelSpecEntry {
+  resource_dir: string;
+  spec: { argv?: string[] };
+}
+
+/** The executable a kernel's argv[0] names: a path as is, a bare name looked up on PATH. */
+export function kernelBinary(argv0: string, pathEnv = process.env.PATH ?? ''): string | undefined {
+  if (argv0.includes('/') || argv0.includes(path.sep)) return existsSync(argv0) ? argv0 : undefined;
+  for (const dir of pathEnv.split(path.delimiter).filter(Boolean)) {
+    const f = path.join(dir, argv0);
+    if (existsSync(f)) return f;
+  }
+  return undefined;
+}
+
+/**
+ * The tslab kernel: registered, and its binary (argv[0] of kernel.json) present. A kernel whose
+ * binary is gone (node_modules removed, the checkout moved) is listed by Jupyter yet cannot start.
+ */
+export function tslabKernelCheck(kernels: Record<string, KernelSpecEntry>): DoctorCheck {
+  const fix =
+    'in the JupyterLab venv: npx tslab install --sys-prefix --python="$VENV/bin/python" --binary="$PWD/node_modules/.bin/tslab" (environment.md)';
+  const k = kernels.tslab;
+  if (!k) return { item: 'tslab kernel', status: 'no', detail: 'not registered', fix };
+  const argv0 = k.spec.argv?.[0];
+  const bin = argv0 ? kernelBinary(argv0) : undefined;
+  if (!argv0 || !bin)
+    return {
+      item: 'tslab kernel',
+      status: 'no',
+      detail: `registered in ${k.resource_dir}, but its binary ${argv0 ?? '(no argv in kernel.json)'} does not exist: the kernel cannot start`,
+      fix,
+    };
+  return {
+    item: 'tslab kernel',
+    status: 'ok',
+    detail: `registered in ${k.resource_dir}; binary ${bin} exists (TypeScript notebooks run)`,
+  };
+}
+
+/** Jupyter on PATH, JupyterLab (not only the classic notebook or nbconvert), and the tslab kernel. */
+export function jupyterChecks(): DoctorCheck[] {
+  const checks: DoctorCheck[] = [];
+  const jupyter = run('jupyter', ['--version']);
+  const specs = jupyter ? run('jupyter', ['kernelspec', 'list', '--json']) : undefined;
+  let kernels: Record<string, KernelSpecEntry> = {};
+  try {
+    kernels = (JSON.parse(specs ?? '{}') as { kernelspecs?: Record<string, KernelSpecEntry> }).kernelspecs ?? {};
+  } catch {
+    /* not JSON */
+  }
+  checks.push({
+    item: 'Jupyter',
+    status: jupyter ? 'ok' : 'no',
+    detail: jupyter ? `found; kernels: ${Object.keys(kernels).join(', ') || 'none'}` : 'jupyter not on PATH',
+    fix: jupyter ? undefined : 'see environment.md, section 1',
+  });
+  // `jupyter lab` exists only with JupyterLab; `jupyter` alone may be the classic notebook or nbconvert.
+  const lab = jupyter ? run('jupyter', ['lab', '--version']) : undefined;
+  const labVersion = lab?.split('\n').pop()?.trim();
+  checks.push({
+    item: 'JupyterLab',
+    status: labVersion ? 'ok' : 'no',
+    detail: labVersion
+      ? `${labVersion} (jupyter lab)`
+      : `not installed${jupyter ? ' (jupyter is, without JupyterLab: `jupyter lab` does not run)' : ''}`,
+    fix: labVersion
+      ? undefined
+      : 'python3 -m venv ~/jlab && ~/jlab/bin/pip install jupyterlab (environment.md, section 1)',
+  });
+  checks.push(tslabKernelCheck(kernels));
+  return checks;
+}
+
 async function toolChecks(): Promise<DoctorCheck[]> {
   const checks: DoctorCheck[] = [];
   const ortNode = packageVersion('onnxruntime-node');
@@ -262,30 +337,10 @@ async function toolChecks(): Promise<DoctorCheck[]> {
     detail: ortDetail,
     fix: ortOk
       ? undefined
-      : 'npm install (dev dependencies; .npmrc sets onnxruntime-node-install=skip so no CUDA download is tried)',
+      : "npm install (a dev dependency; package.json's allowScripts denies its install script, so no CUDA download is tried)",
   });
 
-  const jupyter = run('jupyter', ['--version']);
-  const specs = run('jupyter', ['kernelspec', 'list', '--json']);
-  let kernels: string[] = [];
-  try {
-    kernels = Object.keys((JSON.parse(specs ?? '{}') as { kernelspecs?: Record<string, unknown> }).kernelspecs ?? {});
-  } catch {
-    /* not JSON */
-  }
-  checks.push({
-    item: 'Jupyter',
-    status: jupyter ? 'ok' : 'no',
-    detail: jupyter ? `found; kernels: ${kernels.join(', ') || 'none'}` : 'jupyter not on PATH',
-    fix: jupyter ? undefined : 'see environment.md, section 1',
-  });
-  const tslab = kernels.includes('tslab');
-  checks.push({
-    item: 'tslab kernel',
-    status: tslab ? 'ok' : 'no',
-    detail: tslab ? 'registered (TypeScript notebooks run)' : 'not registered',
-    fix: tslab ? undefined : 'npx tslab install --python=python3 --binary="$PWD/node_modules/.bin/tslab"',
-  });
+  checks.push(...jupyterChecks());
 
   const cache = hubCacheDir();
   const cached = existsSync(cache)

@@ -21,19 +21,25 @@ let tslabApi: TslabApi | null | undefined;
 
 /**
  * tslab's API when running inside a tslab kernel, else null. Only when the kernel's marker
- * `globalThis.__tslab__` is present is `tslab` loaded (it pulls in TypeScript).
+ * `globalThis.__tslab__` is present is `tslab` loaded (it pulls in TypeScript), through the kernel's
+ * own require (which hands over the running kernel's tslab wherever it is installed: a project
+ * using bert-lab as a package need not install tslab itself), else from this package's folder.
  * BERT_LAB_DISPLAY=text forces terminal output, =html forces notebook output.
  */
 export function tslab(): TslabApi | null {
   if (tslabApi !== undefined) return tslabApi;
   const mode = process.env.BERT_LAB_DISPLAY;
-  const hinted = (globalThis as { __tslab__?: unknown }).__tslab__ !== undefined;
+  const kernel = (globalThis as { __tslab__?: { require?: (id: string) => unknown } }).__tslab__;
   tslabApi = null;
-  if (mode !== 'text' && (hinted || mode === 'html')) {
-    try {
-      tslabApi = requireHere('tslab') as TslabApi;
-    } catch {
-      tslabApi = null;
+  if (mode !== 'text' && (kernel !== undefined || mode === 'html')) {
+    for (const load of [kernel?.require, requireHere]) {
+      if (typeof load !== 'function') continue;
+      try {
+        tslabApi = load('tslab') as TslabApi;
+        break;
+      } catch {
+        tslabApi = null;
+      }
     }
   }
   return tslabApi;

@@ -1,5 +1,6 @@
 // Where the package's own files are (models/, native/build/), wherever this code runs from: src/ in a
-// checkout, dist/src/ after `npm run build`, or dist/bert-lab.cjs in the notebook bundle.
+// checkout, dist/esm/ or dist/cjs/index.cjs after `npm run build` (the npm package), or dist/bert-lab.cjs in the
+// notebook bundle.
 import { existsSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';

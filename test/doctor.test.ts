@@ -6,7 +6,7 @@ import { spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import * as tf from '@tensorflow/tfjs';
+import * as tf from '@tensorflow/tfjs-core';
 import { addonCandidates } from '../src/backend/accel.js';
 import { BertForSequenceClassification } from '../src/model/bert.js';
 import { BUNDLED_MODEL } from '../src/app/lab.js';

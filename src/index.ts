@@ -123,6 +123,7 @@ export { tokenSaliency, type EncodedRow } from './training/saliency.js';
 export {
   lrFind,
   steepestLr,
+  LrFindStopped,
   LR_FIND_DEFAULTS,
   type LrFindOptions,
   type LrFindPoint,
@@ -130,8 +131,17 @@ export {
 } from './training/lr-find.js';
 export { freeze, freezeEncoder, unfreeze } from './training/freeze.js';
 export {
+  exampleShowingAllOutcomes,
+  partlyMaskedWords,
+  embeddingShare,
+  readLossCurve,
+  type LossCurve,
+} from './training/pretrain-explain.js';
+export {
   pretrain,
   adaptModel,
+  PretrainStopped,
+  type PretrainHooks,
   PRETRAIN_DEFAULTS,
   ADAPT_DEFAULTS,
   type AdaptOptions,
@@ -265,6 +275,10 @@ export {
   expandGrid,
   runName,
   runGrid,
+  GridStopped,
+  rangeTest,
+  FULL_GRID,
+  GRID_BASE,
   readResults,
   saveResult,
   summarizeResults,

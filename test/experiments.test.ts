@@ -6,6 +6,7 @@ import path from 'node:path';
 import {
   expandGrid,
   formatMeanSd,
+  GridStopped,
   meanSd,
   readResults,
   runGrid,
@@ -118,6 +119,56 @@ test(
       assert.equal(lines.filter((l) => l.includes('skipped')).length, 2);
       const [sum] = summarizeResults(again);
       assert.equal(sum.accuracy.n, 2);
+    });
+  },
+);
+
+test(
+  'runGrid with shouldStop: stopped inside a run, nothing half-done is recorded; stopped between runs, the finished ones are',
+  needsShared,
+  async () => {
+    await initBackend(undefined, () => {});
+    await withTemp(async (out) => {
+      const settings = expandGrid({ ...GRID, clean: ['lab'], weightDecay: [0] }); // two seeds
+      const lines: string[] = [];
+      let steps = 0;
+      const o = {
+        data: shared('data/disaster-tweets/train.csv'),
+        out,
+        limit: 80,
+        log: (l: string) => lines.push(l),
+        hooks: () => ({ log: () => {}, onStep: () => steps++ }),
+      };
+      // Inside the first run, after its second step.
+      await assert.rejects(runGrid(settings, { ...o, shouldStop: () => steps >= 2 }), (e: Error) => {
+        assert.ok(e instanceof GridStopped);
+        assert.match(
+          e.message,
+          /^the grid stopped on request in run 1 of 2 .* at epoch 1, step 2 of \d+, not recorded; kept: 0 finished/,
+        );
+        assert.equal(e.rows.length, 0);
+        return true;
+      });
+      assert.equal(steps, 2, 'stopped at the step it was asked');
+      assert.deepEqual(await readResults(path.join(out, 'results.json')), []);
+      // Between runs: the first finishes and is kept, the second is not started.
+      let runs = 0;
+      await assert.rejects(
+        runGrid(settings, {
+          ...o,
+          hooks: () => ({ log: () => {}, onBest: () => void runs++ }),
+          shouldStop: () => runs >= 1,
+        }),
+        (e: Error) =>
+          e instanceof GridStopped && /before run 2 of 2 .*kept: 1 finished run/.test(e.message) && e.rows.length === 1,
+      );
+      assert.equal((await readResults(path.join(out, 'results.json'))).length, 1);
+      // Again without stopping: only the missing run trains; the grid's own rows come back in order.
+      const all = await runGrid(settings, o);
+      assert.deepEqual(
+        all.map((r) => r.seed),
+        [1, 2],
+      );
     });
   },
 );

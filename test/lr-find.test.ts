@@ -7,7 +7,9 @@ import * as tf from '@tensorflow/tfjs';
 import { initBackend } from '../src/backend/init.js';
 // Through the public API: the data-preparation functions' module may move.
 import { loadClassifier, prepareData } from '../src/index.js';
-import { lrFind, steepestLr } from '../src/training/lr-find.js';
+import { lrFind, steepestLr, LrFindStopped } from '../src/training/lr-find.js';
+
+const LR_STOP_MESSAGE = "the range test stopped on request after step 3 of 50; the model's weights are as before it";
 import { needsShared, repoRoot, shared } from './shared.js';
 
 test('steepestLr: the steepest fall before the lowest point, not the rise after it', () => {
@@ -70,12 +72,14 @@ test(
       for (const [k, v] of model.p.vars) assert.deepEqual(v.dataSync(), before.get(k), `${k} was not restored`);
       assert.equal(model.dropoutCounter, dropout);
       assert.equal(tf.memory().numTensors, tensors, 'tensors leaked');
-      // Asked to stop: it stops at the next step, still restoring the weights.
+      // Asked to stop: it stops at the next step and says so, the weights restored all the same.
       let calls = 0;
-      const stopped = await lrFind(model, prep.train, { steps: 50, batchSize: 16, shouldStop: () => ++calls > 3 });
-      assert.equal(stopped.stopped, 'interrupted');
-      assert.equal(stopped.points.length, 3);
+      await assert.rejects(
+        lrFind(model, prep.train, { steps: 50, batchSize: 16, shouldStop: () => ++calls > 3 }),
+        (e: Error) => e instanceof LrFindStopped && e.message === LR_STOP_MESSAGE,
+      );
       for (const [k, v] of model.p.vars) assert.deepEqual(v.dataSync(), before.get(k), `${k} was not restored`);
+      assert.equal(tf.memory().numTensors, tensors, 'tensors leaked');
       await assert.rejects(lrFind(model, prep.train, { startLr: 1, endLr: 1e-3 }), /startLr < endLr/);
     } finally {
       model.dispose();

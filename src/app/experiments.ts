@@ -5,7 +5,13 @@ import { existsSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import type { CleanMode } from '../text/clean.js';
-import { LAB_TRAIN_CONFIG, type EpochStats, type TrainConfig, type TrainHooks } from '../training/train.js';
+import {
+  LAB_TRAIN_CONFIG,
+  TrainingStopped,
+  type EpochStats,
+  type TrainConfig,
+  type TrainHooks,
+} from '../training/train.js';
 import type { ClassMetrics } from '../training/metrics.js';
 import { writeFileAtomic } from '../io/atomic.js';
 import { resolveModel } from '../io/hub.js';
@@ -13,7 +19,9 @@ import { presetHubId } from '../model/presets.js';
 import { BertTokenizer } from '../text/tokenizer.js';
 import { prepareData } from '../data/prepare.js';
 import { trainAndSave } from '../training/run-dir.js';
-import { loadClassifier } from './lab.js';
+import { BUNDLED_MODEL, loadClassifier } from './lab.js';
+import { lrFind, type LrFindOptions, type LrFindResult } from '../training/lr-find.js';
+import type { PreparedData } from '../data/prepare.js';
 
 /** The settings one run varies. `maxLen` undefined: the longest text of the data. */
 export interface ExperimentSettings {
@@ -30,6 +38,22 @@ export interface ExperimentSettings {
 
 /** Each setting's values to try; the grid is every combination. */
 export type ExperimentGrid = { [K in keyof ExperimentSettings]: readonly ExperimentSettings[K][] };
+
+/**
+ * The full comparison of notebook 03 on the bundled model: the three cleaning modes x two learning
+ * rates x three seeds, 3 epochs each, 18 runs (run on every tweet: about 80 minutes on 2 cores).
+ */
+export const FULL_GRID: ExperimentGrid = {
+  model: [BUNDLED_MODEL],
+  clean: ['lab', 'improved', 'none'],
+  lr: [5e-5, 1e-4],
+  epochs: [3],
+  batchSize: [32],
+  warmupSteps: [0],
+  weightDecay: [0],
+  maxLen: [undefined],
+  seed: [1, 2, 3],
+};
 
 /**
  * Every combination of the grid's values (the cartesian product), seeds varying fastest.
@@ -124,6 +148,8 @@ export function meanSd(xs: readonly number[]): { mean: number; sd: number; n: nu
 /** Results of the same settings (all but the seed) summarised over their seeds. */
 export interface ExperimentSummary extends Omit<ExperimentSettings, 'seed'> {
   seeds: number[];
+  /** The validation accuracy of each seed's run, in the order of `seeds`. */
+  accuracies: number[];
   accuracy: { mean: number; sd: number; n: number };
   f1: { mean: number; sd: number; n: number };
 }
@@ -147,6 +173,7 @@ export function summarizeResults(rows: readonly ExperimentResult[]): ExperimentS
       weightDecay,
       maxLen,
       seeds: g.map((r) => r.seed),
+      accuracies: g.map((r) => r.valAccuracy),
       accuracy: meanSd(g.map((r) => r.valAccuracy)),
       f1: meanSd(g.map((r) => r.f1)),
     };
@@ -158,6 +185,13 @@ export function formatMeanSd(m: { mean: number; sd: number }, digits = 4): strin
   return Number.isFinite(m.sd) ? `${m.mean.toFixed(digits)} ± ${m.sd.toFixed(digits)}` : m.mean.toFixed(digits);
 }
 
+/**
+ * The settings of every grid run that the grid does not vary: the lab's, with each batch padded to
+ * its longest row (the attention mask hides padding either way, so the scores are the same up to
+ * float rounding, in a fraction of the time).
+ */
+export const GRID_BASE: TrainConfig = { ...LAB_TRAIN_CONFIG, padding: 'longest' };
+
 export interface BenchOptions {
   /** The labelled CSV (text and target columns, as the lab's). */
   data: string;
@@ -167,19 +201,40 @@ export interface BenchOptions {
   limit?: number;
   /** Seed of the train/validation split, the same for every run so runs are comparable. Default 42. */
   splitSeed?: number;
-  /** Settings not in the grid (clip, eps, padding...). Default LAB_TRAIN_CONFIG. */
+  /** Settings not in the grid (clip, eps, padding...). Default GRID_BASE. */
   base?: TrainConfig;
   /** Re-run runs already in the table. Default false: they are skipped. */
   rerun?: boolean;
   log?: (line: string) => void;
   /** Hooks per run (e.g. `progressHooks`). */
   hooks?: (run: string) => TrainHooks;
+  /**
+   * Asked before each run and after every optimizer step: true stops the grid there (a notebook's
+   * interrupt) with `GridStopped`. The run it stops in is not recorded; finished runs stay in the table.
+   */
+  shouldStop?: () => boolean;
+}
+
+/** A grid stopped on request (`BenchOptions.shouldStop`): `rows` are its runs finished before. */
+export class GridStopped extends Error {
+  constructor(
+    where: string,
+    readonly rows: ExperimentResult[],
+    table: string,
+  ) {
+    super(
+      `the grid stopped on request ${where}; kept: ${rows.length} finished run(s) of this grid in ${table} ` +
+        '(running the grid again trains only the runs not in it)',
+    );
+    this.name = 'GridStopped';
+  }
 }
 
 /**
- * Runs every combination of the grid not yet in OUT/results.json and returns the whole table.
- * The split is the same for all runs (`splitSeed`); a run's seed sets the classifier head's
- * initialisation, dropout and batch order.
+ * Runs every combination of the grid not yet in OUT/results.json and returns this grid's rows (in
+ * the grid's order; runs found in the table are not trained again). The split is the same for all
+ * runs (`splitSeed`); a run's seed sets the classifier head's initialisation, dropout and batch order.
+ * Stopped by `shouldStop`, it throws `GridStopped` (where, and the rows finished before).
  *
  * Example: `await runGrid(expandGrid(grid), { data: 'data/train.csv', out: 'runs/03', hooks: () => progressHooks(() => {}) })`
  */
@@ -187,12 +242,16 @@ export async function runGrid(settings: readonly ExperimentSettings[], o: BenchO
   const table = path.join(o.out, 'results.json');
   const log = o.log ?? console.log;
   let rows = await readResults(table);
+  const mine: ExperimentResult[] = [];
   for (const [k, s] of settings.entries()) {
     const run = runName(s);
-    if (!o.rerun && rows.some((r) => r.run === run)) {
+    const done = rows.find((r) => r.run === run);
+    if (!o.rerun && done) {
       log(`[${k + 1}/${settings.length}] ${run}: in the table already, skipped`);
+      mine.push(done);
       continue;
     }
+    if (o.shouldStop?.()) throw new GridStopped(`before run ${k + 1} of ${settings.length} (${run})`, mine, table);
     log(`[${k + 1}/${settings.length}] ${run}`);
     const t0 = Date.now();
     const dir = await resolveModel(presetHubId(s.model), { log: () => {} });
@@ -206,7 +265,7 @@ export async function runGrid(settings: readonly ExperimentSettings[], o: BenchO
     const choice = await loadClassifier(dir, prep.data.labelNames, { seed: s.seed, log: () => {} });
     try {
       const cfg: TrainConfig = {
-        ...(o.base ?? LAB_TRAIN_CONFIG),
+        ...(o.base ?? GRID_BASE),
         lr: s.lr,
         epochs: s.epochs,
         batchSize: s.batchSize,
@@ -214,7 +273,15 @@ export async function runGrid(settings: readonly ExperimentSettings[], o: BenchO
         weightDecay: s.weightDecay,
         seed: s.seed,
       };
-      const r = await trainAndSave(choice, prep, path.join(o.out, run), cfg, o.hooks?.(run) ?? { log: () => {} });
+      const hooks = { ...(o.hooks?.(run) ?? { log: () => {} }), shouldStop: o.shouldStop };
+      let r;
+      try {
+        r = await trainAndSave(choice, prep, path.join(o.out, run), cfg, hooks);
+      } catch (e) {
+        if (!(e instanceof TrainingStopped)) throw e;
+        const at = `epoch ${e.epoch}, step ${e.step} of ${e.steps}`;
+        throw new GridStopped(`in run ${k + 1} of ${settings.length} (${run}) at ${at}, not recorded`, mine, table);
+      }
       const positive = r.labels[r.labels.length - 1]!;
       const result: ExperimentResult = {
         ...s,
@@ -229,10 +296,26 @@ export async function runGrid(settings: readonly ExperimentSettings[], o: BenchO
         finishedAt: new Date().toISOString(),
       };
       rows = await saveResult(table, result);
+      mine.push(result);
       log(`  best epoch ${result.bestEpoch}: accuracy ${result.valAccuracy.toFixed(4)}, F1 ${result.f1.toFixed(4)}`);
     } finally {
       choice.model.dispose();
     }
   }
-  return rows;
+  return mine;
+}
+
+/**
+ * The learning-rate range test (`lrFind`) on a fresh classifier of `model` (a folder, Hub id or
+ * preset) over `prep`'s training rows; the model is freed afterwards, also when the test is stopped.
+ *
+ * Example: `const r = await rangeTest('models/bert-lab-mini', prep, { steps: 100 }); r.steepest`
+ */
+export async function rangeTest(model: string, prep: PreparedData, opts: LrFindOptions = {}): Promise<LrFindResult> {
+  const choice = await loadClassifier(model, prep.data.labelNames, { seed: opts.seed ?? 42, log: () => {} });
+  try {
+    return await lrFind(choice.model, prep.train, opts);
+  } finally {
+    choice.model.dispose();
+  }
 }

@@ -25,7 +25,7 @@ export interface LrFindOptions {
   beta?: number;
   /** Stop once the smoothed loss exceeds this many times its lowest value (fastai: 4). */
   divergeFactor?: number;
-  /** Checked once per step; true stops the test at that step (the weights are still restored). */
+  /** Asked once per step: true stops the test there, restores the weights and throws `LrFindStopped`. */
   shouldStop?: () => boolean;
   /** After every step. */
   onStep?: (p: LrFindPoint, total: number) => void;
@@ -48,8 +48,19 @@ export interface LrFindResult {
   steepest: number;
   /** The learning rate of the lowest smoothed loss; a tenth of it is fastai's other rule of thumb. */
   minimum: number;
-  /** Why the test ended before `steps`: the loss diverged, or `shouldStop` asked. */
-  stopped?: 'diverged' | 'interrupted';
+  /** Set when the test ended before `steps` because the loss diverged (the usual end). */
+  stopped?: 'diverged';
+}
+
+/** The range test stopped on request (`shouldStop`) after `step` of `steps`; the weights were restored. */
+export class LrFindStopped extends Error {
+  constructor(
+    readonly step: number,
+    readonly steps: number,
+  ) {
+    super(`the range test stopped on request after step ${step} of ${steps}; the model's weights are as before it`);
+    this.name = 'LrFindStopped';
+  }
 }
 
 export const LR_FIND_DEFAULTS = {
@@ -129,10 +140,7 @@ export async function lrFind(
     let avg = 0;
     let lowest = Infinity;
     for (let step = 0; step < o.steps; step++) {
-      if (o.shouldStop?.()) {
-        stopped = 'interrupted';
-        break;
-      }
+      if (o.shouldStop?.()) throw new LrFindStopped(step, o.steps);
       if (order.length === 0) order = batches(n, batchSize, { shuffle: true, seed: o.seed, epoch: ++pass });
       const idx = order.shift()!;
       opt.lr = o.startLr * (o.endLr / o.startLr) ** (step / (o.steps - 1));

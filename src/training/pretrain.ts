@@ -367,17 +367,28 @@ export const pretrainOptimizer = (cfg: Pick<PretrainConfig, 'lr' | 'weightDecay'
   new AdamW({ lr: cfg.lr, weightDecay: cfg.weightDecay, noDecay: (n) => /(bias|LayerNorm\.weight)$/.test(n) });
 
 export interface PretrainResult {
-  /** OUT/model; for a run stopped on request, OUT/checkpoint (the weights at the step it stopped). */
   modelDir: string;
-  /** Held-out scores (NaN for a run stopped on request: it was not evaluated). */
   eval: PretrainEval;
   points: PretrainPoint[];
   seconds: number;
   tokensPerSecond: number;
   config: PretrainConfig;
   corpusDocs: number;
-  /** Set when `shouldStop` ended the run: the step it stopped after (saved in OUT/checkpoint). */
-  stoppedAt?: number;
+}
+
+/** A pre-training run stopped on request (`PretrainHooks.shouldStop`) after `step` of `steps`. */
+export class PretrainStopped extends Error {
+  constructor(
+    readonly step: number,
+    readonly steps: number,
+    readonly checkpoint: string,
+  ) {
+    super(
+      `pre-training stopped on request after step ${step} of ${steps}; the weights, the optimizer and the loss ` +
+        `curve of that step are in ${checkpoint}: run again with the same settings to resume from there`,
+    );
+    this.name = 'PretrainStopped';
+  }
 }
 
 /** What a pre-training run reports to and asks of its caller. */
@@ -388,8 +399,8 @@ export interface PretrainHooks {
   onStep?: (p: PretrainPoint, total: number) => void;
   /**
    * Asked after each optimizer step: true stops the run there. The step's state is saved to
-   * OUT/checkpoint (a later run with the same settings resumes from it) and the run returns with
-   * `stoppedAt` set, having said where it stopped and what was kept.
+   * OUT/checkpoint (a later run with the same settings resumes from it) and the run throws
+   * `PretrainStopped`, which says where it stopped and what was kept.
    */
   shouldStop?: () => boolean;
   /** More files for OUT/model. */
@@ -561,21 +572,7 @@ export async function pretrain(
           await saveCheckpoint(ckpt, model, tok, opt, state);
           await writeCurve(outDir, state.points);
         }
-        const seconds = state.points.at(-1)?.seconds ?? 0;
-        log(
-          `Pre-training stopped on request after step ${state.step} of ${cfg.steps}: the weights, the optimizer and ` +
-            `the loss curve of that step are in ${ckpt}; run again with the same settings to resume from there`,
-        );
-        return {
-          modelDir: ckpt,
-          eval: { mlmAccuracy: NaN, nspAccuracy: NaN, mlmLoss: NaN, nspLoss: NaN, examples: 0 },
-          points: state.points,
-          seconds,
-          tokensPerSecond: state.tokensSeen / Math.max(seconds, 1e-9),
-          config: cfg,
-          corpusDocs: docsRaw.length,
-          stoppedAt: state.step,
-        };
+        throw new PretrainStopped(state.step, cfg.steps, ckpt);
       }
     }
     const seconds = state.points.at(-1)?.seconds ?? 0;

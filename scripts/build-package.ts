@@ -51,16 +51,21 @@ function cjsDeclarations(): number {
   return files.length;
 }
 
-/** Package names imported by the compiled code (static, dynamic and require), with a file that imports each. */
-function importedPackages(): Map<string, string> {
+/** Package names imported by the compiled code (static, dynamic and require), with the sources that import each. */
+function importedPackages(): Map<string, string[]> {
   const ts = createRequire(import.meta.url)('typescript') as typeof import('typescript');
-  const found = new Map<string, string>();
+  const found = new Map<string, string[]>();
+  // The source a compiled file came from: dist/esm/x/y.js <- src/x/y.ts (the bundle: src/index.ts's graph).
+  const source = (f: string) =>
+    f.startsWith(esmDir) ? path.join('src', path.relative(esmDir, f)).replace(/\.js$/, '.ts') : rel(f);
   for (const f of [...filesUnder(esmDir, '.js'), path.join(cjsDir, 'index.cjs')]) {
     // TypeScript's own scanner: imports, exports, import() and require() with a literal, not comments.
     for (const { fileName: spec } of ts.preProcessFile(readFileSync(f, 'utf8'), true, true).importedFiles) {
       if (spec.startsWith('.') || spec.startsWith('/') || spec.startsWith('node:')) continue;
       const name = spec.startsWith('@') ? spec.split('/').slice(0, 2).join('/') : spec.split('/')[0]!;
-      if (!found.has(name)) found.set(name, rel(f));
+      const files = found.get(name) ?? [];
+      if (!files.includes(source(f))) files.push(source(f));
+      found.set(name, files);
     }
   }
   return found;
@@ -83,8 +88,8 @@ function checkImports(): void {
     throw new Error(
       `[build] the compiled code imports packages the package does not declare (a consumer would not have them):\n${bad
         .map(
-          ([name, file]) =>
-            `  ${name} (e.g. ${file})${name === '@tensorflow/tfjs' ? ': import @tensorflow/tfjs-core instead (the cpu backend is registered by src/backend/wasm.ts)' : pkg.devDependencies?.[name] ? ': a devDependency only' : ''}`,
+          ([name, files]) =>
+            `  ${name}, imported by ${files.join(', ')}${name === '@tensorflow/tfjs' ? ': import @tensorflow/tfjs-core instead (the cpu backend is registered by src/backend/wasm.ts)' : pkg.devDependencies?.[name] ? ': a devDependency only' : ''}`,
         )
         .join('\n')}`,
     );

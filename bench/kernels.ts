@@ -114,21 +114,25 @@ async function main(): Promise<void> {
     const flop = 2 * m * n * k;
     // Process CPU time per product (one BLAS thread: BERT_LAB_NATIVE_THREADS=1), which other
     // processes on a shared machine change far less than the wall clock.
-    const cpu = (reps: number) => {
+    const cpuMs = () => {
+      const u = process.cpuUsage();
+      return (u.user + u.system) / 1000;
+    };
+    // Products repeated for 1 s of CPU time after one warm-up (scratch buffers, first allocations).
+    const cpu = () => {
       f().dispose();
-      const c0 = process.cpuUsage();
-      for (let i = 0; i < reps; i++) {
-        const y = f();
-        y.dataSync();
-        y.dispose();
+      const c0 = cpuMs();
+      let reps = 0;
+      while (cpuMs() - c0 < 1000) {
+        f().dispose();
+        reps++;
       }
-      const c = process.cpuUsage(c0);
-      return (c.user + c.system) / 1000 / reps;
+      return (cpuMs() - c0) / reps;
     };
     setMatmulPrecision('fp32');
-    const t32 = cpu(5);
+    const t32 = cpu();
     setMatmulPrecision('bf16');
-    const t16 = cpu(5);
+    const t16 = cpu();
     setMatmulPrecision('fp32');
     log(
       `${name}: fp32 ${t32.toFixed(1)} ms CPU (${(flop / t32 / 1e6).toFixed(1)} GFLOP/s), ` +

@@ -3,7 +3,7 @@
 // vectorised libmvec expf/erff (the wasm ones are scalar libm), run by a Node addon (native/,
 // built by scripts/build-native.sh). The addon reads and writes the wasm heap in place: operands are
 // passed as byte offsets into the heap, so nothing is copied. Missing addon = plain wasm.
-import * as tf from '@tensorflow/tfjs';
+import * as tf from '@tensorflow/tfjs-core';
 import { heapOffset, overrideWasmKernel, type WasmInternals } from './wasm.js';
 import { createRequire } from 'node:module';
 import { existsSync, readFileSync } from 'node:fs';

@@ -1,7 +1,7 @@
 // The memory a backend gives a run and what a training run needs, from the model's shape alone (its
 // config.json), so a run that cannot fit is refused before any weight is loaded, with the number it
 // needs and what to change. The layers above ask here instead of reading the wasm heap's size.
-import * as tf from '@tensorflow/tfjs';
+import * as tf from '@tensorflow/tfjs-core';
 import os from 'node:os';
 import { WASM_HEAP_BYTES } from './wasm.js';
 

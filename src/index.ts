@@ -132,6 +132,7 @@ export {
 export { freeze, freezeEncoder, unfreeze } from './training/freeze.js';
 export {
   exampleShowingAllOutcomes,
+  predictExample,
   partlyMaskedWords,
   embeddingShare,
   readLossCurve,

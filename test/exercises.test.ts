@@ -19,19 +19,29 @@ import {
 import { buildExamples, makeNspPairs, specialIdsFor, IGNORE_INDEX } from '../src/data/pretrain-data.js';
 import { rng } from '../src/nn/random.js';
 
+// The checks print their verdict and return nothing (a cell shows only the line); the printer
+// hands each verdict here too.
 const printed: string[] = [];
-setVerdictPrinter((l) => printed.push(l));
+const results: CheckResult[] = [];
+setVerdictPrinter((l, r) => {
+  printed.push(l);
+  results.push(r);
+});
+const last = () => results.at(-1)!;
 
-const right = (r: CheckResult) => {
+const right = (_: void) => {
+  const r = last();
   assert.ok(r.ok && r.answered, `expected right, got: ${r.message}`);
   assert.match(printed.at(-1)!, new RegExp(`^✔ Exercise ${r.number}: right\\.`));
 };
-const wrong = (r: CheckResult, why: RegExp) => {
+const wrong = (_: void, why: RegExp) => {
+  const r = last();
   assert.ok(!r.ok && r.answered, `expected a wrong answer, got ok=${r.ok} answered=${r.answered}: ${r.message}`);
   assert.match(r.message, why);
   assert.match(printed.at(-1)!, new RegExp(`^✘ Exercise ${r.number}: not yet\\.`));
 };
-const unanswered = (r: CheckResult) => {
+const unanswered = (_: void) => {
+  const r = last();
   assert.ok(!r.ok && !r.answered, `expected "not answered yet": ${r.message}`);
   assert.match(printed.at(-1)!, new RegExp(`^… Exercise ${r.number}: not answered yet\\.`));
 };

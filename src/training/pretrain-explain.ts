@@ -1,8 +1,11 @@
 // What notebook 02 shows about pre-training, computed here so its cells stay a few plain lines: one
 // example whose masking shows all three outcomes, how often whole-word masking leaves a word partly
 // masked, the share of a BERT's parameters in its embeddings, and a recorded loss curve read back.
+import * as tf from '@tensorflow/tfjs';
 import { readFileSync } from 'node:fs';
 import type { BertConfig } from '../model/config.js';
+import type { BertForPreTraining } from '../model/bert.js';
+import { toInputs } from '../model/inputs.js';
 import { parameterCount } from '../model/presets.js';
 import { rng } from '../nn/random.js';
 import {
@@ -29,6 +32,24 @@ export function exampleShowingAllOutcomes(pair: NspPair, special: SpecialIds, ma
     if (o.includes('[MASK]') && o.includes('random') && o.includes('unchanged')) return ex;
   }
   throw new Error(`exampleShowingAllOutcomes: no seed below 100,000 gives all three outcomes; use a longer pair`);
+}
+
+/**
+ * What a pre-trained model makes of one example: its top MLM guess at every position, and the
+ * probability its NSP head gives to "B follows A".
+ *
+ * Example: `const { top, isNext } = predictExample(model, example); vocab[top[3]]`
+ */
+export function predictExample(model: BertForPreTraining, ex: PretrainExample): { top: number[]; isNext: number } {
+  let top: number[] = [];
+  let isNext = NaN;
+  const rows = { inputIds: [ex.inputIds], tokenTypeIds: [ex.tokenTypeIds], attentionMask: [ex.attentionMask] };
+  tf.tidy(() => {
+    const out = model.forward(toInputs(rows, model.config));
+    top = (tf.argMax(out.mlmLogits, -1).arraySync() as number[][])[0]!;
+    isNext = tf.softmax(out.nspLogits).dataSync()[0]!;
+  });
+  return { top, isNext };
 }
 
 /**

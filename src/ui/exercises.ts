@@ -30,18 +30,22 @@ export interface CheckResult {
   message: string;
 }
 
-/** Where verdicts are printed (a notebook cell's output); tests may swap it. */
-export let printVerdict: (line: string) => void = (line) => console.log(line);
-export function setVerdictPrinter(f: (line: string) => void): void {
+/** Where verdicts are printed (a notebook cell's output); tests may swap it to read them. */
+let printVerdict: (line: string, result: CheckResult) => void = (line) => console.log(line);
+export function setVerdictPrinter(f: (line: string, result: CheckResult) => void): void {
   printVerdict = f;
 }
 
 function verdict(exercise: ExerciseId, ok: boolean, message: string, answered = true): CheckResult {
   const { number } = EXERCISES[exercise];
-  const head = !answered ? 'not answered yet' : ok ? 'right' : 'not yet';
-  const mark = !answered ? '…' : ok ? '✔' : '✘';
-  printVerdict(`${mark} Exercise ${number}: ${head}. ${message}`);
   return { exercise, number, ok: ok && answered, answered, message };
+}
+
+/** Prints a verdict as one line; the check cells' value is nothing, so the cell shows only the line. */
+function show(r: CheckResult): void {
+  const head = !r.answered ? 'not answered yet' : r.ok ? 'right' : 'not yet';
+  const mark = !r.answered ? '…' : r.ok ? '✔' : '✘';
+  printVerdict(`${mark} Exercise ${r.number}: ${head}. ${r.message}`, r);
 }
 
 const pct = (x: number) => `${(100 * x).toFixed(1)} %`;
@@ -97,7 +101,7 @@ const FLAT_CASES: { logits: number[][]; labels: number[] }[] = [
  *
  * Example: `checkFlatAccuracy(flatAccuracy)`
  */
-export function checkFlatAccuracy(fn: ((logits: number[][], labels: number[]) => number) | undefined): CheckResult {
+export function judgeFlatAccuracy(fn: ((logits: number[][], labels: number[]) => number) | undefined): CheckResult {
   const id = 'flatAccuracy';
   if (typeof fn !== 'function') return verdict(id, false, 'Write the function flatAccuracy in the cell above.', false);
   for (const c of FLAT_CASES) {
@@ -153,6 +157,11 @@ export function checkFlatAccuracy(fn: ((logits: number[][], labels: number[]) =>
   );
 }
 
+/** Exercise FlatAccuracy's check, printed: see `judgeFlatAccuracy`. */
+export function checkFlatAccuracy(...args: Parameters<typeof judgeFlatAccuracy>): void {
+  show(judgeFlatAccuracy(...args));
+}
+
 // ---------------------------------------------------------------------------------------------
 // Exercise 2: maximum length 16
 
@@ -167,7 +176,7 @@ interface Encoder {
  *
  * Example: `checkMaxLength({ truncated: 1234, faster: true }, tokenizer, cleaned)`
  */
-export function checkMaxLength(
+export function judgeMaxLength(
   answer: { truncated?: number; faster?: boolean } | undefined,
   tokenizer: Encoder,
   texts: readonly string[],
@@ -212,6 +221,11 @@ export function checkMaxLength(
   );
 }
 
+/** Exercise MaxLength's check, printed: see `judgeMaxLength`. */
+export function checkMaxLength(...args: Parameters<typeof judgeMaxLength>): void {
+  show(judgeMaxLength(...args));
+}
+
 // ---------------------------------------------------------------------------------------------
 // Exercise 3: lr = 1e-2
 
@@ -242,7 +256,7 @@ export type HighLrPrediction = 'higher' | 'about the same' | 'majority class';
  *
  * Example: `checkHighLr('majority class', { lr: hp.lr, stats: trainingStats, valLabels: val.labels })`
  */
-export function checkHighLr(
+export function judgeHighLr(
   prediction: HighLrPrediction | undefined,
   run: { lr: number; stats: readonly EpochLike[]; valLabels: readonly number[] },
 ): CheckResult {
@@ -291,6 +305,11 @@ export function checkHighLr(
   );
 }
 
+/** Exercise HighLr's check, printed: see `judgeHighLr`. */
+export function checkHighLr(...args: Parameters<typeof judgeHighLr>): void {
+  show(judgeHighLr(...args));
+}
+
 // ---------------------------------------------------------------------------------------------
 // Exercise 4: freeze the encoder
 
@@ -306,7 +325,7 @@ export type ComparisonAnswer = 'higher' | 'about the same' | 'lower';
  *
  * Example: `checkFreezeEncoder({ faster: true, accuracy: 'lower' }, fullRun, trainingStats)`
  */
-export function checkFreezeEncoder(
+export function judgeFreezeEncoder(
   answer: { faster?: boolean; accuracy?: ComparisonAnswer } | undefined,
   full: readonly EpochLike[] | undefined,
   frozen: readonly EpochLike[] | undefined,
@@ -360,6 +379,11 @@ export function checkFreezeEncoder(
   );
 }
 
+/** Exercise FreezeEncoder's check, printed: see `judgeFreezeEncoder`. */
+export function checkFreezeEncoder(...args: Parameters<typeof judgeFreezeEncoder>): void {
+  show(judgeFreezeEncoder(...args));
+}
+
 // ---------------------------------------------------------------------------------------------
 // Exercise 5: the F1-optimal threshold
 
@@ -387,7 +411,7 @@ function f1At(labels: readonly number[], p: readonly number[], t: number): numbe
  *
  * Example: `checkThreshold(bestThreshold, val.labels, valEval.probabilities)`
  */
-export function checkThreshold(
+export function judgeThreshold(
   threshold: number | undefined,
   labels: readonly number[],
   probabilities: readonly (number | readonly number[])[],
@@ -421,6 +445,11 @@ export function checkThreshold(
   );
 }
 
+/** Exercise Threshold's check, printed: see `judgeThreshold`. */
+export function checkThreshold(...args: Parameters<typeof judgeThreshold>): void {
+  show(judgeThreshold(...args));
+}
+
 // ---------------------------------------------------------------------------------------------
 // Exercise 6: the masking rates
 
@@ -431,7 +460,7 @@ export function checkThreshold(
  *
  * Example: `checkMaskingRates({ chosen, mask, random, unchanged }, rateExamples, special)`
  */
-export function checkMaskingRates(
+export function judgeMaskingRates(
   answer: { chosen?: number; mask?: number; random?: number; unchanged?: number } | undefined,
   examples: readonly PretrainExample[],
   special: SpecialIds,
@@ -479,6 +508,11 @@ export function checkMaskingRates(
   );
 }
 
+/** Exercise MaskingRates's check, printed: see `judgeMaskingRates`. */
+export function checkMaskingRates(...args: Parameters<typeof judgeMaskingRates>): void {
+  show(judgeMaskingRates(...args));
+}
+
 // ---------------------------------------------------------------------------------------------
 // Exercise 7: counting parameters
 
@@ -490,7 +524,7 @@ export function checkMaskingRates(
  *
  * Example: `checkParameterCount(bertParameters)`
  */
-export function checkParameterCount(fn: ((layers: number, hidden: number) => number) | undefined): CheckResult {
+export function judgeParameterCount(fn: ((layers: number, hidden: number) => number) | undefined): CheckResult {
   const id = 'parameterCount';
   if (typeof fn !== 'function')
     return verdict(id, false, 'Write the function bertParameters in the cell above.', false);
@@ -541,6 +575,11 @@ export function checkParameterCount(fn: ((layers: number, hidden: number) => num
   );
 }
 
+/** Exercise ParameterCount's check, printed: see `judgeParameterCount`. */
+export function checkParameterCount(...args: Parameters<typeof judgeParameterCount>): void {
+  show(judgeParameterCount(...args));
+}
+
 // ---------------------------------------------------------------------------------------------
 // Exercise 8: reading the range test
 
@@ -551,7 +590,7 @@ export function checkParameterCount(fn: ((layers: number, hidden: number) => num
  *
  * Example: `checkLrPick(myLr, rangeTest)`
  */
-export function checkLrPick(
+export function judgeLrPick(
   lr: number | undefined,
   test: { points: readonly { lr: number; smoothed: number }[]; steepest: number; minimum: number },
 ): CheckResult {
@@ -585,6 +624,11 @@ export function checkLrPick(
   );
 }
 
+/** Exercise LrPick's check, printed: see `judgeLrPick`. */
+export function checkLrPick(...args: Parameters<typeof judgeLrPick>): void {
+  show(judgeLrPick(...args));
+}
+
 // ---------------------------------------------------------------------------------------------
 // Exercise 9: mean ± sd
 
@@ -593,7 +637,7 @@ export function checkLrPick(
  *
  * Example: `checkMeanSd({ mean: m, sd: s }, accuracies)`
  */
-export function checkMeanSd(
+export function judgeMeanSd(
   answer: { mean?: number; sd?: number } | undefined,
   values: readonly number[],
 ): CheckResult {
@@ -627,6 +671,11 @@ export function checkMeanSd(
   );
 }
 
+/** Exercise MeanSd's check, printed: see `judgeMeanSd`. */
+export function checkMeanSd(...args: Parameters<typeof judgeMeanSd>): void {
+  show(judgeMeanSd(...args));
+}
+
 // ---------------------------------------------------------------------------------------------
 // Exercise 10: two settings, several seeds
 
@@ -650,7 +699,7 @@ export interface SeededRun {
  *
  * Example: `checkSeedComparison('no clear difference', rows)`
  */
-export function checkSeedComparison(
+export function judgeSeedComparison(
   answer: 'first' | 'second' | 'no clear difference' | undefined,
   rows: readonly SeededRun[],
 ): CheckResult {
@@ -704,4 +753,9 @@ export function checkSeedComparison(
         ? `The difference is larger than the seeds' spread: the ${truth} setting is better.`
         : 'The difference is within the seeds\' spread: one line "winning" here is noise.'),
   );
+}
+
+/** Exercise SeedComparison's check, printed: see `judgeSeedComparison`. */
+export function checkSeedComparison(...args: Parameters<typeof judgeSeedComparison>): void {
+  show(judgeSeedComparison(...args));
 }

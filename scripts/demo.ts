@@ -1,7 +1,8 @@
 // Serves the browser demo (examples/web/) with an exported model, everything from this machine:
 // transformers.js and ONNX Runtime Web's wasm from node_modules, the lab's cleaning compiled from
 // src/text/clean.ts, the model from an export folder. `--out DIR` writes the same files as one static
-// folder for any static host instead.
+// folder for any static host instead (a new or empty folder, or one it wrote before: nothing else is
+// ever replaced).
 //
 //   npm run demo [-- --model runs/lab/onnx --port 8080 --host 127.0.0.1]
 //   npm run demo -- --model runs/lab/onnx --out site/
@@ -10,12 +11,14 @@
 // runs/lab/best (what `npm run lab` trains) when it does not exist yet.
 import { createServer, type Server } from 'node:http';
 import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
-import { cp, mkdir, rename, rm, writeFile } from 'node:fs/promises';
+import { cp, mkdir, writeFile } from 'node:fs/promises';
 import { createRequire } from 'node:module';
 import path from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { parseArgs } from 'node:util';
 import ts from 'typescript';
+import { replaceDir } from '../src/io/atomic.js';
+import { checkOutput, writeMarker } from '../src/io/outputs.js';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const webDir = path.join(root, 'examples/web');
@@ -42,11 +45,7 @@ function walk(dir: string, prefix: string, out: Map<string, Source>): void {
  */
 export function demoSite(modelDir: string): Map<string, Source> {
   for (const f of ['config.json', 'tokenizer.json', 'onnx/model.onnx']) {
-    if (!existsSync(path.join(modelDir, f))) {
-      throw new Error(
-        `${modelDir} has no ${f}: pass a folder written by \`bert-lab export --model DIR --out ${modelDir}\``,
-      );
-    }
+    if (!existsSync(path.join(modelDir, f))) throw new Error(`${modelDir} has no ${f}: ${notAnExport(modelDir)}`);
   }
   const site = new Map<string, Source>();
   for (const f of ['index.html', 'app.js', 'style.css']) site.set(f, { file: path.join(webDir, f) });
@@ -67,6 +66,39 @@ export function demoSite(modelDir: string): Map<string, Source> {
   }
   walk(path.resolve(modelDir), 'models/classifier/', site);
   return site;
+}
+
+/**
+ * What to do with a folder that is not an export. A model folder (config.json beside its weights) is
+ * exported to a folder of its own, never into itself (the export would replace the model); a model
+ * without a classification head is fine-tuned first, since the page classifies texts.
+ */
+export function notAnExport(modelDir: string): string {
+  const weights = ['model.safetensors', 'pytorch_model.bin'].some((f) => existsSync(path.join(modelDir, f)));
+  if (!weights || !existsSync(path.join(modelDir, 'config.json')))
+    return 'pass a folder written by `bert-lab export --model MODEL --out DIR` (DIR a new folder)';
+  let architecture = 'a model';
+  try {
+    const config = JSON.parse(readFileSync(path.join(modelDir, 'config.json'), 'utf8')) as { architectures?: unknown };
+    if (Array.isArray(config.architectures) && typeof config.architectures[0] === 'string')
+      architecture = config.architectures[0];
+  } catch {
+    // An unreadable config.json: the export will say what is wrong with it.
+  }
+  const dir = modelDir.replace(/[\\/]+$/, '');
+  const onnx = `${dir}-onnx`;
+  if (architecture !== 'BertForSequenceClassification') {
+    const run = path.join('runs', `${path.basename(path.resolve(dir))}-finetuned`);
+    return (
+      `it is a model folder (${architecture}), not an export, and has no classification head: the demo classifies ` +
+      `texts; fine-tune it first (bert-lab train --model ${modelDir} --data CSV --out ${run}), then export ` +
+      `its best model to a new folder (bert-lab export --model ${run}/best --out ${run}/onnx) and pass that folder`
+    );
+  }
+  return (
+    `it is a model folder, not an export: export it to a new folder (bert-lab export --model ${modelDir} --out ${onnx}), ` +
+    `then pass --model ${onnx}`
+  );
 }
 
 const MIME: Record<string, string> = {
@@ -114,26 +146,37 @@ export async function serveDemo(
   return { url: `http://${host}:${actual}/`, server };
 }
 
-/** Writes `site` as a static folder, swapped in whole when complete. */
-export async function writeSite(site: Map<string, Source>, outDir: string): Promise<void> {
-  const out = path.resolve(outDir);
-  const tmp = path.join(path.dirname(out), `.${path.basename(out)}.tmp-${process.pid}`);
-  await rm(tmp, { recursive: true, force: true });
-  try {
+/** The file every site written by `--out` holds: what marks the folder as the demo's to replace. */
+export const DEMO_MARKER = '.bert-lab-demo.json';
+
+/**
+ * Writes `site` as a static folder, swapped in whole when complete. `outDir` must be new, empty or
+ * a site written here before (DEMO_MARKER); anything else, and a folder that is, holds or lies inside
+ * the model folder or the page's sources, is refused before anything is written.
+ *
+ * Example: `await writeSite(demoSite('runs/lab/onnx'), 'site', 'runs/lab/onnx')`
+ */
+export async function writeSite(site: Map<string, Source>, outDir: string, modelDir?: string): Promise<void> {
+  const { path: target } = await checkOutput(outDir, {
+    kind: 'folder',
+    command: 'npm run demo',
+    marker: DEMO_MARKER,
+    overwrite: true,
+    inputs: [
+      ...(modelDir ? [{ path: modelDir, what: 'the model folder --model' }] : []),
+      { path: webDir, what: "the page's sources" },
+    ],
+  });
+  // A symbolic link to a folder: the folder is written, the link kept.
+  await replaceDir(target, async (tmp) => {
     for (const [key, src] of site) {
       const dest = path.join(tmp, key);
       await mkdir(path.dirname(dest), { recursive: true });
       if ('file' in src) await cp(src.file, dest);
       else await writeFile(dest, src.content);
     }
-    const old = `${tmp}.old`;
-    if (existsSync(out)) await rename(out, old);
-    await rename(tmp, out);
-    await rm(old, { recursive: true, force: true });
-  } catch (e) {
-    await rm(tmp, { recursive: true, force: true });
-    throw e;
-  }
+    await writeMarker(tmp, DEMO_MARKER, { command: 'npm run demo', model: modelDir });
+  });
 }
 
 async function main(): Promise<void> {
@@ -162,7 +205,7 @@ async function main(): Promise<void> {
   }
   const site = demoSite(model);
   if (v.out) {
-    await writeSite(site, v.out);
+    await writeSite(site, v.out, model);
     console.log(
       `[demo] wrote ${site.size} files to ${path.resolve(v.out)}: serve that folder with any static web server`,
     );

@@ -11,7 +11,7 @@ import * as ort from 'onnxruntime-node';
 import { initBackend } from '../src/backend/init.js';
 import { BertForPreTraining, BertForSequenceClassification } from '../src/model/bert.js';
 import { toInputs, type BertArrays } from '../src/model/inputs.js';
-import { exportOnnx } from '../src/app/export-onnx.js';
+import { EXPORT_MARKER, exportOnnx } from '../src/app/export-onnx.js';
 import { BUNDLED_MODEL } from '../src/app/lab.js';
 import { bertToOnnx } from '../src/model/onnx-graph.js';
 import { encodeModel } from '../src/io/onnx/proto.js';
@@ -219,6 +219,8 @@ test(
     const out = path.join(work, 'keep');
     await mkdir(out);
     await writeFile(path.join(out, 'marker'), 'old');
+    // An earlier export (its marker lists what it wrote), so the new one may replace it.
+    await writeFile(path.join(out, EXPORT_MARKER), JSON.stringify({ files: ['marker'] }));
     // Fails half-way (while writing the graph): the old folder stays, no temporary folder is left.
     (model.config as { hidden_act: string }).hidden_act = 'softplus';
     await assert.rejects(exportOnnx(model, out), /hidden_act "softplus"/);

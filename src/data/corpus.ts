@@ -20,6 +20,7 @@
 
 import { readFile, readdir } from 'node:fs/promises';
 import { existsSync, statSync } from 'node:fs';
+import { isUtf8 } from 'node:buffer';
 import { createRequire } from 'node:module';
 import path from 'node:path';
 import { parseCsv } from './data.js';
@@ -206,8 +207,57 @@ export function detokenizeBrown(line: string): string {
   return out;
 }
 
+/** The first byte of `b` that breaks UTF-8 (a bad lead or continuation byte, a cut or overlong sequence), or -1. */
+function firstBadUtf8(b: Uint8Array): number {
+  for (let i = 0; i < b.length; ) {
+    const c = b[i]!;
+    if (c < 0x80) {
+      i++;
+      continue;
+    }
+    const n = c >= 0xc2 && c <= 0xdf ? 1 : c >= 0xe0 && c <= 0xef ? 2 : c >= 0xf0 && c <= 0xf4 ? 3 : -1;
+    if (n < 0) return i;
+    // The second byte's range excludes overlong forms, surrogates and code points above U+10FFFF.
+    const lo = c === 0xe0 ? 0xa0 : c === 0xf0 ? 0x90 : 0x80;
+    const hi = c === 0xed ? 0x9f : c === 0xf4 ? 0x8f : 0xbf;
+    for (let k = 1; k <= n; k++) {
+      const d = b[i + k];
+      if (d === undefined || d < (k === 1 ? lo : 0x80) || d > (k === 1 ? hi : 0xbf)) return i;
+    }
+    i += n + 1;
+  }
+  return -1;
+}
+
+/**
+ * `bytes` as text, refusing what is not a text file: a NUL byte (no text holds one; executables,
+ * archives and images do) or bytes that are not UTF-8. Tokenized as text, such a file would train
+ * a model on noise and finish as if nothing were wrong.
+ */
+export function corpusText(bytes: Uint8Array, file: string): string {
+  const lineOf = (at: number) => bytes.subarray(0, at).reduce((n, c) => n + (c === 0x0a ? 1 : 0), 1);
+  const elf = bytes[0] === 0x7f && bytes[1] === 0x45 && bytes[2] === 0x4c && bytes[3] === 0x46;
+  const nul = bytes.indexOf(0);
+  if (elf || nul >= 0)
+    throw new Error(
+      `corpus: ${file} is a binary file, not text (${elf ? 'an executable (ELF)' : `a NUL byte at offset ${nul}, line ${lineOf(nul)}`}): ` +
+        'a corpus is UTF-8 text (.txt, or file.csv:column); pass a text file',
+    );
+  if (!isUtf8(bytes)) {
+    const bad = Math.max(0, firstBadUtf8(bytes));
+    throw new Error(
+      `corpus: ${file}: line ${lineOf(bad)}: byte 0x${bytes[bad]!.toString(16).padStart(2, '0')} at offset ${bad} is not UTF-8 ` +
+        '(a binary file, or text in another encoding such as Windows-1252 or Latin-1): a corpus is UTF-8 text; ' +
+        `convert it, e.g. iconv -f WINDOWS-1252 -t UTF-8 ${path.basename(file)} > utf8.txt`,
+    );
+  }
+  return Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString('utf8');
+}
+
 async function loadTextFile(file: string): Promise<Document[]> {
-  const raw = (await readFile(file, 'utf8')).replace(/^\uFEFF/, '').replace(/\r\n?/g, '\n');
+  const raw = corpusText(await readFile(file), file)
+    .replace(/^\uFEFF/, '')
+    .replace(/\r\n?/g, '\n');
   const base = path.basename(file);
   return raw
     .split(/\n[ \t]*\n/)
@@ -218,7 +268,7 @@ async function loadTextFile(file: string): Promise<Document[]> {
 
 async function loadCsvColumn(file: string, column: string): Promise<Document[]> {
   if (!existsSync(file)) throw new Error(`corpus: CSV file ${file} does not exist`);
-  const rows = parseCsv(await readFile(file, 'utf8'), file).map((r) => r.fields);
+  const rows = parseCsv(corpusText(await readFile(file), file), file).map((r) => r.fields);
   if (rows.length === 0) throw new Error(`corpus: CSV file ${file} is empty`);
   const header = rows[0]!;
   const col = header.indexOf(column);

@@ -49,8 +49,27 @@ export function createLogger(level: LogLevel = 'info', write: LogFn = (s) => pro
   return logger;
 }
 
+/**
+ * The level BERT_LAB_LOG names, or 'info' when it is unset or empty. A value that names no level is
+ * said once on stderr (the variable, its value, the allowed names) and 'info' is used: this module is
+ * imported by every command and by the library in a notebook, so a throw here would be a crash at
+ * import with a stack trace, and a log level only filters diagnostics, never changes a result.
+ */
+export function levelFromEnv(
+  value: string | undefined = process.env.BERT_LAB_LOG,
+  warn: LogFn = (s) => process.stderr.write(s + '\n'),
+): LogLevel {
+  if (value === undefined || value.trim() === '') return 'info';
+  try {
+    return parseLogLevel(value);
+  } catch (e) {
+    warn(`[bert-lab] warning: ${(e as Error).message}; using info (set BERT_LAB_LOG to one of them, or unset it)`);
+    return 'info';
+  }
+}
+
 /** The process's diagnostics: stderr, level from BERT_LAB_LOG (default info). */
-export const log: Logger = createLogger(process.env.BERT_LAB_LOG ? parseLogLevel(process.env.BERT_LAB_LOG) : 'info');
+export const log: Logger = createLogger(levelFromEnv());
 
 /** Results and a run's report, on stdout. */
 export const report: LogFn = (s) => {

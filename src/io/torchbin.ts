@@ -110,6 +110,305 @@ function toIntTuple(v: PyValue, file: string, what: string): number[] {
   return v.map((x) => toInt(x, file, what));
 }
 
+/** The pickle interpreter's state: the buffer and read position, the stack, its marks and the memo. */
+class PickleMachine {
+  readonly view: DataView;
+  readonly utf8 = new TextDecoder('utf-8');
+  readonly stack: StackItem[] = [];
+  readonly marks: number[] = [];
+  readonly memo = new Map<number, PyValue>();
+  /** Set by STOP: the unpickled value. */
+  result?: { value: PyValue };
+
+  constructor(
+    readonly buf: Uint8Array,
+    public pos: number,
+    readonly file: string,
+    readonly persistentLoad: (pid: PyValue) => PyValue,
+  ) {
+    this.view = new DataView(buf.buffer, buf.byteOffset, buf.byteLength);
+  }
+
+  fail(what: string): never {
+    return fail(this.file, what);
+  }
+  need(n: number): void {
+    if (this.pos + n > this.buf.length) this.fail('pickle: data ends in the middle of an opcode (truncated file?)');
+  }
+  u8(): number {
+    this.need(1);
+    return this.buf[this.pos++];
+  }
+  u16(): number {
+    this.need(2);
+    const v = this.view.getUint16(this.pos, true);
+    this.pos += 2;
+    return v;
+  }
+  u32(): number {
+    this.need(4);
+    const v = this.view.getUint32(this.pos, true);
+    this.pos += 4;
+    return v;
+  }
+  u64(): number {
+    this.need(8);
+    const v = Number(this.view.getBigUint64(this.pos, true));
+    this.pos += 8;
+    return v;
+  }
+  i32(): number {
+    this.need(4);
+    const v = this.view.getInt32(this.pos, true);
+    this.pos += 4;
+    return v;
+  }
+  /** A big-endian float64 (BINFLOAT). */
+  f64(): number {
+    this.need(8);
+    const v = this.view.getFloat64(this.pos, false);
+    this.pos += 8;
+    return v;
+  }
+  bytes(n: number): Uint8Array {
+    this.need(n);
+    const b = this.buf.subarray(this.pos, this.pos + n);
+    this.pos += n;
+    return b;
+  }
+  text(n: number): string {
+    return this.utf8.decode(this.bytes(n));
+  }
+  /** A newline-terminated text argument (the protocol 0 opcodes). */
+  line(): string {
+    const nl = this.buf.indexOf(0x0a, this.pos);
+    if (nl < 0) this.fail('pickle: unterminated text argument (truncated file?)');
+    const s = this.utf8.decode(this.buf.subarray(this.pos, nl));
+    this.pos = nl + 1;
+    return s;
+  }
+  pop(): PyValue {
+    const { stack, marks } = this;
+    if (stack.length === 0 || (marks.length && stack.length <= marks[marks.length - 1]))
+      this.fail('pickle: stack underflow');
+    return stack.pop() as PyValue;
+  }
+  top(): PyValue {
+    if (this.stack.length === 0) this.fail('pickle: stack underflow');
+    const v = this.stack[this.stack.length - 1];
+    if (v instanceof Mark) this.fail('pickle: unexpected mark');
+    return v;
+  }
+  popMark(): PyValue[] {
+    const m = this.marks.pop();
+    if (m === undefined) this.fail('pickle: no mark on the stack');
+    return this.stack.splice(m) as PyValue[];
+  }
+  push(v: StackItem): void {
+    this.stack.push(v);
+  }
+  setItems(dict: PyValue, items: PyValue[]): void {
+    if (!(dict instanceof Map)) this.fail(`pickle: SETITEM on ${kindOf(dict)}`);
+    if (items.length % 2) this.fail('pickle: odd number of items for a dict');
+    for (let i = 0; i < items.length; i += 2) dict.set(items[i], items[i + 1]);
+  }
+  appendItems(list: PyValue, items: PyValue[]): void {
+    if (!Array.isArray(list)) this.fail(`pickle: APPEND on ${kindOf(list)}`);
+    list.push(...items);
+  }
+  /** A global, only from ALLOWED_GLOBALS: anything else could run code. */
+  global(module: string, name: string): PyGlobal {
+    const full = `${module}.${name}`;
+    if (!ALLOWED_GLOBALS.has(full))
+      this.fail(
+        `pickle: refusing global ${full}: only a plain state dict of tensors is read (never code); re-save the weights as model.safetensors`,
+      );
+    return new PyGlobal(full);
+  }
+  /** A call of an allowed global: an empty OrderedDict, a tensor over a storage, or a parameter's tensor. */
+  reduce(fn: PyValue, args: PyValue): PyValue {
+    const file = this.file;
+    if (!(fn instanceof PyGlobal)) this.fail(`pickle: cannot call ${kindOf(fn)}`);
+    if (!Array.isArray(args)) this.fail(`pickle: arguments of ${fn.name} are ${kindOf(args)}, expected a tuple`);
+    switch (fn.name) {
+      case 'collections.OrderedDict':
+        if (args.length !== 0) this.fail('pickle: OrderedDict built from arguments is not supported');
+        return new Map();
+      case 'torch._utils._rebuild_tensor':
+      case 'torch._utils._rebuild_tensor_v2': {
+        const [storage, offset, size, stride] = args;
+        if (!(storage instanceof StorageRef))
+          this.fail(`pickle: ${fn.name} got ${kindOf(storage as PyValue)} instead of a storage`);
+        const shape = toIntTuple(size as PyValue, file, 'tensor size');
+        const strides = toIntTuple(stride as PyValue, file, 'tensor stride');
+        if (strides.length !== shape.length)
+          this.fail(
+            `pickle: tensor size ${JSON.stringify(shape)} and stride ${JSON.stringify(strides)} differ in rank`,
+          );
+        return new TensorRef(storage, toInt(offset as PyValue, file, 'storage offset'), shape, strides);
+      }
+      case 'torch._utils._rebuild_parameter':
+        return args[0] ?? null;
+      default:
+        this.fail(`pickle: ${fn.name} cannot be called`);
+    }
+  }
+}
+
+/** One opcode's effect on the machine (`op` is the opcode byte, for handlers shared by several). */
+type OpHandler = (m: PickleMachine, op: number) => void;
+
+/** LONG1's argument: little-endian two's complement, a number when it fits one exactly. */
+function long1(m: PickleMachine): PyValue {
+  const b = m.bytes(m.u8());
+  let v = 0n;
+  for (let i = b.length - 1; i >= 0; i--) v = (v << 8n) | BigInt(b[i]);
+  if (b.length && b[b.length - 1] & 0x80) v -= 1n << BigInt(8 * b.length);
+  return v >= BigInt(Number.MIN_SAFE_INTEGER) && v <= BigInt(Number.MAX_SAFE_INTEGER) ? Number(v) : v;
+}
+
+/** A memo read: BINGET (1-byte index), LONG_BINGET (4 bytes) or GET (text). */
+const memoGet: OpHandler = (m, op) => {
+  const idx = op === 0x68 ? m.u8() : op === 0x6a ? m.u32() : Number.parseInt(m.line(), 10);
+  if (!m.memo.has(idx)) m.fail(`pickle: memo entry ${idx} read before it was written`);
+  m.push(m.memo.get(idx) as PyValue);
+};
+
+/** REDUCE, and NEWOBJ (cls.__new__(cls, *args)), which torch state dicts use only for OrderedDict. */
+const call: OpHandler = (m) => {
+  const args = m.pop();
+  m.push(m.reduce(m.pop(), args));
+};
+
+/**
+ * The opcodes a torch state dict uses (protocols 0 to 4), by byte. Any other opcode is refused: the
+ * reader interprets data, it never needs what builds arbitrary objects.
+ */
+const OPCODES: ReadonlyMap<number, OpHandler> = new Map<number, OpHandler>([
+  [0x80, (m) => void m.u8()], // PROTO
+  [0x95, (m) => void m.u64()], // FRAME: framing is only a hint for buffered readers
+  [0x2e, (m) => (m.result = { value: m.pop() })], // STOP
+  [0x28, (m) => void m.marks.push(m.stack.length)], // MARK
+  [0x31, (m) => void m.popMark()], // POP_MARK
+  [0x30, (m) => void m.pop()], // POP
+  [0x32, (m) => m.push(m.top())], // DUP
+  [0x4e, (m) => m.push(null)], // NONE
+  [0x88, (m) => m.push(true)], // NEWTRUE
+  [0x89, (m) => m.push(false)], // NEWFALSE
+  [0x4b, (m) => m.push(m.u8())], // BININT1
+  [0x4d, (m) => m.push(m.u16())], // BININT2
+  [0x4a, (m) => m.push(m.i32())], // BININT
+  [0x8a, (m) => m.push(long1(m))], // LONG1
+  [
+    0x49, // INT (text): 01 and 00 are protocol 0's True and False
+    (m) => {
+      const s = m.line();
+      m.push(s === '01' ? true : s === '00' ? false : Number.parseInt(s, 10));
+    },
+  ],
+  [0x47, (m) => m.push(m.f64())], // BINFLOAT
+  [0x58, (m) => m.push(m.text(m.u32()))], // BINUNICODE
+  [0x8c, (m) => m.push(m.text(m.u8()))], // SHORT_BINUNICODE
+  [0x8d, (m) => m.push(m.text(m.u64()))], // BINUNICODE8
+  [0x54, (m) => m.push(m.text(m.u32()))], // BINSTRING (py2 str; ASCII keys in practice)
+  [0x55, (m) => m.push(m.text(m.u8()))], // SHORT_BINSTRING
+  [0x42, (m) => m.push(m.bytes(m.u32()).slice())], // BINBYTES
+  [0x43, (m) => m.push(m.bytes(m.u8()).slice())], // SHORT_BINBYTES
+  [0x29, (m) => m.push([])], // EMPTY_TUPLE
+  [0x5d, (m) => m.push([])], // EMPTY_LIST
+  [0x7d, (m) => m.push(new Map())], // EMPTY_DICT
+  [0x74, (m) => m.push(m.popMark())], // TUPLE
+  [0x6c, (m) => m.push(m.popMark())], // LIST
+  [0x85, (m) => m.push([m.pop()])], // TUPLE1
+  [
+    0x86, // TUPLE2
+    (m) => {
+      const b = m.pop();
+      m.push([m.pop(), b]);
+    },
+  ],
+  [
+    0x87, // TUPLE3
+    (m) => {
+      const c = m.pop();
+      const b = m.pop();
+      m.push([m.pop(), b, c]);
+    },
+  ],
+  [
+    0x64, // DICT
+    (m) => {
+      const d = new Map<PyValue, PyValue>();
+      m.setItems(d, m.popMark());
+      m.push(d);
+    },
+  ],
+  [
+    0x73, // SETITEM
+    (m) => {
+      const v = m.pop();
+      const k = m.pop();
+      m.setItems(m.top(), [k, v]);
+    },
+  ],
+  [
+    0x75, // SETITEMS
+    (m) => {
+      const items = m.popMark();
+      m.setItems(m.top(), items);
+    },
+  ],
+  [
+    0x61, // APPEND
+    (m) => {
+      const v = m.pop();
+      m.appendItems(m.top(), [v]);
+    },
+  ],
+  [
+    0x65, // APPENDS
+    (m) => {
+      const items = m.popMark();
+      m.appendItems(m.top(), items);
+    },
+  ],
+  [0x71, (m) => void m.memo.set(m.u8(), m.top())], // BINPUT
+  [0x72, (m) => void m.memo.set(m.u32(), m.top())], // LONG_BINPUT
+  [0x94, (m) => void m.memo.set(m.memo.size, m.top())], // MEMOIZE
+  [0x70, (m) => void m.memo.set(Number.parseInt(m.line(), 10), m.top())], // PUT
+  [0x68, memoGet], // BINGET
+  [0x6a, memoGet], // LONG_BINGET
+  [0x67, memoGet], // GET
+  [
+    0x63, // GLOBAL
+    (m) => {
+      const module = m.line();
+      m.push(m.global(module, m.line()));
+    },
+  ],
+  [
+    0x93, // STACK_GLOBAL
+    (m) => {
+      const name = m.pop();
+      const module = m.pop();
+      if (typeof module !== 'string' || typeof name !== 'string')
+        fail(m.file, 'pickle: STACK_GLOBAL needs two strings');
+      m.push(m.global(module, name));
+    },
+  ],
+  [0x52, call], // REDUCE
+  [0x81, call], // NEWOBJ
+  [
+    0x62, // BUILD: state applied to an object; a state dict's `_metadata` attribute is not needed
+    (m) => {
+      m.pop();
+      const obj = m.top();
+      if (!(obj instanceof Map) && !(obj instanceof TensorRef)) m.fail(`pickle: BUILD on ${kindOf(obj)}`);
+    },
+  ],
+  [0x51, (m) => m.push(m.persistentLoad(m.pop()))], // BINPERSID
+]);
+
 /**
  * Interprets one pickle starting at `pos`. `persistentLoad` resolves BINPERSID references (storages).
  * Returns the unpickled value and the position after its STOP opcode.
@@ -120,335 +419,18 @@ function unpickle(
   file: string,
   persistentLoad: (pid: PyValue) => PyValue,
 ): { value: PyValue; end: number } {
-  const view = new DataView(buf.buffer, buf.byteOffset, buf.byteLength);
-  const utf8 = new TextDecoder('utf-8');
-  const stack: StackItem[] = [];
-  const marks: number[] = [];
-  const memo = new Map<number, PyValue>();
-  const need = (n: number): void => {
-    if (pos + n > buf.length) fail(file, 'pickle: data ends in the middle of an opcode (truncated file?)');
-  };
-  const u8 = (): number => {
-    need(1);
-    return buf[pos++];
-  };
-  const u16 = (): number => {
-    need(2);
-    const v = view.getUint16(pos, true);
-    pos += 2;
-    return v;
-  };
-  const u32 = (): number => {
-    need(4);
-    const v = view.getUint32(pos, true);
-    pos += 4;
-    return v;
-  };
-  const u64 = (): number => {
-    need(8);
-    const v = Number(view.getBigUint64(pos, true));
-    pos += 8;
-    return v;
-  };
-  const bytes = (n: number): Uint8Array => {
-    need(n);
-    const b = buf.subarray(pos, pos + n);
-    pos += n;
-    return b;
-  };
-  const line = (): string => {
-    const nl = buf.indexOf(0x0a, pos);
-    if (nl < 0) fail(file, 'pickle: unterminated text argument (truncated file?)');
-    const s = utf8.decode(buf.subarray(pos, nl));
-    pos = nl + 1;
-    return s;
-  };
-  const pop = (): PyValue => {
-    if (stack.length === 0 || (marks.length && stack.length <= marks[marks.length - 1]))
-      fail(file, 'pickle: stack underflow');
-    return stack.pop() as PyValue;
-  };
-  const top = (): PyValue => {
-    if (stack.length === 0) fail(file, 'pickle: stack underflow');
-    const v = stack[stack.length - 1];
-    if (v instanceof Mark) fail(file, 'pickle: unexpected mark');
-    return v;
-  };
-  const popMark = (): PyValue[] => {
-    const m = marks.pop();
-    if (m === undefined) fail(file, 'pickle: no mark on the stack');
-    const items = stack.splice(m);
-    return items as PyValue[];
-  };
-  const push = (v: StackItem): void => {
-    stack.push(v);
-  };
-  const setItems = (dict: PyValue, items: PyValue[]): void => {
-    if (!(dict instanceof Map)) fail(file, `pickle: SETITEM on ${kindOf(dict)}`);
-    if (items.length % 2) fail(file, 'pickle: odd number of items for a dict');
-    for (let i = 0; i < items.length; i += 2) dict.set(items[i], items[i + 1]);
-  };
-  const appendItems = (list: PyValue, items: PyValue[]): void => {
-    if (!Array.isArray(list)) fail(file, `pickle: APPEND on ${kindOf(list)}`);
-    list.push(...items);
-  };
-  const global = (module: string, name: string): PyGlobal => {
-    const full = `${module}.${name}`;
-    if (!ALLOWED_GLOBALS.has(full)) {
+  const m = new PickleMachine(buf, pos, file, persistentLoad);
+  while (!m.result) {
+    const op = m.u8();
+    const handler = OPCODES.get(op);
+    if (!handler)
       fail(
         file,
-        `pickle: refusing global ${full}: only a plain state dict of tensors is read (never code); re-save the weights as model.safetensors`,
+        `pickle: opcode 0x${op.toString(16).padStart(2, '0')} at byte ${m.pos - 1} is not supported in a state dict`,
       );
-    }
-    return new PyGlobal(full);
-  };
-  const reduce = (fn: PyValue, args: PyValue): PyValue => {
-    if (!(fn instanceof PyGlobal)) fail(file, `pickle: cannot call ${kindOf(fn)}`);
-    if (!Array.isArray(args)) fail(file, `pickle: arguments of ${fn.name} are ${kindOf(args)}, expected a tuple`);
-    switch (fn.name) {
-      case 'collections.OrderedDict':
-        if (args.length !== 0) fail(file, 'pickle: OrderedDict built from arguments is not supported');
-        return new Map();
-      case 'torch._utils._rebuild_tensor':
-      case 'torch._utils._rebuild_tensor_v2': {
-        const [storage, offset, size, stride] = args;
-        if (!(storage instanceof StorageRef))
-          fail(file, `pickle: ${fn.name} got ${kindOf(storage as PyValue)} instead of a storage`);
-        const shape = toIntTuple(size as PyValue, file, 'tensor size');
-        const strides = toIntTuple(stride as PyValue, file, 'tensor stride');
-        if (strides.length !== shape.length)
-          fail(
-            file,
-            `pickle: tensor size ${JSON.stringify(shape)} and stride ${JSON.stringify(strides)} differ in rank`,
-          );
-        return new TensorRef(storage, toInt(offset as PyValue, file, 'storage offset'), shape, strides);
-      }
-      case 'torch._utils._rebuild_parameter':
-        return args[0] ?? null;
-      default:
-        fail(file, `pickle: ${fn.name} cannot be called`);
-    }
-  };
-
-  for (;;) {
-    const op = u8();
-    switch (op) {
-      case 0x80:
-        u8();
-        break; // PROTO
-      case 0x95:
-        u64();
-        break; // FRAME: framing is only a hint for buffered readers
-      case 0x2e: {
-        // STOP
-        const value = pop();
-        return { value, end: pos };
-      }
-      case 0x28:
-        marks.push(stack.length);
-        break; // MARK
-      case 0x31:
-        popMark();
-        break; // POP_MARK
-      case 0x30:
-        pop();
-        break; // POP
-      case 0x32:
-        push(top());
-        break; // DUP
-      case 0x4e:
-        push(null);
-        break; // NONE
-      case 0x88:
-        push(true);
-        break; // NEWTRUE
-      case 0x89:
-        push(false);
-        break; // NEWFALSE
-      case 0x4b:
-        push(u8());
-        break; // BININT1
-      case 0x4d:
-        push(u16());
-        break; // BININT2
-      case 0x4a: {
-        // BININT
-        need(4);
-        push(view.getInt32(pos, true));
-        pos += 4;
-        break;
-      }
-      case 0x8a: {
-        // LONG1: little-endian two's complement
-        const b = bytes(u8());
-        let v = 0n;
-        for (let i = b.length - 1; i >= 0; i--) v = (v << 8n) | BigInt(b[i]);
-        if (b.length && b[b.length - 1] & 0x80) v -= 1n << BigInt(8 * b.length);
-        push(v >= BigInt(Number.MIN_SAFE_INTEGER) && v <= BigInt(Number.MAX_SAFE_INTEGER) ? Number(v) : v);
-        break;
-      }
-      case 0x49: {
-        // INT (text)
-        const s = line();
-        push(s === '01' ? true : s === '00' ? false : Number.parseInt(s, 10));
-        break;
-      }
-      case 0x47: {
-        // BINFLOAT (big-endian)
-        need(8);
-        push(view.getFloat64(pos, false));
-        pos += 8;
-        break;
-      }
-      case 0x58:
-        push(utf8.decode(bytes(u32())));
-        break; // BINUNICODE
-      case 0x8c:
-        push(utf8.decode(bytes(u8())));
-        break; // SHORT_BINUNICODE
-      case 0x8d:
-        push(utf8.decode(bytes(u64())));
-        break; // BINUNICODE8
-      case 0x54:
-        push(utf8.decode(bytes(u32())));
-        break; // BINSTRING (py2 str; ASCII keys in practice)
-      case 0x55:
-        push(utf8.decode(bytes(u8())));
-        break; // SHORT_BINSTRING
-      case 0x42:
-        push(bytes(u32()).slice());
-        break; // BINBYTES
-      case 0x43:
-        push(bytes(u8()).slice());
-        break; // SHORT_BINBYTES
-      case 0x29:
-        push([]);
-        break; // EMPTY_TUPLE
-      case 0x5d:
-        push([]);
-        break; // EMPTY_LIST
-      case 0x7d:
-        push(new Map());
-        break; // EMPTY_DICT
-      case 0x74:
-        push(popMark());
-        break; // TUPLE
-      case 0x6c:
-        push(popMark());
-        break; // LIST
-      case 0x85:
-        push([pop()]);
-        break; // TUPLE1
-      case 0x86: {
-        // TUPLE2
-        const b = pop();
-        push([pop(), b]);
-        break;
-      }
-      case 0x87: {
-        // TUPLE3
-        const c = pop();
-        const b = pop();
-        push([pop(), b, c]);
-        break;
-      }
-      case 0x64: {
-        // DICT
-        const d = new Map<PyValue, PyValue>();
-        setItems(d, popMark());
-        push(d);
-        break;
-      }
-      case 0x73: {
-        // SETITEM
-        const v = pop();
-        const k = pop();
-        setItems(top(), [k, v]);
-        break;
-      }
-      case 0x75: {
-        // SETITEMS
-        const items = popMark();
-        setItems(top(), items);
-        break;
-      }
-      case 0x61: {
-        // APPEND
-        const v = pop();
-        appendItems(top(), [v]);
-        break;
-      }
-      case 0x65: {
-        // APPENDS
-        const items = popMark();
-        appendItems(top(), items);
-        break;
-      }
-      case 0x71:
-        memo.set(u8(), top());
-        break; // BINPUT
-      case 0x72:
-        memo.set(u32(), top());
-        break; // LONG_BINPUT
-      case 0x94:
-        memo.set(memo.size, top());
-        break; // MEMOIZE
-      case 0x70:
-        memo.set(Number.parseInt(line(), 10), top());
-        break; // PUT
-      case 0x68:
-      case 0x6a:
-      case 0x67: {
-        // BINGET, LONG_BINGET, GET
-        const idx = op === 0x68 ? u8() : op === 0x6a ? u32() : Number.parseInt(line(), 10);
-        if (!memo.has(idx)) fail(file, `pickle: memo entry ${idx} read before it was written`);
-        push(memo.get(idx) as PyValue);
-        break;
-      }
-      case 0x63: {
-        // GLOBAL
-        const module = line();
-        push(global(module, line()));
-        break;
-      }
-      case 0x93: {
-        // STACK_GLOBAL
-        const name = pop();
-        const module = pop();
-        if (typeof module !== 'string' || typeof name !== 'string')
-          fail(file, 'pickle: STACK_GLOBAL needs two strings');
-        push(global(module, name));
-        break;
-      }
-      case 0x52: {
-        // REDUCE
-        const args = pop();
-        push(reduce(pop(), args));
-        break;
-      }
-      case 0x81: {
-        // NEWOBJ: cls.__new__(cls, *args); torch state dicts only need OrderedDict
-        const args = pop();
-        push(reduce(pop(), args));
-        break;
-      }
-      case 0x62: {
-        // BUILD: state applied to an object; a state dict's `_metadata` attribute is not needed
-        pop();
-        const obj = top();
-        if (!(obj instanceof Map) && !(obj instanceof TensorRef)) fail(file, `pickle: BUILD on ${kindOf(obj)}`);
-        break;
-      }
-      case 0x51:
-        push(persistentLoad(pop()));
-        break; // BINPERSID
-      default:
-        fail(
-          file,
-          `pickle: opcode 0x${op.toString(16).padStart(2, '0')} at byte ${pos - 1} is not supported in a state dict`,
-        );
-    }
+    handler(m, op);
   }
+  return { value: m.result.value, end: m.pos };
 }
 
 /** `('storage', <storage class>, key, location, numel[, view_metadata])` → StorageRef. */
@@ -585,6 +567,39 @@ async function zipRead(fh: FileHandle, entry: ZipEntry, fileSize: number, file: 
   fail(file, `zip entry ${entry.name}: compression method ${entry.method} is not supported`);
 }
 
+/**
+ * The most a data.pkl may declare: a state dict's pickle holds about 100 bytes a tensor, so 64 MiB
+ * is over half a million tensors; more is a crafted file that would inflate before any other check.
+ */
+export const MAX_PICKLE_BYTES = 64 * 2 ** 20;
+
+/**
+ * Elements a storage may hold beyond what its views reach: as many again, and at least 64 Ki (a
+ * tensor saved from a slice of a larger one keeps the larger storage; twice the data is what such a
+ * checkpoint costs at most, where a crafted one would cost thousands of times its size).
+ */
+export function storageAllowance(reached: number): number {
+  return 2 * reached + 2 ** 16;
+}
+
+/**
+ * For each storage key, the elements its tensor views reach (one past the last element any of them
+ * reads) and the tensor reaching furthest, from the pickle alone: a storage can be judged before it is read.
+ */
+function storageReach(tensors: [string, TensorRef][], file: string): Map<string, { elements: number; tensor: string }> {
+  const reach = new Map<string, { elements: number; tensor: string }>();
+  for (const [name, t] of tensors) {
+    if (t.size.some((d) => d < 0) || t.stride.some((s) => s < 0) || t.offset < 0)
+      fail(file, `tensor "${name}": negative size, stride or offset`);
+    const elements = t.size.includes(0)
+      ? 0
+      : t.offset + t.size.reduce((acc, d, i) => acc + (d - 1) * t.stride[i], 0) + 1;
+    const prev = reach.get(t.storage.key);
+    if (!prev || elements > prev.elements) reach.set(t.storage.key, { elements, tensor: name });
+  }
+  return reach;
+}
+
 /** Gathers a (possibly strided, offset) tensor out of its storage into a contiguous float32 array. */
 function gather(name: string, t: TensorRef, storage: Float32Array, file: string): TensorData {
   const count = t.size.reduce((a, b) => a * b, 1);
@@ -666,11 +681,22 @@ async function readZipFormat(
   const pkl = [...entries.keys()].find((n) => /^[^/]+\/data\.pkl$/.test(n) || n === 'data.pkl');
   if (!pkl) fail(file, 'no data.pkl in the zip: not a torch.save file');
   const prefix = pkl.slice(0, -'data.pkl'.length);
-  const pickle = await zipRead(fh, entries.get(pkl) as ZipEntry, size, file);
+  const pklEntry = entries.get(pkl) as ZipEntry;
+  // Checked before inflating: a pickle of a state dict is about 100 bytes a tensor (a size past what a
+  // buffer holds is zipRead's to name).
+  if (pklEntry.size > MAX_PICKLE_BYTES && pklEntry.size <= MAX_ENTRY_BYTES)
+    fail(
+      file,
+      `zip entry ${pkl} declares ${byteCount(pklEntry.size)} bytes, more than the ${MAX_PICKLE_BYTES} a state dict's pickle ` +
+        'needs (about 100 bytes a tensor): the file is corrupt or crafted',
+    );
+  const pickle = await zipRead(fh, pklEntry, size, file);
   const { value } = unpickle(pickle, 0, file, (pid) => storageFromPid(pid, file));
+  const entriesOfDict = stateDictEntries(value, file);
+  const reach = storageReach(entriesOfDict, file);
   const storages = new Map<string, Float32Array>();
   const tensors = new Map<string, TensorData>();
-  for (const [name, t] of stateDictEntries(value, file)) {
+  for (const [name, t] of entriesOfDict) {
     if (opts.filter && !opts.filter(name, t.size)) continue;
     let data = storages.get(t.storage.key);
     if (!data) {
@@ -682,6 +708,17 @@ async function readZipFormat(
         fail(
           file,
           `zip entry ${entry.name} holds ${entry.size} bytes, but its storage is ${t.storage.numel} ${t.storage.dtype} elements (${want} bytes): the file is corrupt or crafted`,
+        );
+      // A storage far larger than every view of it: a small file would inflate to gigabytes of unused data.
+      const used = reach.get(t.storage.key) ?? { elements: 0, tensor: name };
+      const held = t.storage.numel ?? entry.size / DTYPE_SIZE[t.storage.dtype];
+      if (held > storageAllowance(used.elements))
+        fail(
+          file,
+          `tensor "${used.tensor}": its storage ${entry.name} holds ${held.toLocaleString('en-US')} ${t.storage.dtype} elements, ` +
+            `but the tensors that use it reach only ${used.elements.toLocaleString('en-US')}: refused before inflating ` +
+            `(${byteCount(entry.size)} bytes from ${byteCount(entry.compressedSize)} in the file); the file is crafted, or was saved ` +
+            'from a view of a larger tensor: re-save the weights as model.safetensors (or save tensor.clone())',
         );
       data = decodeStorage(await zipRead(fh, entry, size, file), t.storage.dtype, t.storage.key, file);
       storages.set(t.storage.key, data);

@@ -1,5 +1,6 @@
 // BERT configuration as Hugging Face's `BertConfig` reads and writes it (config.json).
 import { readFile } from 'node:fs/promises';
+import os from 'node:os';
 import path from 'node:path';
 import { withAtomicFile } from '../io/atomic.js';
 import { isRecord, show, where } from '../io/validate.js';
@@ -151,8 +152,88 @@ export function parseConfig(json: unknown, file: string): BertConfig {
   ) {
     bad(`problem_type ${show(cfg.problem_type)} is not one of ${PROBLEM_TYPES.join(', ')}`);
   }
+  checkLabelCount(cfg, bad);
+  checkModelSize(cfg, bad);
   normalizeLabels(cfg, bad);
   return cfg;
+}
+
+/**
+ * The most labels `num_labels` may ask for without an `id2label` table. Without one, the labels are
+ * made up (LABEL_0, LABEL_1, ...) and built here, about 100 bytes each, before any other check: a
+ * hundred million would take minutes and gigabytes. Real label sets this large come with their names.
+ */
+export const MAX_UNNAMED_LABELS = 100_000;
+
+/** num_labels alone (no id2label): refused when over MAX_UNNAMED_LABELS, before its table is built. */
+function checkLabelCount(cfg: BertConfig, bad: (what: string) => never): void {
+  const n = cfg.num_labels;
+  if (cfg.id2label !== undefined || n === undefined || !positiveInt(n) || n <= MAX_UNNAMED_LABELS) return;
+  bad(
+    `field "num_labels" is ${n.toLocaleString('en-US')} without an id2label table: more than the ` +
+      `${MAX_UNNAMED_LABELS.toLocaleString('en-US')} unnamed labels (LABEL_0, LABEL_1, ...) bert-lab makes up; ` +
+      'fix num_labels, or name the labels in id2label',
+  );
+}
+
+/**
+ * The number of parameters a BERT of `cfg`'s sizes holds, by the config field that sets each part
+ * (the largest first): embeddings, encoder layers, pooler, classification head. The pre-training
+ * head, never larger than the embeddings, is left out.
+ *
+ * Example: `parameterBreakdown(cfg)[0]` is the part that makes a model too large, with its field.
+ */
+export function parameterBreakdown(cfg: BertConfig): { fields: string; count: number; detail: string }[] {
+  const h = cfg.hidden_size,
+    i = cfg.intermediate_size;
+  const perLayer = 4 * h * h + 2 * h * i + 9 * h + i;
+  // Called before the label fields are checked: a malformed one counts as the default 2.
+  const labels = isRecord(cfg.id2label)
+    ? Object.keys(cfg.id2label).length
+    : positiveInt(cfg.num_labels)
+      ? (cfg.num_labels as number)
+      : 2;
+  const n = (x: number) => x.toLocaleString('en-US');
+  const parts = [
+    { fields: 'vocab_size, hidden_size', count: cfg.vocab_size * h, detail: `${n(cfg.vocab_size)} x ${n(h)}` },
+    {
+      fields: 'max_position_embeddings, hidden_size',
+      count: cfg.max_position_embeddings * h,
+      detail: `${n(cfg.max_position_embeddings)} x ${n(h)}`,
+    },
+    {
+      fields: 'type_vocab_size, hidden_size',
+      count: cfg.type_vocab_size * h,
+      detail: `${n(cfg.type_vocab_size)} x ${n(h)}`,
+    },
+    {
+      fields: 'num_hidden_layers',
+      count: cfg.num_hidden_layers * perLayer,
+      detail: `${n(cfg.num_hidden_layers)} layers x ${n(perLayer)} numbers each (hidden_size ${n(h)}, intermediate_size ${n(i)})`,
+    },
+    { fields: 'hidden_size', count: h * h + h, detail: `the pooler, ${n(h)} x ${n(h)}` },
+    { fields: 'num_labels, hidden_size', count: labels * (h + 1), detail: `${n(labels)} labels x ${n(h)}` },
+  ];
+  return parts.sort((a, b) => b.count - a.count);
+}
+
+const gib = (bytes: number) => `${(bytes / 2 ** 30).toFixed(1)} GB`;
+
+/**
+ * Refuses sizes whose float32 weights alone exceed this machine's memory (os.totalmem): such a model
+ * can never be built, and building it would take minutes before failing. Names the field to fix.
+ */
+function checkModelSize(cfg: BertConfig, bad: (what: string) => never): void {
+  const parts = parameterBreakdown(cfg);
+  const total = parts.reduce((a, p) => a + p.count, 0);
+  const machine = os.totalmem();
+  if (total * 4 <= machine) return;
+  const top = parts[0];
+  bad(
+    `its sizes make a model of ${total.toLocaleString('en-US')} numbers, ${gib(total * 4)} as float32, more than ` +
+      `this machine's memory (${gib(machine)}); most of it comes from field${top.fields.includes(',') ? 's' : ''} ` +
+      `"${top.fields.split(', ').join('", "')}" (${top.detail}): fix ${top.fields.split(', ')[0]}`,
+  );
 }
 
 function normalizeLabels(cfg: BertConfig, bad: (what: string) => never): void {

@@ -2,9 +2,10 @@
 // parameter store keyed by checkpoint names, the mapping from the names older checkpoints use,
 // Hugging Face's initialisation of weights a checkpoint lacks, and loading from and saving to a
 // model directory (config.json + model.safetensors).
-import * as tf from '@tensorflow/tfjs';
+import * as tf from '@tensorflow/tfjs-core';
+import os from 'node:os';
 import path from 'node:path';
-import { readConfig, writeConfig, type BertConfig } from './config.js';
+import { parameterBreakdown, readConfig, writeConfig, type BertConfig } from './config.js';
 import { writeSafetensors, type TensorData } from '../io/safetensors.js';
 import { readModelWeights } from '../io/weights.js';
 import { MAX_ELEMENTS } from '../io/torchbin.js';
@@ -146,7 +147,7 @@ export abstract class PreTrainedModel {
         );
       }
     }
-    checkSizes(this.p.specs, weights, file);
+    checkSizes(this.config, this.p.specs, weights, file);
     const tag = freshTag(this.p.specs.keys());
     tf.tidy(() => {
       let i = 0;
@@ -179,10 +180,20 @@ export abstract class PreTrainedModel {
    * it as a whole (io/atomic.ts `replaceDir`): a reader finds the previous model or the new one.
    */
   async save(dir: string, opts: { dtype?: 'F32' | 'F16'; extra?: (tmp: string) => Promise<void> } = {}): Promise<void> {
+    const state = this.p.stateDict();
+    // A diverged model is refused before anything is written: a previous model in `dir` stays as it was.
+    for (const [name, t] of state) {
+      const i = firstNonFinite(t.data);
+      if (i >= 0)
+        throw new Error(
+          `${dir}: not saved: tensor "${name}" holds ${t.data[i]} at element ${i}; a model with NaN or Inf weights ` +
+            'has diverged (lower the learning rate) and would only give NaN; the folder is left as it was',
+        );
+    }
     await replaceDir(dir, async (tmp) => {
       const config: BertConfig = { ...this.config, architectures: [this.architecture] };
       await writeConfig(tmp, config);
-      await writeSafetensors(path.join(tmp, 'model.safetensors'), this.p.stateDict(), {
+      await writeSafetensors(path.join(tmp, 'model.safetensors'), state, {
         dtype: opts.dtype ?? 'F32',
         metadata: { format: 'pt' },
       });
@@ -196,12 +207,17 @@ export abstract class PreTrainedModel {
 }
 
 /**
- * Refuses, before anything is allocated, a config.json whose sizes make the model larger than
- * this machine's memory (or a tensor larger than an array holds): a huge vocab_size beside a missing
- * embedding would otherwise run for minutes, then fail inside the backend. Names the tensor, the
- * config fields that set it, and how much of it the checkpoint holds.
+ * Refuses, before anything is allocated, a config.json whose sizes make the model larger than the
+ * memory the backend has (the wasm heap, or this machine's) or a tensor larger than an array holds:
+ * a huge vocab_size beside a missing embedding would otherwise run for minutes, then fail inside the
+ * backend. Names the config fields behind the size, and how much of it the checkpoint holds.
  */
-function checkSizes(specs: Map<string, ParamSpec>, weights: Map<string, TensorData>, file: string): void {
+function checkSizes(
+  config: BertConfig,
+  specs: Map<string, ParamSpec>,
+  weights: Map<string, TensorData>,
+  file: string,
+): void {
   let total = 0;
   let largest: [string, ParamSpec, number] | undefined;
   for (const [name, spec] of specs) {
@@ -209,17 +225,37 @@ function checkSizes(specs: Map<string, ParamSpec>, weights: Map<string, TensorDa
     total += n;
     if (!largest || n > largest[2]) largest = [name, spec, n];
   }
+  const machine = os.totalmem();
   const limit = memoryLimitBytes();
+  const wasm = limit < machine; // the backend's own cap (the wasm heap) is the smaller
   if (!largest || (largest[2] <= MAX_ELEMENTS && total * 4 <= limit)) return;
   const [name, spec, n] = largest;
   const gb = (b: number) => `${(b / 2 ** 30).toFixed(1)} GB`;
-  const held = weights.has(name) ? 'the checkpoint holds it' : 'the checkpoint does not hold it (it would be random)';
+  const configFile = path.join(path.dirname(file), 'config.json');
+  const mismatch = 'config.json does not match the weights in ' + path.basename(file);
+  if (n > MAX_ELEMENTS) {
+    const held = weights.has(name) ? 'the checkpoint holds it' : 'the checkpoint does not hold it (it would be random)';
+    throw new Error(
+      `${configFile}: its sizes (${spec.from}) make "${name}" ${shapeStr(spec.shape)}, ` +
+        `${n.toLocaleString('en-US')} numbers, and the whole model ${gb(total * 4)}, more than one array holds; ` +
+        `${held}: ${mismatch}`,
+    );
+  }
+  // The whole is too large though every tensor fits: name the part that makes it so (layers, embeddings...).
+  const top = parameterBreakdown(config)[0];
+  const held =
+    top.fields === 'num_hidden_layers'
+      ? `the checkpoint holds ${layerCount(weights.keys())} layer(s)`
+      : weights.has(name)
+        ? `the checkpoint holds "${name}"`
+        : `the checkpoint does not hold "${name}" (it would be random)`;
+  const room = wasm
+    ? `the wasm backend's heap (${gb(limit)}; this machine has ${gb(machine)}, which a native backend, --backend node, can use)`
+    : `this machine's memory (${gb(machine)})`;
   throw new Error(
-    `${path.join(path.dirname(file), 'config.json')}: its sizes (${spec.from}) make "${name}" ${shapeStr(spec.shape)}, ` +
-      `${n.toLocaleString('en-US')} numbers, and the whole model ${gb(total * 4)}, more than ` +
-      `${n > MAX_ELEMENTS ? 'one array holds' : `this machine can hold (${gb(limit)})`}; ${held}: ` +
-      'config.json does not match the weights in ' +
-      path.basename(file),
+    `${configFile}: its sizes make the model ${total.toLocaleString('en-US')} numbers, ${gb(total * 4)}, more than ${room}; ` +
+      `most of it comes from ${top.fields.includes(',') ? 'fields' : 'field'} "${top.fields.split(', ').join('", "')}" ` +
+      `(${top.detail}); ${held}`,
   );
 }
 
@@ -275,17 +311,21 @@ export function loadInto<T extends PreTrainedModel>(
   return model;
 }
 
+/** The index of the first NaN or ±Inf in `d`, or -1. */
+function firstNonFinite(d: ArrayLike<number>): number {
+  // x - x is 0 for every finite x and NaN for NaN and ±Inf.
+  for (let i = 0; i < d.length; i++) if (d[i] - d[i] !== 0) return i;
+  return -1;
+}
+
 /** Refuses NaN or ±Inf in any weight: a model computed from them gives garbage (or NaN) everywhere. */
 function checkFinite(weights: Map<string, TensorData>, file: string): void {
   for (const [name, t] of weights) {
-    const d = t.data;
-    for (let i = 0; i < d.length; i++) {
-      // x - x is 0 for every finite x and NaN for NaN and ±Inf.
-      if (d[i] - d[i] !== 0)
-        throw new Error(
-          `${file}: tensor "${name}" holds ${d[i]} at element ${i}: the checkpoint is corrupt (a diverged run saved it?); use another checkpoint`,
-        );
-    }
+    const i = firstNonFinite(t.data);
+    if (i >= 0)
+      throw new Error(
+        `${file}: tensor "${name}" holds ${t.data[i]} at element ${i}: the checkpoint is corrupt (a diverged run saved it?); use another checkpoint`,
+      );
   }
 }
 

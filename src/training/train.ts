@@ -1,6 +1,6 @@
 // The fine-tuning loop: the lab's recipe (AdamW, linear schedule, clipping, best epoch kept) as
 // plain functions over a model and encoded arrays.
-import * as tf from '@tensorflow/tfjs';
+import * as tf from '@tensorflow/tfjs-core';
 import { problemType, type BertForSequenceClassification } from '../model/bert.js';
 import type { BertInputs } from '../model/inputs.js';
 import { AdamW, linearSchedule, type OptimizerState } from '../nn/optim.js';
@@ -254,6 +254,17 @@ function divergenceCauses(cfg: TrainConfig): string {
   return causes.join('; or ');
 }
 
+/**
+ * A model's outputs hold NaN or ±Inf: its weights have diverged (or are corrupt), and whatever it
+ * predicts means nothing. Thrown by `evaluate` and `predict` instead of a result built on them.
+ */
+export class NonFiniteOutputError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'NonFiniteOutputError';
+  }
+}
+
 export interface Evaluation {
   loss: number;
   accuracy: number;
@@ -264,6 +275,8 @@ export interface Evaluation {
 /**
  * Mean loss and exact accuracy over `data` with dropout off. With padding 'longest' the rows are
  * batched longest first and each batch is cut to its longest row; results come back in input order.
+ * Throws `NonFiniteOutputError` when any logit or the loss is NaN or ±Inf: argmax over NaN picks
+ * class 0, so such a model would otherwise score the majority rate and pass for a trained one.
  *
  * Example: `const { accuracy, predictions } = evaluate(model, prep.val, 32);`
  */
@@ -274,12 +287,21 @@ export function evaluate(
   padding: Padding = 'max_length',
 ): Evaluation {
   const { probabilities, lossSum } = run(model, data, batchSize, padding, data.labels);
+  const loss = lossSum / data.labels.length;
+  if (!Number.isFinite(loss))
+    throw new NonFiniteOutputError(
+      `the mean loss over ${data.labels.length} rows is ${loss} though every logit is finite: the logits are so large ` +
+        'that their softmax overflows; the weights have diverged',
+    );
   const predictions = probabilities.map(argmax);
   const correct = predictions.reduce((n, p, i) => n + (p === data.labels[i] ? 1 : 0), 0);
-  return { loss: lossSum / data.labels.length, accuracy: correct / data.labels.length, predictions, probabilities };
+  return { loss, accuracy: correct / data.labels.length, predictions, probabilities };
 }
 
-/** Class probabilities and predicted ids for unlabelled data, in input order (padding as in evaluate). */
+/**
+ * Class probabilities and predicted ids for unlabelled data, in input order (padding as in evaluate);
+ * throws `NonFiniteOutputError` when any logit is NaN or ±Inf.
+ */
 export function predict(
   model: BertForSequenceClassification,
   data: Omit<LabelledBatchData, 'labels'>,
@@ -305,9 +327,17 @@ function run(
     padding === 'longest'
       ? lengthSortedBatches(data.attentionMask.map(unpaddedLength), batchSize)
       : batches(n, batchSize, { shuffle: false });
+  let nonFinite = 0,
+    firstNonFinite = -1;
   for (const idx of order) {
     tf.tidy(() => {
       const logits = model.forward(batchTensors(data, idx, padding)).logits;
+      const finite = tf.all(tf.isFinite(logits), 1).dataSync();
+      finite.forEach((ok, k) => {
+        if (ok) return;
+        nonFinite++;
+        if (firstNonFinite < 0 || idx[k] < firstNonFinite) firstNonFinite = idx[k];
+      });
       const probs = tf.softmax(logits).arraySync() as number[][];
       idx.forEach((i, k) => {
         probabilities[i] = probs[k];
@@ -325,6 +355,11 @@ function run(
       }
     });
   }
+  if (nonFinite)
+    throw new NonFiniteOutputError(
+      `the model's logits hold NaN or Inf for ${nonFinite} of ${n} rows (the first is row ${firstNonFinite}): ` +
+        'its weights have diverged or are corrupt, so its predictions mean nothing',
+    );
   return { probabilities, lossSum };
 }
 
@@ -379,8 +414,43 @@ export function checkSingleLabel(model: BertForSequenceClassification): void {
 }
 
 /**
+ * One epoch's validation, refusing a model that diverged where the training-loss watch cannot see it
+ * (a step near the epoch's end): NaN/Inf logits or loss, or NaN/Inf weights (which may sit in rows no
+ * validation text reaches, e.g. unused embeddings). Such an epoch stops the run before it is recorded,
+ * reported as the best or saved.
+ */
+function validateEpoch(
+  model: BertForSequenceClassification,
+  val: LabelledBatchData,
+  cfg: TrainConfig,
+  padding: Padding,
+  epoch: number,
+): Evaluation {
+  const diverged = (what: string) =>
+    new Error(
+      `training diverged at epoch ${epoch}: ${what}; this epoch is not saved, nor anything after it; ` +
+        `likely cause: ${divergenceCauses(cfg)}`,
+    );
+  let ev: Evaluation;
+  try {
+    ev = evaluate(model, val, cfg.batchSize, padding);
+  } catch (e) {
+    if (e instanceof NonFiniteOutputError) throw diverged(`on the validation rows, ${e.message}`);
+    throw e;
+  }
+  const bad = nonFiniteParameters(model);
+  if (bad.length)
+    throw diverged(
+      `the weights hold NaN or Inf after the epoch's last step (${bad.slice(0, 3).join(', ')}${bad.length > 3 ? ', ...' : ''})`,
+    );
+  return ev;
+}
+
+/**
  * Fine-tunes `model` on `train`, validating on `val` after each epoch; prints the lab's lines.
- * The best epoch by validation accuracy (across all epochs) is handed to `hooks.onBest`.
+ * The best epoch by validation accuracy (across all epochs) is handed to `hooks.onBest`. A run whose
+ * training loss, validation loss, logits or weights become NaN/Inf stops with an error naming the
+ * likely cause; that epoch reaches no hook.
  *
  * Args:
  *   model: a single-label classifier.
@@ -482,7 +552,7 @@ export async function fineTune(
       log('');
       log('Running Validation...');
       const vStart = performance.now();
-      const ev = evaluate(model, val, cfg.batchSize, padding);
+      const ev = validateEpoch(model, val, cfg, padding, epoch);
       const valSeconds = (performance.now() - vStart) / 1000;
       log(`  Accuracy: ${ev.accuracy.toFixed(2)}`);
       log(`  Validation Loss: ${ev.loss.toFixed(2)}`);

@@ -37,7 +37,13 @@ export interface NotebookChecks {
   cell_timeout?: number;
   /** Titles of plotly charts that must be drawn in the HTML export (checked in Chromium). */
   charts?: string[];
+  /** Quick mode's settings: { variable: TypeScript expression }, injected after the parameters cell. */
+  quick?: Record<string, string>;
 }
+
+/** papermill's tags: the cell that declares a notebook's settings, and the cell inserted after it. */
+export const PARAMETERS_TAG = 'parameters';
+export const INJECTED_TAG = 'injected-parameters';
 
 /** The tag of a cell CI runs twice in a row (a student re-running it without restarting the kernel). */
 export const RERUN_TAG = 'rerun';
@@ -106,6 +112,38 @@ export function withReruns(nb: Notebook): Notebook {
     const again = structuredClone(cell);
     again.metadata = { ...again.metadata, bert_lab_rerun: true };
     return [cell, again];
+  });
+  return out;
+}
+
+const tagsOf = (c: Cell) => (c.metadata.tags as string[] | undefined) ?? [];
+
+/** The index of the notebook's parameters cell (tagged "parameters"), or -1. */
+export function parametersCell(nb: Notebook): number {
+  return nb.cells.findIndex((c) => c.cell_type === 'code' && tagsOf(c).includes(PARAMETERS_TAG));
+}
+
+/**
+ * A copy with a cell tagged "injected-parameters" right after the parameters cell that assigns
+ * `values` ({ name: TypeScript expression }), as papermill injects parameters: the notebook then
+ * runs with those settings and nothing else changed. Names the parameters cell does not declare,
+ * or a notebook without one, are refused.
+ */
+export function withParameters(nb: Notebook, values: Record<string, string>): Notebook {
+  const at = parametersCell(nb);
+  if (at < 0) throw new Error('the notebook has no code cell tagged "parameters" to inject settings after');
+  const declared = joinText(nb.cells[at].source);
+  for (const name of Object.keys(values))
+    if (!new RegExp(`^let ${name}\\b`, 'm').test(declared))
+      throw new Error(`the parameters cell declares no "let ${name}" to set`);
+  const out: Notebook = structuredClone(nb);
+  const lines = Object.entries(values).map(([name, expr]) => `${name} = ${expr};`);
+  out.cells.splice(at + 1, 0, {
+    cell_type: 'code',
+    source: ['// Injected parameters', ...lines].join('\n'),
+    metadata: { tags: [INJECTED_TAG] },
+    outputs: [],
+    execution_count: null,
   });
   return out;
 }

@@ -1,10 +1,11 @@
 // Executes notebooks headless with the tslab kernel (jupyter nbconvert --execute), checks their
 // outputs and exports them to HTML for scripts/browser-check.ts.
 //
-//   node --import tsx scripts/run-notebooks.ts [--full] [--no-build] [notebooks/01-....ipynb ...]
+//   node --import tsx scripts/run-notebooks.ts [--full] [--no-build] [--set NAME=EXPR ...] [notebooks/01-....ipynb ...]
 //
-// Quick mode (BERT_LAB_QUICK=1) is the default here: the notebooks' config cell shrinks the run.
-// --full runs them as written. Executed copies and HTML go to artifacts/notebooks/; the sources
+// Quick mode is the default here: the settings of each notebook's metadata.bert_lab.quick are
+// injected after its parameters cell (papermill's way), which shrinks the run; --full runs the
+// notebooks as written. Executed copies and HTML go to artifacts/notebooks/; the sources
 // under notebooks/ are not modified. A notebook fails when: nbconvert fails (a cell errored or
 // timed out), an output is an error, a stream shows a stack trace / TypeScript diagnostic, or a
 // marker listed in metadata.bert_lab.expect appears in no output. In quick mode, cells tagged "rerun"
@@ -12,12 +13,14 @@
 import { spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
+import { fileURLToPath } from 'node:url';
 import {
   artifactsDir,
   checkOutputs,
   listNotebooks,
   readNotebook,
   root,
+  withParameters,
   withReruns,
   writeNotebook,
   RERUN_TAG,
@@ -34,7 +37,7 @@ const indent = (s: string) =>
     .join('\n');
 
 /** A kernelspec for this checkout's tslab, found first through JUPYTER_PATH. */
-function privateKernelPath(): string {
+export function privateKernelPath(): string {
   const dir = path.join(root, '.cache', 'jupyter');
   const spec = path.join(dir, 'kernels', 'tslab');
   mkdirSync(spec, { recursive: true });
@@ -63,15 +66,29 @@ export interface RunResult {
   html?: string;
 }
 
-export function runNotebook(file: string, env: NodeJS.ProcessEnv, reruns = false): RunResult {
+/**
+ * Executes one notebook. Quick mode (`quick`) injects the notebook's `metadata.bert_lab.quick`
+ * settings after its parameters cell (papermill's way) and runs the cells tagged "rerun" twice.
+ * `inject` adds settings of the caller's after those.
+ */
+export function runNotebook(
+  file: string,
+  env: NodeJS.ProcessEnv,
+  quick = false,
+  inject: Record<string, string> = {},
+): RunResult {
   const name = path.basename(file, '.ipynb');
   const t0 = performance.now();
-  const src = readNotebook(file);
-  // With reruns the notebook runs from a copy beside it (same folder, so relative paths hold) whose
-  // tagged cells appear twice; outputs keep the notebook's name. The copy is removed afterwards.
-  const twice = reruns && src.cells.some((c) => ((c.metadata.tags as string[] | undefined) ?? []).includes(RERUN_TAG));
-  const input = twice ? path.join(path.dirname(file), `_rerun-${name}.ipynb`) : file;
-  if (twice) writeNotebook(input, withReruns(src));
+  let src = readNotebook(file);
+  const settings = { ...(quick ? (src.metadata.bert_lab?.quick ?? {}) : {}), ...inject };
+  if (Object.keys(settings).length) src = withParameters(src, settings);
+  const twice = quick && src.cells.some((c) => ((c.metadata.tags as string[] | undefined) ?? []).includes(RERUN_TAG));
+  if (twice) src = withReruns(src);
+  // A changed notebook runs from a copy beside it (same folder, so relative paths hold); outputs
+  // keep the notebook's name. The copy is removed afterwards.
+  const changed = twice || Object.keys(settings).length > 0;
+  const input = changed ? path.join(path.dirname(file), `_run-${name}.ipynb`) : file;
+  if (changed) writeNotebook(input, src);
   const timeout = src.metadata.bert_lab?.cell_timeout ?? 1200;
   const executed = path.join(outDir, `${name}.ipynb`);
   const problems: string[] = [];
@@ -94,7 +111,7 @@ export function runNotebook(file: string, env: NodeJS.ProcessEnv, reruns = false
     ],
     { cwd: root, env, encoding: 'utf8', maxBuffer: 256 << 20 },
   );
-  if (twice) rmSync(input, { force: true });
+  if (changed) rmSync(input, { force: true });
   if (r.error) throw new Error(`cannot run ${jupyter}: ${r.error.message} (install jupyter-nbconvert)`);
   const log = (r.stderr ?? '')
     .split('\n')
@@ -141,7 +158,16 @@ export function runNotebook(file: string, env: NodeJS.ProcessEnv, reruns = false
 async function main(): Promise<void> {
   const args = process.argv.slice(2);
   const full = args.includes('--full');
-  const picked = args.filter((a) => !a.startsWith('--')).map((f) => path.resolve(f));
+  // --set NAME=EXPR (repeatable): a setting injected after the parameters cell, as papermill's -p.
+  const inject: Record<string, string> = {};
+  args.forEach((a, i) => {
+    if (a !== '--set') return;
+    const m = /^(\w+)=(.+)$/s.exec(args[i + 1] ?? '');
+    if (!m) throw new Error(`--set needs NAME=EXPRESSION, got "${args[i + 1] ?? ''}"`);
+    inject[m[1]] = m[2];
+  });
+  const values = new Set(args.flatMap((a, i) => (args[i - 1] === '--set' ? [a] : [])));
+  const picked = args.filter((a) => !a.startsWith('--') && !values.has(a)).map((f) => path.resolve(f));
   const files = picked.length ? picked : listNotebooks();
   if (!files.length) {
     console.log('[notebooks] no notebooks under notebooks/ yet: nothing to run');
@@ -159,7 +185,7 @@ async function main(): Promise<void> {
   const results: RunResult[] = [];
   for (const file of files) {
     console.log(`[notebooks] running ${path.relative(root, file)} (${full ? 'full' : 'quick'} mode) ...`);
-    const res = runNotebook(file, env, !full);
+    const res = runNotebook(file, env, !full, inject);
     results.push(res);
     console.log(
       `[notebooks] ${res.ok ? 'OK  ' : 'FAIL'} ${res.name} in ${res.seconds.toFixed(1)} s${res.html ? ` -> ${path.relative(root, res.html)}` : ''}`,
@@ -172,7 +198,9 @@ async function main(): Promise<void> {
   if (failed.length) process.exit(1);
 }
 
-main().catch((e: Error) => {
-  console.error(e.stack ?? e.message);
-  process.exit(1);
-});
+// Run as a script (not when a test imports runNotebook).
+if (process.argv[1] && path.resolve(process.argv[1]) === fileURLToPath(import.meta.url))
+  main().catch((e: Error) => {
+    console.error(e.stack ?? e.message);
+    process.exit(1);
+  });

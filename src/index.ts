@@ -50,11 +50,16 @@ export { trainWordPiece, type WordPieceTrainOptions } from './text/wordpiece.js'
 export {
   readCsv,
   parseCsv,
+  CsvParser,
+  Frame,
   labelledFromFrame,
   splitIndices,
   batches,
   unpaddedLength,
   type LabelledData,
+  type Cell,
+  type Column,
+  type ReadCsvOptions,
 } from './data/data.js';
 export {
   loadCorpus,
@@ -138,6 +143,7 @@ export {
   readLossCurve,
   type LossCurve,
 } from './training/pretrain-explain.js';
+export { attentionOf, pooledVectors } from './training/inspect.js';
 export {
   pretrain,
   adaptModel,
@@ -271,6 +277,7 @@ export { interruptible, Interrupted, StaleSettings, type StopFlag } from './ui/n
 export { fillMask, type MaskGuess, type MaskPrediction } from './app/fillmask.js';
 export { progressHooks } from './app/progress.js';
 export { exportOnnx, type ExportOptions, type ExportResult } from './app/export-onnx.js';
+export { compareOnnx } from './app/onnx-check.js';
 export { runDoctor, formatDoctor, type DoctorReport, type DoctorOptions } from './app/doctor.js';
 export {
   expandGrid,

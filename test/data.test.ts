@@ -5,7 +5,6 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import {
   readCsv,
-  readLabelledCsv,
   parseCsv,
   CsvParser,
   Frame,
@@ -20,6 +19,7 @@ import {
   groupByLength,
   lengthSortedBatches,
 } from '../src/data/data.js';
+import { readLabelled } from '../src/data/prepare.js';
 import { rng, shuffle, mixSeed } from '../src/nn/random.js';
 import { needsShared, shared } from './shared.js';
 
@@ -198,17 +198,17 @@ test('readCsv: characters cut by the 1 MB reads come out whole; a sequence cut b
   await assert.rejects(readCsv(cut), /cut\.csv: line 2: byte 0xf0 at offset 6 is not UTF-8/);
 });
 
-test('readLabelledCsv: columns checked in the header, only the first rows read', async () => {
+test('readLabelled: columns checked in the header, only the first rows read', async () => {
   const f = bigCsv('labelled.csv', 5_000, '5001,fire,here,"broken"x,1');
-  const d = await readLabelledCsv(f, { text: 'text', label: 'target', id: 'id' }, { limit: 10 });
+  const d = await readLabelled(f, { text: 'text', label: 'target', id: 'id' }, undefined, 10);
   assert.equal(d.texts.length, 10);
   assert.deepEqual(d.labels.slice(0, 3), [1, 0, 1]);
   assert.deepEqual(d.ids.slice(0, 2), ['1', '2']);
   await assert.rejects(
-    readLabelledCsv(f, { text: 'text', label: 'label', pair: 'ctx' }),
+    readLabelled(f, { text: 'text', label: 'label', pair: 'ctx' }),
     /labelled\.csv: no column "label", "ctx"; available columns: id, keyword, location, text, target/,
   );
-  await assert.rejects(readLabelledCsv(f, { text: 'text', label: 'target' }), /line 5002: unexpected character "x"/);
+  await assert.rejects(readLabelled(f, { text: 'text', label: 'target' }), /line 5002: unexpected character "x"/);
 });
 
 test('readCsv: bytes that are not UTF-8 are refused with their line and offset, also past the first MB', async () => {

@@ -3,6 +3,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
+import path from 'node:path';
 import {
   checkOutputs,
   listNotebooks,
@@ -10,6 +11,11 @@ import {
   serialize,
   strip,
   withReruns,
+  withParameters,
+  parametersCell,
+  joinText,
+  PARAMETERS_TAG,
+  INJECTED_TAG,
   RERUN_TAG,
   type Notebook,
 } from '../scripts/nb.js';
@@ -114,7 +120,7 @@ test('notebook 01 runs its model and training cells twice in CI and names the ch
   const tagged = book.cells.filter((c) => ((c.metadata.tags as string[] | undefined) ?? []).includes(RERUN_TAG));
   const src = tagged.map((c) => (Array.isArray(c.source) ? c.source.join('') : c.source));
   assert.ok(
-    src.some((s) => s.includes('loadClassifier') && s.includes('named parameters')),
+    src.some((s) => s.includes('pretrainedClassifier') && s.includes('named parameters')),
     'the model cell',
   );
   assert.ok(
@@ -124,4 +130,51 @@ test('notebook 01 runs its model and training cells twice in CI and names the ch
   const charts = book.metadata.bert_lab?.charts ?? [];
   for (const title of ['Decision threshold sweep', 'Learning rate over the training steps'])
     assert.ok(charts.includes(title), `charts lists "${title}"`);
+});
+
+test('withParameters inserts the settings after the parameters cell, as papermill does, and only declared ones', () => {
+  const book: Notebook = {
+    cells: [
+      { cell_type: 'code', source: 'import x', metadata: {} },
+      {
+        cell_type: 'code',
+        source: 'let epochs = 4; // four\nlet lr: number | undefined = undefined;',
+        metadata: { tags: [PARAMETERS_TAG] },
+      },
+      { cell_type: 'code', source: 'train()', metadata: {} },
+    ],
+    metadata: {},
+    nbformat: 4,
+    nbformat_minor: 5,
+  };
+  const out = withParameters(book, { epochs: '1', lr: '5e-5' });
+  assert.equal(out.cells.length, 4);
+  assert.deepEqual(out.cells[2].metadata.tags, [INJECTED_TAG]);
+  assert.match(out.cells[2].source as string, /^\/\/ Injected parameters\nepochs = 1;\nlr = 5e-5;$/);
+  assert.equal(out.cells[3].source, 'train()');
+  assert.throws(() => withParameters(book, { dropout: '0' }), /declares no "let dropout"/);
+  assert.throws(
+    () => withParameters({ ...book, cells: [book.cells[0]] }, { epochs: '1' }),
+    /no code cell tagged "parameters"/,
+  );
+});
+
+test('every notebook: one parameters cell of plain lets, quick settings it declares, short lines, no plumbing', () => {
+  for (const file of listNotebooks()) {
+    const book = readNotebook(file);
+    const name = path.basename(file);
+    const at = parametersCell(book);
+    assert.ok(at >= 0, `${name}: a code cell tagged "parameters"`);
+    const params = joinText(book.cells[at].source);
+    for (const line of params.split('\n').filter((l) => l.trim() && !l.trim().startsWith('//')))
+      assert.match(line, /^let \w+/, `${name}: the parameters cell holds only let declarations: ${line}`);
+    withParameters(book, book.metadata.bert_lab?.quick ?? {}); // throws on an undeclared name
+    book.cells.forEach((c, i) => {
+      if (c.cell_type !== 'code') return;
+      const text = joinText(c.source);
+      assert.doesNotMatch(text, /process\.env|BERT_LAB_QUICK/, `${name} cell ${i + 1}: no environment plumbing`);
+      for (const line of text.split('\n'))
+        assert.ok(line.length <= 100, `${name} cell ${i + 1}: a line of ${line.length} characters: ${line}`);
+    });
+  }
 });

@@ -1,5 +1,5 @@
 // Masked-word prediction with a checkpoint's MLM head, as transformers' fill-mask pipeline.
-import * as tf from '@tensorflow/tfjs';
+import * as tf from '@tensorflow/tfjs-core';
 import type { BertForPreTraining } from '../model/bert.js';
 import { toInputs } from '../model/inputs.js';
 import type { BertTokenizer } from '../text/tokenizer.js';

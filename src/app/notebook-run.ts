@@ -6,12 +6,13 @@ import { existsSync } from 'node:fs';
 import path from 'node:path';
 import { BertForSequenceClassification } from '../model/bert.js';
 import { PACKAGE_ROOT } from '../io/paths.js';
-import { limitRows, readLabelled, LAB_COLUMNS } from '../data/prepare.js';
+import { limitRows, readLabelled, subset, LAB_COLUMNS, PREPARE_DEFAULTS } from '../data/prepare.js';
+import { splitIndices } from '../data/data.js';
 import type { LabelledData } from '../data/data.js';
-import { BertTokenizer } from '../text/tokenizer.js';
+import { BertTokenizer, type Encoded } from '../text/tokenizer.js';
 import { modelRecipe, type Recipe } from '../training/recipe.js';
 import { resolveTraining, type ResolvedTraining } from '../training/settings.js';
-import { takeSettings } from '../ui/notebook.js';
+import { StaleSettings, takeSettings } from '../ui/notebook.js';
 import { defaultModel, loadClassifier } from './lab.js';
 
 /** The settings of notebook 01's `parameters` cell (undefined: the model's recipe, else the manual's). */
@@ -49,6 +50,20 @@ export const LAB_PARAMETERS: readonly (keyof LabParameters)[] = [
 export const SETTINGS_CELL = 'The settings of this run';
 
 /**
+ * The steps of notebook 01 a run goes through, in order, by the heading of their section: a step
+ * refuses to run before the steps it needs ran with this run (after the settings were read).
+ */
+const STEPS = {
+  data: 'Load the data set',
+  tokenizer: 'The tokenizer',
+  split: 'Training and validation split',
+  training: 'The training settings',
+  model: 'The model',
+  loop: 'The training loop',
+} as const;
+type Step = keyof typeof STEPS;
+
+/**
  * A file of the lab's data set: `data/NAME` in the project (where the lab tells students to put
  * Kaggle's files), else the copy beside the checkout (`../shared/data/disaster-tweets/NAME`).
  */
@@ -81,6 +96,22 @@ export class LabRun {
     /** The model's own recipe (fine_tuning.json), if it has one. */
     readonly recipe: Recipe | undefined,
   ) {}
+
+  /** The steps done with this run, and the row count of its data. */
+  private done = new Set<Step>();
+  private rows = 0;
+
+  /** Marks `step` done, after checking the settings and that the steps it needs were done with this run. */
+  private step(step: Step, needs: Step[]): void {
+    this.check();
+    const missing = needs.find((n) => !this.done.has(n));
+    if (missing)
+      throw new StaleSettings(
+        `the cell "${STEPS[missing]}" has not run since the settings were read: run it and the cells after it ` +
+          '(select it, then Run > Run Selected Cell and All Below)',
+      );
+    this.done.add(step);
+  }
 
   static async start(given: Partial<LabParameters> = {}, log: (s: string) => void = console.log): Promise<LabRun> {
     const s = takeSettings<LabParameters>(LAB_PARAMETERS, SETTINGS_CELL, given);
@@ -128,15 +159,38 @@ export class LabRun {
 
   /** The labelled training file, its first `limit` rows when set (the lab's classes by name). */
   async readData(): Promise<LabelledData> {
+    this.step('data', []);
     const file = this.trainCsv;
-    const d = await readLabelled(file, LAB_COLUMNS);
-    return this.limit === undefined ? d : limitRows(d, this.limit, file);
+    const d = await readLabelled(file, LAB_COLUMNS, undefined, this.limit);
+    const out = this.limit === undefined ? d : limitRows(d, this.limit, file);
+    this.rows = out.texts.length;
+    return out;
   }
 
-  /** The model's tokenizer. */
+  /** The model's tokenizer (the manual's BertTokenizer.from_pretrained). */
   async tokenizer(): Promise<BertTokenizer> {
-    this.check();
+    this.step('tokenizer', []);
     return BertTokenizer.fromDir(this.modelDir);
+  }
+
+  /**
+   * The manual's 80/20 `random_split` of the encoded rows, seeded (42, the lab's split, whatever
+   * the training seed: runs with other seeds are scored on the same rows).
+   */
+  split(encoded: Encoded, labels: number[], valSplit = PREPARE_DEFAULTS.valSplit) {
+    this.step('split', ['data', 'tokenizer']);
+    if (encoded.inputIds.length !== this.rows || labels.length !== this.rows)
+      throw new StaleSettings(
+        `the encoded rows (${encoded.inputIds.length}) are not this run's ${this.rows} tweets: run the cell ` +
+          '"Encode every tweet" and the cells after it',
+      );
+    const idx = splitIndices(this.rows, valSplit, PREPARE_DEFAULTS.seed);
+    return {
+      trainIdx: idx.train,
+      valIdx: idx.val,
+      train: subset(encoded, labels, idx.train),
+      val: subset(encoded, labels, idx.val),
+    };
   }
 
   /**
@@ -144,6 +198,7 @@ export class LabRun {
    * model's recipe, else the manual's, with where each came from.
    */
   training(trainRows: number): ResolvedTraining {
+    this.step('training', ['split']);
     const s = this.settings;
     return resolveTraining(
       {
@@ -161,18 +216,20 @@ export class LabRun {
 
   /** A fresh classifier to fine-tune: the pre-trained encoder with a new head (the manual's from_pretrained). */
   async classifier(labels: string[]): Promise<BertForSequenceClassification> {
-    this.check();
+    this.step('loop', ['training']);
     return (await loadClassifier(this.modelDir, labels, { seed: this.seed, log: () => {} })).model;
   }
 
   /** The classifier before fine-tuning, kept for comparisons (the previous one of this run is freed). */
   async pretrainedClassifier(labels: string[]): Promise<BertForSequenceClassification> {
-    return this.own('pretrained', await this.classifier(labels));
+    this.step('model', ['training']);
+    const m = await loadClassifier(this.modelDir, labels, { seed: this.seed, log: () => {} });
+    return this.own('pretrained', m.model);
   }
 
   /** The best epoch's model, reloaded from OUT/best (the previous one of this run is freed). */
   async bestModel(): Promise<BertForSequenceClassification> {
-    this.check();
+    this.step('loop', ['loop']);
     return this.own('best', await BertForSequenceClassification.fromPretrained(this.bestDir, { log: () => {} }));
   }
 

@@ -528,23 +528,6 @@ export function labelledFromFrame(
   return out;
 }
 
-/**
- * A labelled CSV, streamed: the text, label and pair columns are checked in the header before any
- * row is read, and with `limit` only the first `limit` data rows are read (the file's size does
- * not matter). The id column is used when present.
- *
- * Example: `await readLabelledCsv('train.csv', { text: 'text', label: 'target', id: 'id' }, { limit: 300 })`
- */
-export async function readLabelledCsv(
-  file: string,
-  cols: LabelledColumns,
-  opts: { limit?: number; labelNames?: string[] } = {},
-): Promise<LabelledData> {
-  const required = [cols.text, cols.label, ...(cols.pair !== undefined ? [cols.pair] : [])];
-  const df = await readCsv(file, { required, ...(opts.limit !== undefined ? { limit: opts.limit } : {}) });
-  return labelledFromFrame(df, cols, file, opts.labelNames);
-}
-
 /** Texts (and pairs, ids) of a frame without labels, e.g. Kaggle's test.csv. */
 export function unlabelledFromFrame(
   df: Frame,

@@ -121,8 +121,11 @@ export async function readLabelled(
   file: string,
   cols: Columns = LAB_COLUMNS,
   labelNames?: string[],
+  limit?: number,
 ): Promise<LabelledData & { labelValues?: string[] }> {
-  const df = await readCsv(file);
+  // Streamed: the columns are checked against the header first, and a limit reads only its rows.
+  const required = [cols.text, cols.label, ...(cols.pair !== undefined ? [cols.pair] : [])];
+  const df = await readCsv(file, { required, ...(limit !== undefined ? { limit } : {}) });
   const lab = cols.label === 'target' && LAB_HEADER.every((c) => df.columns.includes(c));
   const d = labelledFromFrame(df, cols, file, labelNames);
   if (labelNames || !lab || d.labelNames.join() !== '0,1') return d;
@@ -147,7 +150,8 @@ export async function prepareData(
 ): Promise<PreparedData> {
   const log = opts.log ?? report;
   const file = typeof source === 'string' ? source : source.name;
-  let data = typeof source === 'string' ? await readLabelled(source, opts.columns, opts.labelNames) : source.data;
+  let data =
+    typeof source === 'string' ? await readLabelled(source, opts.columns, opts.labelNames, opts.limit) : source.data;
   if (opts.limit !== undefined) data = limitRows(data, opts.limit, file);
   log(`Loaded ${data.texts.length.toLocaleString('en-US')} rows from ${file}; labels: ${data.labelNames.join(', ')}`);
   const mode = opts.clean ?? PREPARE_DEFAULTS.clean;
@@ -177,11 +181,18 @@ export async function prepareData(
     padding: 'max_length',
     truncation: true,
   });
-  const { train: trainIdx, val: valIdx } = splitIndices(
-    data.texts.length,
-    opts.valSplit ?? PREPARE_DEFAULTS.valSplit,
-    opts.seed ?? PREPARE_DEFAULTS.seed,
-  );
+  const valSplit = opts.valSplit ?? PREPARE_DEFAULTS.valSplit;
+  const n = data.texts.length;
+  // Said with the option and the counts here, where both are known (splitIndices names its own arguments).
+  const nVal = Math.ceil(n * valSplit - 1e-9);
+  if (valSplit > 0 && valSplit < 1 && (nVal < 1 || nVal >= n))
+    throw new Error(
+      `--val-split ${valSplit} of ${n.toLocaleString('en-US')} rows leaves ` +
+        (nVal < 1
+          ? 'no row to validate on: pass a larger --val-split (e.g. 0.2)'
+          : `all ${nVal.toLocaleString('en-US')} to validation and no row to train on: pass a smaller --val-split (e.g. 0.2)`),
+    );
+  const { train: trainIdx, val: valIdx } = splitIndices(n, valSplit, opts.seed ?? PREPARE_DEFAULTS.seed);
   log(`${trainIdx.length.toLocaleString('en-US')} training samples`);
   log(`${valIdx.length.toLocaleString('en-US')} validation samples`);
   return {

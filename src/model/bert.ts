@@ -5,7 +5,14 @@
 import * as tf from '@tensorflow/tfjs-core';
 import type { BertConfig, ProblemType } from './config.js';
 import type { BertInputs } from './inputs.js';
-import { loadInto, openCheckpoint, PreTrainedModel, type LoadOptions, type ParamStore } from './pretrained.js';
+import {
+  loadInto,
+  openCheckpoint,
+  PreTrainedModel,
+  type Architecture,
+  type LoadOptions,
+  type ParamStore,
+} from './pretrained.js';
 import {
   attentionProbs,
   bceWithLogits,
@@ -336,7 +343,7 @@ abstract class BertTask extends PreTrainedModel {
   }
 }
 
-export type Architecture = 'BertModel' | 'BertForSequenceClassification' | 'BertForPreTraining';
+export type { Architecture };
 
 export class BertModel extends BertTask {
   readonly architecture = 'BertModel' as const;

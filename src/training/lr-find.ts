@@ -3,7 +3,7 @@
 // small to far too large, with the loss recorded at each. The loss first stays flat (too small to
 // move anything), then falls, then explodes; the steepest part of the fall is a good learning rate.
 // The model's weights are put back afterwards, so the test costs a minute and changes nothing.
-import * as tf from '@tensorflow/tfjs';
+import * as tf from '@tensorflow/tfjs-core';
 import type { BertForSequenceClassification } from '../model/bert.js';
 import { AdamW } from '../nn/optim.js';
 import { batches } from '../data/data.js';

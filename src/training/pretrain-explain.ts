@@ -1,7 +1,7 @@
 // What notebook 02 shows about pre-training, computed here so its cells stay a few plain lines: one
 // example whose masking shows all three outcomes, how often whole-word masking leaves a word partly
 // masked, the share of a BERT's parameters in its embeddings, and a recorded loss curve read back.
-import * as tf from '@tensorflow/tfjs';
+import * as tf from '@tensorflow/tfjs-core';
 import { readFileSync } from 'node:fs';
 import type { BertConfig } from '../model/config.js';
 import type { BertForPreTraining } from '../model/bert.js';

@@ -1,6 +1,6 @@
 // Pre-training a BERT from scratch: a WordPiece vocabulary trained on the corpus, MLM + NSP
 // examples, AdamW with warmup, periodic checkpoints that a later run resumes from, a loss curve.
-import * as tf from '@tensorflow/tfjs';
+import * as tf from '@tensorflow/tfjs-core';
 import { existsSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';

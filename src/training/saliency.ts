@@ -1,6 +1,6 @@
 // Token saliency by gradient x input: how much each token's word embedding pushes a class's logit,
 // the dot product of the embedding with the logit's gradient with respect to it.
-import * as tf from '@tensorflow/tfjs';
+import * as tf from '@tensorflow/tfjs-core';
 import type { BertForSequenceClassification } from '../model/bert.js';
 import { toInputs } from '../model/inputs.js';
 

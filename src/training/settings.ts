@@ -184,7 +184,7 @@ export function resolveTraining(given: TrainingInput, recipe: Recipe | undefined
 }
 
 /** Refuses a setting outside its range, naming its option. */
-export function checkTraining(c: TrainConfig): void {
+function checkTraining(c: TrainConfig): void {
   const bad = (name: SettingName, v: unknown, want: string) =>
     new Error(`--${TRAINING_SETTINGS[name].option} must be ${want}, got ${JSON.stringify(v)}`);
   const int = (name: SettingName, v: number, min: number) => {

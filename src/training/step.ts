@@ -4,7 +4,7 @@
 // clip_grad_norm_, optimizer.step(). The three parts are also separate calls (`backward`,
 // `clipGradNorm`, `applyGradients`), so a loop written out in a notebook can reorder or change them
 // and still compute what `optimizerStep` computes.
-import * as tf from '@tensorflow/tfjs';
+import * as tf from '@tensorflow/tfjs-core';
 import type { PreTrainedModel } from '../model/pretrained.js';
 import { variableGrads } from '../nn/tape.js';
 import { clipCoef, gradNorm, type AdamW } from '../nn/optim.js';

@@ -80,17 +80,17 @@ function kernelScope(): Record<string, unknown> | undefined {
 }
 
 /** True inside a tslab kernel. */
-export function inKernel(): boolean {
+function inKernel(): boolean {
   return kernelScope() !== undefined;
 }
 
 /** The current value of the notebook's top-level variable `name` (undefined outside a kernel or when undeclared). */
-export function kernelValue(name: string): unknown {
+function kernelValue(name: string): unknown {
   return kernelScope()?.[name];
 }
 
 /** Whether the notebook declared a top-level variable `name`. */
-export function kernelHas(name: string): boolean {
+function kernelHas(name: string): boolean {
   const s = kernelScope();
   return s !== undefined && Object.prototype.hasOwnProperty.call(s, name);
 }

@@ -690,3 +690,17 @@ test('memory plan: bert-large cannot train in the wasm heap at any batch size, a
     /weights, gradients and AdamW state alone take 5\.0 GB, so no batch size fits: use a smaller model or a native backend/,
   );
 });
+
+test('projectLabSeconds: the lab from one step (764 steps, 192 validation batches at batch 32)', async () => {
+  const { projectLabSeconds, FORWARD_SHARE } = await import('../src/backend/estimate.js');
+  const p = projectLabSeconds(11.5, { batchSize: 32 }, 3.9);
+  assert.equal(p.steps, 764);
+  assert.ok(Math.abs(p.trainSeconds - 764 * 11.5) < 1e-9);
+  assert.ok(Math.abs(p.valSeconds - 192 * 3.9) < 1e-9);
+  assert.ok(Math.abs(p.totalSeconds - (764 * 11.5 + 192 * 3.9)) < 1e-9);
+  // Batch 64, 2 epochs, no validation time given: a forward pass as FORWARD_SHARE of a step.
+  const q = projectLabSeconds(2, { batchSize: 64, epochs: 2 });
+  assert.equal(q.steps, 96 * 2);
+  assert.ok(Math.abs(q.valSeconds - 24 * 2 * FORWARD_SHARE * 2) < 1e-9);
+  assert.throws(() => projectLabSeconds(1, { batchSize: 0 }), /batch size 0: give 1 or more/);
+});

@@ -13,6 +13,7 @@ import { mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'nod
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { bundleCjs } from './build-notebook-lib.js';
+import { buildGradients } from './build-gradients.mjs';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const esmDir = path.join(root, 'dist', 'esm');
@@ -100,6 +101,7 @@ export async function buildPackage(): Promise<void> {
   rmSync(esmDir, { recursive: true, force: true });
   rmSync(cjsDir, { recursive: true, force: true });
   compileEsm();
+  await buildGradients(); // dist/tfjs-gradients/register.cjs: tfjs-core's gradients, which src/backend/gradients.ts loads
   await bundleCjs(path.join(root, 'src', 'index.ts'), path.join(cjsDir, 'index.cjs'), false);
   const n = cjsDeclarations();
   checkImports();

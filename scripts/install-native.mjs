@@ -5,6 +5,10 @@
 // wasm (BERT_LAB_NATIVE_REQUIRE=1 makes a missing build an error, as CI wants).
 import { spawnSync } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
+import { buildGradients } from './build-gradients.mjs';
+
+// tfjs-core's gradients, bundled for Node (see scripts/build-gradients.mjs): needed, so a failure fails.
+await buildGradients();
 
 const script = fileURLToPath(new URL('./build-native.sh', import.meta.url));
 const r = spawnSync('bash', [script], { stdio: 'inherit' });

@@ -68,8 +68,11 @@ def execute(code, timeout=600, on_output=None):
             text.append(f"{c['ename']}: {c['evalue']}")
         elif t == 'status' and c['execution_state'] == 'idle':
             break
-    reply = kc.get_shell_msg(timeout=60)
-    status = reply['content']['status']
+    while True:
+        reply = kc.get_shell_msg(timeout=120)
+        if reply['parent_header'].get('msg_id') == msg_id:
+            break
+    status = reply['content'].get('status', 'error')
     return status, ''.join(text), ename
 
 
@@ -191,6 +194,8 @@ try:
         findings['rerun_status'] = status3
         if status3 != 'ok' or 'Training complete!' not in again:
             failures.append(f'the training cell does not run again after the interrupt:\n{again[-1500:]}')
+except Exception as e:  # a step of the drive failed: reported as a failure, with the findings so far
+    failures.append(f'{type(e).__name__}: {e}')
 finally:
     km.shutdown_kernel(now=True)
     import glob

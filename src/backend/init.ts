@@ -1,6 +1,7 @@
 // Picks the fastest tfjs backend that actually loads here: tfjs-node-gpu (with a visible GPU) >
 // tfjs-node > wasm > cpu. Native backends are optional dependencies, so each is probed at run time.
 import * as tf from '@tensorflow/tfjs-core';
+import './gradients.js'; // every op's gradient (tfjs-core registers none itself)
 import { createRequire } from 'node:module';
 import { enableNativeBlas, matmulPrecision, nativeThreadsProblem, parseBf16Env } from './accel.js';
 import { installWasmKernels } from './wasm.js';

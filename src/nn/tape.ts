@@ -3,6 +3,7 @@
 // backward pass until the whole pass ends, so a training step's peak held the activations twice
 // over. Here a node's saved tensors and its outputs' gradients are freed once the node is done.
 import * as tf from '@tensorflow/tfjs-core';
+import '../backend/gradients.js'; // every op's gradient (tfjs-core registers none itself)
 
 interface TapeNode {
   id: number;

@@ -28,8 +28,8 @@ export function checkCleaned(
   const empty = cleaned.flatMap((t, i) => (t.trim() === '' ? [i] : []));
   const n = cleaned.length;
   if (n === 0 || empty.length <= MAX_EMPTY_SHARE * n) return empty;
-  const first = empty[0]!;
-  const quote = original?.[first] !== undefined ? ` (the first, data row ${first + 1}, was ${JSON.stringify(clip(original[first]!))})` : '';
+  const first = empty[0];
+  const quote = original?.[first] !== undefined ? ` (the first, data row ${first + 1}, was ${JSON.stringify(clip(original[first]))})` : '';
   const share = empty.length === n ? 'all' : `${empty.length.toLocaleString('en-US')} of ${n.toLocaleString('en-US')}`;
   // The other cleanings that keep most of these texts, tried on them; without them, no cleaning at all.
   const keeps = (m: CleanMode) =>

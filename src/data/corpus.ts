@@ -210,7 +210,7 @@ export function detokenizeBrown(line: string): string {
 /** The first byte of `b` that breaks UTF-8 (a bad lead or continuation byte, a cut or overlong sequence), or -1. */
 function firstBadUtf8(b: Uint8Array): number {
   for (let i = 0; i < b.length; ) {
-    const c = b[i]!;
+    const c = b[i];
     if (c < 0x80) {
       i++;
       continue;
@@ -246,7 +246,7 @@ export function corpusText(bytes: Uint8Array, file: string): string {
   if (!isUtf8(bytes)) {
     const bad = Math.max(0, firstBadUtf8(bytes));
     throw new Error(
-      `corpus: ${file}: line ${lineOf(bad)}: byte 0x${bytes[bad]!.toString(16).padStart(2, '0')} at offset ${bad} is not UTF-8 ` +
+      `corpus: ${file}: line ${lineOf(bad)}: byte 0x${bytes[bad].toString(16).padStart(2, '0')} at offset ${bad} is not UTF-8 ` +
         '(a binary file, or text in another encoding such as Windows-1252 or Latin-1): a corpus is UTF-8 text; ' +
         `convert it, e.g. iconv -f WINDOWS-1252 -t UTF-8 ${path.basename(file)} > utf8.txt`,
     );

@@ -355,3 +355,28 @@ test('train needs no id column; eval, predict and forward take preset names like
     await rm(dir, { recursive: true, force: true });
   }
 });
+
+test('issue 25 case 22: train refuses data whose texts the cleaning empties, naming --clean', async () => {
+  const dir = await mkdtemp(path.join(os.tmpdir(), 'bert-cli-empty-'));
+  try {
+    const csv = path.join(dir, 'numbers.csv');
+    await writeFile(
+      csv,
+      'text,target\n' + Array.from({ length: 12 }, (_, i) => `${1000 + i},${i % 2}`).join('\n') + '\n',
+    );
+    const r = cli(
+      'train',
+      '--dry-run',
+      '--data',
+      csv,
+      '--model',
+      path.join(repoRoot, 'models/bert-lab-tiny'),
+      '--out',
+      path.join(dir, 'run'),
+    );
+    assert.equal(r.code, 1, r.stdout);
+    assert.match(r.stderr, /numbers\.csv: all texts \(100%\) are empty after cleaning with --clean lab .*--clean none/);
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
+});

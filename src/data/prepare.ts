@@ -4,6 +4,7 @@ import { cleanText, type CleanMode } from '../text/clean.js';
 import { BertTokenizer, type Encoded } from '../text/tokenizer.js';
 import { labelledFromFrame, readCsv, splitIndices, type LabelledData } from './data.js';
 import { report } from '../io/log.js';
+import { checkCleaned } from './checks.js';
 
 /** Encoded examples with integer labels (all rows right-padded to one length). */
 export interface LabelledBatchData {
@@ -155,8 +156,10 @@ export async function prepareData(
   if (opts.limit !== undefined) data = limitRows(data, opts.limit, file);
   log(`Loaded ${data.texts.length.toLocaleString('en-US')} rows from ${file}; labels: ${data.labelNames.join(', ')}`);
   const mode = opts.clean ?? PREPARE_DEFAULTS.clean;
-  const { cleaned, empty } = cleanAll(data.texts, mode);
+  const { cleaned } = cleanAll(data.texts, mode);
   const cleanedPairs = data.pairs && cleanAll(data.pairs, mode).cleaned;
+  // Texts cleaning mostly emptied are refused (a pair task still has its second text).
+  const empty = cleanedPairs ? [] : checkCleaned(cleaned, file, mode, data.texts);
   if (empty.length)
     log(
       `Note: ${empty.length} text(s) are empty after cleaning (rows ${empty

@@ -450,7 +450,8 @@ async function withTmpfs(
   }
 }
 
-const hidden = (dir: string) => readdirSync(dir).filter((f) => f.startsWith('.'));
+// Temporaries and locks; the run's mark (.bert-lab-run) is meant to stay.
+const hidden = (dir: string) => readdirSync(dir).filter((f) => f.startsWith('.') && f !== '.bert-lab-run');
 const sha = (f: string) => createHash('sha256').update(readFileSync(f)).digest('hex');
 
 test('case 8: a full disk or a read-only --out is named and keeps the previous best/', needsShared, (t) =>

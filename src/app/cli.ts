@@ -2,7 +2,7 @@
 // pipeline is `runLab` (src/app/lab.ts), which the notebooks use too. Each command prints JSON
 // (machine-readable) or the lab's lines (human-readable), and exits non-zero with one clear
 // message on bad input (2 for a mistake in the command line).
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync, readFileSync, statSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
@@ -36,7 +36,7 @@ import { baselineSummary, runBaselineOnData } from '../training/baseline.js';
 import { exportOnnx } from './export-onnx.js';
 import { doctor } from './doctor.js';
 import { log as diagnostics, report, type LogFn } from '../io/log.js';
-import { lockDir, recoverSwaps } from '../io/lock.js';
+import { lockDir, recoverSwaps, settleInterruptedSwap } from '../io/lock.js';
 import {
   cleanMode,
   commandHelp,
@@ -118,9 +118,51 @@ const fullColumns = (v: Values): Columns => ({
   id: str(v['id-col']) ?? LAB_COLUMNS.id,
 });
 
-/** --model as a directory: a local folder, a Hub id or a preset name (bert-mini), downloaded if needed. */
+/**
+ * --model as a directory: a local folder, a Hub id or a preset name (bert-mini), downloaded if needed.
+ * A folder a killed run left between the two renames of its replacement (OUT/best) is settled first.
+ */
 async function modelDir(v: Values, log: LogFn = diagnostics.info): Promise<string> {
-  return resolveModel(presetHubId(need(v.model, 'model')), { log });
+  const name = need(v.model, 'model');
+  await settleModelPath(name, log);
+  return resolveModel(presetHubId(name), { log });
+}
+
+/** `settleInterruptedSwap` for a --model path, saying what it did. */
+async function settleModelPath(name: string, log: LogFn): Promise<void> {
+  for (const line of await settleInterruptedSwap(name, 'bert-lab')) log(`Recovered: ${line}`);
+}
+
+/**
+ * The Hugging Face cache variables, checked like options before any command uses them: a cache set
+ * to a file (HF_HUB_CACHE=/dev/null) is said as such, not as ENOTDIR from deep inside a download.
+ */
+function checkCacheVariables(): void {
+  for (const name of ['HF_HUB_CACHE', 'HF_HOME', 'XDG_CACHE_HOME']) {
+    const value = process.env[name];
+    if (!value) continue;
+    let at = path.resolve(value.replace(/^~(?=$|\/)/, os.homedir()));
+    for (;;) {
+      let st;
+      try {
+        st = statSync(at);
+      } catch (e) {
+        const code = (e as NodeJS.ErrnoException).code;
+        if (code === 'ENOENT' && path.dirname(at) !== at) {
+          at = path.dirname(at); // made when first written; its first existing parent must be a folder
+          continue;
+        }
+        if (code === 'ENOENT') break;
+        throw new UsageError(`${name}=${value}: ${(e as Error).message}; set ${name} to a folder, or unset it`);
+      }
+      if (!st.isDirectory())
+        throw new UsageError(
+          `${name}=${value}: ${at === path.resolve(value) ? 'is' : `${at} is`} a file, not a folder: set ${name} to a ` +
+            'folder for the Hugging Face cache (it is made if missing), or unset it to use the default',
+        );
+      break;
+    }
+  }
 }
 
 /**
@@ -137,13 +179,22 @@ function pinBlasThreads(): void {
 
 /** Takes OUT's lock (a second run there says who holds it) and settles what a killed run left. */
 async function holdOutDir(out: string, command: string, log: LogFn): Promise<void> {
-  await lockDir(out, command);
+  await lockDir(out, command, '--out');
   for (const line of await recoverSwaps(out)) log(`Recovered: ${line}`);
 }
 
 /** `train` and `lab`: the one pipeline, then the report. */
 async function trainCommand(v: Values, mainJob: boolean): Promise<void> {
   const names = str(v['label-names']);
+  if (v.resume === true && v.overwrite === true)
+    throw new UsageError(
+      '--resume and --overwrite conflict: --resume continues the run in --out from its checkpoint, --overwrite starts a new one there; pass one',
+    );
+  const preset = str(v['random-init']);
+  if (preset !== undefined && !(preset in PRESETS))
+    throw new UsageError(
+      `--random-init ${preset} is not a preset shape: use one of ${Object.keys(PRESETS).join(', ')}`,
+    );
   if (!v['dry-run']) {
     pinBlasThreads();
     await initBackend(str(v.backend));
@@ -177,6 +228,7 @@ async function trainCommand(v: Values, mainJob: boolean): Promise<void> {
 
 function printRun(r: LabResult): void {
   if (!r.run) return;
+  const best = r.run.best;
   console.log('');
   console.log(formatClassificationReport(r.run.report));
   console.log(
@@ -196,6 +248,16 @@ function printRun(r: LabResult): void {
   }
   if (r.submission)
     console.log(`Predicted ${r.submission.rows.toLocaleString('en-US')} rows into ${r.submission.file}`);
+  if (r.run.previous)
+    console.log(`The previous best/, measured on other validation rows, is kept in ${r.run.previous}`);
+  // The last line: a best/ no better than always answering the majority class is no result.
+  if (best && !r.run.beatsMajority) {
+    const m = r.run.majority;
+    console.log(
+      `Warning: ${path.join(r.out, 'best')} (validation accuracy ${best.valAccuracy.toFixed(4)}) is ${best.valAccuracy < m.accuracy ? 'below' : 'no better than'} ` +
+        `the majority-class rate ${m.accuracy.toFixed(4)} (always "${m.label}"): it has learned nothing useful (report.json: "beats_majority": false)`,
+    );
+  }
 }
 
 /** A progress bar over pre-training steps; a resumed run counts its rate and ETA from where it started. */
@@ -270,6 +332,10 @@ const commands: Record<string, Command> = {
         help: "the prediction's column (default: the model's label column, else target)",
       },
       probabilities: { type: 'boolean', help: 'also a probability column per class, p(NAME)' },
+      overwrite: {
+        type: 'boolean',
+        help: "replace --out when it is bert-lab's earlier predictions (never another file)",
+      },
     },
     run: async (v) => {
       await initBackend(str(v.backend));
@@ -283,6 +349,7 @@ const commands: Record<string, Command> = {
         probabilities: v.probabilities === true,
         log: diagnostics.info,
         allowUntrained: v['allow-untrained'] === true,
+        overwrite: v.overwrite === true,
       });
       console.log(`Wrote ${r.ids.length.toLocaleString('en-US')} predictions to ${out}`);
     },
@@ -554,6 +621,7 @@ const commands: Record<string, Command> = {
     },
     run: async (v) => {
       await initBackend(str(v.backend));
+      await settleModelPath(need(v.model, 'model'), diagnostics.info);
       const r = await exportOnnx(presetHubId(need(v.model, 'model')), need(v.out, 'out'), {
         quantize: v.quantize === true,
         tokenizer: str(v.tokenizer),
@@ -646,6 +714,7 @@ export async function main(argv: string[]): Promise<number> {
   }
   try {
     const { values, positionals } = parse(rest, options, command.positionals ? 1 : 0);
+    checkCacheVariables();
     await command.run(values, positionals);
     return 0;
   } catch (e) {

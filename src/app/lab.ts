@@ -2,7 +2,8 @@
 // split -> model + recipe -> train -> evaluate -> predict -> report. `runLab` runs it in one go (the
 // CLI's `lab` and `train`); the notebooks call its steps one by one in the manual's order.
 import { existsSync } from 'node:fs';
-import { readFile } from 'node:fs/promises';
+import { readdir, readFile, rm, rmdir } from 'node:fs/promises';
+import { createHash } from 'node:crypto';
 import path from 'node:path';
 import { BertForSequenceClassification } from '../model/bert.js';
 import type { LoadOptions } from '../model/pretrained.js';
@@ -22,16 +23,25 @@ import { HubError, resolveModel } from '../io/hub.js';
 import { PACKAGE_ROOT } from '../io/paths.js';
 import { BertTokenizer } from '../text/tokenizer.js';
 import { readConfig } from '../model/config.js';
-import { presetConfig, presetHubId } from '../model/presets.js';
+import { presetConfig, presetHubId, PRESETS } from '../model/presets.js';
 import { type ClassificationReport } from '../training/metrics.js';
 import { predict, type TrainHooks } from '../training/train.js';
 import { writeFileAtomic } from '../io/atomic.js';
 import { describeRecipe, modelRecipe, RECIPE_FILE, type Recipe } from '../training/recipe.js';
 import { resolveTraining, type ResolvedTraining, type TrainingInput } from '../training/settings.js';
-import { checkOutDir, readTrainingArgs, trainAndSave, type RunReport } from '../training/run-dir.js';
-import { report, type LogFn } from '../io/log.js';
+import {
+  checkOutDir,
+  isRunFolder,
+  markRunFolder,
+  readTrainingArgs,
+  RUN_MARK,
+  trainAndSave,
+  type RunReport,
+} from '../training/run-dir.js';
+import { log as diagnostics, report, type LogFn } from '../io/log.js';
+import { checkOutput, type OutputInput } from '../io/outputs.js';
 import { baselineSummary, runBaseline } from '../training/baseline.js';
-import { lockDir, recoverSwaps } from '../io/lock.js';
+import { LOCK_FILE, lockDir, recoverSwaps } from '../io/lock.js';
 import { adaptModel } from '../training/pretrain.js';
 
 /** The small BERT pre-trained by this project and shipped with it: the default when the Hub cannot be reached. */
@@ -206,8 +216,83 @@ export interface PredictOptions {
   /** Also write each class's probability, a column per class name. */
   probabilities?: boolean;
   log?: (s: string) => void;
+  /** Where warnings go (duplicate ids); default: stderr. */
+  warn?: (s: string) => void;
   /** Predict with a model whose checkpoint lacks some weights (random ones): refused by default. */
   allowUntrained?: boolean;
+  /**
+   * Replace an earlier predictions file of bert-lab at `outFile` (default true, so a notebook cell
+   * runs again; the command line asks for --overwrite). Any other file there is never replaced.
+   */
+  overwrite?: boolean;
+  /** How the output is named in messages (default --out; the lab's is --submission). */
+  option?: string;
+  /** Other paths the output must not be nor lie inside (e.g. the run's folders), beside the data and the model. */
+  inputs?: OutputInput[];
+  /** How an earlier output at `outFile` is recognised (default: `isOwnPredictions`). */
+  own?: (file: string) => Promise<boolean>;
+}
+
+/**
+ * Beside every predictions file, a record of its SHA-256: a file at `--out` is replaced only when it
+ * is still exactly what bert-lab wrote there. A header test would take Kaggle's sample_submission.csv
+ * (the same `id,target` header and ids as test.csv) for an earlier output, and a file edited since
+ * would be lost.
+ */
+const predictionsMark = (file: string) =>
+  path.join(path.dirname(path.resolve(file)), `.${path.basename(file)}.bert-lab.json`);
+const sha256 = (b: string | Uint8Array) => createHash('sha256').update(b).digest('hex');
+
+/** True when `file` is a predictions file bert-lab wrote and nobody changed since (its mark's hash). */
+async function isOwnPredictions(file: string): Promise<boolean> {
+  try {
+    const mark = JSON.parse(await readFile(predictionsMark(file), 'utf8')) as { sha256?: unknown };
+    return typeof mark.sha256 === 'string' && mark.sha256 === sha256(await readFile(file));
+  } catch {
+    return false;
+  }
+}
+
+/**
+ * Checks before any work that `outFile` may take predictions: not the data, not in the model folder
+ * nor any of `opts.inputs` (even with `overwrite`), not a folder, a dangling link or an unwritable
+ * place, and, when it exists, an earlier predictions file of bert-lab (`isOwnPredictions`), replaced
+ * only with `overwrite`.
+ */
+async function checkPredictionsOut(
+  outFile: string,
+  inputs: OutputInput[],
+  opts: { overwrite?: boolean; option?: string; command?: string; own?: (f: string) => Promise<boolean> } = {},
+): Promise<void> {
+  await checkOutput(outFile, {
+    kind: 'file',
+    option: opts.option ?? '--out',
+    command: opts.command ?? 'bert-lab predict',
+    inputs,
+    own: opts.own ?? isOwnPredictions,
+    overwrite: opts.overwrite,
+  });
+}
+
+/** Says (once) when ids repeat: a submission expects each id once, and the rows are all kept. */
+function warnDuplicateIds(ids: readonly string[], file: string, warn: (s: string) => void): void {
+  const first = new Map<string, number>();
+  let repeats = 0;
+  let example: [string, number, number] | undefined;
+  ids.forEach((id, i) => {
+    const at = first.get(id);
+    if (at === undefined) first.set(id, i);
+    else {
+      repeats++;
+      example ??= [id, at, i];
+    }
+  });
+  if (example)
+    warn(
+      `Warning: ${file}: ${repeats.toLocaleString('en-US')} row(s) repeat an id seen before (first: id ${JSON.stringify(example[0])} ` +
+        `in data rows ${example[1] + 1} and ${example[2] + 1}); every row is predicted, so the output repeats those ids too ` +
+        '(a Kaggle submission expects each id once: check --id-col, or remove the duplicate rows)',
+    );
 }
 
 /** A CSV cell, quoted when it must be (RFC 4180). */
@@ -231,13 +316,20 @@ export async function predictCsv(
   outFile: string,
   opts: PredictOptions = {},
 ): Promise<{ ids: string[]; labels: string[]; texts: string[]; probabilities: number[][] }> {
-  if (path.resolve(outFile) === path.resolve(file))
-    throw new Error(
-      `--out ${outFile} is the input file --data: pass another --out, or the predictions would replace the data`,
-    );
+  // Before any work (inference can take an hour): the output's place, then the data's columns.
+  await checkPredictionsOut(
+    outFile,
+    [
+      { path: file, what: 'the input file --data' },
+      { path: modelDir, what: 'the model folder --model' },
+      ...(opts.inputs ?? []),
+    ],
+    { ...opts, overwrite: opts.overwrite ?? true },
+  );
   const how = await readSettingsFor(modelDir, { clean: opts.clean, columns: opts.columns }, opts.log ?? report);
   const cols = how.columns;
   const rows = unlabelledFromFrame(await readCsv(file), cols, file);
+  warnDuplicateIds(rows.ids, file, opts.warn ?? diagnostics.warn);
   const model = await BertForSequenceClassification.fromPretrained(modelDir, {
     log: opts.log,
     strict: !opts.allowUntrained,
@@ -259,7 +351,15 @@ export async function predictCsv(
           .join(','),
       ),
     ];
-    await writeFileAtomic(outFile, lines.join('\n') + '\n');
+    const content = lines.join('\n') + '\n';
+    await writeFileAtomic(outFile, content);
+    const mark = {
+      written_by: 'bert-lab',
+      model: path.resolve(modelDir),
+      data: path.resolve(file),
+      sha256: sha256(content),
+    };
+    await writeFileAtomic(predictionsMark(outFile), JSON.stringify(mark, null, 2) + '\n');
     return { ids: rows.ids, labels, texts: rows.texts, probabilities };
   } finally {
     model.dispose();
@@ -362,17 +462,49 @@ export interface LabResult {
 export async function runLab(opts: LabOptions): Promise<LabResult> {
   const log = opts.log ?? report;
   const out = opts.out;
+  const command = opts.mainJob ? 'bert-lab lab' : 'bert-lab train';
+  if (opts.resume && opts.overwrite)
+    throw new Error(
+      '--resume and --overwrite conflict: --resume continues the run in --out from its checkpoint, --overwrite starts a new one there; pass one',
+    );
+  if (opts.randomInit !== undefined && !(opts.randomInit in PRESETS))
+    throw new Error(
+      `--random-init ${opts.randomInit} is not a preset shape: use one of ${Object.keys(PRESETS).join(', ')}`,
+    );
   const data = opts.mainJob
     ? await defaultData(opts.data)
     : { source: need(opts.data, 'data'), test: undefined, why: '' };
   if (opts.mainJob) log(`Data: ${data.why}`);
   // A dry run writes nothing: it may look at the data whatever OUT already holds, but a bad OUT (a
-  // file, not writable) is still reported.
-  await checkOutDir(out, { overwrite: Boolean(opts.overwrite || opts.resume || opts.dryRun) });
+  // file, not writable, not a run's folder with --overwrite) is still reported.
+  await checkOutDir(out, { overwrite: Boolean(opts.overwrite), resume: opts.resume, dryRun: opts.dryRun });
   const model = opts.mainJob
     ? await defaultModel(opts.model, log)
     : { dir: await resolveModel(presetHubId(need(opts.model, 'model')), { log }), why: '' };
   if (opts.mainJob) log(`Model: ${model.dir} (${model.why})`);
+  const test = opts.test ?? (opts.mainJob ? data.test : undefined);
+  const submission = test ? (opts.submission ?? path.join(out, 'submission.csv')) : undefined;
+  // An older run's OUT/submission.csv had no mark: in a run's folder it is the run's own.
+  const ownSubmission = async (f: string) =>
+    (await isOwnPredictions(f)) || (opts.submission === undefined && (await isRunFolder(out)));
+  if (submission) {
+    // The predictions' place is checked now, not after training: never an input, never a file of someone else.
+    const inputs: OutputInput[] = [
+      { path: test!, what: 'the test file --test' },
+      { path: model.dir, what: 'the model folder --model' },
+      ...(['best', 'checkpoint', 'adapted'] as const).map((d) => ({
+        path: path.join(out, d),
+        what: `the run's folder ${d}/`,
+      })),
+    ];
+    if (typeof data.source === 'string') inputs.push({ path: data.source, what: 'the training data --data' });
+    await checkPredictionsOut(submission, inputs, {
+      option: '--submission',
+      command,
+      overwrite: Boolean(opts.overwrite || opts.resume || opts.dryRun),
+      own: ownSubmission,
+    });
+  }
   // The tokenizer decides the encoding, so it is loaded before the data.
   const tok = await BertTokenizer.fromDir(model.dir);
   const columns = opts.columns ?? LAB_COLUMNS;
@@ -387,7 +519,6 @@ export async function runLab(opts: LabOptions): Promise<LabResult> {
     labelNames: opts.labelNames,
     log,
   });
-  const test = opts.test ?? (opts.mainJob ? data.test : undefined);
   // The test file is predicted after training: its columns are checked now, not after an hour.
   if (test) unlabelledFromFrame(await readCsv(test), columns, test);
   const recipe = await modelRecipe(model.dir, Boolean(opts.randomInit));
@@ -398,12 +529,53 @@ export async function runLab(opts: LabOptions): Promise<LabResult> {
     );
   const result: LabResult = { out, modelDir: model.dir, prep, training, recipe };
   if (opts.dryRun) return result;
-  await lockDir(out, opts.mainJob ? 'bert-lab lab' : 'bert-lab train');
-  for (const line of await recoverSwaps(out)) log(`Recovered: ${line}`);
+  const created = !existsSync(out);
+  const release = await lockDir(out, command, '--out');
+  try {
+    for (const line of await recoverSwaps(out)) log(`Recovered: ${line}`);
+    await markRunFolder(out, command);
+    return await trainInRun(opts, result, { source: data.source, test, submission, ownSubmission, log });
+  } catch (e) {
+    // A run that failed before writing anything leaves no folder behind that it made itself.
+    if (created) await removeIfUnused(out);
+    throw e;
+  } finally {
+    await release();
+  }
+}
+
+/** Removes `out` when it holds nothing but the run's mark and lock (made by a run that then failed). */
+async function removeIfUnused(out: string): Promise<void> {
+  try {
+    if ((await readdir(out)).every((e) => e === RUN_MARK || e === LOCK_FILE)) {
+      await rm(path.join(out, RUN_MARK), { force: true });
+      await rm(path.join(out, LOCK_FILE), { force: true });
+      await rmdir(out);
+    }
+  } catch {
+    // Best effort: the error that stopped the run is the one to report.
+  }
+}
+
+/** runLab's training, baseline and prediction, once OUT is locked and marked. */
+async function trainInRun(
+  opts: LabOptions,
+  result: LabResult,
+  ctx: {
+    source: string | { name: string; data: LabelledData };
+    test?: string;
+    submission?: string;
+    ownSubmission: (f: string) => Promise<boolean>;
+    log: LogFn;
+  },
+): Promise<LabResult> {
+  const { out, prep, training, recipe } = result;
+  const { test, log } = ctx;
+  const columns = opts.columns ?? LAB_COLUMNS;
   const cfg = training.config;
-  let modelDir = model.dir;
+  let modelDir = result.modelDir;
   const adaptSteps = opts.adaptSteps ?? recipe?.adapt?.steps ?? 0;
-  const texts = [data.source, test].filter((f): f is string => typeof f === 'string');
+  const texts = [ctx.source, test].filter((f): f is string => typeof f === 'string');
   if (recipe?.adapt && adaptSteps > 0 && texts.length > 0) {
     // Task-adaptive pre-training on the texts of the task (training and test files, no labels).
     const adaptDir = path.join(out, 'adapted');
@@ -411,7 +583,7 @@ export async function runLab(opts: LabOptions): Promise<LabResult> {
     const corpus = texts.map((f) => `${f}:${columns.text}`);
     log(`Adapting the model to the task's texts first (${corpus.join(', ')}; ${adaptSteps} steps) into ${adaptDir}`);
     const a = { ...recipe.adapt, steps: adaptSteps, clean: prep.settings.clean, seed: cfg.seed };
-    modelDir = (await adaptModel(model.dir, corpus, adaptDir, a, log, opts.onAdaptStep)).modelDir;
+    modelDir = (await adaptModel(result.modelDir, corpus, adaptDir, a, log, opts.onAdaptStep)).modelDir;
   }
   if (cfg.batchSize > prep.train.labels.length)
     log(
@@ -432,14 +604,18 @@ export async function runLab(opts: LabOptions): Promise<LabResult> {
     choice.model.dispose();
   }
   if (opts.mainJob) result.comparison = await compareWithBaseline(prep, result.run, out);
-  if (test) {
-    const file = opts.submission ?? path.join(out, 'submission.csv');
+  if (test && ctx.submission) {
+    const file = ctx.submission;
     const p = await predictCsv(path.join(out, 'best'), test, file, {
       columns,
       clean: prep.settings.clean,
       batchSize: cfg.batchSize,
       padding: cfg.padding,
       log: () => {},
+      option: '--submission',
+      overwrite: Boolean(opts.overwrite || opts.resume),
+      own: ctx.ownSubmission,
+      inputs: typeof ctx.source === 'string' ? [{ path: ctx.source, what: 'the training data --data' }] : [],
     });
     result.submission = { file, rows: p.ids.length };
   }

@@ -1,8 +1,10 @@
 // A run folder (OUT): the best epoch kept in OUT/best with the score it was kept for, a checkpoint
 // to resume from after every epoch, stats.json/stats.csv/report.json rewritten after every epoch,
-// and the checks that OUT can take a run before any training.
+// and the checks that OUT can take a run before any training. A folder is a run only when it holds a
+// run's marks (RUN_MARK, or a best/ with our record): --overwrite never touches any other folder, and
+// never deletes what the run did not write (a best/ measured on other rows is kept as best.previous/).
 import { existsSync } from 'node:fs';
-import { readdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
+import { lstat, readdir, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
 import { createHash } from 'node:crypto';
 import path from 'node:path';
 import { BertForSequenceClassification } from '../model/bert.js';
@@ -10,7 +12,7 @@ import type { BertTokenizer } from '../text/tokenizer.js';
 import type { LabelledBatchData, PreparedData } from '../data/prepare.js';
 import { classificationReport, confusionMatrix, type ClassificationReport } from './metrics.js';
 import { evaluate, fineTune, type EpochStats, type FineTuneState, type TrainConfig, type TrainHooks } from './train.js';
-import { majorityBaseline } from './analysis.js';
+import { majorityBaseline, type MajorityBaseline } from './analysis.js';
 import { writeFileAtomic } from '../io/atomic.js';
 import { LOCK_FILE } from '../io/lock.js';
 import { readSafetensors, writeSafetensors, type TensorData } from '../io/safetensors.js';
@@ -22,10 +24,34 @@ export interface RunReport {
   stats: EpochStats[];
   report: ClassificationReport;
   confusion: number[][];
+  /** Always answering the most frequent training class, scored on the same validation rows. */
+  majority: { label: string; accuracy: number };
+  /** False when best/ scores no better than `majority`: it has learned nothing useful. */
+  beatsMajority: boolean;
+  /** Where the previous best/ was kept, when it was measured on other rows (OUT/best.previous). */
+  previous?: string;
 }
 
+/** Written by a run into OUT at its start: the folder is a bert-lab run (--overwrite may reuse it). */
+export const RUN_MARK = '.bert-lab-run';
+/** A best/ measured on other validation rows is kept here when a run replaces it. */
+const PREVIOUS_BEST = 'best.previous';
+/** What a run writes into best/ and checkpoint/: anything else there is not the run's to delete. */
+const BEST_FILES = [
+  'config.json',
+  'model.safetensors',
+  'tokenizer.json',
+  'tokenizer_config.json',
+  'special_tokens_map.json',
+  'vocab.txt',
+  'bert_lab_best.json',
+  'trainer_state.json',
+  'training_args.json',
+];
+const CHECKPOINT_FILES = ['config.json', 'model.safetensors', 'optimizer.safetensors', 'state.json'];
+
 /** Writes the per-epoch table as JSON and CSV. */
-export async function writeStats(outDir: string, stats: EpochStats[]): Promise<void> {
+async function writeStats(outDir: string, stats: EpochStats[]): Promise<void> {
   await writeFileAtomic(path.join(outDir, 'stats.json'), JSON.stringify(stats, null, 2) + '\n');
   const header = 'epoch,train_loss,val_loss,val_accuracy,train_seconds,val_seconds';
   const rows = stats.map((s) =>
@@ -92,7 +118,7 @@ export interface TrainingArgs {
 }
 
 /** OUT/best/training_args.json of `cfg` and `prep`. */
-export function trainingArgs(cfg: TrainConfig, prep: PreparedData, warmupRatio?: number): TrainingArgs {
+function trainingArgs(cfg: TrainConfig, prep: PreparedData, warmupRatio?: number): TrainingArgs {
   const s = prep.settings;
   const metric = cfg.earlyStopping?.metric ?? 'accuracy';
   return {
@@ -145,7 +171,7 @@ export async function readTrainingArgs(modelDir: string): Promise<Partial<Traini
  * Hugging Face's TrainerState of a run (its field names only, so `TrainerState.load_from_json`
  * reads it): the epoch log, the best metric and where the best model is.
  */
-export function trainerState(stats: EpochStats[], best: EpochStats, cfg: TrainConfig, stepsPerEpoch: number) {
+function trainerState(stats: EpochStats[], best: EpochStats, cfg: TrainConfig, stepsPerEpoch: number) {
   const metric = cfg.earlyStopping?.metric ?? 'accuracy';
   const last = stats[stats.length - 1];
   return {
@@ -180,19 +206,19 @@ export function trainerState(stats: EpochStats[], best: EpochStats, cfg: TrainCo
 }
 
 /** A hash of validation rows (inputs and labels): two scores compare only when it matches. */
-export function validationFingerprint(val: LabelledBatchData): { rows: number; sha256: string } {
+function validationFingerprint(val: LabelledBatchData): { rows: number; sha256: string } {
   const h = createHash('sha256');
   h.update(JSON.stringify([val.inputIds, val.tokenTypeIds, val.labels]));
   return { rows: val.labels.length, sha256: h.digest('hex') };
 }
 
 /**
- * OUT/best's record, or undefined when there is no best/ or it has none (a foreign folder). A run
- * of an older version kept the record under trainer_state.json: read there too.
+ * OUT/best's record (or OUT/`sub`'s), or undefined when there is no best/ or it has none (a foreign
+ * folder). A run of an older version kept the record under trainer_state.json: read there too.
  */
-export async function readBestRecord(outDir: string): Promise<BestRecord | undefined> {
-  const own = path.join(outDir, 'best', BEST_RECORD);
-  const old = path.join(outDir, 'best', TRAINER_STATE);
+export async function readBestRecord(outDir: string, sub = 'best'): Promise<BestRecord | undefined> {
+  const own = path.join(outDir, sub, BEST_RECORD);
+  const old = path.join(outDir, sub, TRAINER_STATE);
   const file = existsSync(own) ? own : old;
   if (!existsSync(file)) return undefined;
   let r: BestRecord;
@@ -200,45 +226,106 @@ export async function readBestRecord(outDir: string): Promise<BestRecord | undef
     r = JSON.parse(await readFile(file, 'utf8')) as BestRecord;
   } catch (e) {
     throw new Error(
-      `${file}: not valid JSON (${(e as Error).message}); delete ${path.join(outDir, 'best')} or pass another --out`,
+      `${file}: not valid JSON (${(e as Error).message}); delete ${path.join(outDir, sub)} or pass another --out`,
     );
   }
   // Hugging Face's trainer_state.json (no `best` of ours): not a record, nothing to compare with.
   if (file === old && !('validation' in (r ?? {}))) return undefined;
   if (typeof r?.best?.valAccuracy !== 'number' || typeof r.validation?.sha256 !== 'string')
     throw new Error(
-      `${file}: not a valid record of the best model (best.valAccuracy or validation.sha256 is missing); delete ${path.join(outDir, 'best')} or pass another --out`,
+      `${file}: not a valid record of the best model (best.valAccuracy or validation.sha256 is missing); delete ${path.join(outDir, sub)} or pass another --out`,
     );
   return r;
 }
 
+/** True when `outDir` holds a run's marks: RUN_MARK, or a best/ with our record. */
+export async function isRunFolder(outDir: string): Promise<boolean> {
+  if (existsSync(path.join(outDir, RUN_MARK))) return true;
+  return (await readBestRecord(outDir).catch(() => undefined)) !== undefined;
+}
+
+/** Marks `outDir` as a run (RUN_MARK), once: the first run's mark is kept. */
+export async function markRunFolder(outDir: string, command: string): Promise<void> {
+  const file = path.join(outDir, RUN_MARK);
+  if (existsSync(file)) return;
+  const mark = { written_by: command, created: new Date().toISOString() };
+  await writeFileAtomic(file, JSON.stringify(mark, null, 2) + '\n');
+}
+
+/** The entries of `dir` a run does not write (its own names and io/atomic.ts's temporaries excepted). */
+async function foreignEntries(dir: string, own: readonly string[]): Promise<string[]> {
+  if (!existsSync(dir)) return [];
+  const temp = /^\..+\.(tmp|old)-\d+-[0-9a-f]+$/;
+  return (await readdir(dir)).filter((e) => !own.includes(e) && !temp.test(e));
+}
+
+const listed = (xs: string[]) => `${xs.slice(0, 3).join(', ')}${xs.length > 3 ? `, ... (${xs.length} in all)` : ''}`;
+
 /**
- * Checks before any training that `outDir` can take a run: not a file, writable, and empty unless
- * `overwrite` (a new run there keeps the existing best/ unless it scores better on the same rows).
+ * Checks before any training that `outDir` can take a run: not a file nor a dangling link, writable,
+ * and empty unless `overwrite` or `resume`. Those reuse only a bert-lab run (RUN_MARK or a recorded
+ * best/), and only when its best/, best.previous/ and checkpoint/ hold nothing a run does not write:
+ * a run never deletes what it did not create. A dry run without them looks at the data whatever OUT
+ * holds; with them it makes the same checks as the run.
  *
  * Example: `await checkOutDir('runs/tweets', { overwrite: false })`
  */
-export async function checkOutDir(outDir: string, opts: { overwrite: boolean }): Promise<void> {
+export async function checkOutDir(
+  outDir: string,
+  opts: { overwrite: boolean; resume?: boolean; dryRun?: boolean },
+): Promise<void> {
   let st;
   try {
     st = await stat(outDir);
   } catch (e) {
-    if ((e as NodeJS.ErrnoException).code !== 'ENOENT') throw new Error(`--out ${outDir}: ${(e as Error).message}`);
+    const code = (e as NodeJS.ErrnoException).code;
+    if (code === 'ENOTDIR')
+      throw new Error(`--out ${outDir}: a parent of it is a file, not a folder: pass another path`);
+    if (code !== 'ENOENT') throw new Error(`--out ${outDir}: ${(e as Error).message}`);
+    const link = await lstat(outDir).catch(() => undefined);
+    if (link?.isSymbolicLink())
+      throw new Error(
+        `--out ${outDir} is a symbolic link to a folder that does not exist: create it, remove the link, or pass another --out`,
+      );
   }
   if (st && !st.isDirectory()) throw new Error(`--out ${outDir} is a file, not a folder: pass a folder path`);
-  if (st && !opts.overwrite) {
-    // The lock of a run still going is reported when this run tries to take it.
-    const entries = (await readdir(outDir)).filter((e) => e !== LOCK_FILE);
-    if (entries.length) {
-      const rec = await readBestRecord(outDir).catch(() => undefined);
-      const what = rec
-        ? `a previous run (best/: epoch ${rec.best.epoch}, validation accuracy ${rec.best.valAccuracy.toFixed(4)})`
-        : `${entries.slice(0, 3).join(', ')}${entries.length > 3 ? ', ...' : ''}`;
+  // The lock of a run still going is reported when this run tries to take it.
+  const entries = st ? (await readdir(outDir)).filter((e) => e !== LOCK_FILE) : [];
+  const reuse = opts.overwrite || opts.resume;
+  if (entries.length && !reuse && !opts.dryRun) {
+    const rec = await readBestRecord(outDir).catch(() => undefined);
+    const what = rec
+      ? `a previous run (best/: epoch ${rec.best.epoch}, validation accuracy ${rec.best.valAccuracy.toFixed(4)})`
+      : listed(entries);
+    throw new Error(
+      `--out ${outDir} already holds ${what}: pass --overwrite to train there again (best/ is replaced only by a ` +
+        'better epoch on the same validation rows), or another --out',
+    );
+  }
+  if (entries.length && reuse) {
+    const flag = opts.resume ? '--resume' : '--overwrite';
+    if (!(await isRunFolder(outDir)))
       throw new Error(
-        `--out ${outDir} already holds ${what}: pass --overwrite to train there again (best/ is replaced only by a ` +
-          'better epoch on the same validation rows), or another --out',
+        `--out ${outDir} is not a bert-lab run (no ${RUN_MARK} nor best/${BEST_RECORD}) and holds ${listed(entries)}: ` +
+          `${flag} reuses only a run's folder and never deletes other files; pass a new or empty --out`,
       );
+    for (const [sub, own] of [
+      ['best', BEST_FILES],
+      [PREVIOUS_BEST, BEST_FILES],
+      ['checkpoint', CHECKPOINT_FILES],
+    ] as const) {
+      const foreign = await foreignEntries(path.join(outDir, sub), own);
+      if (foreign.length)
+        throw new Error(
+          `${path.join(outDir, sub)} holds files a run does not write (${listed(foreign)}): the run would replace that ` +
+            `folder; move them elsewhere, or pass another --out`,
+        );
     }
+    if (existsSync(path.join(outDir, PREVIOUS_BEST)) && !(await readBestRecord(outDir, PREVIOUS_BEST)))
+      throw new Error(
+        `${path.join(outDir, PREVIOUS_BEST)} was not written by bert-lab (no ${BEST_RECORD}): a run keeps the previous ` +
+          'best/ there when it replaces it; move that folder elsewhere, or pass another --out',
+      );
   }
   // Writable, found now rather than after an epoch of training; a missing folder is made by the run.
   let dir = path.resolve(outDir);
@@ -254,6 +341,25 @@ export async function checkOutDir(outDir: string, opts: { overwrite: boolean }):
   } finally {
     await rm(probe, { force: true });
   }
+}
+
+/**
+ * report.json's verdict beside the majority class: the class always answered and its accuracy on
+ * the same validation rows, and whether best/ beats it (a model that does not has learned nothing
+ * useful, whatever its accuracy looks like).
+ */
+function majorityFields(best: EpochStats, majority: MajorityBaseline, labels: readonly string[]) {
+  return {
+    majority_class: { label: labels[majority.label] ?? String(majority.label), accuracy: majority.accuracy },
+    beats_majority: best.valAccuracy > majority.accuracy,
+  };
+}
+
+/** Moves `bestDir` to `previousDir`, replacing an earlier best.previous/ of ours (checked before the run). */
+async function keepPrevious(bestDir: string, previousDir: string): Promise<void> {
+  // One step back is kept: an older best.previous/ of ours gives way (its files are all a run's own).
+  if (existsSync(previousDir)) await rm(previousDir, { recursive: true, force: true });
+  await rename(bestDir, previousDir);
 }
 
 /** OUT/checkpoint/state.json: the run's position, its settings and validation rows (to refuse a mismatched --resume). */
@@ -363,21 +469,45 @@ export async function trainAndSave(
   const args = trainingArgs(cfg, prep, opts.warmupRatio);
   const previous = await readBestRecord(outDir);
   const kept = previous && previous.validation.sha256 === validation.sha256 ? previous : undefined;
+  const previousDir = path.join(outDir, PREVIOUS_BEST);
+  // A best/ measured on other rows has a score that does not compare with this run's: it is moved
+  // to best.previous/ (never deleted) when this run saves its first best epoch.
+  let toKeep = !kept && existsSync(bestDir);
+  const scored = (r: BestRecord | undefined) =>
+    r
+      ? `epoch ${r.best.epoch}, validation accuracy ${r.best.valAccuracy.toFixed(4)} on ${r.validation.rows} other rows`
+      : 'not recorded';
+  if (toKeep && existsSync(previousDir) && !(await readBestRecord(outDir, PREVIOUS_BEST)))
+    throw new Error(
+      `${previousDir} was not written by bert-lab (no ${BEST_RECORD}): ${bestDir} would be kept there; move it elsewhere, or pass another --out`,
+    );
   if (kept)
     log(
       `Keeping ${bestDir} (epoch ${kept.best.epoch}, validation accuracy ${kept.best.valAccuracy.toFixed(4)} on the same rows) unless an epoch beats it`,
     );
-  else if (existsSync(bestDir))
-    log(`${bestDir} was measured on other validation rows (or not recorded): the best epoch of this run replaces it`);
+  else if (toKeep)
+    log(
+      `${bestDir} (${scored(previous)}) was measured on other validation rows: the scores do not compare, so this run's best ` +
+        `epoch takes its place and it is kept as ${previousDir}`,
+    );
+  let keptAs: string | undefined;
   let best: EpochStats | undefined = kept?.best;
   let record: BestRecord | undefined = kept;
+  const majority = majorityBaseline(prep.train.labels, prep.val.labels);
   const resume = opts.resume ? await loadFineTuneCheckpoint(ckptDir, model, cfg, validation) : undefined;
   const stats: EpochStats[] = [...(resume?.stats ?? [])];
   const writeReport = (r: BestRecord) =>
     writeFileAtomic(
       path.join(outDir, 'report.json'),
       JSON.stringify(
-        { best: r.best, report: r.report, confusion_matrix: r.confusion_matrix, labels: r.labels },
+        {
+          best: r.best,
+          ...majorityFields(r.best, majority, r.labels),
+          report: r.report,
+          confusion_matrix: r.confusion_matrix,
+          labels: r.labels,
+          ...(keptAs ? { previous_best: keptAs } : {}),
+        },
         null,
         2,
       ) + '\n',
@@ -411,6 +541,12 @@ export async function trainAndSave(
         };
         const r = record;
         const state = trainerState(stats, s, cfg, stepsPerEpoch);
+        if (toKeep) {
+          await keepPrevious(bestDir, previousDir);
+          toKeep = false;
+          keptAs = previousDir;
+          log(`  Kept the previous ${bestDir} (${scored(previous)}) as ${previousDir}`);
+        }
         // The records go into best/ with the weights (one swap), so best/ and its score never disagree.
         await model.save(bestDir, {
           extra: async (tmp) => {
@@ -434,7 +570,6 @@ export async function trainAndSave(
   if (!record) throw new Error(`no epoch was saved to ${bestDir}`);
   if (kept && best === kept.best)
     log(`No epoch beat the existing best (accuracy ${kept.best.valAccuracy.toFixed(4)}): ${bestDir} is unchanged`);
-  const majority = majorityBaseline(prep.train.labels, prep.val.labels);
   if (best!.valAccuracy < majority.accuracy)
     report(
       `Warning: the best validation accuracy ${best!.valAccuracy.toFixed(4)} is below the majority-class rate ${majority.accuracy.toFixed(4)} ` +
@@ -447,7 +582,17 @@ export async function trainAndSave(
     const rep = classificationReport(prep.val.labels, ev.predictions, labels);
     const confusion = confusionMatrix(prep.val.labels, ev.predictions, labels.length);
     await writeReport({ ...record, report: rep, confusion_matrix: confusion, labels });
-    return { labels, best, stats, report: rep, confusion };
+    const m = majorityFields(best!, majority, labels);
+    return {
+      labels,
+      best,
+      stats,
+      report: rep,
+      confusion,
+      majority: m.majority_class,
+      beatsMajority: m.beats_majority,
+      ...(keptAs ? { previous: keptAs } : {}),
+    };
   } finally {
     reloaded.dispose();
   }

@@ -53,11 +53,11 @@ function loadEsbuild(): typeof import('esbuild') {
   // esbuild comes with tsx; resolve it from there so a nested install also works.
   const req = createRequire(import.meta.url);
   try {
-    return req('esbuild');
+    return req('esbuild') as typeof import('esbuild');
   } catch {
     /* fall through */
   }
-  return createRequire(req.resolve('tsx/package.json'))('esbuild');
+  return createRequire(req.resolve('tsx/package.json'))('esbuild') as typeof import('esbuild');
 }
 
 /**

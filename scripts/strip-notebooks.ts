@@ -5,7 +5,7 @@
 // --check: change nothing, exit 1 when any notebook has outputs (used by CI).
 import path from 'node:path';
 import { readFileSync } from 'node:fs';
-import { listNotebooks, readNotebook, root, serialize, strip, writeNotebook } from './nb.js';
+import { listNotebooks, readNotebook, root, serialize, strip, writeNotebook, type Notebook } from './nb.js';
 
 function main(): void {
   const args = process.argv.slice(2);
@@ -22,7 +22,7 @@ function main(): void {
     const stripped = serialize(strip(readNotebook(file)));
     if (stripped === text) continue;
     dirty.push(path.relative(root, file));
-    if (!check) writeNotebook(file, JSON.parse(stripped));
+    if (!check) writeNotebook(file, JSON.parse(stripped) as Notebook);
   }
   if (check && dirty.length) {
     console.error(

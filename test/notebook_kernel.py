@@ -160,7 +160,9 @@ try:
         sent = {'at': None}
 
         def maybe_interrupt(text):
-            if sent['at'] is None and 'Batch 40 of' in text:
+            # In the middle of epoch 2: its first line is out, its steps are running.
+            if sent['at'] is None and '======== Epoch 2 /' in text:
+                time.sleep(2)
                 sent['at'] = time.time()
                 km.interrupt_kernel()
 
@@ -169,7 +171,7 @@ try:
         findings['seconds_to_stop'] = round(time.time() - sent['at'], 2) if sent['at'] else None
         findings['cell_status'] = status
         findings['last_line'] = out.strip().split('\n')[-1]
-        if status != 'error' or 'Interrupted: stopped at epoch 1, step' not in out:
+        if status != 'error' or 'Interrupted: stopped at epoch 2, step' not in out:
             failures.append(f'the interrupted cell does not say where it stopped:\n{out[-1500:]}')
         if 'best epoch so far stays in' not in out:
             failures.append('the interrupted cell does not say what was kept')

@@ -138,7 +138,7 @@ export function trainingInput(v: Values): TrainingInput {
     padding: padding(v[S.padding.option]),
     groupByLength: v[S.groupByLength.option] === true ? true : undefined,
     patience: optNum(v[S.patience.option], S.patience.option, { int: true, min: 0 }),
-    monitor: monitor as TrainingInput['monitor'],
+    monitor: monitor,
   };
   if (input.warmupSteps !== undefined && input.warmupRatio !== undefined)
     throw new UsageError('give the warm-up as --warmup steps or as --warmup-ratio, not both');
@@ -179,8 +179,8 @@ export function parse(args: string[], options: Options, positionals = 0): { valu
     );
   const values: Values = {};
   for (const [name, o] of Object.entries(options)) {
-    const own = r.values[name] as string | boolean | undefined;
-    const other = o.alias ? (r.values[o.alias] as string | boolean | undefined) : undefined;
+    const own = r.values[name];
+    const other = o.alias ? r.values[o.alias] : undefined;
     if (own !== undefined && other !== undefined)
       throw new UsageError(`--${name} and --${o.alias} are the same option: give one`);
     const v = own ?? other;

@@ -78,7 +78,7 @@ export function expandGrid(grid: ExperimentGrid): ExperimentSettings[] {
     if (!Array.isArray(values) || values.length === 0) {
       throw new Error(`experiment grid: "${k}" needs a list of at least one value (got ${JSON.stringify(values)})`);
     }
-    out = out.flatMap((s) => values.map((v) => ({ ...s, [k]: v })));
+    out = out.flatMap((s) => values.map((v: unknown) => ({ ...s, [k]: v })));
   }
   return out as ExperimentSettings[];
 }
@@ -162,7 +162,7 @@ export function summarizeResults(rows: readonly ExperimentResult[]): ExperimentS
     groups.set(key, [...(groups.get(key) ?? []), r]);
   }
   return [...groups.values()].map((g) => {
-    const { model, clean, lr, epochs, batchSize, warmupSteps, weightDecay, maxLen } = g[0]!;
+    const { model, clean, lr, epochs, batchSize, warmupSteps, weightDecay, maxLen } = g[0];
     return {
       model,
       clean,
@@ -282,7 +282,7 @@ export async function runGrid(settings: readonly ExperimentSettings[], o: BenchO
         const at = `epoch ${e.epoch}, step ${e.step} of ${e.steps}`;
         throw new GridStopped(`in run ${k + 1} of ${settings.length} (${run}) at ${at}, not recorded`, mine, table);
       }
-      const positive = r.labels[r.labels.length - 1]!;
+      const positive = r.labels[r.labels.length - 1];
       const result: ExperimentResult = {
         ...s,
         maxLen: s.maxLen ?? prep.maxLen,

@@ -27,7 +27,7 @@ export async function compareOnnx(
 ): Promise<{ maxDiff: number; sameLabels: number; rows: number }> {
   let ort: Ort;
   try {
-    ort = (await import('onnxruntime-node' as string)) as Ort;
+    ort = await import('onnxruntime-node');
   } catch (e) {
     throw new Error(
       `ONNX Runtime for Node is not installed (${(e as Error).message.split('\n')[0]}): npm install onnxruntime-node`,
@@ -38,7 +38,7 @@ export async function compareOnnx(
   const feeds = {
     input_ids: int64(rows.inputIds),
     attention_mask: int64(rows.attentionMask),
-    token_type_ids: int64(rows.tokenTypeIds!),
+    token_type_ids: int64(rows.tokenTypeIds),
   };
   const logitsOf = async (file: string) => {
     const session = await ort.InferenceSession.create(path.join(onnxDir, 'onnx', file));

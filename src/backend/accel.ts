@@ -212,7 +212,7 @@ type KernelArgs = { inputs: tf.NamedTensorInfoMap; backend: unknown; attrs?: tf.
 
 function fallback(name: string, args: KernelArgs): tf.TensorInfo | tf.TensorInfo[] {
   stats.fallbacks++;
-  return originals.get(name)!.kernelFunc(args as Parameters<tf.KernelFunc>[0]) as tf.TensorInfo | tf.TensorInfo[];
+  return originals.get(name)!.kernelFunc(args as Parameters<tf.KernelFunc>[0]);
 }
 
 function batchMatMul(args: KernelArgs): tf.TensorInfo | tf.TensorInfo[] {
@@ -422,7 +422,7 @@ export function enableNativeBlas(): NativeBlasStatus {
     for (const name of KERNELS)
       originals.set(
         name,
-        overrideWasmKernel(name, () => kernelFuncs[name] as unknown as tf.KernelFunc)!,
+        overrideWasmKernel(name, () => kernelFuncs[name])!,
       );
     const info = addon!.info();
     return (active = {

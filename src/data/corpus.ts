@@ -270,7 +270,7 @@ async function loadCsvColumn(file: string, column: string): Promise<Document[]> 
   if (!existsSync(file)) throw new Error(`corpus: CSV file ${file} does not exist`);
   const rows = parseCsv(corpusText(await readFile(file), file), file).map((r) => r.fields);
   if (rows.length === 0) throw new Error(`corpus: CSV file ${file} is empty`);
-  const header = rows[0]!;
+  const header = rows[0];
   const col = header.indexOf(column);
   if (col < 0) {
     throw new Error(`corpus: CSV file ${file} has no column "${column}" (columns: ${header.join(', ')})`);
@@ -278,7 +278,7 @@ async function loadCsvColumn(file: string, column: string): Promise<Document[]> 
   const base = path.basename(file);
   const docs: Document[] = [];
   for (let r = 1; r < rows.length; r++) {
-    const text = (rows[r]![col] ?? '').trim();
+    const text = (rows[r][col] ?? '').trim();
     if (text.length > 0) docs.push({ id: `${base}#${r}`, text });
   }
   return docs;
@@ -349,7 +349,7 @@ function parsePart(raw: string): MimePart {
   const unfolded = head.replace(/\n[ \t]+/g, ' ');
   for (const l of unfolded.split('\n')) {
     const m = /^([!-9;-~]+):\s*(.*)$/.exec(l);
-    if (m && !headers.has(m[1]!.toLowerCase())) headers.set(m[1]!.toLowerCase(), m[2]!);
+    if (m && !headers.has(m[1].toLowerCase())) headers.set(m[1].toLowerCase(), m[2]);
   }
   return { headers, body };
 }
@@ -401,7 +401,7 @@ export function htmlToText(html: string): string {
 /** Text of a MIME entity: the best text/plain part, else text/html reduced to text, else ''. */
 function partText(part: MimePart, depth: number): { text: string; html: boolean } | null {
   const ctype = part.headers.get('content-type') ?? 'text/plain';
-  const mime = ctype.split(';')[0]!.trim().toLowerCase();
+  const mime = ctype.split(';')[0].trim().toLowerCase();
   if (mime.startsWith('multipart/') && depth < 8) {
     const boundary = headerParam(ctype, 'boundary');
     if (!boundary) return { text: part.body, html: false };

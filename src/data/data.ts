@@ -97,7 +97,7 @@ export class CsvParser {
           } else this.mode = 'afterQuote';
           break;
         case 'afterQuote': {
-          const c = s[i]!;
+          const c = s[i];
           if (c !== ',' && c !== '\n' && c !== '\r')
             throw new Error(
               `${this.file}: line ${this.line}: unexpected character ${JSON.stringify(c)} after a closing quote`,
@@ -210,7 +210,7 @@ export class Frame {
    */
   constructor(columns: Record<string, Cell[]>, dtypes?: Dtype[]) {
     this.columns = Object.keys(columns);
-    this.data = this.columns.map((c) => columns[c]!);
+    this.data = this.columns.map((c) => columns[c]);
     const n = this.data[0]?.length ?? 0;
     this.data.forEach((v, j) => {
       if (v.length !== n)
@@ -236,7 +236,7 @@ export class Frame {
   column(name: string): Column {
     const j = this.columns.indexOf(name);
     if (j < 0) throw new Error(`no column "${name}"; available columns: ${this.columns.join(', ')}`);
-    return { name, dtype: this.dtypes[j]!, values: this.data[j]! };
+    return { name, dtype: this.dtypes[j], values: this.data[j] };
   }
 
   get index(): number[] {
@@ -244,25 +244,25 @@ export class Frame {
   }
 
   get values(): Cell[][] {
-    return this.index.map((i) => this.data.map((c) => c[i]!));
+    return this.index.map((i) => this.data.map((c) => c[i]));
   }
 
   head(n = 5): Frame {
-    return new Frame(Object.fromEntries(this.columns.map((c, j) => [c, this.data[j]!.slice(0, n)])), this.dtypes);
+    return new Frame(Object.fromEntries(this.columns.map((c, j) => [c, this.data[j].slice(0, n)])), this.dtypes);
   }
 
   toRecords(): Record<string, Cell>[] {
-    return this.index.map((i) => Object.fromEntries(this.columns.map((c, j) => [c, this.data[j]![i]!])));
+    return this.index.map((i) => Object.fromEntries(this.columns.map((c, j) => [c, this.data[j][i]])));
   }
 }
 
 /** Offset of the first byte that does not continue a valid UTF-8 sequence, -1 when there is none. */
 function firstInvalidUtf8(b: Uint8Array): number {
   for (let i = 0; i < b.length; ) {
-    const c = b[i]!;
+    const c = b[i];
     const n = c < 0x80 ? 0 : c >= 0xc2 && c < 0xe0 ? 1 : c >= 0xe0 && c < 0xf0 ? 2 : c >= 0xf0 && c < 0xf5 ? 3 : -1;
     if (n < 0) return i;
-    for (let k = 1; k <= n; k++) if (i + k >= b.length || (b[i + k]! & 0xc0) !== 0x80) return i;
+    for (let k = 1; k <= n; k++) if (i + k >= b.length || (b[i + k] & 0xc0) !== 0x80) return i;
     i += n + 1;
   }
   return -1;
@@ -271,9 +271,9 @@ function firstInvalidUtf8(b: Uint8Array): number {
 /** Where the last complete UTF-8 sequence of `b` ends: a sequence cut by the end of a read is left for the next. */
 function utf8Boundary(b: Uint8Array): number {
   let k = b.length - 1;
-  while (k >= 0 && k > b.length - 4 && (b[k]! & 0xc0) === 0x80) k--;
-  if (k < 0 || b[k]! < 0xc0) return b.length;
-  const need = b[k]! >= 0xf0 ? 4 : b[k]! >= 0xe0 ? 3 : 2;
+  while (k >= 0 && k > b.length - 4 && (b[k] & 0xc0) === 0x80) k--;
+  if (k < 0 || b[k] < 0xc0) return b.length;
+  const need = b[k] >= 0xf0 ? 4 : b[k] >= 0xe0 ? 3 : 2;
   return b.length - k < need ? k : b.length;
 }
 
@@ -284,7 +284,7 @@ async function notUtf8(file: string): Promise<Error> {
   let offset = 0;
   let carry = new Uint8Array(0);
   let where = 'a byte sequence';
-  const at = (b: Uint8Array, k: number) => `line ${line}: byte 0x${b[k]!.toString(16).padStart(2, '0')} at offset ${offset + k}`;
+  const at = (b: Uint8Array, k: number) => `line ${line}: byte 0x${b[k].toString(16).padStart(2, '0')} at offset ${offset + k}`;
   for await (const chunk of createReadStream(file, { highWaterMark: 1 << 20 })) {
     const b = new Uint8Array(carry.length + (chunk as Buffer).length);
     b.set(carry);
@@ -373,7 +373,7 @@ export async function readCsv(file: string, opts: ReadCsvOptions = {}): Promise<
   // Called for each record as soon as it is complete, so the header is checked before the next line is parsed.
   const take = (r: CsvRecord): boolean => {
     if (!columns) {
-      if (blank && r.fields.length === 1 && r.fields[0]!.trim() === '') return false;
+      if (blank && r.fields.length === 1 && r.fields[0].trim() === '') return false;
       columns = headerColumns(r, file, opts.required ?? []);
       raw = columns.map(() => []);
       return rows >= limit;
@@ -382,7 +382,7 @@ export async function readCsv(file: string, opts: ReadCsvOptions = {}): Promise<
       throw new Error(
         `${file}: line ${r.line} (data row ${rows + 1}): expected ${columns.length} fields (${columns.join(',')}), found ${r.fields.length}`,
       );
-    for (let j = 0; j < columns.length; j++) raw[j]!.push(r.fields[j]!);
+    for (let j = 0; j < columns.length; j++) raw[j].push(r.fields[j]);
     return ++rows >= limit;
   };
   try {
@@ -411,7 +411,7 @@ export async function readCsv(file: string, opts: ReadCsvOptions = {}): Promise<
   if (!columns) throw new Error(blank ? `${file}: file is empty` : `${file}: no header row`);
   const typed = raw.map(typedColumn);
   return new Frame(
-    Object.fromEntries(columns.map((c, j) => [c, typed[j]!.values])),
+    Object.fromEntries(columns.map((c, j) => [c, typed[j].values])),
     typed.map((t) => t.dtype),
   );
 }
@@ -578,9 +578,9 @@ export function unpaddedLength(attentionMask: readonly number[]): number {
  */
 export function batchWidth(attentionMask: readonly (readonly number[])[], idx: readonly number[], padding: Padding): number {
   if (idx.length === 0) throw new Error('batchWidth: empty batch');
-  if (padding === 'max_length') return attentionMask[idx[0]!]!.length;
+  if (padding === 'max_length') return attentionMask[idx[0]].length;
   let w = 1;
-  for (const i of idx) w = Math.max(w, unpaddedLength(attentionMask[i]!));
+  for (const i of idx) w = Math.max(w, unpaddedLength(attentionMask[i]));
   return w;
 }
 
@@ -634,7 +634,7 @@ export function batches(n: number, batchSize: number, opts: BatchOptions): numbe
   if (opts.shuffle) order = shuffle(order, rand);
   if (opts.shuffle && opts.lengths) {
     const lengths = opts.lengths;
-    return groupedBatches(order, (i) => lengths[i]!, batchSize, rand);
+    return groupedBatches(order, (i) => lengths[i], batchSize, rand);
   }
   const out: number[][] = [];
   for (let s = 0; s < n; s += batchSize) out.push(order.slice(s, s + batchSize));
@@ -648,7 +648,7 @@ export function batches(n: number, batchSize: number, opts: BatchOptions): numbe
  */
 export function lengthSortedBatches(lengths: readonly number[], batchSize: number): number[][] {
   if (!Number.isInteger(batchSize) || batchSize < 1) throw new Error(`lengthSortedBatches: batchSize must be a positive integer, got ${batchSize}`);
-  const order = Array.from({ length: lengths.length }, (_, i) => i).sort((a, b) => lengths[b]! - lengths[a]!);
+  const order = Array.from({ length: lengths.length }, (_, i) => i).sort((a, b) => lengths[b] - lengths[a]);
   const out: number[][] = [];
   for (let s = 0; s < order.length; s += batchSize) out.push(order.slice(s, s + batchSize));
   return out;

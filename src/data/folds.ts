@@ -54,7 +54,7 @@ export function stratifiedKFold(labels: readonly number[], k: number, seed: numb
   }
   const folds: Fold[] = Array.from({ length: k }, () => ({ train: [], val: [] }));
   for (let i = 0; i < labels.length; i++) {
-    for (let f = 0; f < k; f++) (f === fold[i] ? folds[f]!.val : folds[f]!.train).push(i);
+    for (let f = 0; f < k; f++) (f === fold[i] ? folds[f].val : folds[f].train).push(i);
   }
   return folds;
 }

@@ -23,7 +23,7 @@ export function maskOutcomes(ex: PretrainExample, special: SpecialIds): MaskOutc
     throw new Error(`maskOutcomes: mlmLabels has ${ex.mlmLabels.length} positions but inputIds has ${ex.inputIds.length}`);
   }
   return ex.inputIds.map((id, i) => {
-    const label = ex.mlmLabels[i]!;
+    const label = ex.mlmLabels[i];
     if (label === IGNORE_INDEX) {
       const isSpecial = ex.attentionMask[i] === 0 || id === special.cls || id === special.sep || id === special.pad;
       return isSpecial ? 'special' : 'kept';

@@ -134,13 +134,13 @@ export function makeNspPairs(
   }
   const pairs: NspPair[] = [];
   for (let di = 0; di < documents.length; di++) {
-    const doc = documents[di]!;
+    const doc = documents[di];
     const target = rand() < shortSeqProb ? randint(rand, 2, maxTokens) : maxTokens;
     let chunk: number[][] = [];
     let chunkLen = 0;
     for (let i = 0; i < doc.length; i++) {
-      chunk.push(doc[i]!);
-      chunkLen += doc[i]!.length;
+      chunk.push(doc[i]);
+      chunkLen += doc[i].length;
       if (i === doc.length - 1 || chunkLen >= target) {
         const aEnd = chunk.length >= 2 ? randint(rand, 1, chunk.length - 1) : 1;
         const a = chunk.slice(0, aEnd).flat();
@@ -152,7 +152,7 @@ export function makeNspPairs(
             const targetB = target - a.length;
             let j = i + 1;
             for (; j < doc.length; j++) {
-              b.push(...doc[j]!);
+              b.push(...doc[j]);
               if (b.length >= targetB) break;
             }
             i = Math.min(j, doc.length - 1);
@@ -168,10 +168,10 @@ export function makeNspPairs(
           const targetB = target - a.length;
           let ri = Math.floor(rand() * (documents.length - 1));
           if (ri >= di) ri++; // any document but this one
-          const other = documents[ri]!;
+          const other = documents[ri];
           const from = Math.floor(rand() * other.length);
           for (let j = from; j < other.length; j++) {
-            b.push(...other[j]!);
+            b.push(...other[j]);
             if (b.length >= targetB) break;
           }
           // The sentences not used for A are not wasted: the next chunk starts with them.
@@ -247,10 +247,10 @@ export function maskTokens(
   const isSpecial = (id: number) => id === special.cls || id === special.sep || id === special.pad || id === special.mask;
   const cont = opts.isContinuation;
   for (let i = 0; i < ids.length; i++) {
-    if (isSpecial(ids[i]!)) continue;
+    if (isSpecial(ids[i])) continue;
     // The word starting at i runs over the `##` pieces that follow it.
     let end = i + 1;
-    if (cont) while (end < ids.length && !isSpecial(ids[end]!) && cont(ids[end]!)) end++;
+    if (cont) while (end < ids.length && !isSpecial(ids[end]) && cont(ids[end])) end++;
     const chosen = rand() < p;
     for (let j = i; j < end && chosen; j++) {
       labels[j] = ids[j]!;

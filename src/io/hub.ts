@@ -157,7 +157,7 @@ function describe(e: unknown): string {
   if (!(e instanceof Error)) return String(e);
   const cause = (e as { cause?: unknown }).cause;
   const causeMsg = cause instanceof Error && cause.message ? `: ${cause.message}` : '';
-  const code = cause && typeof cause === 'object' && 'code' in cause ? String((cause as { code: unknown }).code) : '';
+  const code = cause && typeof cause === 'object' && 'code' in cause ? String(cause.code) : '';
   return `${e.message}${causeMsg}${code && !causeMsg.includes(code) ? ` (${code})` : ''}`;
 }
 
@@ -182,7 +182,7 @@ function withTimeout(base: typeof fetch, ms: number): typeof fetch {
     if (isBody || init?.signal) return base(input, init);
     return base(input, { ...init, signal: AbortSignal.timeout(ms) });
   };
-  return wrapped as typeof fetch;
+  return wrapped;
 }
 
 /** Reports the growth of `blobs/*.incomplete` while a file downloads, whatever transport the library uses. */

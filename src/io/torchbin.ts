@@ -238,14 +238,14 @@ class PickleMachine {
       case 'torch._utils._rebuild_tensor_v2': {
         const [storage, offset, size, stride] = args;
         if (!(storage instanceof StorageRef))
-          this.fail(`pickle: ${fn.name} got ${kindOf(storage as PyValue)} instead of a storage`);
-        const shape = toIntTuple(size as PyValue, file, 'tensor size');
-        const strides = toIntTuple(stride as PyValue, file, 'tensor stride');
+          this.fail(`pickle: ${fn.name} got ${kindOf(storage)} instead of a storage`);
+        const shape = toIntTuple(size, file, 'tensor size');
+        const strides = toIntTuple(stride, file, 'tensor stride');
         if (strides.length !== shape.length)
           this.fail(
             `pickle: tensor size ${JSON.stringify(shape)} and stride ${JSON.stringify(strides)} differ in rank`,
           );
-        return new TensorRef(storage, toInt(offset as PyValue, file, 'storage offset'), shape, strides);
+        return new TensorRef(storage, toInt(offset, file, 'storage offset'), shape, strides);
       }
       case 'torch._utils._rebuild_parameter':
         return args[0] ?? null;

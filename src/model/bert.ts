@@ -301,7 +301,7 @@ export class Bert {
       });
       ctx.attention = undefined;
       x = y;
-      if (probs) attentions.push(probs as tf.Tensor4D);
+      if (probs) attentions.push(probs);
     }
     const out: BertOutput = { lastHiddenState: x as tf.Tensor3D, poolerOutput: this.pooler.forward(x) };
     if (ctx.outputAttentions) out.attentions = attentions;

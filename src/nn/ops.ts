@@ -10,10 +10,9 @@ import { heapOffset, wasmInternals } from '../backend/wasm.js';
 type GradFunc = (dy: tf.Tensor, saved: tf.Tensor[]) => tf.Tensor[];
 /** tf.customGrad with typed inputs: `f` gets the inputs and the save function. */
 function custom<T extends tf.Tensor>(f: (xs: tf.Tensor[], save: tf.GradSaveFunc) => { value: T; gradFunc: GradFunc }) {
-  return tf.customGrad(((...args: (tf.Tensor | tf.GradSaveFunc)[]) =>
-    f(args.slice(0, -1) as tf.Tensor[], args[args.length - 1] as tf.GradSaveFunc)) as Parameters<
-    typeof tf.customGrad<T>
-  >[0]);
+  return tf.customGrad((...args: (tf.Tensor | tf.GradSaveFunc)[]) =>
+    f(args.slice(0, -1) as tf.Tensor[], args[args.length - 1] as tf.GradSaveFunc),
+  );
 }
 
 /**
@@ -42,8 +41,7 @@ function fusedKernel(
  * cheap copy, unless the native kernels make a transposed operand free.
  */
 function matmulGrads(dy: tf.Tensor, a: tf.Tensor, b: tf.Tensor): tf.Tensor[] {
-  const mm = (x: tf.Tensor, y: tf.Tensor, tx = false, ty = false) =>
-    tf.matMul(x as tf.Tensor3D, y as tf.Tensor3D, tx, ty);
+  const mm = (x: tf.Tensor, y: tf.Tensor, tx = false, ty = false) => tf.matMul(x, y, tx, ty);
   if (nativeBlasEnabled()) return [mm(dy, b, false, true), mm(a, dy, true, false)];
   const t = (x: tf.Tensor) => tf.transpose(x, x.rank === 3 ? [0, 2, 1] : [1, 0]);
   return [mm(dy, t(b)), mm(t(a), dy)];
@@ -52,7 +50,7 @@ function matmulGrads(dy: tf.Tensor, a: tf.Tensor, b: tf.Tensor): tf.Tensor[] {
 /** a @ b (2-D, or batched 3-D) whose gradient never uses a transposed-operand wasm matmul. */
 const matmul = custom(([a, b], save) => {
   save([a, b]);
-  return { value: tf.matMul(a as tf.Tensor3D, b as tf.Tensor3D), gradFunc: (dy, [sa, sb]) => matmulGrads(dy, sa, sb) };
+  return { value: tf.matMul(a, b), gradFunc: (dy, [sa, sb]) => matmulGrads(dy, sa, sb) };
 });
 export const matmul2d = matmul as (a: tf.Tensor2D, b: tf.Tensor2D) => tf.Tensor2D;
 export const bmm = matmul as (a: tf.Tensor3D, b: tf.Tensor3D) => tf.Tensor3D;

@@ -157,8 +157,8 @@ export class AdamW {
       // One tidy per parameter: temporaries are freed before the next one.
       const [mNew, vNew] = tf.tidy(() => {
         const gs = gradScale === 1 ? g : tf.mul(g, gradScale);
-        const mNew = tf.add(tf.mul(m!, b1), tf.mul(gs, 1 - b1));
-        const vNew = tf.add(tf.mul(v!, b2), tf.mul(tf.square(gs), 1 - b2));
+        const mNew = tf.add(tf.mul(m, b1), tf.mul(gs, 1 - b1));
+        const vNew = tf.add(tf.mul(v, b2), tf.mul(tf.square(gs), 1 - b2));
         const denom = tf.add(tf.div(tf.sqrt(vNew), bc2Sqrt), this.eps);
         let pNew = decay ? tf.mul(p, 1 - this.lr * decay) : p;
         pNew = tf.sub(pNew, tf.mul(tf.div(mNew, denom), stepSize));

@@ -39,7 +39,7 @@ export function shuffle<T>(xs: readonly T[], rand: () => number): T[] {
   const out = xs.slice();
   for (let i = out.length - 1; i > 0; i--) {
     const j = Math.floor(rand() * (i + 1));
-    const tmp = out[i]!;
+    const tmp = out[i];
     out[i] = out[j]!;
     out[j] = tmp;
   }

@@ -58,8 +58,7 @@ export function variableGrads(
   vars: tf.Variable[],
 ): { value: tf.Scalar; grads: Record<string, tf.Tensor> } {
   const engine = tf.engine() as unknown as EngineTape;
-  if (engine.state.gradientDepth > 0)
-    return tf.variableGrads(f, vars) as { value: tf.Scalar; grads: Record<string, tf.Tensor> };
+  if (engine.state.gradientDepth > 0) return tf.variableGrads(f, vars);
   let y: tf.Tensor | undefined;
   try {
     y = engine.scopedRun(

@@ -221,7 +221,7 @@ export class BertTokenizer {
       throw new Error(`${source}: cannot build the tokenizer: ${(e as Error).message}`);
     }
 
-    const vocab = model.vocab as Record<string, unknown>;
+    const vocab = model.vocab;
     const idToToken: string[] = [];
     for (const [t, id] of Object.entries(vocab)) {
       if (typeof id !== 'number' || !Number.isInteger(id) || id < 0)
@@ -382,7 +382,7 @@ export class BertTokenizer {
     const rows: { ids: number[]; typeIds: number[] }[] = [];
     texts.forEach((text, i) => {
       let a = this.pieceIds(text, `text ${i}`);
-      let b = pairs ? this.pieceIds(pairs[i]!, `pair ${i}`) : undefined;
+      let b = pairs ? this.pieceIds(pairs[i], `pair ${i}`) : undefined;
       const specials = b ? 3 : 2;
       const total = a.length + (b?.length ?? 0) + specials;
       if (total > limit) {

@@ -133,15 +133,15 @@ class MergeQueue {
     let i = h.length - 1;
     while (i > 0) {
       const p = (i - 1) >> 1;
-      if (!MergeQueue.before(h[i]!, h[p]!)) break;
-      [h[i], h[p]] = [h[p]!, h[i]!];
+      if (!MergeQueue.before(h[i], h[p])) break;
+      [h[i], h[p]] = [h[p], h[i]];
       i = p;
     }
   }
   pop(): { count: number; a: number; b: number } | undefined {
     const h = this.items;
     if (h.length === 0) return undefined;
-    const top = h[0]!;
+    const top = h[0];
     const last = h.pop()!;
     if (h.length > 0) {
       h[0] = last;
@@ -150,10 +150,10 @@ class MergeQueue {
         const l = 2 * i + 1;
         const r = l + 1;
         let m = i;
-        if (l < h.length && MergeQueue.before(h[l]!, h[m]!)) m = l;
-        if (r < h.length && MergeQueue.before(h[r]!, h[m]!)) m = r;
+        if (l < h.length && MergeQueue.before(h[l], h[m])) m = l;
+        if (r < h.length && MergeQueue.before(h[r], h[m])) m = r;
         if (m === i) break;
-        [h[i], h[m]] = [h[m]!, h[i]!];
+        [h[i], h[m]] = [h[m], h[i]];
         i = m;
       }
     }
@@ -256,8 +256,8 @@ export function trainWordPiece(texts: Iterable<string>, opts: WordPieceTrainOpti
     }
   };
   for (let wi = 0; wi < words.length; wi++) {
-    const syms = words[wi]!;
-    for (let i = 0; i + 1 < syms.length; i++) bump(syms[i]! * PAIR_BASE + syms[i + 1]!, counts[wi]!, wi);
+    const syms = words[wi];
+    for (let i = 0; i + 1 < syms.length; i++) bump(syms[i] * PAIR_BASE + syms[i + 1], counts[wi], wi);
   }
   const queue = new MergeQueue();
   for (const [key, count] of pairCounts) {
@@ -275,8 +275,8 @@ export function trainWordPiece(texts: Iterable<string>, opts: WordPieceTrainOpti
       continue;
     }
     if (current < Math.max(1, minFrequency)) break;
-    const partA = vocab[top.a]!;
-    const partB = vocab[top.b]!;
+    const partA = vocab[top.a];
+    const partB = vocab[top.b];
     const merged = partA + (partB.startsWith(CONTINUING_PREFIX) ? partB.slice(CONTINUING_PREFIX.length) : partB);
     const newId = add(merged);
     const touched = new Set<number>();
@@ -284,19 +284,19 @@ export function trainWordPiece(texts: Iterable<string>, opts: WordPieceTrainOpti
     where.delete(key);
     pairCounts.delete(key);
     for (const wi of positions ?? []) {
-      const syms = words[wi]!;
-      const n = counts[wi]!;
+      const syms = words[wi];
+      const n = counts[wi];
       let i = 0;
       while (i + 1 < syms.length) {
         if (syms[i] === top.a && syms[i + 1] === top.b) {
           if (i > 0) {
-            const prev = syms[i - 1]!;
+            const prev = syms[i - 1];
             if (prev * PAIR_BASE + top.a !== key) bump(prev * PAIR_BASE + top.a, -n, wi);
             bump(prev * PAIR_BASE + newId, n, wi);
             touched.add(prev * PAIR_BASE + newId);
           }
           if (i + 2 < syms.length) {
-            const next = syms[i + 2]!;
+            const next = syms[i + 2];
             if (top.b * PAIR_BASE + next !== key) bump(top.b * PAIR_BASE + next, -n, wi);
             bump(newId * PAIR_BASE + next, n, wi);
             touched.add(newId * PAIR_BASE + next);

@@ -26,7 +26,7 @@ export interface CsrMatrix {
 export function denseRow(m: CsrMatrix, r: number): Float64Array {
   if (!Number.isInteger(r) || r < 0 || r >= m.rows) throw new Error(`denseRow: row ${r} is outside 0..${m.rows - 1}`);
   const out = new Float64Array(m.cols);
-  for (let p = m.indptr[r]!; p < m.indptr[r + 1]!; p++) out[m.indices[p]!] = m.data[p]!;
+  for (let p = m.indptr[r]; p < m.indptr[r + 1]; p++) out[m.indices[p]] = m.data[p]!;
   return out;
 }
 
@@ -120,7 +120,7 @@ export class TfidfVectorizer {
     const [lo, hi] = this.ngramRange;
     const out: string[] = [];
     for (let n = lo; n <= Math.min(hi, words.length); n++) {
-      for (let i = 0; i + n <= words.length; i++) out.push(n === 1 ? words[i]! : words.slice(i, i + n).join(' '));
+      for (let i = 0; i + n <= words.length; i++) out.push(n === 1 ? words[i] : words.slice(i, i + n).join(' '));
     }
     return out;
   }
@@ -161,7 +161,7 @@ export class TfidfVectorizer {
         if (j !== undefined) counts.set(j, (counts.get(j) ?? 0) + 1);
       }
       const cols = [...counts.keys()].sort((a, b) => a - b);
-      const vals = cols.map((j) => (this.sublinearTf ? 1 + Math.log(counts.get(j)!) : counts.get(j)!) * this.idf[j]!);
+      const vals = cols.map((j) => (this.sublinearTf ? 1 + Math.log(counts.get(j)!) : counts.get(j)!) * this.idf[j]);
       const norm =
         this.norm === 'l2'
           ? Math.sqrt(vals.reduce((s, v) => s + v * v, 0))
@@ -170,8 +170,8 @@ export class TfidfVectorizer {
             : 1;
       // A row with no known n-gram stays all zeros (scikit-learn leaves it unnormalised).
       for (let k = 0; k < cols.length; k++) {
-        indices.push(cols[k]!);
-        data.push(norm > 0 ? vals[k]! / norm : vals[k]!);
+        indices.push(cols[k]);
+        data.push(norm > 0 ? vals[k] / norm : vals[k]);
       }
       indptr[r + 1] = indices.length;
     });
@@ -212,12 +212,12 @@ export interface LbfgsResult {
 
 const dot = (a: Float64Array, b: Float64Array): number => {
   let s = 0;
-  for (let i = 0; i < a.length; i++) s += a[i]! * b[i]!;
+  for (let i = 0; i < a.length; i++) s += a[i] * b[i];
   return s;
 };
 const maxAbs = (a: Float64Array): number => {
   let m = 0;
-  for (let i = 0; i < a.length; i++) m = Math.max(m, Math.abs(a[i]!));
+  for (let i = 0; i < a.length; i++) m = Math.max(m, Math.abs(a[i]));
   return m;
 };
 
@@ -244,22 +244,22 @@ export function lbfgs(
   while (iter < opts.maxIter) {
     if (maxAbs(g) <= opts.gtol) return { x, f, iterations: iter, converged: true };
     // d = -H g by the two-loop recursion; H0 = (s'y / y'y) I.
-    for (let i = 0; i < n; i++) d[i] = -g[i]!;
+    for (let i = 0; i < n; i++) d[i] = -g[i];
     for (let k = S.length - 1; k >= 0; k--) {
-      const a = RHO[k]! * dot(S[k]!, d);
+      const a = RHO[k] * dot(S[k], d);
       alpha[k] = a;
-      const y = Y[k]!;
-      for (let i = 0; i < n; i++) d[i]! -= a * y[i]!;
+      const y = Y[k];
+      for (let i = 0; i < n; i++) d[i] -= a * y[i];
     }
     if (S.length > 0) {
       const last = S.length - 1;
-      const gamma = 1 / (RHO[last]! * dot(Y[last]!, Y[last]!));
-      for (let i = 0; i < n; i++) d[i]! *= gamma;
+      const gamma = 1 / (RHO[last] * dot(Y[last], Y[last]));
+      for (let i = 0; i < n; i++) d[i] *= gamma;
     }
     for (let k = 0; k < S.length; k++) {
-      const b = RHO[k]! * dot(Y[k]!, d);
-      const s = S[k]!;
-      for (let i = 0; i < n; i++) d[i]! += s[i]! * (alpha[k]! - b);
+      const b = RHO[k] * dot(Y[k], d);
+      const s = S[k];
+      for (let i = 0; i < n; i++) d[i] += s[i] * (alpha[k] - b);
     }
     let dg = dot(d, g);
     if (!(dg < 0)) {
@@ -267,7 +267,7 @@ export function lbfgs(
       S.length = 0;
       Y.length = 0;
       RHO.length = 0;
-      for (let i = 0; i < n; i++) d[i] = -g[i]!;
+      for (let i = 0; i < n; i++) d[i] = -g[i];
       dg = dot(d, g);
     }
     // The first step has no curvature information yet; scipy starts it at length 1.
@@ -278,8 +278,8 @@ export function lbfgs(
     const s = new Float64Array(n),
       y = new Float64Array(n);
     for (let i = 0; i < n; i++) {
-      s[i] = ls.x[i]! - x[i]!;
-      y[i] = ls.g[i]! - g[i]!;
+      s[i] = ls.x[i] - x[i];
+      y[i] = ls.g[i] - g[i];
     }
     const sy = dot(s, y);
     const fPrev = f;
@@ -320,7 +320,7 @@ function wolfeSearch(
   const at = (t: number) => {
     const xt = new Float64Array(n),
       gt = new Float64Array(n);
-    for (let i = 0; i < n; i++) xt[i] = x[i]! + t * d[i]!;
+    for (let i = 0; i < n; i++) xt[i] = x[i] + t * d[i];
     const ft = fg(xt, gt);
     return { t, x: xt, f: ft, g: gt, dg: dot(gt, d) };
   };
@@ -443,7 +443,7 @@ export class LogisticRegression {
       let loss = 0;
       if (K === 1) {
         for (let i = 0; i < n; i++) {
-          const z = raw[i]!;
+          const z = raw[i];
           // log(1 + e^z) - y z, without overflow
           loss += (z > 0 ? z + Math.log1p(Math.exp(-z)) : Math.log1p(Math.exp(z))) - (y[i] === 1 ? z : 0);
           resid[i] = 1 / (1 + Math.exp(-z)) - (y[i] === 1 ? 1 : 0);
@@ -451,28 +451,28 @@ export class LogisticRegression {
       } else {
         for (let i = 0; i < n; i++) {
           let m = -Infinity;
-          for (let k = 0; k < K; k++) m = Math.max(m, raw[i * K + k]!);
+          for (let k = 0; k < K; k++) m = Math.max(m, raw[i * K + k]);
           let sum = 0;
-          for (let k = 0; k < K; k++) sum += Math.exp(raw[i * K + k]! - m);
-          loss += m + Math.log(sum) - raw[i * K + y[i]!]!;
-          for (let k = 0; k < K; k++) resid[i * K + k] = Math.exp(raw[i * K + k]! - m) / sum - (k === y[i] ? 1 : 0);
+          for (let k = 0; k < K; k++) sum += Math.exp(raw[i * K + k] - m);
+          loss += m + Math.log(sum) - raw[i * K + y[i]];
+          for (let k = 0; k < K; k++) resid[i * K + k] = Math.exp(raw[i * K + k] - m) / sum - (k === y[i] ? 1 : 0);
         }
       }
       g.fill(0);
       for (let i = 0; i < n; i++) {
-        for (let p = X.indptr[i]!; p < X.indptr[i + 1]!; p++) {
-          const j = X.indices[p]!,
-            v = X.data[p]!;
-          for (let k = 0; k < K; k++) g[k * (d + 1) + j]! += v * resid[i * K + k]!;
+        for (let p = X.indptr[i]; p < X.indptr[i + 1]; p++) {
+          const j = X.indices[p],
+            v = X.data[p];
+          for (let k = 0; k < K; k++) g[k * (d + 1) + j] += v * resid[i * K + k];
         }
-        for (let k = 0; k < K; k++) g[k * (d + 1) + d]! += resid[i * K + k]!;
+        for (let k = 0; k < K; k++) g[k * (d + 1) + d] += resid[i * K + k];
       }
       let reg = 0;
       for (let k = 0; k < K; k++) {
         for (let j = 0; j < d; j++) {
-          const wj = w[k * (d + 1) + j]!;
+          const wj = w[k * (d + 1) + j];
           reg += wj * wj;
-          g[k * (d + 1) + j]! += invC * wj;
+          g[k * (d + 1) + j] += invC * wj;
         }
       }
       return loss + 0.5 * invC * reg;
@@ -487,7 +487,7 @@ export class LogisticRegression {
     this.numClasses = numClasses;
     this.numFeatures = d;
     this.coef = Array.from({ length: K }, (_, k) => r.x.slice(k * (d + 1), k * (d + 1) + d));
-    this.intercept = Float64Array.from({ length: K }, (_, k) => r.x[k * (d + 1) + d]!);
+    this.intercept = Float64Array.from({ length: K }, (_, k) => r.x[k * (d + 1) + d]);
     this.iterations = r.iterations;
     this.converged = r.converged;
     return this;
@@ -502,7 +502,7 @@ export class LogisticRegression {
       d = this.numFeatures;
     const w = new Float64Array(K * (d + 1));
     for (let k = 0; k < K; k++) {
-      w.set(this.coef[k]!, k * (d + 1));
+      w.set(this.coef[k], k * (d + 1));
       w[k * (d + 1) + d] = this.intercept[k]!;
     }
     const raw = new Float64Array(X.rows * K);
@@ -514,7 +514,7 @@ export class LogisticRegression {
   predictProba(X: CsrMatrix): number[][] {
     return this.decisionFunction(X).map((z) => {
       if (z.length === 1) {
-        const p = 1 / (1 + Math.exp(-z[0]!));
+        const p = 1 / (1 + Math.exp(-z[0]));
         return [1 - p, p];
       }
       const m = Math.max(...z);
@@ -527,9 +527,9 @@ export class LogisticRegression {
   /** The most probable class of each row (ties go to the lower class, as numpy's argmax). */
   predict(X: CsrMatrix): number[] {
     return this.decisionFunction(X).map((z) => {
-      if (z.length === 1) return z[0]! > 0 ? 1 : 0;
+      if (z.length === 1) return z[0] > 0 ? 1 : 0;
       let best = 0;
-      for (let k = 1; k < z.length; k++) if (z[k]! > z[best]!) best = k;
+      for (let k = 1; k < z.length; k++) if (z[k] > z[best]) best = k;
       return best;
     });
   }
@@ -540,8 +540,8 @@ function scores(X: CsrMatrix, w: Float64Array, K: number, raw: Float64Array): vo
   const d = X.cols;
   for (let i = 0; i < X.rows; i++) {
     for (let k = 0; k < K; k++) {
-      let z = w[k * (d + 1) + d]!;
-      for (let p = X.indptr[i]!; p < X.indptr[i + 1]!; p++) z += X.data[p]! * w[k * (d + 1) + X.indices[p]!]!;
+      let z = w[k * (d + 1) + d];
+      for (let p = X.indptr[i]; p < X.indptr[i + 1]; p++) z += X.data[p] * w[k * (d + 1) + X.indices[p]];
       raw[i * K + k] = z;
     }
   }
@@ -603,7 +603,7 @@ export function runBaseline(
   const labels = opts.labelNames ?? Array.from({ length: numClasses }, (_, k) => String(k));
   if (new Set(trainLabels).size < 2)
     throw new Error(
-      `runBaseline: the training labels hold a single class (${labels[trainLabels[0]!] ?? trainLabels[0]}); need at least 2`,
+      `runBaseline: the training labels hold a single class (${labels[trainLabels[0]] ?? trainLabels[0]}); need at least 2`,
     );
   const t0 = performance.now();
   const vec = new TfidfVectorizer(opts);
@@ -619,7 +619,7 @@ export function runBaseline(
     labels,
     accuracy: report.accuracy,
     f1,
-    positiveF1: numClasses === 2 ? f1[labels[1]!] : undefined,
+    positiveF1: numClasses === 2 ? f1[labels[1]] : undefined,
     macroF1: report['macro avg']['f1-score'],
     report,
     vocabularySize: vec.vocabularySize,
@@ -704,10 +704,10 @@ export function runBaselineOnData(
   const cleaned = texts.map((t, i) => cleanText(data.pairs ? `${t} ${data.pairs[i]}` : t, mode));
   const { train, val } = splitIndices(texts.length, opts.valSplit ?? 0.2, opts.seed ?? 42);
   const r = runBaseline(
-    train.map((i) => cleaned[i]!),
-    train.map((i) => labels[i]!),
-    val.map((i) => cleaned[i]!),
-    val.map((i) => labels[i]!),
+    train.map((i) => cleaned[i]),
+    train.map((i) => labels[i]),
+    val.map((i) => cleaned[i]),
+    val.map((i) => labels[i]),
     { ...opts, labelNames: data.labelNames },
   );
   return { ...r, trainSize: train.length, valSize: val.length };

@@ -15,7 +15,7 @@ import { batchTensors, type LabelledBatchData } from './train.js';
 export function attentionOf(model: BertForSequenceClassification, inputs: BertArrays): number[][][][] {
   return tf.tidy(() => {
     const out = model.forward(toInputs(inputs, model.config), false, { outputAttentions: true });
-    return out.attentions!.map((a) => (a.arraySync() as number[][][][])[0]);
+    return out.attentions!.map((a) => a.arraySync()[0]);
   });
 }
 
@@ -33,7 +33,7 @@ export function pooledVectors(
   const out: number[][] = [];
   for (const idx of batches(data.inputIds.length, batchSize, { shuffle: false }))
     tf.tidy(() => {
-      out.push(...(model.forward(batchTensors(data, idx), false).poolerOutput.arraySync() as number[][]));
+      out.push(...model.forward(batchTensors(data, idx), false).poolerOutput.arraySync());
     });
   return out;
 }

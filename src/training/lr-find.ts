@@ -90,22 +90,22 @@ export const LR_FIND_DEFAULTS = {
  */
 export function steepestLr(points: readonly Pick<LrFindPoint, 'lr' | 'smoothed'>[]): number {
   if (points.length === 0) throw new Error('steepestLr: no points');
-  if (points.length < 3) return points[0]!.lr;
+  if (points.length < 3) return points[0].lr;
   const x = points.map((p) => Math.log(p.lr));
   const y = points.map((p) => p.smoothed);
   const n = points.length;
   const slope = (i: number) =>
     i === 0
-      ? (y[1]! - y[0]!) / (x[1]! - x[0]!)
+      ? (y[1] - y[0]) / (x[1] - x[0])
       : i === n - 1
-        ? (y[i]! - y[i - 1]!) / (x[i]! - x[i - 1]!)
-        : (y[i + 1]! - y[i - 1]!) / (x[i + 1]! - x[i - 1]!);
+        ? (y[i] - y[i - 1]) / (x[i] - x[i - 1])
+        : (y[i + 1] - y[i - 1]) / (x[i + 1] - x[i - 1]);
   let lowest = 0;
-  for (let i = 1; i < n; i++) if (y[i]! < y[lowest]!) lowest = i;
+  for (let i = 1; i < n; i++) if (y[i] < y[lowest]) lowest = i;
   const from = Math.min(Math.floor(n / 10), Math.max(0, lowest - 1));
   let best = from;
   for (let i = from; i <= Math.max(from, lowest); i++) if (slope(i) < slope(best)) best = i;
-  return points[best]!.lr;
+  return points[best].lr;
 }
 
 /** The centered moving average of `xs` over `window` points (fewer at the ends). */
@@ -115,7 +115,7 @@ export function centeredMean(xs: readonly number[], window: number): number[] {
     const a = Math.max(0, i - h),
       b = Math.min(xs.length, i + h + 1);
     let sum = 0;
-    for (let j = a; j < b; j++) sum += xs[j]!;
+    for (let j = a; j < b; j++) sum += xs[j];
     return sum / (b - a);
   });
 }
@@ -195,7 +195,7 @@ export async function lrFind(
   );
   finite.forEach((p, i) => (p.smoothed = centered[i]!));
   for (const p of points) if (!Number.isFinite(p.loss)) p.smoothed = NaN;
-  let min = finite[0]!;
+  let min = finite[0];
   for (const p of finite) if (p.smoothed < min.smoothed) min = p;
   return { points, steepest: steepestLr(finite), minimum: min.lr, stopped };
 }

@@ -47,9 +47,9 @@ export function confusionMatrix(yTrue: readonly number[], yPred: readonly number
     throw new Error(`numClasses must be a positive integer, got ${numClasses}`);
   const m = Array.from({ length: numClasses }, () => new Array<number>(numClasses).fill(0));
   for (let i = 0; i < yTrue.length; i++) {
-    checkClass(yTrue[i]!, i, numClasses, 'yTrue');
-    checkClass(yPred[i]!, i, numClasses, 'yPred');
-    m[yTrue[i]!]![yPred[i]!]!++;
+    checkClass(yTrue[i], i, numClasses, 'yTrue');
+    checkClass(yPred[i], i, numClasses, 'yPred');
+    m[yTrue[i]][yPred[i]]++;
   }
   return m;
 }
@@ -69,9 +69,9 @@ export function classificationReport(
   for (const n of labelNames) if (RESERVED.has(n)) throw new Error(`label name "${n}" collides with a report key`);
   const cm = confusionMatrix(yTrue, yPred, k);
   const per: ClassMetrics[] = labelNames.map((_, c) => {
-    const tp = cm[c]![c]!;
-    const support = cm[c]!.reduce((s, x) => s + x, 0);
-    const predicted = cm.reduce((s, row) => s + row[c]!, 0);
+    const tp = cm[c][c];
+    const support = cm[c].reduce((s, x) => s + x, 0);
+    const predicted = cm.reduce((s, row) => s + row[c], 0);
     const precision = ratio(tp, predicted);
     const recall = ratio(tp, support);
     return { precision, recall, 'f1-score': ratio(2 * precision * recall, precision + recall), support };
@@ -81,7 +81,7 @@ export function classificationReport(
     const wsum = weights.reduce((s, w) => s + w, 0);
     const mean = (key: 'precision' | 'recall' | 'f1-score'): number =>
       ratio(
-        per.reduce((s, m, c) => s + m[key] * weights[c]!, 0),
+        per.reduce((s, m, c) => s + m[key] * weights[c], 0),
         wsum,
       );
     return { precision: mean('precision'), recall: mean('recall'), 'f1-score': mean('f1-score'), support: total };

@@ -27,7 +27,7 @@ import { maskOutcomes } from '../data/masking-stats.js';
 export function exampleShowingAllOutcomes(pair: NspPair, special: SpecialIds, maxLen?: number): PretrainExample {
   const len = maxLen ?? pair.a.length + pair.b.length + 3;
   for (let seed = 0; seed < 100_000; seed++) {
-    const ex = buildExamples([pair], special, len, rng(seed))[0]!;
+    const ex = buildExamples([pair], special, len, rng(seed))[0];
     const o = maskOutcomes(ex, special);
     if (o.includes('[MASK]') && o.includes('random') && o.includes('unchanged')) return ex;
   }
@@ -69,12 +69,12 @@ export function partlyMaskedWords(
     partial = 0;
   for (const ex of examples) {
     // The original tokens: a chosen position's label is the token that was there.
-    const ids = ex.inputIds.map((id, i) => (ex.mlmLabels[i] === IGNORE_INDEX ? id : ex.mlmLabels[i]!));
+    const ids = ex.inputIds.map((id, i) => (ex.mlmLabels[i] === IGNORE_INDEX ? id : ex.mlmLabels[i]));
     const labels = maskTokens(ids, special, rand, wholeWord ? { isContinuation } : {}).labels;
     for (let i = 0; i < ids.length; i++) {
       if (ids[i] === special.cls || ids[i] === special.sep || ids[i] === special.pad) continue;
       let end = i + 1;
-      while (end < ids.length && isContinuation(ids[end]!)) end++;
+      while (end < ids.length && isContinuation(ids[end])) end++;
       if (end - i > 1) {
         const chosen = labels.slice(i, end).filter((l) => l !== IGNORE_INDEX).length;
         words++;

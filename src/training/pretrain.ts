@@ -504,7 +504,7 @@ export async function pretrain(
   const trainIds = tokenizeDocuments(trainDocs, encode);
   const heldIds = tokenizeDocuments(held, encode);
   const vocabList = tok.convertIdsToTokens(Array.from({ length: tok.vocabSize }, (_, i) => i));
-  const isContinuation = cfg.wholeWord ? (id: number) => vocabList[id]!.startsWith('##') : undefined;
+  const isContinuation = cfg.wholeWord ? (id: number) => vocabList[id].startsWith('##') : undefined;
   const heldExamples = passExamples(heldIds, special, cfg, 999_999, isContinuation).slice(0, 1024);
   let epoch = 0;
   let examples = passExamples(trainIds, special, cfg, epoch, isContinuation);

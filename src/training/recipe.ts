@@ -50,7 +50,7 @@ function field(file: string, where: string, key: string, v: unknown, kind: 'int'
     throw new Error(
       `${file}: "${where}${key}" must be ${kind === 'int' ? 'a non-negative integer' : kind === 'ratio' ? 'a number in [0, 1]' : 'a non-negative number'}, got ${JSON.stringify(v)}`,
     );
-  return v as number;
+  return v;
 }
 
 function checkKeys(file: string, where: string, obj: Record<string, unknown>, keys: readonly string[]): void {
@@ -104,7 +104,7 @@ export async function readRecipe(dir: string): Promise<Recipe | undefined> {
   }
   if (o.measured !== undefined && typeof o.measured !== 'string')
     throw new Error(`${file}: "measured" must be a string`);
-  return { train, adapt, measured: o.measured as string | undefined };
+  return { train, adapt, measured: o.measured };
 }
 
 /**

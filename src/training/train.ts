@@ -338,7 +338,7 @@ function run(
         nonFinite++;
         if (firstNonFinite < 0 || idx[k] < firstNonFinite) firstNonFinite = idx[k];
       });
-      const probs = tf.softmax(logits).arraySync() as number[][];
+      const probs = tf.softmax(logits).arraySync();
       idx.forEach((i, k) => {
         probabilities[i] = probs[k];
       });

@@ -50,8 +50,8 @@ function show(r: CheckResult): void {
 
 const pct = (x: number) => `${(100 * x).toFixed(1)} %`;
 const close = (a: number, b: number, tol: number) => Math.abs(a - b) <= tol;
-const argmax = (row: readonly number[]) => row.reduce((b, v, j) => (v > row[b]! ? j : b), 0);
-const argmin = (row: readonly number[]) => row.reduce((b, v, j) => (v < row[b]! ? j : b), 0);
+const argmax = (row: readonly number[]) => row.reduce((b, v, j) => (v > row[b] ? j : b), 0);
+const argmin = (row: readonly number[]) => row.reduce((b, v, j) => (v < row[b] ? j : b), 0);
 const isNumber = (x: unknown): x is number => typeof x === 'number' && !Number.isNaN(x);
 
 // ---------------------------------------------------------------------------------------------
@@ -105,7 +105,7 @@ export function judgeFlatAccuracy(fn: ((logits: number[][], labels: number[]) =>
   const id = 'flatAccuracy';
   if (typeof fn !== 'function') return verdict(id, false, 'Write the function flatAccuracy in the cell above.', false);
   for (const c of FLAT_CASES) {
-    const right = c.labels.filter((y, i) => argmax(c.logits[i]!) === y).length;
+    const right = c.labels.filter((y, i) => argmax(c.logits[i]) === y).length;
     const want = right / c.labels.length;
     let got: unknown;
     try {
@@ -137,7 +137,7 @@ export function judgeFlatAccuracy(fn: ((logits: number[][], labels: number[]) =>
         false,
         `${wrongAt}: that is the share of wrong rows; count the rows where prediction === label.`,
       );
-    const byMin = c.labels.filter((y, i) => argmin(c.logits[i]!) === y).length / c.labels.length;
+    const byMin = c.labels.filter((y, i) => argmin(c.logits[i]) === y).length / c.labels.length;
     if (close(got, byMin, 1e-9))
       return verdict(
         id,
@@ -421,7 +421,7 @@ export function judgeThreshold(
     return verdict(id, false, 'Set `bestThreshold` to the threshold your code finds.', false);
   if (!isNumber(threshold) || threshold < 0 || threshold > 1)
     return verdict(id, false, `A threshold on a probability lies between 0 and 1; ${String(threshold)} does not.`);
-  const p = probabilities.map((r) => (typeof r === 'number' ? r : r[1]!));
+  const p = probabilities.map((r) => (typeof r === 'number' ? r : r[1]));
   const candidates = [...new Set(p)].sort((a, b) => a - b);
   let best = { t: 0.5, f1: -1 };
   for (const t of candidates) {
@@ -530,7 +530,7 @@ export function judgeParameterCount(fn: ((layers: number, hidden: number) => num
     return verdict(id, false, 'Write the function bertParameters in the cell above.', false);
   const order = ['base', ...Object.keys(PRESETS).filter((k) => k !== 'base')];
   for (const name of order) {
-    const p = PRESETS[name]!;
+    const p = PRESETS[name];
     const want = parameterCount(presetConfig(name));
     let got: unknown;
     try {
@@ -729,7 +729,7 @@ export function judgeSeedComparison(
     const m = xs.reduce((s, v) => s + v, 0) / xs.length;
     return { m, sd: Math.sqrt(xs.reduce((s, v) => s + (v - m) ** 2, 0) / (xs.length - 1)) };
   };
-  const [sa, sb] = [stats(xa!), stats(xb!)];
+  const [sa, sb] = [stats(xa), stats(xb)];
   const clear = Math.abs(sa.m - sb.m) > sa.sd + sb.sd;
   const truth = !clear ? 'no clear difference' : sa.m > sb.m ? 'first' : 'second';
   const facts =

@@ -28,7 +28,7 @@ export function headViewFigure(
 ): Figure {
   const layers = attentions.length;
   if (!layers) throw new Error('headViewFigure: no layers of attention');
-  const heads = attentions[0]!.length;
+  const heads = attentions[0].length;
   if (!heads) throw new Error('headViewFigure: no attention heads');
   const t = tokens.length;
   if (!t) throw new Error('headViewFigure: no tokens');
@@ -73,7 +73,7 @@ export function headViewFigure(
   for (let l = 0; l < layers; l++) {
     const titles: unknown[] = [];
     for (let h = 0; h < heads; h++) {
-      const z = attentions[l]![h]!.slice(0, t).map((row) => row.slice(0, t).map((v) => Math.round(v * 1e4) / 1e4));
+      const z = attentions[l][h].slice(0, t).map((row) => row.slice(0, t).map((v) => Math.round(v * 1e4) / 1e4));
       const zmax = Math.max(1e-6, ...z.flat());
       const k = h + 1; // axis number of this head's cell (the same cell in every layer)
       data.push({
@@ -155,7 +155,7 @@ export function headViewFigure(
     method: 'update',
     args: [
       { visible: Array.from({ length: layers * heads }, (_, j) => Math.floor(j / heads) === l) },
-      { annotations: [hint, ...titlesOf[l]!] },
+      { annotations: [hint, ...titlesOf[l]] },
     ],
   }));
   return {
@@ -166,7 +166,7 @@ export function headViewFigure(
       height,
       margin: { l: marginL, r: marginR, t: marginT, b: marginB },
       ...axes,
-      annotations: [hint, ...titlesOf[first]!],
+      annotations: [hint, ...titlesOf[first]],
       // The menu sits above the grid at the left, clear of the title, the tool bar and every token.
       updatemenus: [
         {

@@ -83,12 +83,13 @@ export function lineChartSvg(series: readonly Series[], opts: ChartOptions = {})
     s.x.forEach((x, i) => {
       if (Number.isFinite(x) && Number.isFinite(s.y[i])) {
         xs.push(x);
-        ys.push(s.y[i]!);
+        ys.push(s.y[i]);
       }
     });
   }
   for (const r of opts.refLines ?? []) if (Number.isFinite(r.y)) ys.push(r.y);
-  let [x0, x1] = xs.length ? [Math.min(...xs), Math.max(...xs)] : [0, 1];
+  const x0 = xs.length ? Math.min(...xs) : 0;
+  let x1 = xs.length ? Math.max(...xs) : 1;
   let [y0, y1] = ys.length ? [Math.min(...ys), Math.max(...ys)] : [0, 1];
   if (x1 === x0) x1 = x0 + 1;
   if (y1 === y0) [y0, y1] = [y0 - 0.5, y1 + 0.5];
@@ -131,7 +132,7 @@ export function lineChartSvg(series: readonly Series[], opts: ChartOptions = {})
   series.forEach((s, k) => {
     const color = s.color ?? PALETTE[k % PALETTE.length];
     const pts = s.x
-      .map((x, i) => [x, s.y[i]!] as const)
+      .map((x, i) => [x, s.y[i]] as const)
       .filter(([x, y]) => Number.isFinite(x) && Number.isFinite(y))
       .map(([x, y]) => `${X(x).toFixed(1)},${Y(y).toFixed(1)}`)
       .join(' ');

@@ -271,6 +271,17 @@ export {
   type PredictOptions,
   type Comparison,
 } from './app/lab.js';
+// Speed and memory: bf16 matrix products, whether a training run fits, the lab's time from one step.
+export {
+  setMatmulPrecision,
+  matmulPrecision,
+  bf16Available,
+  type MatmulPrecision,
+  type PrecisionStatus,
+} from './backend/accel.js';
+export { checkTrainingFits, planTrainingMemory, memoryLimitBytes } from './backend/memory.js';
+export { projectLabSeconds } from './backend/estimate.js';
+
 // Notebooks: their run of the lab (settings from the parameters cell) and training the interrupt stops.
 export { LabRun, labFile, LAB_PARAMETERS, SETTINGS_CELL, type LabParameters } from './app/notebook-run.js';
 export { interruptible, Interrupted, StaleSettings, type StopFlag } from './ui/notebook.js';

@@ -151,9 +151,14 @@ export class LabRun {
   /** The parameters as table rows (setting, value), undefined shown as what it means. */
   table(): { setting: string; value: string }[] {
     const v = this.settings.values;
+    const unset: Partial<Record<keyof LabParameters, string>> = {
+      model: this.modelDir,
+      limit: 'all rows',
+      testCsv: 'none (nothing to predict)',
+    };
     return LAB_PARAMETERS.map((k) => ({
       setting: k,
-      value: v[k] === undefined ? (k === 'model' ? this.modelDir : "the model's recipe") : String(v[k]),
+      value: v[k] === undefined ? (unset[k] ?? "the model's recipe, else the manual's") : String(v[k]),
     }));
   }
 

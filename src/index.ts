@@ -210,6 +210,7 @@ export {
   textTable,
   plot,
   plotHtml,
+  resetPlotly,
   ProgressBar,
   type Figure,
   type PlotOptions,

@@ -82,6 +82,7 @@ def run_cells(a, b):
     for i in range(a, b + 1):
         if cells[i]['cell_type'] != 'code':
             continue
+        print(f'[notebook_kernel] cell {i + 1}: {src(cells[i]).splitlines()[0][:70]}', file=sys.stderr, flush=True)
         status, out, _ = execute(src(cells[i]))
         if status != 'ok':
             raise AssertionError(f'cell {i} failed:\n{src(cells[i])[:300]}\n--- its output:\n{out[-2000:]}')
@@ -197,6 +198,8 @@ try:
         if status3 != 'ok' or 'Training complete!' not in again:
             failures.append(f'the training cell does not run again after the interrupt:\n{again[-1500:]}')
 except Exception as e:  # a step of the drive failed: reported as a failure, with the findings so far
+    import traceback
+    traceback.print_exc()
     failures.append(f'{type(e).__name__}: {e}')
 finally:
     km.shutdown_kernel(now=True)

@@ -6,8 +6,9 @@ import { existsSync, readFileSync, statSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
-import * as tf from '@tensorflow/tfjs';
+import * as tf from '@tensorflow/tfjs-core';
 import { initBackend } from '../backend/init.js';
+import { setMatmulPrecision } from '../backend/accel.js';
 import { BertForSequenceClassification } from '../model/bert.js';
 import { loadAuto } from '../model/auto.js';
 import { toInputs, type BertArrays } from '../model/inputs.js';
@@ -63,6 +64,7 @@ const A = ADAPT_DEFAULTS;
 
 const COMMON: Options = {
   backend: { type: 'string', help: 'gpu|node|wasm|cpu (default: the fastest that loads)' },
+  bf16: { type: 'boolean', help: 'bf16 matrix products where the CPU has AVX-512 BF16 (weights stay fp32)' },
   help: { type: 'boolean', short: 'h', help: 'this help' },
 };
 const MODEL: Options = { model: { type: 'string', help: 'a model folder, a Hub id or a preset name (bert-mini)' } };
@@ -117,6 +119,12 @@ const fullColumns = (v: Values): Columns => ({
   pair: str(v['pair-col']),
   id: str(v['id-col']) ?? LAB_COLUMNS.id,
 });
+
+/** The backend, with bf16 matrix products when --bf16 (or BERT_LAB_BF16=1) asks for them. */
+async function startBackend(v: Values): Promise<void> {
+  if (v.bf16 === true) setMatmulPrecision('bf16');
+  await initBackend(str(v.backend));
+}
 
 /**
  * --model as a directory: a local folder, a Hub id or a preset name (bert-mini), downloaded if needed.
@@ -197,7 +205,7 @@ async function trainCommand(v: Values, mainJob: boolean): Promise<void> {
     );
   if (!v['dry-run']) {
     pinBlasThreads();
-    await initBackend(str(v.backend));
+    await startBackend(v);
   }
   const r = await runLab({
     mainJob,
@@ -295,7 +303,7 @@ const commands: Record<string, Command> = {
     summary: 'scores a fine-tuned model on a labelled CSV (JSON: loss, classification report, confusion matrix)',
     options: { ...MODEL, ...READ },
     run: async (v) => {
-      await initBackend(str(v.backend));
+      await startBackend(v);
       const dir = await modelDir(v);
       const model = await BertForSequenceClassification.fromPretrained(dir, {
         log: diagnostics.info,
@@ -338,7 +346,7 @@ const commands: Record<string, Command> = {
       },
     },
     run: async (v) => {
-      await initBackend(str(v.backend));
+      await startBackend(v);
       const out = need(v.out, 'out');
       const r = await predictCsv(await modelDir(v), need(v.data, 'data'), out, {
         columns: columns(v),
@@ -387,7 +395,7 @@ const commands: Record<string, Command> = {
       'allow-untrained': { type: 'boolean', help: 'run a checkpoint that lacks weights (random ones)' },
     },
     run: async (v) => {
-      await initBackend(str(v.backend));
+      await startBackend(v);
       const file = need(v.inputs, 'inputs');
       const arrays = await readInputs(file);
       const model = await loadAuto(await modelDir(v), { strict: !v['allow-untrained'] });
@@ -483,7 +491,7 @@ const commands: Record<string, Command> = {
         throw new UsageError(`--hidden ${cfg.hidden} must be a multiple of --heads ${cfg.heads}`);
       const out = need(v.out, 'out');
       pinBlasThreads();
-      await initBackend(str(v.backend));
+      await startBackend(v);
       const progress = stepBar('pre-training');
       await holdOutDir(out, 'bert-lab pretrain', report);
       const r = await pretrain(out, cfg, report, progress.onStep);
@@ -514,7 +522,7 @@ const commands: Record<string, Command> = {
         .filter(Boolean);
       const out = need(v.out, 'out');
       pinBlasThreads();
-      await initBackend(str(v.backend));
+      await startBackend(v);
       const dir = await modelDir(v);
       await holdOutDir(out, 'bert-lab adapt', report);
       const progress = stepBar('adapting');
@@ -585,7 +593,7 @@ const commands: Record<string, Command> = {
       json: { type: 'boolean', help: 'print JSON' },
     },
     run: async (v) => {
-      await initBackend(str(v.backend));
+      await startBackend(v);
       const dir = await modelDir(v);
       const model = await loadAuto(dir, { log: () => {} });
       if (!('mlmHead' in model))
@@ -620,7 +628,7 @@ const commands: Record<string, Command> = {
       quantize: { type: 'boolean', help: 'also onnx/model_quantized.onnx (int8 weights)' },
     },
     run: async (v) => {
-      await initBackend(str(v.backend));
+      await startBackend(v);
       await settleModelPath(need(v.model, 'model'), diagnostics.info);
       const r = await exportOnnx(presetHubId(need(v.model, 'model')), need(v.out, 'out'), {
         quantize: v.quantize === true,

@@ -520,7 +520,12 @@ export async function runLab(opts: LabOptions): Promise<LabResult> {
     log,
   });
   // The test file is predicted after training: its columns are checked now, not after an hour.
-  if (test) unlabelledFromFrame(await readCsv(test), columns, test);
+  if (test)
+    unlabelledFromFrame(
+      await readCsv(test, { required: [columns.text, ...(columns.pair ? [columns.pair] : [])], limit: 1 }),
+      columns,
+      test,
+    );
   const recipe = await modelRecipe(model.dir, Boolean(opts.randomInit));
   const training = resolveTraining(opts.training ?? {}, recipe, prep.train.labels.length);
   if (recipe)

@@ -4,7 +4,7 @@
 import { CLEAN_MODES, cleanText, type CleanMode } from '../text/clean.js';
 
 /** Above this share of texts empty after cleaning, the data is refused (a few empty rows are only noted). */
-export const MAX_EMPTY_SHARE = 0.5;
+const MAX_EMPTY_SHARE = 0.5;
 
 /**
  * Refuses training data whose texts cleaning has mostly emptied: all of them, or more than

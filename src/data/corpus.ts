@@ -234,7 +234,7 @@ function firstBadUtf8(b: Uint8Array): number {
  * archives and images do) or bytes that are not UTF-8. Tokenized as text, such a file would train
  * a model on noise and finish as if nothing were wrong.
  */
-export function corpusText(bytes: Uint8Array, file: string): string {
+function corpusText(bytes: Uint8Array, file: string): string {
   const lineOf = (at: number) => bytes.subarray(0, at).reduce((n, c) => n + (c === 0x0a ? 1 : 0), 1);
   const elf = bytes[0] === 0x7f && bytes[1] === 0x45 && bytes[2] === 0x4c && bytes[3] === 0x46;
   const nul = bytes.indexOf(0);
@@ -303,7 +303,7 @@ export interface SpamOptions {
   maxChars?: number;
 }
 
-export const SPAM_GROUPS = ['easy-ham-1', 'easy-ham-2', 'hard-ham-1', 'spam-1', 'spam-2'] as const;
+const SPAM_GROUPS = ['easy-ham-1', 'easy-ham-2', 'hard-ham-1', 'spam-1', 'spam-2'] as const;
 
 /** Loads the SpamAssassin corpus: label 0 = ham, 1 = spam (labelNames ['ham', 'spam']). */
 export async function loadSpamCorpus(opts: SpamOptions = {}): Promise<SpamCorpus> {

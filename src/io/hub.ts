@@ -33,7 +33,7 @@ export interface ResolveOptions {
 }
 
 /** Non-weight files fetched by default, when the repo has them. */
-export const DEFAULT_FILES: readonly string[] = [
+const DEFAULT_FILES: readonly string[] = [
   'config.json',
   'tokenizer.json',
   'tokenizer_config.json',
@@ -41,7 +41,7 @@ export const DEFAULT_FILES: readonly string[] = [
   'special_tokens_map.json',
 ];
 
-export const DEFAULT_HUB_URL = 'https://huggingface.co';
+const DEFAULT_HUB_URL = 'https://huggingface.co';
 
 export class HubError extends Error {
   constructor(message: string, options?: { cause?: unknown }) {
@@ -64,7 +64,7 @@ export function hubCacheDir(): string {
   return path.resolve(expandHome(getHFHubCachePath()));
 }
 
-export function isOfflineFromEnv(): boolean {
+function isOfflineFromEnv(): boolean {
   return TRUE_VALUES.has((process.env.HF_HUB_OFFLINE ?? '').trim().toLowerCase());
 }
 
@@ -73,7 +73,7 @@ export function repoCacheFolder(repoId: string, cacheDir: string = hubCacheDir()
   return path.join(cacheDir, ['models', ...repoId.split('/')].join('--'));
 }
 
-export function isRepoId(s: string): boolean {
+function isRepoId(s: string): boolean {
   return REPO_ID.test(s) && s.length <= 96 && !s.includes('--') && !s.includes('..') && !/[.-]$/.test(s);
 }
 

@@ -104,9 +104,11 @@ export async function lockDir(dir: string, command: string, option = ''): Promis
       await fs.writeFile(file, JSON.stringify(me) + '\n', { flag: 'wx' });
       const release = () => rmSync(file, { force: true });
       process.once('exit', release);
-      return async () => {
+      // A promise, as the callers await it; removing the file is synchronous.
+      return () => {
         process.removeListener('exit', release);
         release();
+        return Promise.resolve();
       };
     } catch (e) {
       const code = (e as NodeJS.ErrnoException).code ?? '';

@@ -55,7 +55,7 @@ export function createLogger(level: LogLevel = 'info', write: LogFn = (s) => pro
  * imported by every command and by the library in a notebook, so a throw here would be a crash at
  * import with a stack trace, and a log level only filters diagnostics, never changes a result.
  */
-export function levelFromEnv(
+function levelFromEnv(
   value: string | undefined = process.env.BERT_LAB_LOG,
   warn: LogFn = (s) => process.stderr.write(s + '\n'),
 ): LogLevel {

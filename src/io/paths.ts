@@ -6,7 +6,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 /** The nearest folder at or above `dir` holding package.json. */
-export function packageRootOf(dir: string): string {
+function packageRootOf(dir: string): string {
   for (let d = dir; ; d = path.dirname(d)) {
     if (existsSync(path.join(d, 'package.json'))) return d;
     if (path.dirname(d) === d)

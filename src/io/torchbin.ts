@@ -578,7 +578,7 @@ export const MAX_PICKLE_BYTES = 64 * 2 ** 20;
  * tensor saved from a slice of a larger one keeps the larger storage; twice the data is what such a
  * checkpoint costs at most, where a crafted one would cost thousands of times its size).
  */
-export function storageAllowance(reached: number): number {
+function storageAllowance(reached: number): number {
   return 2 * reached + 2 ** 16;
 }
 

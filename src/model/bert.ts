@@ -106,7 +106,7 @@ class LayerNorm {
   }
 }
 
-export class BertEmbeddings {
+class BertEmbeddings {
   readonly word: string;
   readonly position: string;
   readonly tokenType: string;
@@ -147,7 +147,7 @@ export class BertEmbeddings {
   }
 }
 
-export class BertSelfAttention {
+class BertSelfAttention {
   readonly query: Linear;
   readonly key: Linear;
   readonly value: Linear;
@@ -205,7 +205,7 @@ class ResidualOutput {
   }
 }
 
-export class BertLayer {
+class BertLayer {
   readonly self: BertSelfAttention;
   readonly attentionOutput: ResidualOutput;
   readonly intermediate: Linear;
@@ -236,7 +236,7 @@ export class BertLayer {
   }
 }
 
-export class BertPooler {
+class BertPooler {
   readonly dense: Linear;
   constructor(p: ParamStore, prefix: string, cfg: BertConfig) {
     this.dense = new Linear(p, `${prefix}.dense`, cfg.hidden_size, cfg.hidden_size, 'hidden_size');

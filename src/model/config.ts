@@ -65,7 +65,7 @@ export const SUPPORTED_ACTIVATIONS = [
 export type BertActivation = (typeof SUPPORTED_ACTIVATIONS)[number];
 
 /** transformers' problem types for a classification head; each has its own loss (see BertForSequenceClassification.loss). */
-export const PROBLEM_TYPES = ['regression', 'single_label_classification', 'multi_label_classification'] as const;
+const PROBLEM_TYPES = ['regression', 'single_label_classification', 'multi_label_classification'] as const;
 export type ProblemType = (typeof PROBLEM_TYPES)[number];
 
 export class ConfigError extends Error {
@@ -163,7 +163,7 @@ export function parseConfig(json: unknown, file: string): BertConfig {
  * made up (LABEL_0, LABEL_1, ...) and built here, about 100 bytes each, before any other check: a
  * hundred million would take minutes and gigabytes. Real label sets this large come with their names.
  */
-export const MAX_UNNAMED_LABELS = 100_000;
+const MAX_UNNAMED_LABELS = 100_000;
 
 /** num_labels alone (no id2label): refused when over MAX_UNNAMED_LABELS, before its table is built. */
 function checkLabelCount(cfg: BertConfig, bad: (what: string) => never): void {

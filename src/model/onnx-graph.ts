@@ -9,9 +9,9 @@ import { GraphBuilder } from '../io/onnx/builder.js';
 import { DataType, type ModelProto } from '../io/onnx/proto.js';
 
 /** Opset 17 is the first with LayerNormalization; ONNX Runtime 1.14+ and transformers.js run it. */
-export const ONNX_OPSET = 17;
+const ONNX_OPSET = 17;
 /** IR version 8 goes with opset 17. */
-export const ONNX_IR_VERSION = 8;
+const ONNX_IR_VERSION = 8;
 
 /** What the graph outputs: `logits` of the classifier, MLM `logits`, or the encoder's states. */
 export type OnnxTask = 'text-classification' | 'fill-mask' | 'feature-extraction';

@@ -367,7 +367,7 @@ export interface Checkpoint {
 }
 
 /** Reads config.json and the weights of a model directory (already resolved: see `openCheckpoint`). */
-export async function readCheckpoint(dir: string): Promise<Checkpoint> {
+async function readCheckpoint(dir: string): Promise<Checkpoint> {
   const config = await readConfig(dir);
   const { file, tensors: weights } = await readModelWeights(dir);
   return { dir, config, file, weights };

@@ -12,7 +12,7 @@
 // (by code point), then its `##` forms (by code point), then merges in the order they were made.
 
 export const SPECIAL_TOKENS = ['[PAD]', '[UNK]', '[CLS]', '[SEP]', '[MASK]'] as const;
-export const CONTINUING_PREFIX = '##';
+const CONTINUING_PREFIX = '##';
 
 // ---------------------------------------------------------------------------------------------
 // Normalization and pre-tokenization, as the Rust `tokenizers` BertNormalizer / BertPreTokenizer.

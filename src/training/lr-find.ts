@@ -109,7 +109,7 @@ export function steepestLr(points: readonly Pick<LrFindPoint, 'lr' | 'smoothed'>
 }
 
 /** The centered moving average of `xs` over `window` points (fewer at the ends). */
-export function centeredMean(xs: readonly number[], window: number): number[] {
+function centeredMean(xs: readonly number[], window: number): number[] {
   const h = Math.max(0, Math.floor(window / 2));
   return xs.map((_, i) => {
     const a = Math.max(0, i - h),

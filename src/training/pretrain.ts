@@ -97,7 +97,7 @@ export const PRETRAIN_DEFAULTS: PretrainConfig = {
 };
 
 /** The learning-rate factor at `step`: linear warm-up, then linear or cosine decay to 0. */
-export function lrFactor(step: number, warmup: number, total: number, schedule: 'linear' | 'cosine'): number {
+function lrFactor(step: number, warmup: number, total: number, schedule: 'linear' | 'cosine'): number {
   if (schedule === 'linear' || step < warmup) return linearSchedule(step, warmup, total);
   const progress = Math.min(1, (step - warmup) / Math.max(1, total - warmup));
   return 0.5 * (1 + Math.cos(Math.PI * progress));
@@ -164,11 +164,7 @@ async function readState(file: string): Promise<State> {
 }
 
 /** Accuracy of the MLM head on masked positions and of the NSP head, over `examples`. */
-export function evaluatePretraining(
-  model: BertForPreTraining,
-  examples: PretrainExample[],
-  batchSize = 32,
-): PretrainEval {
+function evaluatePretraining(model: BertForPreTraining, examples: PretrainExample[], batchSize = 32): PretrainEval {
   let mlmHit = 0,
     mlmN = 0,
     nspHit = 0,

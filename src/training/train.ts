@@ -191,8 +191,8 @@ export function trainStep(
  * Training has diverged when the mean loss of the last DIVERGENCE_WINDOW steps exceeds this many times
  * an untrained classifier's loss, ln(classes): such a model predicts worse than guessing.
  */
-export const DIVERGENCE_FACTOR = 3;
-export const DIVERGENCE_WINDOW = 10;
+const DIVERGENCE_FACTOR = 3;
+const DIVERGENCE_WINDOW = 10;
 
 /**
  * Watches the training loss, judged on the mean of a window of steps (or a whole short epoch) so one
@@ -238,7 +238,7 @@ export class DivergenceWatch {
 }
 
 /** Names of parameters holding NaN or ±Inf (empty when all are finite). */
-export function nonFiniteParameters(model: BertForSequenceClassification): string[] {
+function nonFiniteParameters(model: BertForSequenceClassification): string[] {
   return [...model.p.vars]
     .filter(([, v]) => tf.tidy(() => tf.logicalNot(tf.all(tf.isFinite(v))).dataSync()[0] === 1))
     .map(([k]) => k);
@@ -401,7 +401,7 @@ export function checkTrainingMemory(
  * Stops with what to change unless `model` trains on class ids (single_label_classification): the
  * loop's batches, accuracy and best epoch are those of a classifier.
  */
-export function checkSingleLabel(model: BertForSequenceClassification): void {
+function checkSingleLabel(model: BertForSequenceClassification): void {
   const kind = problemType(model.config);
   if (kind === 'single_label_classification') return;
   const why = model.config.problem_type

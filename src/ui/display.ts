@@ -51,7 +51,7 @@ export function inNotebook(): boolean {
 }
 
 /** Shows HTML in the notebook; returns false (showing nothing) outside one. */
-export function displayHtml(html: string): boolean {
+function displayHtml(html: string): boolean {
   const t = tslab();
   if (!t) return false;
   try {
@@ -296,7 +296,7 @@ export function plotHtml(fig: Figure, library: boolean, id = `bert-lab-plot-${pr
   const config = { responsive: true, displaylogo: false, ...(fig.config ?? {}) };
   const draw = `(function(){var el=document.getElementById(${scriptJson(id)});var n=0;
 function go(){if(window.Plotly){window.Plotly.newPlot(el,${scriptJson(fig.data)},${scriptJson(fig.layout ?? {})},${scriptJson(config)});}
-else if(++n<100){setTimeout(go,100);}else{el.textContent='plotly.js is not loaded: run the notebook from the top (or call resetPlotly() and plot again).';}}
+else if(++n<100){setTimeout(go,100);}else{el.textContent='plotly.js is not loaded: run the notebook from the top (or call lab.resetPlotly() and plot again).';}}
 go();})();`;
   return `${lib}<div id="${escapeHtml(id)}" class="bert-lab-plot" style="width:100%;min-height:${Number((fig.layout?.height as number) ?? 420)}px"></div>\n<script type="text/javascript">${draw}</script>`;
 }

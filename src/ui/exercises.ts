@@ -101,7 +101,7 @@ const FLAT_CASES: { logits: number[][]; labels: number[] }[] = [
  *
  * Example: `checkFlatAccuracy(flatAccuracy)`
  */
-export function judgeFlatAccuracy(fn: ((logits: number[][], labels: number[]) => number) | undefined): CheckResult {
+function judgeFlatAccuracy(fn: ((logits: number[][], labels: number[]) => number) | undefined): CheckResult {
   const id = 'flatAccuracy';
   if (typeof fn !== 'function') return verdict(id, false, 'Write the function flatAccuracy in the cell above.', false);
   for (const c of FLAT_CASES) {
@@ -176,7 +176,7 @@ interface Encoder {
  *
  * Example: `checkMaxLength({ truncated: 1234, faster: true }, tokenizer, cleaned)`
  */
-export function judgeMaxLength(
+function judgeMaxLength(
   answer: { truncated?: number; faster?: boolean } | undefined,
   tokenizer: Encoder,
   texts: readonly string[],
@@ -256,7 +256,7 @@ export type HighLrPrediction = 'higher' | 'about the same' | 'majority class';
  *
  * Example: `checkHighLr('majority class', { lr: hp.lr, stats: trainingStats, valLabels: val.labels })`
  */
-export function judgeHighLr(
+function judgeHighLr(
   prediction: HighLrPrediction | undefined,
   run: { lr: number; stats: readonly EpochLike[]; valLabels: readonly number[] },
 ): CheckResult {
@@ -325,7 +325,7 @@ export type ComparisonAnswer = 'higher' | 'about the same' | 'lower';
  *
  * Example: `checkFreezeEncoder({ faster: true, accuracy: 'lower' }, fullRun, trainingStats)`
  */
-export function judgeFreezeEncoder(
+function judgeFreezeEncoder(
   answer: { faster?: boolean; accuracy?: ComparisonAnswer } | undefined,
   full: readonly EpochLike[] | undefined,
   frozen: readonly EpochLike[] | undefined,
@@ -411,7 +411,7 @@ function f1At(labels: readonly number[], p: readonly number[], t: number): numbe
  *
  * Example: `checkThreshold(bestThreshold, val.labels, valEval.probabilities)`
  */
-export function judgeThreshold(
+function judgeThreshold(
   threshold: number | undefined,
   labels: readonly number[],
   probabilities: readonly (number | readonly number[])[],
@@ -460,7 +460,7 @@ export function checkThreshold(...args: Parameters<typeof judgeThreshold>): void
  *
  * Example: `checkMaskingRates({ chosen, mask, random, unchanged }, rateExamples, special)`
  */
-export function judgeMaskingRates(
+function judgeMaskingRates(
   answer: { chosen?: number; mask?: number; random?: number; unchanged?: number } | undefined,
   examples: readonly PretrainExample[],
   special: SpecialIds,
@@ -524,7 +524,7 @@ export function checkMaskingRates(...args: Parameters<typeof judgeMaskingRates>)
  *
  * Example: `checkParameterCount(bertParameters)`
  */
-export function judgeParameterCount(fn: ((layers: number, hidden: number) => number) | undefined): CheckResult {
+function judgeParameterCount(fn: ((layers: number, hidden: number) => number) | undefined): CheckResult {
   const id = 'parameterCount';
   if (typeof fn !== 'function')
     return verdict(id, false, 'Write the function bertParameters in the cell above.', false);
@@ -590,7 +590,7 @@ export function checkParameterCount(...args: Parameters<typeof judgeParameterCou
  *
  * Example: `checkLrPick(myLr, rangeTest)`
  */
-export function judgeLrPick(
+function judgeLrPick(
   lr: number | undefined,
   test: { points: readonly { lr: number; smoothed: number }[]; steepest: number; minimum: number },
 ): CheckResult {
@@ -637,10 +637,7 @@ export function checkLrPick(...args: Parameters<typeof judgeLrPick>): void {
  *
  * Example: `checkMeanSd({ mean: m, sd: s }, accuracies)`
  */
-export function judgeMeanSd(
-  answer: { mean?: number; sd?: number } | undefined,
-  values: readonly number[],
-): CheckResult {
+function judgeMeanSd(answer: { mean?: number; sd?: number } | undefined, values: readonly number[]): CheckResult {
   const id = 'meanSd';
   if (!answer || (!isNumber(answer.mean) && !isNumber(answer.sd)))
     return verdict(id, false, 'Compute `mean` and `sd` in the cell above.', false);
@@ -699,7 +696,7 @@ export interface SeededRun {
  *
  * Example: `checkSeedComparison('no clear difference', rows)`
  */
-export function judgeSeedComparison(
+function judgeSeedComparison(
   answer: 'first' | 'second' | 'no clear difference' | undefined,
   rows: readonly SeededRun[],
 ): CheckResult {

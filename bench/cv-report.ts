@@ -89,7 +89,9 @@ interface Row {
 function leverRows(run: Run): Row[] {
   const of = (get: (r: FoldResult, f: number) => Scores | undefined) =>
     Object.fromEntries([...run.folds].flatMap(([f, r]) => (get(r, f) ? [[f, get(r, f)!]] : [])));
-  const rows: Row[] = [{ lever: `BERT (${run.name})`, run: run.name, folds: of((r) => r.bert) }];
+  const rows: Row[] = [
+    { lever: `BERT (${run.name})`, run: run.name, folds: of((r) => ({ accuracy: r.bert.accuracy, f1: r.bert.f1 })) },
+  ];
   if ([...run.folds.values()].every((r) => r.tfidf)) {
     rows.push({
       lever: `BERT (${run.name}) + TF-IDF, average`,

@@ -40,6 +40,10 @@ export class Interrupted extends Error {
  * Example: `await interruptible('nothing is saved', async (stop) => { for (...) { step(); stop.check(`step ${i}`); } });`
  */
 export async function interruptible<T>(kept: string, job: (stop: StopFlag) => Promise<T>): Promise<T> {
+  // A cell's first synchronous part runs under vm's breakOnSigint, which takes SIGINT away from the
+  // listeners and gives it back when that part ends; a listener added meanwhile is left without the
+  // signal (the next interrupt then kills the kernel). So the swap waits for that part to end.
+  await new Promise((r) => setImmediate(r));
   const theirs = process.listeners('SIGINT');
   let requested = false;
   const flag: StopFlag = {

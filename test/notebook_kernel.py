@@ -45,7 +45,18 @@ km, kc = start_new_kernel(kernel_name='tslab', cwd=os.path.dirname(os.path.abspa
 
 
 def execute(code, timeout=600, on_output=None):
-    """Runs `code`; returns (status, text of every output, error name)."""
+    """Runs `code`; returns (status, text of every output, error name). A request the kernel aborts
+    (it aborts the requests that reach it right after a cell failed, as Jupyter's stop-on-error asks)
+    is sent again once the kernel has settled."""
+    for _ in range(3):
+        status, text, ename = execute_once(code, timeout, on_output)
+        if status not in ('abort', 'aborted'):
+            break
+        time.sleep(1.5)
+    return status, text, ename
+
+
+def execute_once(code, timeout, on_output):
     msg_id = kc.execute(code)
     text, ename, status = [], None, None
     deadline = time.time() + timeout

@@ -31,9 +31,20 @@ async function useWasm(): Promise<string | undefined> {
     const require = createRequire(import.meta.url);
     const dir = require.resolve('@tensorflow/tfjs-backend-wasm/package.json').replace(/package\.json$/, 'dist/');
     wasm.setWasmPaths(dir);
+    // The wasm module's glue adds process handlers that rethrow every uncaught exception and
+    // unhandled rejection: in a notebook kernel, a hiccup of the kernel's own messaging then kills
+    // the kernel. The handlers it adds are taken off again; errors of ours are thrown where they occur.
+    const before = {
+      uncaughtException: process.listeners('uncaughtException'),
+      unhandledRejection: process.listeners('unhandledRejection'),
+    };
     // Threads need SharedArrayBuffer workers, which tfjs cannot start in Node; SIMD is used when present.
     if (!(await tf.setBackend('wasm'))) return 'setBackend("wasm") returned false';
     await tf.ready();
+    for (const l of process.listeners('uncaughtException'))
+      if (!before.uncaughtException.includes(l)) process.off('uncaughtException', l);
+    for (const l of process.listeners('unhandledRejection'))
+      if (!before.unhandledRejection.includes(l)) process.off('unhandledRejection', l);
     installWasmKernels();
     // The optional OpenBLAS addon takes over the wasm matmul kernels where it is built.
     nativeNote = enableNativeBlas();

@@ -222,14 +222,18 @@ export class LabRun {
   /** A fresh classifier to fine-tune: the pre-trained encoder with a new head (the manual's from_pretrained). */
   async classifier(labels: string[]): Promise<BertForSequenceClassification> {
     this.step('loop', ['training']);
-    return (await loadClassifier(this.modelDir, labels, { seed: this.seed, log: () => {} })).model;
+    return this.load(labels);
   }
 
   /** The classifier before fine-tuning, kept for comparisons (the previous one of this run is freed). */
   async pretrainedClassifier(labels: string[]): Promise<BertForSequenceClassification> {
     this.step('model', ['training']);
-    const m = await loadClassifier(this.modelDir, labels, { seed: this.seed, log: () => {} });
-    return this.own('pretrained', m.model);
+    return this.own('pretrained', await this.load(labels));
+  }
+
+  /** The run's model with a new head for `labels`, seeded by the run's seed. */
+  private async load(labels: string[]): Promise<BertForSequenceClassification> {
+    return (await loadClassifier(this.modelDir, labels, { seed: this.seed, log: () => {} })).model;
   }
 
   /** The best epoch's model, reloaded from OUT/best (the previous one of this run is freed). */

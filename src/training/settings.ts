@@ -150,7 +150,7 @@ export function resolveTraining(given: TrainingInput, recipe: Recipe | undefined
   const batchSize = pick('batchSize', r.batchSize, L.batchSize) as number;
   // The warm-up: your steps or ratio, else the recipe's steps or ratio, else none (the manual's).
   const totalSteps = Math.ceil(trainRows / batchSize) * epochs;
-  const [w, wFrom, ratio]: [number, SettingSource, number | undefined] =
+  const [warmupSteps, wFrom, ratio]: [number, SettingSource, number | undefined] =
     given.warmupSteps !== undefined
       ? [given.warmupSteps, 'yours', undefined]
       : given.warmupRatio !== undefined
@@ -163,7 +163,6 @@ export function resolveTraining(given: TrainingInput, recipe: Recipe | undefined
   from.warmupSteps = from.warmupRatio = wFrom;
   if (ratio !== undefined && !(ratio >= 0 && ratio <= 1))
     throw new Error(`--warmup-ratio must be a number in [0, 1], got ${ratio}`);
-  const warmupSteps = w;
   const patience = pick('patience', undefined, 0) as number;
   const monitor = pick('monitor', undefined, 'accuracy') as 'accuracy' | 'loss';
   const config: TrainConfig = {

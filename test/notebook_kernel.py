@@ -13,6 +13,7 @@ Prints one JSON object (the findings) on its last line; exits 1 when a check fai
 """
 import json
 import os
+import re
 import sys
 import time
 
@@ -172,9 +173,10 @@ try:
         sent = {'at': None}
 
         def maybe_interrupt(text):
-            # In the middle of epoch 2: its first line is out, its steps are running.
+            # Early in epoch 2: its first line is out, its steps are running (an epoch of this
+            # quick run takes about 2 s on a quiet machine, so the wait is short).
             if sent['at'] is None and '======== Epoch 2 /' in text:
-                time.sleep(2)
+                time.sleep(0.3)
                 sent['at'] = time.time()
                 km.interrupt_kernel()
 
@@ -183,7 +185,9 @@ try:
         findings['seconds_to_stop'] = round(time.time() - sent['at'], 2) if sent['at'] else None
         findings['cell_status'] = status
         findings['last_line'] = out.strip().split('\n')[-1]
-        if status != 'error' or 'Interrupted: stopped at epoch 2, step' not in out:
+        # Where it stopped depends on the machine's speed; that it names a step of epoch 2 or later does not.
+        where = re.search(r'Interrupted: stopped at epoch (\d+), step (\d+) of (\d+)', out)
+        if status != 'error' or not where or int(where.group(1)) < 2:
             failures.append(f'the interrupted cell does not say where it stopped:\n{out[-1500:]}')
         if 'best epoch so far stays in' not in out:
             failures.append('the interrupted cell does not say what was kept')

@@ -117,7 +117,9 @@ test(
         assert.deepEqual(r.ids, t.tok.encode(r.cleaned).ids, 'the page tokenizes as bert-lab does');
         assert.deepEqual(r.tokens, t.tok.convertIdsToTokens(r.ids), 'tokens shown');
         assert.equal(r.label, t.model.labels[best], `label of "${raw}"`);
-        assert.equal(r.label, String(k === 0 ? 1 : 0), `"${raw}" is labelled ${k === 0 ? 'a disaster' : 'harmless'}`);
+        // Labels are the model's names of the classes (the lab's: "not a disaster", "disaster").
+        const expected = t.model.labels[k === 0 ? 1 : 0];
+        assert.equal(r.label, expected, `"${raw}" is labelled ${expected}`);
         for (const s of r.scores) {
           const p = want[t.model.labels.indexOf(s.label)];
           assert.ok(Math.abs(s.score - p) < 1e-4, `page p(${s.label}) = ${s.score}, bert-lab ${p}`);

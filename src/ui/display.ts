@@ -45,6 +45,83 @@ export function tslab(): TslabApi | null {
   return tslabApi;
 }
 
+/**
+ * Keeps a tslab kernel's messages from being lost. tslab sends every Jupyter message without
+ * waiting for the send; zeromq.js (v6) defers every 512th send on a socket, so that the event loop
+ * is not starved, and until that one is out it throws EBUSY ("Socket is busy writing") at any other
+ * send: tslab drops that message. When it is a cell's `idle` status, the front end waits for the
+ * cell forever; when it is output, the line is gone or the cell fails. A plain tslab kernel shows
+ * it with one cell that prints 1,200 lines. With a send timeout of 0, zeromq.js always sends at once
+ * (the kernel's PUB and ROUTER sockets never block: ZeroMQ itself drops what is past the high-water
+ * mark), so sends cannot collide. Applied to the zeromq.js the kernel loaded (in the module cache).
+ */
+function steadyKernelSockets(): void {
+  type Send = (this: { sendTimeout: number }, ...args: unknown[]) => unknown;
+  type SocketClass = { prototype: { send?: Send } };
+  for (const [file, mod] of Object.entries(requireHere.cache)) {
+    if (!/[\\/]zeromq[\\/]lib[\\/]index\.js$/.test(file)) continue;
+    const zmq = mod?.exports as Record<string, SocketClass | undefined> | undefined;
+    // The socket types a kernel sends on (iopub, shell/control/stdin, heartbeat). `send` is the native
+    // base class's, read-only there, so each type gets its own that sets the timeout first.
+    for (const name of ['Publisher', 'Router', 'Reply']) {
+      const proto = zmq?.[name]?.prototype;
+      const send = proto?.send;
+      if (!proto || !send || Object.prototype.hasOwnProperty.call(proto, 'send')) continue;
+      Object.defineProperty(proto, 'send', {
+        configurable: true,
+        writable: true,
+        value: function (this: { sendTimeout: number }, ...args: unknown[]) {
+          if (this.sendTimeout !== 0) this.sendTimeout = 0;
+          return send.apply(this, args);
+        },
+      });
+    }
+  }
+}
+/**
+ * Sends what a cell prints in one tick as one message, as ipykernel does: tslab sends a message per
+ * write, and a loop printing a thousand lines at once overflows the socket's queue (ZeroMQ's
+ * high-water mark, 1,000 messages), so lines are silently lost. tslab installs its own writer at each
+ * cell; the writes are gathered and handed to that writer at the end of the current tick (a
+ * microtask, so before the cell's end is reported), and to the old writer when a new one comes.
+ */
+function coalesceKernelOutput(): void {
+  for (const stream of [process.stdout, process.stderr]) {
+    type Write = (chunk: string) => boolean;
+    let target = stream.write.bind(stream) as Write;
+    let pending: string[] = [];
+    const flush = () => {
+      const text = pending.join('');
+      pending = [];
+      if (text) target(text);
+    };
+    const write = (chunk: string | Uint8Array, encoding?: unknown, cb?: unknown): boolean => {
+      if (!pending.length) queueMicrotask(flush);
+      pending.push(typeof chunk === 'string' ? chunk : Buffer.from(chunk).toString('utf8'));
+      const done = typeof encoding === 'function' ? encoding : cb;
+      if (typeof done === 'function') (done as () => void)();
+      return true;
+    };
+    Object.defineProperty(stream, 'write', {
+      configurable: true,
+      get: () => write,
+      set: (w: Write) => {
+        flush();
+        target = w;
+      },
+    });
+  }
+}
+
+if ((globalThis as { __tslab__?: unknown }).__tslab__ !== undefined) {
+  try {
+    steadyKernelSockets();
+    coalesceKernelOutput();
+  } catch {
+    /* another zeromq.js or stream: left as it is */
+  }
+}
+
 /** True when output goes to a notebook. */
 export function inNotebook(): boolean {
   return tslab() !== null;

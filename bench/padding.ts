@@ -87,7 +87,7 @@ export async function spamParagraphs(rows: number, seed: number): Promise<Labell
 /** Child: one mode. Prints one JSON line. */
 async function child(mode: Mode, o: Options): Promise<void> {
   const { initBackend } = await import('../src/backend/init.js');
-  const { BUNDLED_MODEL, loadClassifier } = await import('../src/app/lab.js');
+  const { BUNDLED_MODEL, loadClassifier } = await import('../src/app/classifier.js');
   const { prepareData } = await import('../src/data/prepare.js');
   const { BertTokenizer } = await import('../src/text/tokenizer.js');
   const { LAB_TRAIN_CONFIG, fineTune } = await import('../src/training/train.js');

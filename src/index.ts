@@ -258,20 +258,15 @@ export {
 // The lab: the whole fine-tuning job in one call (runLab), or its steps, as the CLI and the notebooks run it.
 export {
   runLab,
-  loadClassifier,
-  predictCsv,
-  readSettingsFor,
-  defaultModel,
   defaultData,
   compareWithBaseline,
   headline,
-  BUNDLED_MODEL,
   type LabOptions,
   type LabResult,
-  type ModelChoice,
-  type PredictOptions,
   type Comparison,
 } from './app/lab.js';
+export { loadClassifier, defaultModel, BUNDLED_MODEL, type ModelChoice } from './app/classifier.js';
+export { predictCsv, readSettingsFor, type PredictOptions } from './app/predictions.js';
 // Speed and memory: bf16 matrix products, whether a training run fits, the lab's time from one step.
 export {
   setMatmulPrecision,

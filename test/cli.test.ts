@@ -6,7 +6,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import { mkdtemp, rm, writeFile, readFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
-import { assertClose, needsShared, repoRoot, shared, cli, cliArgs, tinyTrain } from './shared.js';
+import { assertClose, needsShared, repoRoot, shared, cli, cliArgs, tinyTrain, transformersPython } from './shared.js';
 
 const bertBase = shared('models/bert-base-uncased');
 const tweets = shared('data/disaster-tweets/train.csv');
@@ -380,3 +380,78 @@ test('issue 25 case 22: train refuses data whose texts the cleaning empties, nam
     await rm(dir, { recursive: true, force: true });
   }
 });
+
+test(
+  '--metric-for-best-model f1 with --gradient-accumulation-steps: best/ is the best-F1 epoch, recorded as Hugging Face records it',
+  needsShared,
+  async (t) => {
+    const out = await mkdtemp(path.join(os.tmpdir(), 'bert-cli-f1-'));
+    try {
+      // 1,000 tweets: 800 to train, 100 batches of 8, 2 per optimizer step -> 50 steps per epoch.
+      const r = cli(
+        ...tinyTrain(
+          out,
+          { limit: 1000, epochs: 3, batchSize: 8 },
+          '--metric-for-best-model',
+          'f1',
+          '--gradient-accumulation-steps',
+          '2',
+        ),
+      );
+      assert.equal(r.code, 0, r.stderr);
+      assert.match(r.stdout, /Gradient accumulation: 2 batches of 8 per optimizer step \(16 rows\)/);
+      assert.match(r.stdout, /  F1: \d\.\d\d/);
+      const stats = JSON.parse(readFileSync(path.join(out, 'stats.json'), 'utf8')) as {
+        epoch: number;
+        valF1: number;
+      }[];
+      const report = JSON.parse(readFileSync(path.join(out, 'report.json'), 'utf8'));
+      const bestF1 = Math.max(...stats.map((s) => s.valF1));
+      assert.ok(bestF1 > 0.3, `the model learns to find disasters (best F1 ${bestF1})`);
+      assert.equal(report.best.valF1, bestF1, 'best/ holds the epoch of the highest validation F1');
+      assert.equal(report.best.epoch, stats.find((s) => s.valF1 === bestF1)!.epoch);
+      const f1 = report.report.disaster['f1-score'] as number;
+      assert.ok(Math.abs(f1 - bestF1) < 1e-12, `the report's positive-class F1 ${f1} is the one chosen by`);
+      assert.match(
+        readFileSync(path.join(out, 'stats.csv'), 'utf8'),
+        /^epoch,train_loss,val_loss,val_accuracy,val_f1,/,
+      );
+      const best = path.join(out, 'best');
+      const args = JSON.parse(readFileSync(path.join(best, 'training_args.json'), 'utf8'));
+      assert.equal(args.metric_for_best_model, 'f1');
+      assert.equal(args.greater_is_better, true);
+      assert.equal(args.gradient_accumulation_steps, 2);
+      const state = JSON.parse(readFileSync(path.join(best, 'trainer_state.json'), 'utf8'));
+      assert.equal(state.best_metric, bestF1);
+      // The state when best/ was saved, as in a Hugging Face checkpoint folder: the steps so far.
+      const steps = report.best.epoch * 50;
+      assert.equal(state.max_steps, 150, 'optimizer steps, not batches');
+      assert.equal(state.global_step, steps);
+      assert.equal(state.best_global_step, steps);
+      assert.ok(state.log_history.some((h: { eval_f1?: number }) => h.eval_f1 === bestF1));
+      // Hugging Face's own reader, when transformers is installed: the file is a TrainerState.
+      const hf = transformersPython();
+      await t.test('transformers.TrainerState.load_from_json reads trainer_state.json', { skip: hf.why }, () => {
+        const code = [
+          'import json, sys',
+          'from transformers import TrainerState',
+          's = TrainerState.load_from_json(sys.argv[1])',
+          'print(json.dumps({"best_metric": s.best_metric, "global_step": s.global_step, "max_steps": s.max_steps,',
+          '  "best_global_step": s.best_global_step, "evals": len([h for h in s.log_history if "eval_f1" in h])}))',
+        ].join('\n');
+        const py = spawnSync(hf.python!, ['-c', code, path.join(best, 'trainer_state.json')], { encoding: 'utf8' });
+        assert.equal(py.status, 0, py.stderr);
+        const got = JSON.parse(py.stdout.trim().split('\n').pop()!);
+        assert.deepEqual(got, {
+          best_metric: bestF1,
+          global_step: steps,
+          max_steps: 150,
+          best_global_step: steps,
+          evals: report.best.epoch,
+        });
+      });
+    } finally {
+      await rm(out, { recursive: true, force: true });
+    }
+  },
+);

@@ -9,7 +9,7 @@ import path from 'node:path';
 import * as tf from '@tensorflow/tfjs-core';
 import { addonCandidates } from '../src/backend/accel.js';
 import { BertForSequenceClassification } from '../src/model/bert.js';
-import { BUNDLED_MODEL } from '../src/app/lab.js';
+import { BUNDLED_MODEL } from '../src/app/classifier.js';
 import { estimateTrainingBytes } from '../src/training/train.js';
 import {
   formatDoctor,

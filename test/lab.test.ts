@@ -4,7 +4,8 @@ import assert from 'node:assert/strict';
 import { mkdtemp, rm, mkdir, copyFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
-import { BUNDLED_MODEL, defaultData, defaultModel } from '../src/app/lab.js';
+import { defaultData } from '../src/app/lab.js';
+import { BUNDLED_MODEL, defaultModel } from '../src/app/classifier.js';
 import { BertTokenizer } from '../src/text/tokenizer.js';
 import { needsShared, shared } from './shared.js';
 

@@ -2,6 +2,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import {
   accuracy,
+  f1Score,
   confusionMatrix,
   classificationReport,
   formatClassificationReport,
@@ -69,4 +70,16 @@ test('bad input is rejected with a clear message', () => {
   assert.throws(() => confusionMatrix([0, 3], [0, 1], 2), /yTrue\[1\] = 3 is not a class index in 0\.\.1/);
   assert.throws(() => classificationReport([0], [0], ['a', 'a']), /duplicates/);
   assert.throws(() => classificationReport([0], [0], ['accuracy', 'b']), /collides/);
+});
+
+test("f1Score: the positive class's F1 with two classes (sklearn's f1_score), the macro average with more", () => {
+  // sklearn: f1_score([0,1,1,0,1], [0,1,0,1,1]) = 2*2 / (3 + 3) = 0.6667.
+  assert.ok(Math.abs(f1Score([0, 1, 1, 0, 1], [0, 1, 0, 1, 1], 2) - 2 / 3) < 1e-12);
+  // No positive predicted nor true: 0 (zero_division=0).
+  assert.equal(f1Score([0, 0], [0, 0], 2), 0);
+  // Three classes: per-class F1 1, 1/2, 0 -> macro 1/2 (f1_score(..., average='macro')).
+  const t = [0, 1, 1, 2],
+    p = [0, 1, 2, 1];
+  assert.ok(Math.abs(f1Score(t, p, 3) - (1 + 1 / 2 + 0) / 3) < 1e-12);
+  assert.ok(Math.abs(f1Score(t, p, 3) - classificationReport(t, p, ['a', 'b', 'c'])['macro avg']['f1-score']) < 1e-12);
 });

@@ -12,7 +12,7 @@ import { initBackend } from '../src/backend/init.js';
 import { BertForPreTraining, BertForSequenceClassification } from '../src/model/bert.js';
 import { toInputs, type BertArrays } from '../src/model/inputs.js';
 import { EXPORT_MARKER, exportOnnx } from '../src/app/export-onnx.js';
-import { BUNDLED_MODEL } from '../src/app/lab.js';
+import { BUNDLED_MODEL } from '../src/app/classifier.js';
 import { bertToOnnx } from '../src/model/onnx-graph.js';
 import { encodeModel } from '../src/io/onnx/proto.js';
 import { quantizeInt8 } from '../src/io/onnx/quantize.js';

@@ -11,7 +11,7 @@ import { initBackend } from '../src/backend/init.js';
 import { BertForSequenceClassification } from '../src/model/bert.js';
 import { modelRecipe, readRecipe, RECIPE_FILE } from '../src/training/recipe.js';
 import { applyRecipe, describeTraining, resolveTraining } from '../src/training/settings.js';
-import { BUNDLED_MODEL } from '../src/app/lab.js';
+import { BUNDLED_MODEL } from '../src/app/classifier.js';
 import { fineTune, LAB_TRAIN_CONFIG, type LabelledBatchData } from '../src/training/train.js';
 import { cliArgs, needsShared, shared } from './shared.js';
 
@@ -190,3 +190,20 @@ test(
     assert.equal(c.stats.length, firstWorse < 0 ? 6 : firstWorse + 1);
   },
 );
+
+test('resolveTraining: gradient accumulation counts optimizer steps; the best-model metric drives early stopping', () => {
+  // 160 rows in batches of 32: 5 batches, 2 per step -> 3 steps per epoch, 12 in 4 epochs; 10% -> ceil(1.2) = 2.
+  const r = resolveTraining({ accumulate: 2, warmupRatio: 0.1 }, undefined, 160);
+  assert.equal(r.config.accumulate, 2);
+  assert.equal(r.config.warmupSteps, 2);
+  assert.equal(r.from.accumulate, 'yours');
+  assert.ok(describeTraining(r).some((row) => row.setting === 'accumulate' && row.value === '2'));
+  // Without accumulation the config is the manual's (no accumulate key, so old checkpoints resume).
+  assert.equal('accumulate' in resolveTraining({}, undefined, 160).config, false);
+  const f1 = resolveTraining({ metricForBestModel: 'f1', patience: 2 }, undefined, 160).config;
+  assert.equal(f1.metricForBestModel, 'f1');
+  assert.deepEqual(f1.earlyStopping, { patience: 2, metric: 'f1' });
+  const own = resolveTraining({ metricForBestModel: 'f1', patience: 2, monitor: 'loss' }, undefined, 160).config;
+  assert.deepEqual(own.earlyStopping, { patience: 2, metric: 'loss' });
+  assert.throws(() => resolveTraining({ accumulate: 0 }, undefined, 160), /--accumulate must be an integer >= 1/);
+});

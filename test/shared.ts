@@ -197,3 +197,20 @@ export async function killWhen(
   assert.ok(last, `${state} was never written before the kill`);
   return last;
 }
+
+/**
+ * A Python that imports Hugging Face `transformers` (the second oracle), or why there is none:
+ * BERT_LAB_TRANSFORMERS_PYTHON, else the venv `.ci/run` makes (.cache/venv-hf), else python3.
+ */
+export function transformersPython(): { python?: string; why?: string } {
+  const candidates = [
+    process.env.BERT_LAB_TRANSFORMERS_PYTHON,
+    path.join(repoRoot, '.cache/venv-hf/bin/python'),
+    'python3',
+  ].filter((p): p is string => !!p);
+  for (const python of candidates) {
+    const r = spawnSync(python, ['-c', 'import transformers'], { encoding: 'utf8' });
+    if (r.status === 0) return { python };
+  }
+  return { why: `transformers is not importable by ${candidates.join(', ')} (pip install transformers in a venv)` };
+}

@@ -6,7 +6,7 @@ import * as tf from '@tensorflow/tfjs';
 import { initBackend } from '../src/backend/init.js';
 import { BertForSequenceClassification } from '../src/model/bert.js';
 import { toInputs } from '../src/model/inputs.js';
-import { AdamW, linearSchedule, clipCoef, gradNorm } from '../src/nn/optim.js';
+import { AdamW, linearSchedule, scheduleFactor, clipCoef, gradNorm } from '../src/nn/optim.js';
 import {
   trainStep,
   fineTune,
@@ -18,7 +18,7 @@ import {
   type LabelledBatchData,
 } from '../src/training/train.js';
 import { batches, batchWidth, unpaddedLength } from '../src/data/data.js';
-import { BUNDLED_MODEL } from '../src/app/lab.js';
+import { BUNDLED_MODEL } from '../src/app/classifier.js';
 import { cleanAll, maxTokenLength, readLabelled } from '../src/data/prepare.js';
 import { BertTokenizer } from '../src/text/tokenizer.js';
 import { assertClose, needsShared, shared } from './shared.js';
@@ -85,6 +85,16 @@ test('linear schedule with warmup matches get_linear_schedule_with_warmup', () =
     [0, 0.5, 1, 7 / 8, 6 / 8, 5 / 8, 0],
   );
   assert.equal(linearSchedule(12, 2, 10), 0);
+});
+
+test('cosine schedule with warmup matches get_cosine_schedule_with_warmup (half a cycle)', () => {
+  // HF: step / warmup, then 0.5 * (1 + cos(pi * progress)), progress = (step - warmup) / (total - warmup).
+  const hf = (s: number, w: number, t: number) => (s < w ? s / w : 0.5 * (1 + Math.cos(Math.PI * ((s - w) / (t - w)))));
+  for (const s of [0, 5, 10, 11, 32, 55, 77, 99, 100])
+    assert.ok(Math.abs(scheduleFactor(s, 10, 100, 'cosine') - hf(s, 10, 100)) < 1e-12, `step ${s}`);
+  assert.equal(scheduleFactor(55, 10, 100, 'cosine'), 0.5);
+  assert.equal(scheduleFactor(130, 10, 100, 'cosine'), 0, 'past the end: 0, not back up the cosine');
+  assert.equal(scheduleFactor(7, 2, 10, 'linear'), linearSchedule(7, 2, 10));
 });
 
 test('clipping (clip_grad_norm_): the global norm, and a factor that leaves small gradients alone', async () => {
@@ -325,5 +335,52 @@ test(
     const fixed = await runOnce({ ...LAB_TRAIN_CONFIG, epochs: 1, batchSize: 16, lr: 1e-3 });
     assert.ok(fixed.shapes.every(([, w]) => w === width));
     assert.ok(!fixed.lines.some((l) => l.startsWith('Batches:')));
+  },
+);
+
+test(
+  'gradient accumulation: 2 batches of 8 per step give the steps of batch 16 (dropout off); the last step takes what is left',
+  needsShared,
+  async () => {
+    await initBackend();
+    const data = await tweets(64);
+    const run = async (batchSize: number, accumulate: number, rows = 64) => {
+      const model = await bundled();
+      const loss = model.loss.bind(model);
+      // Dropout off, so that both runs compute the same function of the same rows.
+      model.loss = (inputs, labels) => loss(inputs, labels, false);
+      const steps: { loss: number; gradNorm: number; lr: number; step: number; steps: number }[] = [];
+      const part = { ...data, ...Object.fromEntries(Object.entries(data).map(([k, v]) => [k, v.slice(0, rows)])) };
+      const cfg = { ...LAB_TRAIN_CONFIG, epochs: 2, batchSize, accumulate, lr: 1e-3, warmupSteps: 2 };
+      await fineTune(model, part as LabelledBatchData, part as LabelledBatchData, cfg, {
+        log: () => {},
+        onStep: (s) => steps.push(s),
+      });
+      const logits = tf.tidy(() => Array.from(model.forward(batchTensors(data, [0, 1, 2, 3])).logits.dataSync()));
+      model.dispose();
+      return { steps, logits };
+    };
+    const acc = await run(8, 2);
+    const big = await run(16, 1);
+    assert.equal(acc.steps.length, 8, '4 optimizer steps per epoch, not 8');
+    assert.deepEqual(
+      acc.steps.map((s) => s.lr),
+      big.steps.map((s) => s.lr),
+      'the schedule counts optimizer steps',
+    );
+    assertClose(
+      acc.steps.flatMap((s) => [s.loss, s.gradNorm]),
+      big.steps.flatMap((s) => [s.loss, s.gradNorm]),
+      'loss and grad norm per step',
+      1e-4,
+      1e-5,
+    );
+    assertClose(acc.logits, big.logits, 'logits after two epochs', 1e-4, 1e-5);
+    // 60 rows in batches of 8: 8 batches, 3 per step -> steps of 3, 3 and the 2 left.
+    const uneven = await run(8, 3, 60);
+    assert.deepEqual(
+      uneven.steps.map((s) => `${s.step}/${s.steps}`),
+      ['1/3', '2/3', '3/3', '1/3', '2/3', '3/3'],
+    );
   },
 );

@@ -4,7 +4,7 @@ import path from 'node:path';
 import { BertForSequenceClassification } from '../src/model/bert.js';
 import { type BertArrays } from '../src/model/inputs.js';
 import { BertTokenizer } from '../src/text/tokenizer.js';
-import { BUNDLED_MODEL } from '../src/app/lab.js';
+import { BUNDLED_MODEL } from '../src/app/classifier.js';
 import { prepareData } from '../src/data/prepare.js';
 import { fineTune, LAB_TRAIN_CONFIG } from '../src/training/train.js';
 import { exportOnnx } from '../src/app/export-onnx.js';

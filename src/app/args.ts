@@ -5,6 +5,7 @@ import { parseArgs } from 'node:util';
 import { CLEAN_MODES, type CleanMode } from '../text/clean.js';
 import { PADDINGS, type Padding } from '../data/data.js';
 import { TRAINING_SETTINGS, type TrainingInput } from '../training/settings.js';
+import { METRICS, type Metric } from '../training/train.js';
 
 /** A mistake in the command line: exit code 2, and the message names the option. */
 export class UsageError extends Error {}
@@ -120,15 +121,19 @@ export function trainingOptions(): Options {
 /** The fine-tuning settings given on the command line (the others are left to the recipe or the manual). */
 export function trainingInput(v: Values): TrainingInput {
   const S = TRAINING_SETTINGS;
-  const monitor = v[S.monitor.option];
-  if (monitor !== undefined && monitor !== 'accuracy' && monitor !== 'loss')
-    throw new UsageError(`--monitor must be accuracy or loss, got ${String(monitor)}`);
+  const metric = (name: 'monitor' | 'metricForBestModel'): Metric | undefined => {
+    const m = v[S[name].option];
+    if (m !== undefined && !(METRICS as readonly unknown[]).includes(m))
+      throw new UsageError(`--${S[name].option} must be one of ${METRICS.join(', ')}, got ${String(m)}`);
+    return m as Metric | undefined;
+  };
   const ratio = optNum(v[S.warmupRatio.option], S.warmupRatio.option, { min: 0 });
   if (ratio !== undefined && ratio > 1) throw new UsageError(`--warmup-ratio must be in [0, 1], got ${ratio}`);
   const input: TrainingInput = {
     epochs: optNum(v[S.epochs.option], S.epochs.option, { int: true, min: 1 }),
     lr: optNum(v[S.lr.option], S.lr.option, { min: 0 }),
     batchSize: optNum(v[S.batchSize.option], S.batchSize.option, { int: true, min: 1 }),
+    accumulate: optNum(v[S.accumulate.option], S.accumulate.option, { int: true, min: 1 }),
     warmupSteps: optNum(v[S.warmupSteps.option], S.warmupSteps.option, { int: true, min: 0 }),
     warmupRatio: ratio,
     weightDecay: optNum(v[S.weightDecay.option], S.weightDecay.option, { min: 0 }),
@@ -138,7 +143,8 @@ export function trainingInput(v: Values): TrainingInput {
     padding: padding(v[S.padding.option]),
     groupByLength: v[S.groupByLength.option] === true ? true : undefined,
     patience: optNum(v[S.patience.option], S.patience.option, { int: true, min: 0 }),
-    monitor: monitor,
+    metricForBestModel: metric('metricForBestModel'),
+    monitor: metric('monitor'),
   };
   if (input.warmupSteps !== undefined && input.warmupRatio !== undefined)
     throw new UsageError('give the warm-up as --warmup steps or as --warmup-ratio, not both');

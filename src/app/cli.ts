@@ -20,7 +20,9 @@ import { CLEAN_MODES } from '../text/clean.js';
 import { evaluate } from '../training/train.js';
 import { PADDINGS } from '../data/data.js';
 import { encodeForModel, readLabelled, LAB_COLUMNS, PREPARE_DEFAULTS, type Columns } from '../data/prepare.js';
-import { checkVocabulary, predictCsv, readSettingsFor, runLab, type LabResult } from './lab.js';
+import { runLab, type LabResult } from './lab.js';
+import { checkVocabulary } from './classifier.js';
+import { predictCsv, readSettingsFor } from './predictions.js';
 import { classificationReport, confusionMatrix, formatClassificationReport } from '../training/metrics.js';
 import { progressHooks } from './progress.js';
 import {

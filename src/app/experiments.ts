@@ -19,7 +19,7 @@ import { presetHubId } from '../model/presets.js';
 import { BertTokenizer } from '../text/tokenizer.js';
 import { prepareData } from '../data/prepare.js';
 import { trainAndSave } from '../training/run-dir.js';
-import { BUNDLED_MODEL, loadClassifier } from './lab.js';
+import { BUNDLED_MODEL, loadClassifier } from './classifier.js';
 import { lrFind, type LrFindOptions, type LrFindResult } from '../training/lr-find.js';
 import type { PreparedData } from '../data/prepare.js';
 

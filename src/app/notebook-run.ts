@@ -13,7 +13,7 @@ import { BertTokenizer, type Encoded } from '../text/tokenizer.js';
 import { modelRecipe, type Recipe } from '../training/recipe.js';
 import { resolveTraining, type ResolvedTraining } from '../training/settings.js';
 import { StaleSettings, takeSettings } from '../ui/notebook.js';
-import { defaultModel, loadClassifier } from './lab.js';
+import { defaultModel, loadClassifier } from './classifier.js';
 
 /** The settings of notebook 01's `parameters` cell (undefined: the model's recipe, else the manual's). */
 export type LabParameters = {

@@ -212,6 +212,16 @@ export function linearSchedule(step: number, warmupSteps: number, totalSteps: nu
   return Math.max(0, (totalSteps - step) / Math.max(1, totalSteps - warmupSteps));
 }
 
+/**
+ * The learning-rate factor after `step` scheduler steps: linear warm-up, then linear decay to 0
+ * (`linearSchedule`) or cosine decay to 0 (get_cosine_schedule_with_warmup with half a cycle).
+ */
+export function scheduleFactor(step: number, warmup: number, total: number, kind: 'linear' | 'cosine'): number {
+  if (kind === 'linear' || step < warmup) return linearSchedule(step, warmup, total);
+  const progress = Math.min(1, (step - warmup) / Math.max(1, total - warmup));
+  return 0.5 * (1 + Math.cos(Math.PI * progress));
+}
+
 /** The global L2 norm of all gradients, as clip_grad_norm_ computes it (before clipping). */
 export function gradNorm(grads: Map<string, tf.Tensor>): number {
   const wasm = wasmInternals();

@@ -104,6 +104,26 @@ export function classificationReport(
   return ordered;
 }
 
+/**
+ * The F1 score a best epoch can be chosen by: with two classes the positive class's (id 1), as
+ * sklearn's `f1_score(y_true, y_pred)` (average='binary'); with more, the macro average.
+ *
+ * Example: `f1Score([0, 1, 1], [0, 1, 0], 2)` is 2/3.
+ */
+export function f1Score(yTrue: readonly number[], yPred: readonly number[], numClasses: number): number {
+  const cm = confusionMatrix(yTrue, yPred, numClasses);
+  const f1 = (c: number) => {
+    const tp = cm[c][c];
+    const support = cm[c].reduce((s, x) => s + x, 0);
+    const predicted = cm.reduce((s, row) => s + row[c], 0);
+    return ratio(2 * tp, support + predicted);
+  };
+  if (numClasses === 2) return f1(1);
+  let sum = 0;
+  for (let c = 0; c < numClasses; c++) sum += f1(c);
+  return sum / numClasses;
+}
+
 /** The report as sklearn's text table (classification_report(..., digits)). */
 export function formatClassificationReport(report: ClassificationReport, digits = 2): string {
   const names = Object.keys(report).filter((n) => !RESERVED.has(n));

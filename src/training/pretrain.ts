@@ -20,7 +20,7 @@ import {
 import { mixSeed, rng, shuffle } from '../nn/random.js';
 import { trainWordPiece } from '../text/wordpiece.js';
 import { BertTokenizer } from '../text/tokenizer.js';
-import { AdamW, linearSchedule } from '../nn/optim.js';
+import { AdamW, scheduleFactor } from '../nn/optim.js';
 import { optimizerStep } from './step.js';
 import { readSafetensors, writeSafetensors, type TensorData } from '../io/safetensors.js';
 import { writeFileAtomic } from '../io/atomic.js';
@@ -95,13 +95,6 @@ export const PRETRAIN_DEFAULTS: PretrainConfig = {
   clean: 'none',
   clip: 1.0,
 };
-
-/** The learning-rate factor at `step`: linear warm-up, then linear or cosine decay to 0. */
-function lrFactor(step: number, warmup: number, total: number, schedule: 'linear' | 'cosine'): number {
-  if (schedule === 'linear' || step < warmup) return linearSchedule(step, warmup, total);
-  const progress = Math.min(1, (step - warmup) / Math.max(1, total - warmup));
-  return 0.5 * (1 + Math.cos(Math.PI * progress));
-}
 
 export interface PretrainPoint {
   step: number;
@@ -517,7 +510,7 @@ export async function pretrain(
   const runStart = state.points.at(-1)?.seconds ?? 0;
   try {
     while (state.step < cfg.steps) {
-      opt.lr = cfg.lr * lrFactor(opt.step, cfg.warmup, cfg.steps, cfg.schedule);
+      opt.lr = cfg.lr * scheduleFactor(opt.step, cfg.warmup, cfg.steps, cfg.schedule);
       const lr = opt.lr;
       // Gradient accumulation: micro-batch gradients are averaged into one step, so the step
       // sees batchSize x accumulate sequences at the memory cost of one micro-batch.

@@ -11,7 +11,17 @@ import { BertForSequenceClassification } from '../model/bert.js';
 import type { BertTokenizer } from '../text/tokenizer.js';
 import type { LabelledBatchData, PreparedData } from '../data/prepare.js';
 import { classificationReport, confusionMatrix, type ClassificationReport } from './metrics.js';
-import { evaluate, fineTune, type EpochStats, type FineTuneState, type TrainConfig, type TrainHooks } from './train.js';
+import {
+  evaluate,
+  fineTune,
+  metricScore,
+  optimizerSteps,
+  type EpochStats,
+  type FineTuneState,
+  type Metric,
+  type TrainConfig,
+  type TrainHooks,
+} from './train.js';
 import { majorityBaseline, type MajorityBaseline } from './analysis.js';
 import { writeFileAtomic } from '../io/atomic.js';
 import { LOCK_FILE } from '../io/lock.js';
@@ -53,9 +63,17 @@ const CHECKPOINT_FILES = ['config.json', 'model.safetensors', 'optimizer.safeten
 /** Writes the per-epoch table as JSON and CSV. */
 async function writeStats(outDir: string, stats: EpochStats[]): Promise<void> {
   await writeFileAtomic(path.join(outDir, 'stats.json'), JSON.stringify(stats, null, 2) + '\n');
-  const header = 'epoch,train_loss,val_loss,val_accuracy,train_seconds,val_seconds';
+  const header = 'epoch,train_loss,val_loss,val_accuracy,val_f1,train_seconds,val_seconds';
   const rows = stats.map((s) =>
-    [s.epoch, s.trainLoss, s.valLoss, s.valAccuracy, s.trainSeconds.toFixed(1), s.valSeconds.toFixed(1)].join(','),
+    [
+      s.epoch,
+      s.trainLoss,
+      s.valLoss,
+      s.valAccuracy,
+      s.valF1 ?? '',
+      s.trainSeconds.toFixed(1),
+      s.valSeconds.toFixed(1),
+    ].join(','),
   );
   await writeFileAtomic(path.join(outDir, 'stats.csv'), [header, ...rows].join('\n') + '\n');
 }
@@ -120,7 +138,7 @@ export interface TrainingArgs {
 /** OUT/best/training_args.json of `cfg` and `prep`. */
 function trainingArgs(cfg: TrainConfig, prep: PreparedData, warmupRatio?: number): TrainingArgs {
   const s = prep.settings;
-  const metric = cfg.earlyStopping?.metric ?? 'accuracy';
+  const metric = cfg.metricForBestModel ?? 'accuracy';
   return {
     learning_rate: cfg.lr,
     num_train_epochs: cfg.epochs,
@@ -136,7 +154,7 @@ function trainingArgs(cfg: TrainConfig, prep: PreparedData, warmupRatio?: number
     seed: cfg.seed,
     lr_scheduler_type: 'linear',
     group_by_length: cfg.groupByLength ?? false,
-    gradient_accumulation_steps: 1,
+    gradient_accumulation_steps: cfg.accumulate ?? 1,
     metric_for_best_model: metric,
     greater_is_better: metric !== 'loss',
     clean: s.clean,
@@ -172,10 +190,10 @@ export async function readTrainingArgs(modelDir: string): Promise<Partial<Traini
  * reads it): the epoch log, the best metric and where the best model is.
  */
 function trainerState(stats: EpochStats[], best: EpochStats, cfg: TrainConfig, stepsPerEpoch: number) {
-  const metric = cfg.earlyStopping?.metric ?? 'accuracy';
+  const metric = cfg.metricForBestModel ?? 'accuracy';
   const last = stats[stats.length - 1];
   return {
-    best_metric: metric === 'loss' ? best.valLoss : best.valAccuracy,
+    best_metric: metric === 'loss' ? best.valLoss : metric === 'f1' ? best.valF1 : best.valAccuracy,
     best_global_step: best.epoch * stepsPerEpoch,
     best_model_checkpoint: 'best',
     epoch: last?.epoch ?? 0,
@@ -193,6 +211,7 @@ function trainerState(stats: EpochStats[], best: EpochStats, cfg: TrainConfig, s
         step: s.epoch * stepsPerEpoch,
         eval_loss: s.valLoss,
         eval_accuracy: s.valAccuracy,
+        ...(s.valF1 !== undefined ? { eval_f1: s.valF1 } : {}),
         eval_runtime: s.valSeconds,
       },
     ]),
@@ -203,6 +222,12 @@ function trainerState(stats: EpochStats[], best: EpochStats, cfg: TrainConfig, s
     trial_name: null,
     trial_params: null,
   };
+}
+
+/** An epoch's validation score by `metric`, as the logs name it ("accuracy 0.8123", "f1 0.7712"). */
+function described(s: EpochStats, metric: Metric): string {
+  const v = metric === 'loss' ? s.valLoss : metric === 'f1' ? s.valF1 : s.valAccuracy;
+  return `${metric} ${v?.toFixed(4) ?? 'not recorded'}`;
 }
 
 /** A hash of validation rows (inputs and labels): two scores compare only when it matches. */
@@ -465,17 +490,24 @@ export async function trainAndSave(
   const log = hooks.log ?? console.log;
   const bestDir = path.join(outDir, 'best');
   const validation = validationFingerprint(prep.val);
-  const stepsPerEpoch = Math.ceil(prep.train.labels.length / cfg.batchSize);
+  const stepsPerEpoch = optimizerSteps(prep.train.labels.length, cfg);
   const args = trainingArgs(cfg, prep, opts.warmupRatio);
+  const metric = cfg.metricForBestModel ?? 'accuracy';
   const previous = await readBestRecord(outDir);
-  const kept = previous && previous.validation.sha256 === validation.sha256 ? previous : undefined;
+  // A best/ is kept (and has to be beaten) only when its score compares: same rows, and the metric
+  // recorded (an older record has no F1).
+  const kept =
+    previous && previous.validation.sha256 === validation.sha256 && Number.isFinite(metricScore(previous.best, metric))
+      ? previous
+      : undefined;
   const previousDir = path.join(outDir, PREVIOUS_BEST);
   // A best/ measured on other rows has a score that does not compare with this run's: it is moved
   // to best.previous/ (never deleted) when this run saves its first best epoch.
   let toKeep = !kept && existsSync(bestDir);
+  const sameRows = previous?.validation.sha256 === validation.sha256;
   const scored = (r: BestRecord | undefined) =>
     r
-      ? `epoch ${r.best.epoch}, validation accuracy ${r.best.valAccuracy.toFixed(4)} on ${r.validation.rows} other rows`
+      ? `epoch ${r.best.epoch}, validation accuracy ${r.best.valAccuracy.toFixed(4)} on ${r.validation.rows} ${sameRows ? 'rows, no F1 recorded' : 'other rows'}`
       : 'not recorded';
   if (toKeep && existsSync(previousDir) && !(await readBestRecord(outDir, PREVIOUS_BEST)))
     throw new Error(
@@ -483,12 +515,12 @@ export async function trainAndSave(
     );
   if (kept)
     log(
-      `Keeping ${bestDir} (epoch ${kept.best.epoch}, validation accuracy ${kept.best.valAccuracy.toFixed(4)} on the same rows) unless an epoch beats it`,
+      `Keeping ${bestDir} (epoch ${kept.best.epoch}, validation ${described(kept.best, metric)} on the same rows) unless an epoch beats it`,
     );
   else if (toKeep)
     log(
-      `${bestDir} (${scored(previous)}) was measured on other validation rows: the scores do not compare, so this run's best ` +
-        `epoch takes its place and it is kept as ${previousDir}`,
+      `${bestDir} (${scored(previous)}) was measured ${sameRows ? `without ${metric}` : 'on other validation rows'}: ` +
+        `the scores do not compare, so this run's best epoch takes its place and it is kept as ${previousDir}`,
     );
   let keptAs: string | undefined;
   let best: EpochStats | undefined = kept?.best;
@@ -519,7 +551,7 @@ export async function trainAndSave(
     cfg,
     {
       ...hooks,
-      bestToBeat: kept?.best.valAccuracy,
+      bestToBeat: kept ? metricScore(kept.best, metric) : undefined,
       onCheckpoint: async (st) => {
         await saveFineTuneCheckpoint(ckptDir, model, st, cfg, validation);
         await hooks.onCheckpoint?.(st);
@@ -559,7 +591,7 @@ export async function trainAndSave(
           },
         });
         await writeReport(r);
-        log(`  Saved the best model so far (epoch ${s.epoch}, accuracy ${s.valAccuracy.toFixed(4)}) to ${bestDir}`);
+        log(`  Saved the best model so far (epoch ${s.epoch}, ${described(s, metric)}) to ${bestDir}`);
         await hooks.onBest?.(s, ev);
       },
     },
@@ -569,7 +601,7 @@ export async function trainAndSave(
   await rm(ckptDir, { recursive: true, force: true });
   if (!record) throw new Error(`no epoch was saved to ${bestDir}`);
   if (kept && best === kept.best)
-    log(`No epoch beat the existing best (accuracy ${kept.best.valAccuracy.toFixed(4)}): ${bestDir} is unchanged`);
+    log(`No epoch beat the existing best (${described(kept.best, metric)}): ${bestDir} is unchanged`);
   if (best!.valAccuracy < majority.accuracy)
     report(
       `Warning: the best validation accuracy ${best!.valAccuracy.toFixed(4)} is below the majority-class rate ${majority.accuracy.toFixed(4)} ` +

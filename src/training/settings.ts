@@ -2,7 +2,7 @@
 // for it, the manual's value and what it means. They are resolved in one place, the manual's value
 // <- the model's recipe (fine_tuning.json) <- yours, with a record of where each value came from;
 // the command line, the pipeline and the notebooks all call `resolveTraining`.
-import { LAB_TRAIN_CONFIG, type TrainConfig } from './train.js';
+import { LAB_TRAIN_CONFIG, METRICS, optimizerSteps, type Metric, type TrainConfig } from './train.js';
 import type { Recipe } from './recipe.js';
 import { PADDINGS, type Padding } from '../data/data.js';
 
@@ -36,7 +36,14 @@ export const TRAINING_SETTINGS = {
     kind: 'int',
     min: 1,
     recipe: true,
-    help: 'rows per optimizer step',
+    help: 'rows per batch',
+  },
+  accumulate: {
+    option: 'accumulate',
+    hf: 'gradient-accumulation-steps',
+    kind: 'int',
+    min: 1,
+    help: 'batches whose gradients are averaged into one optimizer step',
   },
   warmupSteps: {
     option: 'warmup',
@@ -77,11 +84,17 @@ export const TRAINING_SETTINGS = {
     min: 0,
     help: 'early stopping after N epochs without a better metric (0: off)',
   },
+  metricForBestModel: {
+    option: 'metric-for-best-model',
+    kind: 'choice',
+    choices: METRICS,
+    help: "the validation metric that chooses the best epoch (f1: the positive class's, or macro)",
+  },
   monitor: {
     option: 'monitor',
     kind: 'choice',
-    choices: ['accuracy', 'loss'],
-    help: 'the metric early stopping watches',
+    choices: METRICS,
+    help: 'the metric early stopping watches (default: --metric-for-best-model)',
   },
 } as const satisfies Record<string, SettingSpec>;
 
@@ -92,6 +105,7 @@ export interface TrainingInput {
   epochs?: number;
   lr?: number;
   batchSize?: number;
+  accumulate?: number;
   warmupSteps?: number;
   warmupRatio?: number;
   weightDecay?: number;
@@ -101,7 +115,8 @@ export interface TrainingInput {
   padding?: Padding;
   groupByLength?: boolean;
   patience?: number;
-  monitor?: 'accuracy' | 'loss';
+  metricForBestModel?: Metric;
+  monitor?: Metric;
 }
 
 /** Where a resolved value came from. */
@@ -118,7 +133,7 @@ export interface ResolvedTraining {
 /**
  * The settings of a run: yours where given, else the model's recipe, else the manual's (the lab's
  * `bert-base-uncased` recipe: lr 2e-5, 4 epochs, batch 32, no warm-up). A warm-up ratio becomes
- * steps of the whole run (batches per epoch x epochs, as Hugging Face's `get_warmup_steps`).
+ * steps of the whole run (ceil(ratio x optimizer steps), as Hugging Face's `get_warmup_steps`).
  *
  * Args:
  *   given: your settings (undefined ones are left to the recipe or the manual).
@@ -148,29 +163,34 @@ export function resolveTraining(given: TrainingInput, recipe: Recipe | undefined
   const L = LAB_TRAIN_CONFIG;
   const epochs = pick('epochs', r.epochs, L.epochs) as number;
   const batchSize = pick('batchSize', r.batchSize, L.batchSize) as number;
+  const accumulate = pick('accumulate', undefined, 1) as number;
   // The warm-up: your steps or ratio, else the recipe's steps or ratio, else none (the manual's).
-  const totalSteps = Math.ceil(trainRows / batchSize) * epochs;
+  const totalSteps = optimizerSteps(trainRows, { batchSize, accumulate }) * epochs;
   const [warmupSteps, wFrom, ratio]: [number, SettingSource, number | undefined] =
     given.warmupSteps !== undefined
       ? [given.warmupSteps, 'yours', undefined]
       : given.warmupRatio !== undefined
-        ? [Math.round(given.warmupRatio * totalSteps), 'yours', given.warmupRatio]
+        ? [Math.ceil(given.warmupRatio * totalSteps), 'yours', given.warmupRatio]
         : r.warmupSteps !== undefined
           ? [r.warmupSteps, 'recipe', undefined]
           : r.warmupRatio !== undefined
-            ? [Math.round(r.warmupRatio * totalSteps), 'recipe', r.warmupRatio]
+            ? [Math.ceil(r.warmupRatio * totalSteps), 'recipe', r.warmupRatio]
             : [L.warmupSteps, 'manual', undefined];
   from.warmupSteps = from.warmupRatio = wFrom;
   if (ratio !== undefined && !(ratio >= 0 && ratio <= 1))
     throw new Error(`--warmup-ratio must be a number in [0, 1], got ${ratio}`);
   const patience = pick('patience', undefined, 0) as number;
-  const monitor = pick('monitor', undefined, 'accuracy') as 'accuracy' | 'loss';
+  const metricForBestModel = pick('metricForBestModel', undefined, 'accuracy') as Metric;
+  // Early stopping watches the metric that chooses the best epoch unless told otherwise (as Hugging Face's).
+  const monitor = pick('monitor', undefined, metricForBestModel) as Metric;
   const config: TrainConfig = {
     epochs,
     lr: pick('lr', r.lr, L.lr) as number,
     eps: pick('eps', undefined, L.eps) as number,
     weightDecay: pick('weightDecay', r.weightDecay, L.weightDecay) as number,
     batchSize,
+    ...(accumulate !== 1 ? { accumulate } : {}),
+    ...(metricForBestModel !== 'accuracy' ? { metricForBestModel } : {}),
     clip: pick('clip', undefined, L.clip) as number,
     warmupSteps,
     seed: pick('seed', undefined, L.seed) as number,
@@ -194,6 +214,9 @@ function checkTraining(c: TrainConfig): void {
   };
   int('epochs', c.epochs, 1);
   int('batchSize', c.batchSize, 1);
+  int('accumulate', c.accumulate ?? 1, 1);
+  if (c.metricForBestModel !== undefined && !METRICS.includes(c.metricForBestModel))
+    throw bad('metricForBestModel', c.metricForBestModel, `one of ${METRICS.join(', ')}`);
   int('warmupSteps', c.warmupSteps, 0);
   num('lr', c.lr);
   num('eps', c.eps);
@@ -211,6 +234,9 @@ export function describeTraining(r: ResolvedTraining): { setting: string; value:
   const rows: [SettingName, unknown][] = [
     ['epochs', c.epochs],
     ['batchSize', c.batchSize],
+    ...(c.accumulate !== undefined && c.accumulate !== 1
+      ? [['accumulate', c.accumulate] as [SettingName, unknown]]
+      : []),
     ['lr', c.lr],
     ['warmupSteps', c.warmupSteps],
     ['weightDecay', c.weightDecay],
@@ -218,6 +244,7 @@ export function describeTraining(r: ResolvedTraining): { setting: string; value:
     ['clip', c.clip],
     ['seed', c.seed],
     ['padding', c.padding],
+    ...(c.metricForBestModel ? [['metricForBestModel', c.metricForBestModel] as [SettingName, unknown]] : []),
   ];
   return rows.map(([k, v]) => ({
     setting: k,

@@ -9,6 +9,7 @@ import { batches, batchWidth, lengthSortedBatches, unpaddedLength, type Padding 
 import { checkMemory } from '../backend/wasm.js';
 import { report } from '../io/log.js';
 import type { LabelledBatchData } from '../data/prepare.js';
+import { f1Score } from './metrics.js';
 
 export type { LabelledBatchData };
 
@@ -22,15 +23,31 @@ export interface TrainConfig {
   warmupSteps: number;
   seed: number;
   /**
-   * Early stopping: stop after `patience` epochs in a row without a better validation `metric`
-   * (higher accuracy or lower loss). Off when absent or 0. The best epoch is still the one with the
-   * best validation accuracy.
+   * Micro-batches of `batchSize` rows whose gradients are averaged into one optimizer step (Hugging
+   * Face's gradient_accumulation_steps; default 1): the step sees batchSize x accumulate rows at the
+   * memory cost of one micro-batch. An epoch's last step averages the micro-batches left.
    */
-  earlyStopping?: { patience: number; metric: 'accuracy' | 'loss' };
+  accumulate?: number;
+  /** The validation metric that chooses the best epoch (metric_for_best_model; default accuracy). */
+  metricForBestModel?: Metric;
+  /**
+   * Early stopping: stop after `patience` epochs in a row without a better validation `metric`
+   * (higher accuracy or F1, lower loss). Off when absent or 0.
+   */
+  earlyStopping?: { patience: number; metric: Metric };
   /** Batch width for training and validation: the encoded width ('max_length', the default) or each batch's longest row. */
   padding?: Padding;
   /** Training batches of rows of similar length (Hugging Face's group_by_length); pays off with padding 'longest'. */
   groupByLength?: boolean;
+}
+
+/** A validation metric: accuracy, F1 (`f1Score`: the positive class's, or macro) or the loss. */
+export type Metric = 'accuracy' | 'f1' | 'loss';
+export const METRICS: readonly Metric[] = ['accuracy', 'f1', 'loss'];
+
+/** `s`'s value of `metric` as a score to maximise (the loss negated). */
+export function metricScore(s: Pick<EpochStats, 'valAccuracy' | 'valLoss' | 'valF1'>, metric: Metric): number {
+  return metric === 'loss' ? -s.valLoss : metric === 'f1' ? (s.valF1 ?? NaN) : s.valAccuracy;
 }
 
 /** The lab's defaults: every row padded to the data set's max length, batches in random order. */
@@ -52,6 +69,8 @@ export interface EpochStats {
   trainLoss: number;
   valLoss: number;
   valAccuracy: number;
+  /** Validation F1 (`f1Score`); absent in the records of older runs. */
+  valF1?: number;
   trainSeconds: number;
   valSeconds: number;
 }
@@ -73,11 +92,11 @@ export interface TrainHooks {
   /** After every optimizer step. */
   onStep?: (info: StepInfo) => void;
   /**
-   * After each epoch whose validation accuracy beats every earlier epoch (and `bestToBeat`); save the
-   * model here. `ev` is that epoch's validation, for a report written beside the model.
+   * After each epoch whose validation metric (`metricForBestModel`) beats every earlier epoch (and
+   * `bestToBeat`); save the model here. `ev` is that epoch's validation, for a report beside the model.
    */
   onBest?: (stats: EpochStats, ev: Evaluation) => Promise<void> | void;
-  /** Validation accuracy an epoch has to beat to count as the best: an existing best model's score. */
+  /** The score an epoch has to beat to count as the best (`metricScore` of an existing best model). */
   bestToBeat?: number;
   onEpoch?: (stats: EpochStats) => Promise<void> | void;
   /** After every epoch (and its onBest): what `fineTune(..., resume)` needs to continue from there. */
@@ -112,6 +131,7 @@ export interface FineTuneState {
   /** The model's dropout counter (see BertTask.dropoutCounter). */
   dropout: number;
   stats: EpochStats[];
+  /** The best epoch's `metricScore` so far. */
   best: number;
   /** Early stopping: the best monitored value (null before any) and the epochs since it. */
   bestMonitored: number | null;
@@ -122,6 +142,14 @@ export interface FineTuneState {
 export function formatTime(seconds: number): string {
   const s = Math.round(seconds);
   return `${Math.floor(s / 3600)}:${String(Math.floor((s % 3600) / 60)).padStart(2, '0')}:${String(s % 60).padStart(2, '0')}`;
+}
+
+/**
+ * Optimizer steps per epoch over `rows` rows: batches of `batchSize`, `accumulate` of them per step
+ * (Hugging Face's num_update_steps_per_epoch).
+ */
+export function optimizerSteps(rows: number, cfg: Pick<TrainConfig, 'batchSize' | 'accumulate'>): number {
+  return Math.ceil(Math.ceil(rows / cfg.batchSize) / (cfg.accumulate ?? 1));
 }
 
 /**
@@ -470,7 +498,11 @@ export async function fineTune(
 ): Promise<EpochStats[]> {
   const log = hooks.log ?? report;
   checkSingleLabel(model);
-  const stepsPerEpoch = Math.ceil(train.labels.length / cfg.batchSize);
+  const accumulate = cfg.accumulate ?? 1;
+  if (!Number.isInteger(accumulate) || accumulate < 1)
+    throw new Error(`--accumulate must be an integer >= 1, got ${JSON.stringify(cfg.accumulate)}`);
+  const metric = cfg.metricForBestModel ?? 'accuracy';
+  const stepsPerEpoch = optimizerSteps(train.labels.length, cfg);
   const totalSteps = stepsPerEpoch * cfg.epochs;
   checkTrainingMemory(model, Math.min(cfg.batchSize, train.labels.length), train.inputIds[0]?.length ?? 0);
   const opt = new AdamW({ lr: cfg.lr, eps: cfg.eps, weightDecay: cfg.weightDecay });
@@ -493,6 +525,10 @@ export async function fineTune(
     model.dropoutCounter = resume.dropout;
     log(`Resuming after epoch ${resume.epoch} of ${cfg.epochs} (step ${resume.optimizer.step})`);
   }
+  if (accumulate > 1)
+    log(
+      `Gradient accumulation: ${accumulate} batches of ${cfg.batchSize} per optimizer step (${accumulate * cfg.batchSize} rows)`,
+    );
   if (padding !== 'max_length' || cfg.groupByLength) {
     log(
       `Batches: ${padding === 'longest' ? 'each padded to its longest row' : 'padded to the encoded length'}${cfg.groupByLength ? '; training batches grouped by length' : ''}`,
@@ -510,11 +546,18 @@ export async function fineTune(
       log('Training...');
       const tStart = performance.now();
       let lossSum = 0;
-      const order = batches(train.labels.length, cfg.batchSize, { shuffle: true, seed: cfg.seed, epoch, lengths });
-      for (const [i, idx] of order.entries()) {
+      const micro = batches(train.labels.length, cfg.batchSize, { shuffle: true, seed: cfg.seed, epoch, lengths });
+      // Optimizer steps: `accumulate` micro-batches each (the last one takes what is left).
+      const order = Array.from({ length: Math.ceil(micro.length / accumulate) }, (_, k) =>
+        micro.slice(k * accumulate, (k + 1) * accumulate),
+      );
+      for (const [i, group] of order.entries()) {
         opt.lr = cfg.lr * linearSchedule(opt.step, cfg.warmupSteps, totalSteps);
         const lr = opt.lr;
-        const { loss, gradNorm } = trainStep(model, opt, train, idx, cfg.clip, true, padding);
+        const { loss, gradNorm } = optimizerStep(model, opt, (k) => batchLoss(model, train, group[k], true, padding), {
+          clip: cfg.clip,
+          accumulate: group.length,
+        });
         if (!Number.isFinite(loss))
           throw new Error(
             `training diverged: loss is ${loss} at epoch ${epoch}, step ${i + 1}; likely cause: ${divergenceCauses(cfg)}`,
@@ -554,19 +597,29 @@ export async function fineTune(
       const vStart = performance.now();
       const ev = validateEpoch(model, val, cfg, padding, epoch);
       const valSeconds = (performance.now() - vStart) / 1000;
+      const valF1 = f1Score(val.labels, ev.predictions, model.numLabels);
       log(`  Accuracy: ${ev.accuracy.toFixed(2)}`);
+      if (metric === 'f1' || stop?.metric === 'f1') log(`  F1: ${valF1.toFixed(2)}`);
       log(`  Validation Loss: ${ev.loss.toFixed(2)}`);
       log(`  Validation took: ${formatTime(valSeconds)}`);
-      const s: EpochStats = { epoch, trainLoss, valLoss: ev.loss, valAccuracy: ev.accuracy, trainSeconds, valSeconds };
+      const s: EpochStats = {
+        epoch,
+        trainLoss,
+        valLoss: ev.loss,
+        valAccuracy: ev.accuracy,
+        valF1,
+        trainSeconds,
+        valSeconds,
+      };
       stats.push(s);
       await hooks.onEpoch?.(s);
-      if (ev.accuracy > best) {
-        best = ev.accuracy;
+      if (metricScore(s, metric) > best) {
+        best = metricScore(s, metric);
         await hooks.onBest?.(s, ev);
       }
       if (stop) {
-        // Monitored as a number to minimise: the loss, or the error rate.
-        const m = stop.metric === 'loss' ? ev.loss : 1 - ev.accuracy;
+        // Monitored as a number to minimise: the loss, or the accuracy or F1 negated.
+        const m = -metricScore(s, stop.metric);
         if (m < bestMonitored) {
           bestMonitored = m;
           sinceBetter = 0;

@@ -19,7 +19,7 @@ import {
   groupByLength,
   lengthSortedBatches,
 } from '../src/data/data.js';
-import { readLabelled } from '../src/data/prepare.js';
+import { checkEncodingFits, encodingBytes, readLabelled } from '../src/data/prepare.js';
 import { rng, shuffle, mixSeed } from '../src/nn/random.js';
 import { needsShared, shared } from './shared.js';
 
@@ -449,4 +449,24 @@ test('lengthSortedBatches: longest first, ties in input order, every position on
   assert.deepEqual(lengthSortedBatches([3, 9, 3, 5, 9], 2), [[1, 4], [3, 0], [2]]);
   assert.deepEqual(lengthSortedBatches([], 4), []);
   assert.throws(() => lengthSortedBatches([1], 0), /positive integer/);
+});
+
+test('issue 25 case 2: encoding that cannot fit the heap stops at once, naming the file and the --limit that fits', () => {
+  // Measured on the lab's tweets at width 45: 1,908 bytes a row at the peak of encoding.
+  const est = encodingBytes(114_195, 45) / 114_195;
+  assert.ok(est > 1908 && est < 1908 * 1.3, `estimate ${est.toFixed(0)} bytes a row vs 1,908 measured`);
+  assert.doesNotThrow(() => checkEncodingFits(7613, 45, 'train.csv'));
+  assert.throws(
+    () => checkEncodingFits(1_000_000, 45, 'big.csv', 2 ** 30),
+    (e: Error) => {
+      const m =
+        /^big\.csv: encoding 1,000,000 rows of 45 tokens needs about (\d+\.\d) GB, more than the 1\.0 GB left in this process's heap: pass --limit (\d+) \(about what fits\), or give Node more \(NODE_OPTIONS=--max-old-space-size=\d+\)$/.exec(
+          e.message,
+        );
+      assert.ok(m, e.message);
+      // The suggested limit fits.
+      assert.ok(encodingBytes(Number(m[2]), 45) <= 2 ** 30);
+      return true;
+    },
+  );
 });

@@ -1,5 +1,6 @@
 // ONNX export: ONNX Runtime's logits match bert-lab's forward pass (and PyTorch's on the parity
-// fixture); the int8 model agrees on the lab's validation labels; transformers.js loads the folder.
+// fixture); int8 quantization; export errors. A fine-tuned model's export on the lab's tweets (int8
+// labels, transformers.js) is in onnx-tweets.slow.test.ts.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
@@ -7,7 +8,6 @@ import { mkdtemp, readdir, readFile, rm, writeFile, mkdir } from 'node:fs/promis
 import os from 'node:os';
 import path from 'node:path';
 import * as tf from '@tensorflow/tfjs';
-import * as ort from 'onnxruntime-node';
 import { initBackend } from '../src/backend/init.js';
 import { BertForPreTraining, BertForSequenceClassification } from '../src/model/bert.js';
 import { toInputs, type BertArrays } from '../src/model/inputs.js';
@@ -17,7 +17,7 @@ import { bertToOnnx } from '../src/model/onnx-graph.js';
 import { encodeModel } from '../src/io/onnx/proto.js';
 import { quantizeInt8 } from '../src/io/onnx/quantize.js';
 import { assertClose, needsShared, shared } from './shared.js';
-import { tweetsModel, type TweetsModel } from './tweets-model.js';
+import { labLogits, runOnnx } from './onnx-run.js';
 
 const clsDir = shared('fixtures/parity/tiny-bert-cls');
 const ptDir = shared('fixtures/parity/tiny-bert-pretraining');
@@ -37,33 +37,6 @@ before(async () => {
 after(async () => {
   await rm(work, { recursive: true, force: true });
 });
-
-const int64 = (rows: number[][]) =>
-  new ort.Tensor('int64', BigInt64Array.from(rows.flat().map(BigInt)), [rows.length, rows[0].length]);
-
-/** Runs an .onnx file (or bytes) on rows of ids; returns the named outputs. */
-async function runOnnx(model: string | Uint8Array, a: BertArrays): Promise<Record<string, ort.Tensor>> {
-  const session = await ort.InferenceSession.create(model as string);
-  const rows = a.inputIds;
-  const out = await session.run({
-    input_ids: int64(rows),
-    attention_mask: int64(a.attentionMask ?? rows.map((r) => r.map(() => 1))),
-    token_type_ids: int64(a.tokenTypeIds ?? rows.map((r) => r.map(() => 0))),
-  });
-  await session.release();
-  return out;
-}
-
-function labLogits(model: BertForSequenceClassification, a: BertArrays): Float32Array {
-  return tf.tidy(() => model.forward(toInputs(a, model.config)).logits.dataSync() as Float32Array);
-}
-
-const argmaxRows = (x: ArrayLike<number>, n: number): number[] =>
-  Array.from({ length: x.length / n }, (_, i) => {
-    let b = 0;
-    for (let j = 1; j < n; j++) if (x[i * n + j] > x[i * n + b]) b = j;
-    return b;
-  });
 
 test(
   'exported classifier: ONNX Runtime logits match bert-lab and PyTorch on the parity fixture (incl. a sentence pair)',
@@ -147,64 +120,6 @@ test('int8 quantization: per-channel scales, symmetric range, error on non-finit
 // ---------------------------------------------------------------------------------------------
 // The bundled model fine-tuned briefly on the lab's tweets: float parity on validation tweets,
 // int8 label agreement, and transformers.js on the exported folder.
-
-let tuned: Promise<TweetsModel> | undefined;
-const fineTuned = (): Promise<TweetsModel> => (tuned ??= tweetsModel(work));
-
-test(
-  'fine-tuned bundled model: float ONNX matches bert-lab on 200 validation tweets; int8 agrees on >= 99% of labels',
-  needsShared,
-  async (t) => {
-    const { model, val, labels, dir } = await fineTuned();
-    assert.equal(val.inputIds.length, 200);
-    const ref = labLogits(model, val);
-    const fp32 = (await runOnnx(path.join(dir, 'onnx/model.onnx'), val)).logits.data as Float32Array;
-    assertClose(fp32, ref, 'validation logits', 1e-4);
-    const int8 = (await runOnnx(path.join(dir, 'onnx/model_quantized.onnx'), val)).logits.data as Float32Array;
-    const a = argmaxRows(ref, 2),
-      b = argmaxRows(int8, 2);
-    const agree = a.filter((x, i) => x === b[i]).length / a.length;
-    assert.ok(new Set(a).size === 2, 'the fine-tuned model predicts both classes (else agreement says little)');
-    assert.ok(agree >= 0.99, `int8 labels agree on ${(100 * agree).toFixed(1)}% of validation tweets`);
-    const size = (f: string) => readFileSync(path.join(dir, 'onnx', f)).length;
-    const worst = fp32.reduce((m, v, i) => Math.max(m, Math.abs(v - ref[i])), 0);
-    t.diagnostic(
-      `float max |logit diff| ${worst.toExponential(2)}; int8 label agreement ${(100 * agree).toFixed(1)}%; ` +
-        `bert-lab accuracy ${((100 * a.filter((x, i) => x === labels[i]).length) / a.length).toFixed(1)}%; files ${size('model.onnx')} / ${size('model_quantized.onnx')} bytes`,
-    );
-    assert.ok(
-      size('model_quantized.onnx') < 0.35 * size('model.onnx'),
-      `int8 file ${size('model_quantized.onnx')} B vs float ${size('model.onnx')} B`,
-    );
-  },
-);
-
-test("transformers.js pipeline on the exported folder gives bert-lab's labels and scores", needsShared, async () => {
-  const { model, tok, texts, dir } = await fineTuned();
-  const { pipeline, env } = await import('@huggingface/transformers');
-  env.allowRemoteModels = false;
-  env.allowLocalModels = true;
-  env.localModelPath = path.dirname(dir);
-  const classify = await pipeline('text-classification', path.basename(dir), { dtype: 'fp32' });
-  const some = texts.slice(0, 24);
-  const got = (await classify(some)) as { label: string; score: number }[];
-  const enc = tok.encodeBatch(some, { truncation: true, maxLength: 512 });
-  const logits = labLogits(model, {
-    inputIds: enc.inputIds,
-    attentionMask: enc.attentionMask,
-    tokenTypeIds: enc.tokenTypeIds,
-  });
-  const probs = tf.tidy(() => tf.softmax(tf.tensor2d(logits, [some.length, 2])).arraySync() as number[][]);
-  some.forEach((t, i) => {
-    const best = probs[i][0] >= probs[i][1] ? 0 : 1;
-    assert.equal(got[i].label, model.labels[best], `label of "${t}"`);
-    assert.ok(Math.abs(got[i].score - probs[i][best]) < 1e-4, `score of "${t}": ${got[i].score} vs ${probs[i][best]}`);
-  });
-  // The tokens transformers.js sees are bert-lab's.
-  const jsTok = classify.tokenizer as unknown as { encode(t: string): number[] };
-  for (const t of some) assert.deepEqual(jsTok.encode(t), tok.encode(t).ids, `token ids of "${t}"`);
-  await classify.dispose();
-});
 
 test(
   'export errors: output over the model folder, a tokenizer of another vocabulary; a failed export keeps the old folder',

@@ -3,7 +3,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import * as tf from '@tensorflow/tfjs-core';
@@ -40,6 +40,9 @@ test('doctor reports the backend in use, the native kernels, ONNX Runtime, the G
   else if (r.backend.name === 'wasm') {
     assert.equal(native.status, 'ok', native.detail);
     assert.match(native.detail, /OpenBLAS sgemm/);
+    // bf16 products: available exactly when the CPU has AVX-512 BF16 (with the kernels running).
+    const hasBf16 = /\bavx512_bf16\b/.test(readFileSync('/proc/cpuinfo', 'utf8'));
+    assert.equal(check(r, 'bf16 products').status, hasBf16 ? 'ok' : 'info', check(r, 'bf16 products').detail);
   }
   assert.equal(check(r, 'ONNX Runtime').status, 'ok', 'onnxruntime-node is a dev dependency and loads');
   const smi = spawnSync('nvidia-smi', ['-L'], { encoding: 'utf8' });

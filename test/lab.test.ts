@@ -4,7 +4,8 @@ import assert from 'node:assert/strict';
 import { mkdtemp, rm, mkdir, copyFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
-import { defaultData } from '../src/app/lab.js';
+import { defaultData, runLab } from '../src/app/lab.js';
+import { initBackend } from '../src/backend/init.js';
 import { BUNDLED_MODEL, defaultModel } from '../src/app/classifier.js';
 import { BertTokenizer } from '../src/text/tokenizer.js';
 import { needsShared, shared } from './shared.js';
@@ -57,6 +58,43 @@ test(
     } finally {
       process.chdir(cwd);
       await rm(dir, { recursive: true, force: true });
+    }
+  },
+);
+
+test(
+  'runLab: a batch that cannot fit the backend stops before any weight is loaded (a dry run too), naming the batch that fits',
+  needsShared,
+  async () => {
+    await initBackend('wasm', () => {});
+    const out = await mkdtemp(path.join(os.tmpdir(), 'bert-lab-fits-'));
+    try {
+      // bert-base-uncased's config and tokenizer only (no weights in ../shared): the check comes first.
+      await assert.rejects(
+        runLab({
+          data: shared('data/disaster-tweets/train.csv'),
+          model: shared('models/bert-base-uncased'),
+          out: path.join(out, 'run'),
+          limit: 600,
+          training: { batchSize: 480 },
+          dryRun: true,
+          log: () => {},
+        }),
+        /training .*bert-base-uncased \(109,\d{3},\d{3} parameters\) with batch 480 x \d+ tokens needs about [\d.]+ GB, more than the wasm backend's 4\.0 GB heap .*use --batch-size \d+ or less/,
+      );
+      // A batch that fits passes the same dry run.
+      const ok = await runLab({
+        data: shared('data/disaster-tweets/train.csv'),
+        model: shared('models/bert-base-uncased'),
+        out: path.join(out, 'run'),
+        limit: 600,
+        training: { batchSize: 16 },
+        dryRun: true,
+        log: () => {},
+      });
+      assert.equal(ok.training.config.batchSize, 16);
+    } finally {
+      await rm(out, { recursive: true, force: true });
     }
   },
 );

@@ -10,7 +10,14 @@ import os from 'node:os';
 import path from 'node:path';
 import * as tf from '@tensorflow/tfjs-core';
 import { initBackend, tryImport } from '../backend/init.js';
-import { addonCandidates, enableNativeBlas, nativeFused, nativeOptim } from '../backend/accel.js';
+import {
+  addonCandidates,
+  bf16Available,
+  enableNativeBlas,
+  matmulPrecision,
+  nativeFused,
+  nativeOptim,
+} from '../backend/accel.js';
 import { BertForSequenceClassification } from '../model/bert.js';
 import { hubCacheDir, resolveModel } from '../io/hub.js';
 import { AdamW } from '../nn/optim.js';
@@ -224,6 +231,7 @@ function nativeChecks(backend: string): DoctorCheck[] {
   const threads = process.env.BERT_LAB_NATIVE_THREADS
     ? `BERT_LAB_NATIVE_THREADS=${process.env.BERT_LAB_NATIVE_THREADS}`
     : 'BERT_LAB_NATIVE_THREADS unset: the cores not busy at start';
+  const bf16 = bf16Available();
   return [
     {
       item: 'native kernels',
@@ -235,6 +243,11 @@ function nativeChecks(backend: string): DoctorCheck[] {
       item: 'BLAS threads',
       status: 'info',
       detail: `${threads}; ${os.cpus().length} cores, load ${os.loadavg()[0].toFixed(1)}`,
+    },
+    {
+      item: 'bf16 products',
+      status: bf16.available ? 'ok' : 'info',
+      detail: `${bf16.available ? 'available' : 'not here'}: ${bf16.reason}; now ${matmulPrecision().reason}`,
     },
   ];
 }

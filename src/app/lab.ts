@@ -10,7 +10,9 @@ import { prepareData, LAB_COLUMNS, type Columns, type PreparedData } from '../da
 import { loadSpamCorpus } from '../data/corpus.js';
 import { rng, shuffle } from '../nn/random.js';
 import { resolveModel } from '../io/hub.js';
-import { presetHubId, PRESETS } from '../model/presets.js';
+import { presetConfig, presetHubId, PRESETS } from '../model/presets.js';
+import { readConfig } from '../model/config.js';
+import { checkTrainingFits } from '../backend/memory.js';
 import { BertTokenizer } from '../text/tokenizer.js';
 import { type ClassificationReport } from '../training/metrics.js';
 import { type TrainHooks } from '../training/train.js';
@@ -231,6 +233,17 @@ export async function runLab(opts: LabOptions): Promise<LabResult> {
     log(
       `Recipe: ${describeRecipe(training.config, recipe)} (${path.join(model.dir, RECIPE_FILE)}, measured for this model; options you pass win)`,
     );
+  // Before any weight is loaded (bert-base takes a while), and in a dry run too: a batch that cannot
+  // fit this backend's memory stops here, with the largest --batch-size that does.
+  const shape = opts.randomInit
+    ? presetConfig(opts.randomInit, { vocab_size: tok.vocabSize, pad_token_id: tok.padId })
+    : await readConfig(model.dir);
+  checkTrainingFits(
+    { ...shape, num_labels: prep.data.labelNames.length },
+    Math.min(training.config.batchSize, prep.train.labels.length),
+    prep.maxLen,
+    { what: opts.randomInit ? `the ${opts.randomInit} preset` : model.dir },
+  );
   const result: LabResult = { out, modelDir: model.dir, prep, training, recipe };
   if (opts.dryRun) return result;
   const created = !existsSync(out);

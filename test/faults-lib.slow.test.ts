@@ -8,7 +8,7 @@ import { statSync } from 'node:fs';
 import { writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { createDeflateRaw } from 'node:zlib';
-import { onePickle, zip } from './faults-lib-torch.js';
+import { onePickle, zip } from './torch-files.js';
 import { repoRoot, withTemp } from './shared.js';
 
 /** `bytes` zero bytes, deflated as a stream (never held whole). */

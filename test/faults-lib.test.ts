@@ -9,7 +9,7 @@ import { existsSync, readFileSync, readdirSync } from 'node:fs';
 import { mkdir, readFile, symlink, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
-import { onePickle, zip } from './faults-lib-torch.js';
+import { onePickle, zip } from './torch-files.js';
 import { cli, cliArgs, needsShared, repoRoot, shared, tinyPretrain, withTemp } from './shared.js';
 
 const tiny = path.join(repoRoot, 'models/bert-lab-tiny');
@@ -185,7 +185,7 @@ test('case 5: a storage far larger than its tensor, or a huge data.pkl, is refus
       file,
       zip([
         ['a/data.pkl', onePickle('w', 1 << 24, [2, 2])],
-        ['a/data/0', new Uint8Array(4 << 24)],
+        ['a/data/0', new Uint8Array(4 << 24), true],
       ]),
     );
     assert.ok((await readFile(file)).length < 200_000);
@@ -198,12 +198,12 @@ test('case 5: a storage far larger than its tensor, or a huge data.pkl, is refus
       file,
       zip([
         ['a/data.pkl', onePickle('w', 1000, [2, 2])],
-        ['a/data/0', new Uint8Array(4000)],
+        ['a/data/0', new Uint8Array(4000), true],
       ]),
     );
     assert.deepEqual((await readTorchBin(file)).get('w')?.shape, [2, 2]);
     // A data.pkl declaring more than a state dict's pickle needs: refused from the directory.
-    await writeFile(file, zip([['a/data.pkl', new Uint8Array(MAX_PICKLE_BYTES + 1)]]));
+    await writeFile(file, zip([['a/data.pkl', new Uint8Array(MAX_PICKLE_BYTES + 1), true]]));
     await assert.rejects(
       readTorchBin(file),
       /zip entry a\/data\.pkl declares 67108865 bytes, more than the 67108864 a state dict's pickle needs/,

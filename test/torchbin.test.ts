@@ -3,128 +3,13 @@ import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
 import { copyFile, readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
-import { deflateRawSync } from 'node:zlib';
 import { readTorchBin } from '../src/io/torchbin.js';
 import { readModelWeights } from '../src/io/weights.js';
 import { readSafetensors, writeSafetensors, WeightsError, type TensorData } from '../src/io/safetensors.js';
 import { haveShared, shared, withTemp } from './shared.js';
+import { cat, glob, int, stateDictPickle, str, u16, zip } from './torch-files.js';
 
-// --- A minimal pickle and zip writer, so the reader is tested without Python too. ---
 const enc = new TextEncoder();
-const cat = (...parts: (Uint8Array | number[] | string)[]): Uint8Array => {
-  const bufs = parts.map((p) =>
-    typeof p === 'string' ? enc.encode(p) : p instanceof Uint8Array ? p : new Uint8Array(p),
-  );
-  const out = new Uint8Array(bufs.reduce((a, b) => a + b.length, 0));
-  let o = 0;
-  for (const b of bufs) {
-    out.set(b, o);
-    o += b.length;
-  }
-  return out;
-};
-const u16 = (n: number): number[] => [n & 0xff, (n >> 8) & 0xff];
-const u32 = (n: number): number[] => [n & 0xff, (n >> 8) & 0xff, (n >> 16) & 0xff, (n >>> 24) & 0xff];
-const str = (s: string): Uint8Array => cat('X', u32(enc.encode(s).length), s);
-const int = (n: number): number[] => [0x4b, n];
-const glob = (m: string, n: string): string => `c${m}\n${n}\n`;
-
-/** Pickle of `OrderedDict(name -> tensor)` as torch.save writes it (protocol 2). */
-function stateDictPickle(
-  tensors: {
-    name: string;
-    storage: string;
-    key: string;
-    numel: number;
-    offset: number;
-    size: number[];
-    stride: number[];
-  }[],
-): Uint8Array {
-  const tuple = (xs: number[]): Uint8Array => cat('(', ...xs.map(int), 't');
-  const parts: Uint8Array[] = [cat([0x80, 2], glob('collections', 'OrderedDict'), [0x71, 0], ')R(')];
-  for (const t of tensors) {
-    parts.push(
-      cat(
-        str(t.name),
-        glob('torch._utils', '_rebuild_tensor_v2'),
-        '((',
-        str('storage'),
-        glob('torch', t.storage),
-        str(t.key),
-        str('cpu'),
-        int(t.numel),
-        'tQ',
-        int(t.offset),
-        tuple(t.size),
-        tuple(t.stride),
-        [0x89],
-        [0x68, 0],
-        ')R',
-        'tR',
-      ),
-    );
-  }
-  parts.push(cat('u.'));
-  return cat(...parts);
-}
-
-/**
- * A zip of stored (or deflated) entries, enough for the reader (CRCs are not checked). An entry's
- * fourth field, when given, is the uncompressed size its directory record declares through a zip64
- * extra field (as torch writes for entries past 4 GB).
- */
-function zip(entries: [string, Uint8Array, boolean?, bigint?][]): Uint8Array {
-  const locals: Uint8Array[] = [];
-  const central: Uint8Array[] = [];
-  let offset = 0;
-  for (const [name, data, deflate, size64] of entries) {
-    const body = deflate ? new Uint8Array(deflateRawSync(data)) : data;
-    const method = deflate ? 8 : 0;
-    const common = cat(
-      u16(20),
-      u16(0),
-      u16(method),
-      u16(0),
-      u16(0),
-      u32(0),
-      u32(body.length),
-      u32(data.length),
-      u16(enc.encode(name).length),
-      u16(0),
-    );
-    const local = cat(u32(0x04034b50), common, name, body);
-    if (size64 === undefined)
-      central.push(cat(u32(0x02014b50), u16(20), common, u16(0), u16(0), u16(0), u32(0), u32(offset), name));
-    else {
-      const extra = new Uint8Array(12);
-      const ev = new DataView(extra.buffer);
-      ev.setUint16(0, 1, true);
-      ev.setUint16(2, 8, true);
-      ev.setBigUint64(4, size64, true);
-      const c = cat(common);
-      new DataView(c.buffer).setUint32(18, 0xffffffff, true); // uncompressed size: in the zip64 field
-      new DataView(c.buffer).setUint16(24, extra.length, true);
-      central.push(cat(u32(0x02014b50), u16(20), c, u16(0), u16(0), u16(0), u32(0), u32(offset), name, extra));
-    }
-    locals.push(local);
-    offset += local.length;
-  }
-  const dir = cat(...central);
-  return cat(
-    ...locals,
-    dir,
-    u32(0x06054b50),
-    u16(0),
-    u16(0),
-    u16(entries.length),
-    u16(entries.length),
-    u32(dir.length),
-    u32(offset),
-    u16(0),
-  );
-}
-
 const f32 = (xs: number[]): Uint8Array => new Uint8Array(new Float32Array(xs).buffer);
 
 test('reads a hand-made torch zip: contiguous, strided, shared and deflated storages', async () => {

@@ -10,6 +10,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { chromium } from 'playwright-core';
+import { CHROMIUM_ARGS, chromiumExecutable } from './chromium.js';
 import { artifactsDir, notebooksDir, readNotebook, root } from './nb.js';
 
 const htmlDir = path.join(artifactsDir, 'notebooks');
@@ -43,23 +44,12 @@ async function main(): Promise<void> {
     return;
   }
   mkdirSync(shotDir, { recursive: true });
-  const executablePath = process.env.CHROMIUM ?? '/usr/bin/chromium';
-  if (!existsSync(executablePath))
-    throw new Error(`${executablePath} not found (apt-get install chromium, or set CHROMIUM)`);
+  const executablePath = chromiumExecutable();
   const userDataDir = mkdtempSync(path.join(os.tmpdir(), 'bert-lab-chromium-'));
   const context = await chromium.launchPersistentContext(userDataDir, {
     executablePath,
     headless: true,
-    args: [
-      '--headless',
-      '--no-sandbox',
-      '--disable-gpu',
-      '--disable-quic',
-      '--no-first-run',
-      '--disable-background-networking',
-      '--disable-component-update',
-      '--disable-sync',
-    ],
+    args: CHROMIUM_ARGS,
     viewport: { width: 1280, height: 900 },
   });
   const reports: PageReport[] = [];

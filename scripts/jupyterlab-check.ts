@@ -18,6 +18,7 @@ import path from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { chromium, type Page } from 'playwright-core';
 import { artifactsDir, notebooksDir, readNotebook, root, type Notebook } from './nb.js';
+import { CHROMIUM_ARGS, chromiumExecutable } from './chromium.js';
 
 const TAG_PARAMETERS = 'parameters';
 
@@ -132,9 +133,7 @@ async function main(): Promise<void> {
   const name = path.basename(file, '.ipynb');
   const nb = readNotebook(file);
   const nCells = Number(opt('--cells') ?? cellsToRun(nb));
-  const executablePath = process.env.CHROMIUM ?? '/usr/bin/chromium';
-  if (!existsSync(executablePath))
-    throw new Error(`${executablePath} not found (apt-get install chromium, or set CHROMIUM)`);
+  const executablePath = chromiumExecutable();
   const outDir = path.join(artifactsDir, 'jupyterlab');
   mkdirSync(outDir, { recursive: true });
 
@@ -165,15 +164,7 @@ async function main(): Promise<void> {
     const context = await chromium.launchPersistentContext(userDataDir, {
       executablePath,
       headless: true,
-      args: [
-        '--headless',
-        '--no-sandbox',
-        '--disable-gpu',
-        '--disable-background-networking',
-        '--disable-component-update',
-        '--disable-sync',
-        '--no-first-run',
-      ],
+      args: CHROMIUM_ARGS,
       viewport: { width: 1400, height: 1000 },
     });
     try {

@@ -13,10 +13,10 @@ import { initBackend } from '../src/backend/init.js';
 import { toInputs } from '../src/model/inputs.js';
 import { cleanText } from '../src/text/clean.js';
 import { demoSite, serveDemo } from '../scripts/demo.js';
+import { CHROMIUM_ARGS, CHROMIUM_PATH as chromiumPath } from '../scripts/chromium.js';
 import { haveShared, repoRoot } from './shared.js';
 import { tweetsModel, type TweetsModel } from './tweets-model.js';
 
-const chromiumPath = process.env.CHROMIUM ?? '/usr/bin/chromium';
 const skip = !haveShared
   ? '../shared not found'
   : !existsSync(chromiumPath) && !process.env.CI
@@ -69,14 +69,7 @@ test(
     try {
       browser = await chromium.launch({
         executablePath: chromiumPath,
-        args: [
-          '--headless',
-          '--no-sandbox',
-          '--disable-gpu',
-          '--disable-background-networking',
-          '--disable-component-update',
-          '--no-first-run',
-        ],
+        args: CHROMIUM_ARGS,
       });
       const page = await browser.newPage({ viewport: { width: 1000, height: 760 } });
       const outside: string[] = [];

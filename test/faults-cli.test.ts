@@ -9,7 +9,7 @@ import { existsSync, readFileSync, readdirSync } from 'node:fs';
 import { cp, mkdir, mkdtemp, readFile, rm, symlink, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
-import { cli, cliArgs, needsShared, repoRoot, shared } from './shared.js';
+import { cli, cliArgs, needsShared, repoRoot, shared, withTmpfs } from './shared.js';
 
 const tweets = shared('data/disaster-tweets/train.csv');
 const tiny = path.join(repoRoot, 'models/bert-lab-tiny');
@@ -258,23 +258,6 @@ test('case 15: an unknown --random-init fails the dry run; a failed run leaves n
   }),
 );
 
-/** Runs `fn` with a read-only tmpfs; skips (with why) where mounting is not allowed. */
-async function withReadOnly(t: { skip: (why: string) => void }, fn: (mnt: string) => Promise<void>): Promise<void> {
-  const mnt = await mkdtemp(path.join(os.tmpdir(), 'bert-ro-'));
-  const m = spawnSync('mount', ['-t', 'tmpfs', '-o', 'ro,size=1m', 'tmpfs', mnt], { encoding: 'utf8' });
-  if (m.status !== 0) {
-    await rm(mnt, { recursive: true, force: true });
-    t.skip(`cannot mount a read-only tmpfs here (${(m.stderr || m.error?.message || '').trim()})`);
-    return;
-  }
-  try {
-    await fn(mnt);
-  } finally {
-    spawnSync('umount', [mnt]);
-    await rm(mnt, { recursive: true, force: true });
-  }
-}
-
 test(
   'case 17: file-system failures are sentences naming the path and the fix, found before the work',
   needsShared,
@@ -315,7 +298,7 @@ test(
       assert.match(hf.stderr, /HF_HUB_CACHE=\/dev\/null: is a file, not a folder: set HF_HUB_CACHE to a folder/);
 
       // pretrain on a read-only file system: EROFS in words, not ENOENT from a recursive mkdir.
-      await withReadOnly(t, async (ro) => {
+      await withTmpfs(t, 'ro,size=1m', async (ro) => {
         for (const out of [path.join(ro, 'pt'), ro]) {
           const r = cli('pretrain', '--out', out, '--steps', '2', '--backend', 'wasm');
           assert.equal(r.code, 1, r.stderr);

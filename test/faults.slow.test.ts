@@ -8,7 +8,18 @@ import { createHash } from 'node:crypto';
 import { cp, mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
-import { needsShared, repoRoot, shared, cli, cliArgs, cliAsync, killWhen, tinyPretrain, tinyTrain } from './shared.js';
+import {
+  needsShared,
+  repoRoot,
+  shared,
+  cli,
+  cliArgs,
+  cliAsync,
+  killWhen,
+  tinyPretrain,
+  tinyTrain,
+  withTmpfs,
+} from './shared.js';
 import { readSafetensors, writeSafetensors } from '../src/io/safetensors.js';
 
 const bertBase = shared('models/bert-base-uncased');
@@ -429,33 +440,12 @@ test('case 5: one run per --out (the second names the holder); an interrupted sw
     assert.deepEqual(readdirSync(out).sort(), [`.report.json.tmp-${process.pid}-ee55`, 'best', 'checkpoint']);
   }));
 
-/** Runs `fn` with a tmpfs of `size` mounted at a fresh folder; skips (with why) where mounting is not allowed. */
-async function withTmpfs(
-  t: { skip: (why: string) => void },
-  size: string,
-  fn: (mnt: string) => Promise<void>,
-): Promise<void> {
-  const mnt = await mkdtemp(path.join(os.tmpdir(), 'bert-tmpfs-'));
-  const m = spawnSync('mount', ['-t', 'tmpfs', '-o', `size=${size}`, 'tmpfs', mnt], { encoding: 'utf8' });
-  if (m.status !== 0) {
-    await rm(mnt, { recursive: true, force: true });
-    t.skip(`cannot mount a tmpfs here (needs root): ${(m.stderr || String(m.error)).trim()}`);
-    return;
-  }
-  try {
-    await fn(mnt);
-  } finally {
-    spawnSync('umount', [mnt]);
-    await rm(mnt, { recursive: true, force: true });
-  }
-}
-
 // Temporaries and locks; the run's mark (.bert-lab-run) is meant to stay.
 const hidden = (dir: string) => readdirSync(dir).filter((f) => f.startsWith('.') && f !== '.bert-lab-run');
 const sha = (f: string) => createHash('sha256').update(readFileSync(f)).digest('hex');
 
 test('case 8: a full disk or a read-only --out is named and keeps the previous best/', needsShared, (t) =>
-  withTmpfs(t, '100m', async (mnt) => {
+  withTmpfs(t, 'size=100m', async (mnt) => {
     const out = path.join(mnt, 'run');
     const first = tinyRun(out);
     assert.equal(first.code, 0, first.stderr);

@@ -214,3 +214,27 @@ export function transformersPython(): { python?: string; why?: string } {
   }
   return { why: `transformers is not importable by ${candidates.join(', ')} (pip install transformers in a venv)` };
 }
+
+/**
+ * Runs `fn` with a tmpfs mounted at a fresh folder with mount `options` (e.g. "size=100m",
+ * "ro,size=1m"), unmounted and removed after; skips (with why) where mounting is not allowed.
+ */
+export async function withTmpfs(
+  t: { skip: (why: string) => void },
+  options: string,
+  fn: (mnt: string) => Promise<void>,
+): Promise<void> {
+  const mnt = await mkdtemp(path.join(tmpdir(), 'bert-tmpfs-'));
+  const m = spawnSync('mount', ['-t', 'tmpfs', '-o', options, 'tmpfs', mnt], { encoding: 'utf8' });
+  if (m.status !== 0) {
+    await rm(mnt, { recursive: true, force: true });
+    t.skip(`cannot mount a tmpfs (${options}) here (needs root): ${(m.stderr || m.error?.message || '').trim()}`);
+    return;
+  }
+  try {
+    await fn(mnt);
+  } finally {
+    spawnSync('umount', [mnt]);
+    await rm(mnt, { recursive: true, force: true });
+  }
+}

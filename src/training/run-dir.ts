@@ -15,6 +15,7 @@ import {
   evaluate,
   fineTune,
   metricScore,
+  metricValue,
   optimizerSteps,
   type EpochStats,
   type FineTuneState,
@@ -193,7 +194,7 @@ function trainerState(stats: EpochStats[], best: EpochStats, cfg: TrainConfig, s
   const metric = cfg.metricForBestModel ?? 'accuracy';
   const last = stats[stats.length - 1];
   return {
-    best_metric: metric === 'loss' ? best.valLoss : metric === 'f1' ? best.valF1 : best.valAccuracy,
+    best_metric: metricValue(best, metric),
     best_global_step: best.epoch * stepsPerEpoch,
     best_model_checkpoint: 'best',
     epoch: last?.epoch ?? 0,
@@ -226,8 +227,8 @@ function trainerState(stats: EpochStats[], best: EpochStats, cfg: TrainConfig, s
 
 /** An epoch's validation score by `metric`, as the logs name it ("accuracy 0.8123", "f1 0.7712"). */
 function described(s: EpochStats, metric: Metric): string {
-  const v = metric === 'loss' ? s.valLoss : metric === 'f1' ? s.valF1 : s.valAccuracy;
-  return `${metric} ${v?.toFixed(4) ?? 'not recorded'}`;
+  const v = metricValue(s, metric);
+  return `${metric} ${Number.isNaN(v) ? 'not recorded' : v.toFixed(4)}`;
 }
 
 /** A hash of validation rows (inputs and labels): two scores compare only when it matches. */

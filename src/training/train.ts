@@ -45,9 +45,16 @@ export interface TrainConfig {
 export type Metric = 'accuracy' | 'f1' | 'loss';
 export const METRICS: readonly Metric[] = ['accuracy', 'f1', 'loss'];
 
+type Scored = Pick<EpochStats, 'valAccuracy' | 'valLoss' | 'valF1'>;
+
+/** `s`'s validation value of `metric` (NaN for an F1 an older record does not hold). */
+export function metricValue(s: Scored, metric: Metric): number {
+  return metric === 'loss' ? s.valLoss : metric === 'f1' ? (s.valF1 ?? NaN) : s.valAccuracy;
+}
+
 /** `s`'s value of `metric` as a score to maximise (the loss negated). */
-export function metricScore(s: Pick<EpochStats, 'valAccuracy' | 'valLoss' | 'valF1'>, metric: Metric): number {
-  return metric === 'loss' ? -s.valLoss : metric === 'f1' ? (s.valF1 ?? NaN) : s.valAccuracy;
+export function metricScore(s: Scored, metric: Metric): number {
+  return metric === 'loss' ? -s.valLoss : metricValue(s, metric);
 }
 
 /** The lab's defaults: every row padded to the data set's max length, batches in random order. */

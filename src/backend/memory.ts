@@ -43,7 +43,8 @@ export function shapeParameters(s: ModelShape): number {
  * (4 floats per parameter; bf16 products keep all four in float32), the activations the backward
  * pass keeps (per token and layer about 10 hidden-size vectors, 2 intermediate-size ones and 2.5
  * rows of attention per head) and one layer's backward workspace (4 intermediate-size vectors per
- * token). The same formula as estimateTrainingBytes in src/training/train.ts, from the shape alone.
+ * token). From the shape alone, so that a run is checked before its weights load; training/train.ts's
+ * estimateTrainingBytes applies it to a loaded model.
  * Measured heap against this estimate: bench/README.md (Memory).
  */
 export function estimateTrainingBytesForShape(s: ModelShape, batchSize: number, seqLen: number): number {

@@ -7,6 +7,7 @@ import { AdamW, linearSchedule, type OptimizerState } from '../nn/optim.js';
 import { optimizerStep } from './step.js';
 import { batches, batchWidth, lengthSortedBatches, unpaddedLength, type Padding } from '../data/data.js';
 import { checkMemory } from '../backend/wasm.js';
+import { estimateTrainingBytesForShape } from '../backend/memory.js';
 import { report } from '../io/log.js';
 import type { LabelledBatchData } from '../data/prepare.js';
 import { f1Score } from './metrics.js';
@@ -405,17 +406,12 @@ function argmax(xs: number[]): number {
 }
 
 /**
- * Bytes a training step needs, roughly: weights, gradients and AdamW's two moments (4 floats per
- * parameter); the activations the backward pass keeps, per token and layer about 10 hidden-size
- * vectors, 2 intermediate-size ones and 2.5 rows of attention per head; one layer's backward
- * workspace (4 intermediate-size vectors per token). Wasm heap measured vs this estimate at batch
+ * Bytes a training step of `model` needs: `estimateTrainingBytesForShape` (backend/memory.ts, the
+ * formula and its measurements) of the model's shape. Wasm heap measured vs this estimate at batch
  * 32 x 64, MiB: tiny 145 / 124, mini 412 / 366, small 830 / 831, base 2988 / 3243.
  */
 export function estimateTrainingBytes(model: BertForSequenceClassification, batchSize: number, seqLen: number): number {
-  const c = model.config;
-  const perTokenLayer = 10 * c.hidden_size + 2 * c.intermediate_size + 2.5 * c.num_attention_heads * seqLen;
-  const tokens = batchSize * seqLen;
-  return 4 * (4 * model.numParameters() + tokens * (c.num_hidden_layers * perTokenLayer + 4 * c.intermediate_size));
+  return estimateTrainingBytesForShape({ ...model.config, num_labels: model.numLabels }, batchSize, seqLen);
 }
 
 /** Stops at once, with what to change, when training `model` at this batch shape cannot fit the wasm heap. */
